@@ -1,0 +1,311 @@
+//! The export request: what a schedule, the API or an operator asks for, and
+//! what start-export turns into a HealthLake `StartFHIRExportJob` call.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::validation::{
+    CLIENT_TOKEN, DATA_ACCESS_ROLE_ARN, DATASTORE_ID, FieldError, JOB_NAME, KMS_KEY_ID, S3_URI,
+};
+
+/// Who asked for the export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Schedule,
+    Api,
+    Manual,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Schedule => "schedule",
+            Self::Api => "api",
+            Self::Manual => "manual",
+        }
+    }
+}
+
+/// A validated export request (the state machine's execution input).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportRequest {
+    pub datastore_id: String,
+    pub s3_uri: String,
+    pub kms_key_id: String,
+    pub data_access_role_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+    pub trigger: Trigger,
+}
+
+/// The fields of an export request, in the order they are checked.
+pub const REQUEST_FIELDS: [&str; 6] = [
+    "datastoreId",
+    "s3Uri",
+    "kmsKeyId",
+    "dataAccessRoleArn",
+    "jobName",
+    "trigger",
+];
+
+impl ExportRequest {
+    /// Validates raw execution input. The error names the first field that
+    /// breaks a rule; unknown fields are refused too, so a misspelt optional
+    /// field is never silently dropped.
+    pub fn from_value(value: &Value) -> Result<Self, FieldError> {
+        let Some(object) = value.as_object() else {
+            return Err(FieldError::new(
+                "request",
+                format!("must be a JSON object, got {}", json_kind(value)),
+            ));
+        };
+        if let Some(unknown) = object
+            .keys()
+            .find(|key| !REQUEST_FIELDS.contains(&key.as_str()))
+        {
+            return Err(FieldError::new(
+                unknown.clone(),
+                format!("is not a field of an export request (expected one of {REQUEST_FIELDS:?})"),
+            ));
+        }
+        let datastore_id = required_string(object, "datastoreId")?;
+        DATASTORE_ID.check("datastoreId", &datastore_id)?;
+        let s3_uri = required_string(object, "s3Uri")?;
+        S3_URI.check("s3Uri", &s3_uri)?;
+        let kms_key_id = required_string(object, "kmsKeyId")?;
+        KMS_KEY_ID.check("kmsKeyId", &kms_key_id)?;
+        let data_access_role_arn = required_string(object, "dataAccessRoleArn")?;
+        DATA_ACCESS_ROLE_ARN.check("dataAccessRoleArn", &data_access_role_arn)?;
+        let job_name = optional_string(object, "jobName")?;
+        if let Some(name) = &job_name {
+            JOB_NAME.check("jobName", name)?;
+        }
+        let trigger = match optional_string(object, "trigger")?.as_deref() {
+            None => Trigger::Manual,
+            Some("schedule") => Trigger::Schedule,
+            Some("api") => Trigger::Api,
+            Some("manual") => Trigger::Manual,
+            Some(other) => {
+                return Err(FieldError::new(
+                    "trigger",
+                    format!("must be one of \"schedule\", \"api\", \"manual\", got {other:?}"),
+                ));
+            }
+        };
+        Ok(Self {
+            datastore_id,
+            s3_uri,
+            kms_key_id,
+            data_access_role_arn,
+            job_name,
+            trigger,
+        })
+    }
+
+    /// Checks an already-typed request (as the API builds it) by the same rules.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let value = serde_json::to_value(self).expect("a request serializes");
+        Self::from_value(&value).map(|_| ())
+    }
+
+    /// The job name sent to HealthLake: the requested one, or one derived from
+    /// the execution name so that HealthLake's own job list reads well.
+    pub fn job_name_for(&self, execution_name: &str) -> String {
+        if let Some(name) = &self.job_name {
+            return name.clone();
+        }
+        let cleaned: String = execution_name
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || "_.:/=+-%@".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(JOB_NAME.max_chars)
+            .collect();
+        if cleaned.is_empty() {
+            "hlx-export".to_owned()
+        } else {
+            cleaned
+        }
+    }
+
+    /// Where HealthLake writes this job's files.
+    pub fn output_location(&self, job_id: &str) -> String {
+        output_location(&self.s3_uri, &self.datastore_id, job_id)
+    }
+}
+
+/// `{S3Uri}/{DatastoreId}-FHIR_EXPORT-{JobId}/`, HealthLake's output layout.
+pub fn output_location(s3_uri: &str, datastore_id: &str, job_id: &str) -> String {
+    format!(
+        "{}/{datastore_id}-FHIR_EXPORT-{job_id}/",
+        s3_uri.trim_end_matches('/')
+    )
+}
+
+/// The idempotency token for an execution: the same execution name always
+/// gives the same token, so a retried start returns the job HealthLake already
+/// has instead of starting a second one.
+pub fn client_token_for(execution_name: &str) -> String {
+    let digest = Sha256::digest(execution_name.as_bytes());
+    let hex: String = digest[..20].iter().map(|b| format!("{b:02x}")).collect();
+    let token = format!("hlx-{hex}");
+    debug_assert!(CLIENT_TOKEN.check("ClientToken", &token).is_ok());
+    token
+}
+
+fn required_string(object: &Map<String, Value>, field: &str) -> Result<String, FieldError> {
+    optional_string(object, field)?.ok_or_else(|| FieldError::missing(field))
+}
+
+fn optional_string(object: &Map<String, Value>, field: &str) -> Result<Option<String>, FieldError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(FieldError::new(
+            field,
+            format!("must be a string, got {}", json_kind(other)),
+        )),
+    }
+}
+
+pub(crate) fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub(crate) fn valid() -> Value {
+        json!({
+            "datastoreId": "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6",
+            "s3Uri": "s3://hlx-exports/nightly",
+            "kmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "dataAccessRoleArn": "arn:aws:iam::123456789012:role/HealthLakeExport",
+            "trigger": "schedule"
+        })
+    }
+
+    fn rejected(mutate: impl FnOnce(&mut Map<String, Value>)) -> FieldError {
+        let mut value = valid();
+        mutate(value.as_object_mut().unwrap());
+        ExportRequest::from_value(&value).expect_err("should be rejected")
+    }
+
+    #[test]
+    fn a_valid_request_parses() {
+        let request = ExportRequest::from_value(&valid()).unwrap();
+        assert_eq!(request.trigger, Trigger::Schedule);
+        assert_eq!(request.job_name, None);
+        request.validate().unwrap();
+    }
+
+    #[test]
+    fn each_required_field_is_named_when_missing() {
+        for field in ["datastoreId", "s3Uri", "kmsKeyId", "dataAccessRoleArn"] {
+            let err = rejected(|o| {
+                o.remove(field);
+            });
+            assert_eq!(err.field, field);
+            assert_eq!(err.rule, "is required");
+            assert_eq!(err.to_string(), format!("{field}: is required"));
+        }
+    }
+
+    #[test]
+    fn each_field_is_checked_against_its_rule() {
+        let cases = [
+            ("datastoreId", json!("x".repeat(33)), "between 1 and 32"),
+            ("datastoreId", json!(""), "got 0"),
+            ("s3Uri", json!("bucket/prefix"), "pattern"),
+            ("kmsKeyId", json!(""), "between 1 and 400"),
+            ("dataAccessRoleArn", json!("arn:aws:iam::123:role/x"), "pattern"),
+            ("jobName", json!("n".repeat(65)), "between 1 and 64"),
+            ("jobName", json!(42), "must be a string, got a number"),
+            ("trigger", json!("cron"), "must be one of"),
+        ];
+        for (field, value, rule) in cases {
+            let err = rejected(|o| {
+                o.insert(field.into(), value.clone());
+            });
+            assert_eq!(err.field, field, "{value}");
+            assert!(err.rule.contains(rule), "{field}={value}: {}", err.rule);
+        }
+    }
+
+    #[test]
+    fn non_objects_and_unknown_fields_are_refused() {
+        let err = ExportRequest::from_value(&json!("s3://x")).unwrap_err();
+        assert_eq!(err.field, "request");
+        assert!(err.rule.contains("a string"));
+        let err = rejected(|o| {
+            o.insert("datastoreID".into(), json!("x"));
+        });
+        assert_eq!(err.field, "datastoreID");
+        assert!(err.rule.contains("not a field"));
+    }
+
+    #[test]
+    fn trigger_defaults_to_manual_and_job_name_is_optional() {
+        let request = ExportRequest::from_value(&json!({
+            "datastoreId": "ds1",
+            "s3Uri": "s3://bucket/x",
+            "kmsKeyId": "alias/k",
+            "dataAccessRoleArn": "arn:aws:iam::123456789012:role/r",
+            "jobName": "weekly full"
+        }))
+        .unwrap();
+        assert_eq!(request.trigger, Trigger::Manual);
+        assert_eq!(request.job_name_for("ignored"), "weekly full");
+    }
+
+    #[test]
+    fn client_tokens_are_deterministic_valid_and_distinct() {
+        let a = client_token_for("nightly-ds1-2026-11-24");
+        assert_eq!(a, client_token_for("nightly-ds1-2026-11-24"));
+        assert_ne!(a, client_token_for("nightly-ds1-2026-11-25"));
+        CLIENT_TOKEN.check("ClientToken", &a).unwrap();
+        assert_eq!(a.len(), 44);
+        // Even an execution name HealthLake could not take as a token works.
+        CLIENT_TOKEN
+            .check("ClientToken", &client_token_for(&"ü_".repeat(80)))
+            .unwrap();
+    }
+
+    #[test]
+    fn derived_job_names_follow_the_job_name_rule() {
+        let request = ExportRequest::from_value(&valid()).unwrap();
+        for name in ["nightly-ds1-2026-11-24", "a#b c", &"x".repeat(80), ""] {
+            let job_name = request.job_name_for(name);
+            JOB_NAME.check("JobName", &job_name).unwrap();
+        }
+        assert_eq!(request.job_name_for("a#b"), "a-b");
+    }
+
+    #[test]
+    fn output_location_follows_healthlakes_layout() {
+        assert_eq!(
+            output_location("s3://b/exports/", "ds1", "job9"),
+            "s3://b/exports/ds1-FHIR_EXPORT-job9/"
+        );
+        assert_eq!(
+            output_location("s3://b", "ds1", "job9"),
+            "s3://b/ds1-FHIR_EXPORT-job9/"
+        );
+    }
+}
