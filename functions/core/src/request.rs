@@ -62,10 +62,7 @@ impl ExportRequest {
                 format!("must be a JSON object, got {}", json_kind(value)),
             ));
         };
-        if let Some(unknown) = object
-            .keys()
-            .find(|key| !REQUEST_FIELDS.contains(&key.as_str()))
-        {
+        if let Some(unknown) = object.keys().find(|key| !REQUEST_FIELDS.contains(&key.as_str())) {
             return Err(FieldError::new(
                 unknown.clone(),
                 format!("is not a field of an export request (expected one of {REQUEST_FIELDS:?})"),

@@ -231,7 +231,11 @@ mod tests {
             "arn:aws:iam::123456789012:user/someone",
             "pattern",
         );
-        bad(&DATA_ACCESS_ROLE_ARN, "arn:aws:iam::1:role", "between 20 and 2048");
+        bad(
+            &DATA_ACCESS_ROLE_ARN,
+            "arn:aws:iam::1:role",
+            "between 20 and 2048",
+        );
         let long = format!("arn:aws:iam::123456789012:role/{}", "r".repeat(2048 - 31));
         ok(&DATA_ACCESS_ROLE_ARN, &long);
         bad(&DATA_ACCESS_ROLE_ARN, &format!("{long}r"), "got 2049");

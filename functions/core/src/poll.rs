@@ -1,0 +1,216 @@
+//! When to look at a job again, and when to stop waiting for it.
+//!
+//! The schedule starts at the SDK waiter's 120 s and doubles towards a cap
+//! while the job keeps the same status; a job that has only been `SUBMITTED`
+//! is looked at sooner than one `QUEUED` behind another Region-wide export,
+//! which may wait for hours. Deadlines are hlx's: time queued and time running
+//! have separate limits, and the running limit counts from when the job left
+//! the queue, so a job waiting its turn is never called slow.
+
+use std::time::Duration;
+
+use crate::status::Phase;
+
+/// The poll schedule and deadlines (configurable per deployment).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollSchedule {
+    /// First wait while running, and the base of the backoff (s).
+    pub initial_seconds: u64,
+    /// Factor between successive waits in the same status.
+    pub backoff_rate: f64,
+    /// The longest wait between two checks (s): the worst detection delay.
+    pub max_interval_seconds: u64,
+    /// Wait while the job is `SUBMITTED` (s).
+    pub submitted_seconds: u64,
+    /// First wait while the job is `QUEUED` (s); backs off like a running job.
+    pub queued_initial_seconds: u64,
+    /// How long a job may run once it left the queue.
+    pub max_run: Duration,
+    /// How long a job may wait (`SUBMITTED` or `QUEUED`) before it runs.
+    pub max_queue: Duration,
+}
+
+impl Default for PollSchedule {
+    fn default() -> Self {
+        Self {
+            initial_seconds: 120,
+            backoff_rate: 2.0,
+            max_interval_seconds: 3600,
+            submitted_seconds: 60,
+            queued_initial_seconds: 300,
+            max_run: Duration::from_secs(24 * 3600),
+            max_queue: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// A setting that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {problem}")]
+pub struct ScheduleError {
+    pub name: String,
+    pub problem: String,
+}
+
+/// The environment variables that set the schedule, with their meaning.
+pub const SCHEDULE_VARIABLES: [(&str, &str); 7] = [
+    (
+        "HLX_POLL_INITIAL_SECONDS",
+        "first wait while running (default 120)",
+    ),
+    (
+        "HLX_POLL_BACKOFF_RATE",
+        "factor between waits in one status (default 2.0)",
+    ),
+    (
+        "HLX_POLL_MAX_SECONDS",
+        "longest wait between checks (default 3600)",
+    ),
+    ("HLX_POLL_SUBMITTED_SECONDS", "wait while SUBMITTED (default 60)"),
+    ("HLX_POLL_QUEUED_SECONDS", "first wait while QUEUED (default 300)"),
+    ("HLX_MAX_RUN_HOURS", "how long a job may run (default 24)"),
+    (
+        "HLX_MAX_QUEUE_HOURS",
+        "how long a job may wait in the queue (default 24)",
+    ),
+];
+
+impl PollSchedule {
+    /// Reads the schedule from `lookup` (the process environment in Lambda),
+    /// with the defaults for whatever is unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ScheduleError> {
+        let defaults = Self::default();
+        let seconds = |name: &str, default: u64| -> Result<u64, ScheduleError> {
+            match lookup(name) {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n >= 1 => Ok(n),
+                    _ => Err(ScheduleError {
+                        name: name.into(),
+                        problem: format!("must be a whole number of seconds >= 1, got {v:?}"),
+                    }),
+                },
+            }
+        };
+        let hours = |name: &str, default: Duration| -> Result<Duration, ScheduleError> {
+            match lookup(name) {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<f64>() {
+                    Ok(h) if h > 0.0 && h <= 24.0 * 365.0 => Ok(Duration::from_secs_f64(h * 3600.0)),
+                    _ => Err(ScheduleError {
+                        name: name.into(),
+                        problem: format!("must be a number of hours > 0, got {v:?}"),
+                    }),
+                },
+            }
+        };
+        let backoff_rate = match lookup("HLX_POLL_BACKOFF_RATE") {
+            None => defaults.backoff_rate,
+            Some(v) => match v.trim().parse::<f64>() {
+                Ok(r) if (1.0..=10.0).contains(&r) => r,
+                _ => {
+                    return Err(ScheduleError {
+                        name: "HLX_POLL_BACKOFF_RATE".into(),
+                        problem: format!("must be a number from 1.0 to 10.0, got {v:?}"),
+                    });
+                }
+            },
+        };
+        let schedule = Self {
+            initial_seconds: seconds("HLX_POLL_INITIAL_SECONDS", defaults.initial_seconds)?,
+            backoff_rate,
+            max_interval_seconds: seconds("HLX_POLL_MAX_SECONDS", defaults.max_interval_seconds)?,
+            submitted_seconds: seconds("HLX_POLL_SUBMITTED_SECONDS", defaults.submitted_seconds)?,
+            queued_initial_seconds: seconds("HLX_POLL_QUEUED_SECONDS", defaults.queued_initial_seconds)?,
+            max_run: hours("HLX_MAX_RUN_HOURS", defaults.max_run)?,
+            max_queue: hours("HLX_MAX_QUEUE_HOURS", defaults.max_queue)?,
+        };
+        if schedule.initial_seconds > schedule.max_interval_seconds {
+            return Err(ScheduleError {
+                name: "HLX_POLL_INITIAL_SECONDS".into(),
+                problem: format!(
+                    "{} is above HLX_POLL_MAX_SECONDS ({})",
+                    schedule.initial_seconds, schedule.max_interval_seconds
+                ),
+            });
+        }
+        Ok(schedule)
+    }
+
+    pub fn from_env() -> Result<Self, ScheduleError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Seconds to wait before the next check of a job in `phase` that has been
+    /// seen in its current status `streak` times in a row (1 for the first).
+    pub fn interval(&self, phase: Phase, streak: u32) -> u64 {
+        let base = match phase {
+            Phase::Submitted => return self.submitted_seconds.min(self.max_interval_seconds),
+            Phase::Queued => self.queued_initial_seconds,
+            Phase::Running | Phase::Succeeded | Phase::Failed => self.initial_seconds,
+        };
+        let exponent = i32::try_from(streak.saturating_sub(1).min(64)).unwrap_or(64);
+        let wait = base as f64 * self.backoff_rate.powi(exponent);
+        if wait >= self.max_interval_seconds as f64 {
+            self.max_interval_seconds
+        } else {
+            (wait.round() as u64).max(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn running_jobs_back_off_from_120_seconds_to_the_cap() {
+        let s = PollSchedule::default();
+        let waits: Vec<u64> = (1..=7).map(|n| s.interval(Phase::Running, n)).collect();
+        assert_eq!(waits, [120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(s.interval(Phase::Running, u32::MAX), 3600);
+    }
+
+    #[test]
+    fn submitted_is_checked_sooner_than_queued() {
+        let s = PollSchedule::default();
+        assert!(s.interval(Phase::Submitted, 1) < s.interval(Phase::Queued, 1));
+        assert_eq!(s.interval(Phase::Submitted, 5), 60);
+        assert_eq!(s.interval(Phase::Queued, 1), 300);
+        assert_eq!(s.interval(Phase::Queued, 2), 600);
+        assert_eq!(s.interval(Phase::Queued, 10), 3600);
+    }
+
+    #[test]
+    fn settings_come_from_the_environment_with_defaults() {
+        let env: HashMap<&str, &str> = [
+            ("HLX_POLL_INITIAL_SECONDS", "5"),
+            ("HLX_POLL_MAX_SECONDS", "30"),
+            ("HLX_MAX_RUN_HOURS", "0.5"),
+        ]
+        .into();
+        let s = PollSchedule::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.initial_seconds, 5);
+        assert_eq!(s.max_interval_seconds, 30);
+        assert_eq!(s.max_run, Duration::from_secs(1800));
+        assert_eq!(s.max_queue, PollSchedule::default().max_queue);
+        assert_eq!(s.interval(Phase::Running, 4), 30);
+    }
+
+    #[test]
+    fn bad_settings_name_the_variable() {
+        for (name, value) in [
+            ("HLX_POLL_INITIAL_SECONDS", "0"),
+            ("HLX_POLL_MAX_SECONDS", "ten"),
+            ("HLX_POLL_BACKOFF_RATE", "0.5"),
+            ("HLX_MAX_QUEUE_HOURS", "-1"),
+        ] {
+            let err = PollSchedule::from_lookup(|k| (k == name).then(|| value.to_string())).unwrap_err();
+            assert_eq!(err.name, name);
+        }
+        let err = PollSchedule::from_lookup(|k| (k == "HLX_POLL_INITIAL_SECONDS").then(|| "7200".into()))
+            .unwrap_err();
+        assert!(err.problem.contains("above HLX_POLL_MAX_SECONDS"));
+    }
+}

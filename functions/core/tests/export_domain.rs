@@ -1,0 +1,278 @@
+//! start and check against an in-process fake of HealthLake: validation
+//! before any call, idempotent tokens, status bookkeeping, deadlines.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use hlx_core::export::{JobProgress, Outcome, human_duration, next_progress};
+use hlx_core::healthlake::{ExportJobs, JobDescription, StartExportJob, StartedJob};
+use hlx_core::{
+    CheckExportInput, HlxError, JobStatus, PollSchedule, StartExportInput, check_export, start_export,
+};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+
+#[derive(Default)]
+struct FakeHealthLake {
+    started: Mutex<Vec<StartExportJob>>,
+    descriptions: Mutex<VecDeque<Result<JobDescription, HlxError>>>,
+}
+
+impl ExportJobs for FakeHealthLake {
+    async fn start_export(&self, job: &StartExportJob) -> Result<StartedJob, HlxError> {
+        let mut started = self.started.lock().unwrap();
+        started.push(job.clone());
+        // Idempotency as HealthLake has it: the same token gives the same job.
+        let first = started
+            .iter()
+            .position(|j| j.client_token == job.client_token)
+            .unwrap();
+        Ok(StartedJob {
+            job_id: format!("job-{first}"),
+            status: JobStatus::Submitted,
+        })
+    }
+
+    async fn describe_export(&self, _: &str, _: &str) -> Result<JobDescription, HlxError> {
+        self.descriptions
+            .lock()
+            .unwrap()
+            .pop_front()
+            .expect("a scripted description")
+    }
+}
+
+fn t0() -> Timestamp {
+    "2026-01-01T02:00:00Z".parse().unwrap()
+}
+
+fn input(request: serde_json::Value) -> StartExportInput {
+    serde_json::from_value(json!({
+        "request": request,
+        "executionName": "nightly-ds1-2026-01-01",
+        "now": "2026-01-01T02:00:00Z",
+        "retryCount": 0
+    }))
+    .unwrap()
+}
+
+fn valid_request() -> serde_json::Value {
+    json!({
+        "datastoreId": "ds1",
+        "s3Uri": "s3://bucket/exports",
+        "kmsKeyId": "alias/hlx",
+        "dataAccessRoleArn": "arn:aws:iam::123456789012:role/HealthLakeExport",
+        "trigger": "schedule"
+    })
+}
+
+#[tokio::test]
+async fn invalid_requests_are_refused_before_any_call() {
+    let fake = FakeHealthLake::default();
+    let mut bad = valid_request();
+    bad["s3Uri"] = json!("not-a-uri");
+    let err = start_export(&fake, &PollSchedule::default(), &input(bad))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_name(), "hlx.InvalidRequest");
+    assert!(err.to_string().contains("s3Uri: must match"), "{err}");
+    assert!(fake.started.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_same_execution_always_sends_the_same_token() {
+    let fake = FakeHealthLake::default();
+    let schedule = PollSchedule::default();
+    let first = start_export(&fake, &schedule, &input(valid_request()))
+        .await
+        .unwrap();
+    let mut retry = input(valid_request());
+    retry.retry_count = 2;
+    let second = start_export(&fake, &schedule, &retry).await.unwrap();
+    assert_eq!(first.job_id, second.job_id);
+    assert_eq!(first.client_token, second.client_token);
+    assert_eq!(second.start_attempts, 3);
+    let started = fake.started.lock().unwrap();
+    assert_eq!(started[0], started[1]);
+    assert_eq!(started[0].job_name, "nightly-ds1-2026-01-01");
+    assert_eq!(first.outcome, Outcome::Waiting);
+    assert_eq!(first.next_check_seconds, schedule.submitted_seconds);
+    assert_eq!(first.submit_time, t0());
+}
+
+fn progress() -> JobProgress {
+    JobProgress {
+        job_id: "job-0".into(),
+        datastore_id: "ds1".into(),
+        job_name: "nightly".into(),
+        client_token: "hlx-x".into(),
+        job_status: JobStatus::Submitted,
+        outcome: Outcome::Waiting,
+        changed: true,
+        submit_time: t0(),
+        running_since: None,
+        end_time: None,
+        queued_seconds: 0,
+        running_seconds: None,
+        checks: 0,
+        status_checks: 1,
+        start_attempts: 1,
+        next_check_seconds: 60,
+        message: None,
+        timed_out_reason: None,
+    }
+}
+
+fn described(status: JobStatus) -> JobDescription {
+    JobDescription {
+        job_id: "job-0".into(),
+        status,
+        submit_time: t0(),
+        end_time: None,
+        message: None,
+    }
+}
+
+fn after(seconds: i64) -> Timestamp {
+    t0() + SignedDuration::from_secs(seconds)
+}
+
+#[test]
+fn queued_time_ends_when_the_job_is_first_seen_running() {
+    let s = PollSchedule::default();
+    let queued = next_progress(&s, &progress(), described(JobStatus::Queued), after(60));
+    assert!(queued.changed);
+    assert_eq!(queued.queued_seconds, 60);
+    assert_eq!(queued.next_check_seconds, 300);
+    let still = next_progress(&s, &queued, described(JobStatus::Queued), after(360));
+    assert!(!still.changed);
+    assert_eq!(still.status_checks, 2);
+    assert_eq!(still.next_check_seconds, 600);
+    let running = next_progress(&s, &still, described(JobStatus::InProgress), after(960));
+    assert_eq!(running.running_since, Some(after(960)));
+    assert_eq!(running.queued_seconds, 960);
+    assert_eq!(running.running_seconds, Some(0));
+    assert_eq!(running.next_check_seconds, 120);
+    assert_eq!(running.checks, 3);
+    let later = next_progress(&s, &running, described(JobStatus::InProgress), after(1080));
+    assert_eq!(
+        later.queued_seconds, 960,
+        "queued time stops growing once running"
+    );
+    assert_eq!(later.running_seconds, Some(120));
+    assert_eq!(later.next_check_seconds, 240);
+}
+
+#[test]
+fn terminal_statuses_end_the_wait_with_the_right_outcome() {
+    let s = PollSchedule::default();
+    let cases = [
+        (JobStatus::Completed, Outcome::Succeeded),
+        (JobStatus::CompletedWithErrors, Outcome::Succeeded),
+        (JobStatus::Failed, Outcome::Failed),
+        (JobStatus::CancelCompleted, Outcome::Failed),
+        (JobStatus::CancelFailed, Outcome::Failed),
+        (JobStatus::CancelSubmitted, Outcome::Waiting),
+        (JobStatus::CancelInProgress, Outcome::Waiting),
+        (JobStatus::InProgress, Outcome::Waiting),
+        (JobStatus::Queued, Outcome::Waiting),
+        (JobStatus::Submitted, Outcome::Waiting),
+        (JobStatus::Unknown("PAUSED".into()), Outcome::Waiting),
+    ];
+    for (status, outcome) in cases {
+        let mut d = described(status.clone());
+        d.end_time = Some(after(600));
+        d.message = Some("HealthLake says".into());
+        let next = next_progress(&s, &progress(), d, after(700));
+        assert_eq!(next.outcome, outcome, "{status}");
+        assert_eq!(next.message.as_deref(), Some("HealthLake says"));
+    }
+}
+
+#[test]
+fn a_job_that_ends_unseen_is_timed_from_its_end() {
+    let s = PollSchedule::default();
+    let mut d = described(JobStatus::Completed);
+    d.end_time = Some(after(500));
+    let next = next_progress(&s, &progress(), d, after(900));
+    assert_eq!(next.running_since, Some(after(500)));
+    assert_eq!(next.queued_seconds, 500);
+    assert_eq!(next.running_seconds, Some(0));
+}
+
+#[test]
+fn the_running_deadline_counts_from_the_end_of_the_queue() {
+    let s = PollSchedule {
+        max_run: std::time::Duration::from_secs(3600),
+        max_queue: std::time::Duration::from_secs(7200),
+        ..PollSchedule::default()
+    };
+    // Queued for 1.5 h: under the queue limit, and not counted against the run limit.
+    let queued = next_progress(&s, &progress(), described(JobStatus::Queued), after(5400));
+    assert_eq!(queued.outcome, Outcome::Waiting);
+    let running = next_progress(&s, &queued, described(JobStatus::InProgress), after(5400));
+    assert_eq!(running.outcome, Outcome::Waiting);
+    let near = next_progress(&s, &running, described(JobStatus::InProgress), after(5400 + 3500));
+    assert_eq!(near.outcome, Outcome::Waiting);
+    assert_eq!(
+        near.next_check_seconds, 100,
+        "the next check lands on the deadline"
+    );
+    let over = next_progress(&s, &near, described(JobStatus::InProgress), after(5400 + 3600));
+    assert_eq!(over.outcome, Outcome::TimedOut);
+    let reason = over.timed_out_reason.unwrap();
+    assert!(
+        reason.contains("has run for 1h 00m, past the limit of 1h 00m"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_job_queued_past_its_limit_times_out_with_the_reason() {
+    let s = PollSchedule {
+        max_queue: std::time::Duration::from_secs(3600),
+        ..PollSchedule::default()
+    };
+    let next = next_progress(&s, &progress(), described(JobStatus::Queued), after(3600));
+    assert_eq!(next.outcome, Outcome::TimedOut);
+    assert!(
+        next.timed_out_reason
+            .unwrap()
+            .contains("waited in HealthLake's queue")
+    );
+    assert_eq!(human_duration(42), "42s");
+    assert_eq!(human_duration(125), "2m 05s");
+}
+
+#[tokio::test]
+async fn check_passes_healthlake_errors_through_with_their_names() {
+    let fake = FakeHealthLake::default();
+    fake.descriptions
+        .lock()
+        .unwrap()
+        .push_back(Err(HlxError::HealthLake {
+            code: "ThrottlingException".into(),
+            message: "Rate exceeded".into(),
+        }));
+    let input = CheckExportInput {
+        progress: progress(),
+        now: after(60),
+    };
+    let err = check_export(&fake, &PollSchedule::default(), &input)
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_name(), "HealthLake.ThrottlingException");
+}
+
+#[test]
+fn progress_round_trips_through_the_state_machine_json() {
+    let p = progress();
+    let value = serde_json::to_value(&p).unwrap();
+    assert_eq!(value["jobStatus"], "SUBMITTED");
+    assert_eq!(value["outcome"], "WAITING");
+    assert_eq!(value["submitTime"], "2026-01-01T02:00:00.000Z");
+    assert_eq!(value["nextCheckSeconds"], 60);
+    assert!(value.get("runningSince").is_none());
+    let back: JobProgress = serde_json::from_value(value).unwrap();
+    assert_eq!(back, p);
+}
