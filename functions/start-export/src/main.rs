@@ -1,0 +1,19 @@
+//! start-export: validates an export request and starts the HealthLake
+//! export job, idempotently (the client token comes from the execution name).
+
+use hlx_core::SdkExportJobs;
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    hlx_handlers::init_logging();
+    let schedule = hlx_handlers::schedule_from_env()?;
+    let config = hlx_core::aws::sdk_config().await;
+    let jobs = SdkExportJobs::new(aws_sdk_healthlake::Client::new(&config));
+    let (jobs, schedule) = (&jobs, &schedule);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        hlx_handlers::start_export(jobs, schedule, event.payload).await
+    }))
+    .await
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs every test of hlx: the README's test command, and what .ci/run calls.
+#
+# It installs what the tests need into the checkout itself (a Python virtual
+# environment in .venv, npm packages under tests/asl/node_modules), builds the
+# release binaries the end-to-end tests run, then runs the Rust tests, the
+# Python wire tests and the state-machine validators. Each step prints its
+# duration; the last line sums up.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+declare -a summary=()
+step() {
+  local name=$1; shift
+  local start=$SECONDS
+  echo "==> $name"
+  if "$@"; then
+    summary+=("$(printf '%-34s %4ss  ok' "$name" $((SECONDS - start)))")
+  else
+    summary+=("$(printf '%-34s %4ss  FAILED' "$name" $((SECONDS - start)))")
+    printf '%s\n' "${summary[@]}"
+    echo "step failed: $name" >&2
+    exit 1
+  fi
+}
+
+python_env() {
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  .venv/bin/pip install --quiet --disable-pip-version-check \
+    -r tests/python/requirements.txt -r tests/e2e/requirements.txt
+}
+
+node_tools() {
+  (cd tests/asl && npm install --no-audit --no-fund --loglevel=error)
+}
+
+release_build() {
+  cargo build --release --workspace --bins
+}
+
+rust_tests() {
+  HLX_BIN_DIR="$root/target/release" HLX_PYTHON="$root/.venv/bin/python" \
+    cargo test --workspace --no-fail-fast
+}
+
+python_tests() {
+  HLX_BIN_DIR="$root/target/release" .venv/bin/python -m pytest -q tests/python
+}
+
+step "python venv (boto3, moto, pytest)" python_env
+step "npm (asl-validator, statelint)" node_tools
+step "cargo build --release" release_build
+step "cargo test --workspace" rust_tests
+step "pytest tests/python" python_tests
+step "validate statemachine/*.asl.json" tests/asl/check.sh
+
+echo
+echo "Test steps:"
+printf '%s\n' "${summary[@]}"
