@@ -1,0 +1,356 @@
+//! `healthlake-emulator`: the HealthLake emulator as a standalone server on wall-clock time.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use hlx_clock::SystemClock;
+use hlx_healthlake_emulator::{
+    Emulator, EmulatorConfig, FaultSpec, Faults, JobProfile, Operation, Outcome, SUPPORTED_RESOURCE_TYPES,
+};
+
+/// A local AWS HealthLake API emulator.
+///
+/// Serves HealthLake's JSON API (Create/Describe/List FHIR data stores,
+/// Start/Describe/List FHIR export and import jobs) on real time. Point any
+/// AWS SDK or the AWS CLI at it with an endpoint override, e.g.
+/// AWS_ENDPOINT_URL_HEALTHLAKE=http://127.0.0.1:4599, and any credentials.
+///
+/// The first line on stdout is `listening on http://HOST:PORT`; then one line
+/// `datastore NAME ID` for every --create-datastore. Logs go to stderr
+/// (RUST_LOG sets the level; default info).
+#[derive(Debug, Parser)]
+#[command(name = "healthlake-emulator", version, about, long_about)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", env = "HLX_EMULATOR_HOST")]
+    host: IpAddr,
+
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 4599, env = "HLX_EMULATOR_PORT")]
+    port: u16,
+
+    /// Directory standing for S3: s3://bucket/prefix is written to OUTPUT_ROOT/bucket/prefix.
+    #[arg(long, default_value = ".hlx/s3", env = "HLX_EMULATOR_OUTPUT_ROOT")]
+    output_root: PathBuf,
+
+    /// Seed of every random choice (ids, generated resources, faults).
+    #[arg(long, default_value_t = 0, env = "HLX_EMULATOR_SEED")]
+    seed: u64,
+
+    /// Region the emulator stands for (ARNs and endpoints).
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+
+    /// 12-digit account id the emulator stands for.
+    #[arg(long, default_value = "123456789012")]
+    account_id: String,
+
+    /// Share of calls (0.0-1.0) answered with ThrottlingException (HTTP 429).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    throttle_rate: f64,
+
+    /// Share of calls (0.0-1.0) answered with InternalServerException (HTTP 500).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    internal_error_rate: f64,
+
+    /// Real milliseconds added to every answer.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+
+    /// Faults of one operation, overriding the three flags above for it:
+    /// OPERATION:throttle=RATE,internal=RATE,latency-ms=MS (any subset; repeatable).
+    /// Example: --operation-faults StartFHIRExportJob:throttle=0.5
+    #[arg(long = "operation-faults", value_name = "SPEC")]
+    operation_faults: Vec<String>,
+
+    /// Time a job stays SUBMITTED before it queues or starts (e.g. 5s, 2m, 1h30m; bare numbers are seconds).
+    #[arg(long, alias = "submitted-for", default_value = "5s", value_parser = parse_duration)]
+    queue_delay: Duration,
+
+    /// Time a job runs (IN_PROGRESS).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    job_duration: Duration,
+
+    /// How jobs end.
+    #[arg(long, value_enum, default_value_t = OutcomeArg::Completed)]
+    outcome: OutcomeArg,
+
+    /// The job Message of completed-with-errors and failed jobs (default: a stock message).
+    #[arg(long)]
+    outcome_message: Option<String>,
+
+    /// Resources per type in every data store, e.g. Patient=100,Observation=500.
+    /// Types: Patient, Encounter, Observation, Condition, Procedure, MedicationRequest.
+    #[arg(long, value_parser = parse_resources,
+          default_value = "Patient=10,Encounter=20,Observation=50,Condition=10")]
+    resources: BTreeMap<String, usize>,
+
+    /// Resources per NDJSON output file.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    resources_per_file: u64,
+
+    /// Create a data store with this name at start (repeatable); its id is printed.
+    #[arg(long = "create-datastore", value_name = "NAME")]
+    create_datastore: Vec<String>,
+
+    /// Accept requests without a SigV4 Authorization header (AWS answers them
+    /// MissingAuthenticationTokenException). Signatures are never verified.
+    #[arg(long)]
+    allow_unsigned: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OutcomeArg {
+    Completed,
+    CompletedWithErrors,
+    Failed,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let rate: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..=1.0).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(format!("{rate} is not between 0.0 and 1.0"))
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"));
+    }
+    let signed: jiff::SignedDuration = s
+        .parse()
+        .map_err(|e| format!("{s:?} is not a duration like 90s, 5m or 1h30m: {e}"))?;
+    Duration::try_from(signed).map_err(|_| format!("{s:?} is negative"))
+}
+
+fn parse_resources(s: &str) -> Result<BTreeMap<String, usize>, String> {
+    let mut counts = BTreeMap::new();
+    for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (resource_type, count) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("{pair:?} is not TYPE=COUNT"))?;
+        let resource_type = resource_type.trim();
+        if !SUPPORTED_RESOURCE_TYPES.contains(&resource_type) {
+            return Err(format!(
+                "unsupported resource type {resource_type:?} (one of {})",
+                SUPPORTED_RESOURCE_TYPES.join(", ")
+            ));
+        }
+        let count = count
+            .trim()
+            .parse()
+            .map_err(|_| format!("{count:?} is not a count"))?;
+        counts.insert(resource_type.to_owned(), count);
+    }
+    Ok(counts)
+}
+
+fn parse_operation_faults(spec: &str, base: FaultSpec) -> Result<(Operation, FaultSpec), String> {
+    let (operation, settings) = spec
+        .split_once(':')
+        .ok_or_else(|| format!("{spec:?} is not OPERATION:key=value,..."))?;
+    let operation: Operation = operation.trim().parse()?;
+    let mut faults = base;
+    for setting in settings.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (key, value) = setting
+            .split_once('=')
+            .ok_or_else(|| format!("{setting:?} is not key=value"))?;
+        match key.trim() {
+            "throttle" => faults.throttle_rate = parse_rate(value.trim())?,
+            "internal" => faults.internal_error_rate = parse_rate(value.trim())?,
+            "latency-ms" => {
+                let ms: u64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{value:?} is not milliseconds"))?;
+                faults.latency = Duration::from_millis(ms);
+            }
+            other => {
+                return Err(format!(
+                    "unknown fault {other:?} (throttle, internal or latency-ms)"
+                ));
+            }
+        }
+    }
+    Ok((operation, faults))
+}
+
+impl Cli {
+    fn config(&self) -> Result<EmulatorConfig, String> {
+        let outcome = match (self.outcome, self.outcome_message.clone()) {
+            (OutcomeArg::Completed, _) => Outcome::Completed,
+            (OutcomeArg::CompletedWithErrors, None) => Outcome::completed_with_errors(),
+            (OutcomeArg::CompletedWithErrors, Some(message)) => Outcome::CompletedWithErrors { message },
+            (OutcomeArg::Failed, None) => Outcome::failed(),
+            (OutcomeArg::Failed, Some(message)) => Outcome::Failed { message },
+        };
+        let base = FaultSpec {
+            throttle_rate: self.throttle_rate,
+            internal_error_rate: self.internal_error_rate,
+            latency: Duration::from_millis(self.latency_ms),
+        };
+        let mut faults = Faults::uniform(base);
+        for spec in &self.operation_faults {
+            let (operation, spec) = parse_operation_faults(spec, base)?;
+            faults = faults.with(operation, spec);
+        }
+        Ok(EmulatorConfig {
+            seed: self.seed,
+            region: self.region.clone(),
+            account_id: self.account_id.clone(),
+            output_root: Some(self.output_root.clone()),
+            resources_per_file: usize::try_from(self.resources_per_file).unwrap_or(usize::MAX),
+            default_profile: JobProfile {
+                queue_delay: self.queue_delay,
+                run_duration: self.job_duration,
+                outcome,
+                resources: self.resources.clone(),
+            },
+            faults,
+            require_signature: !self.allow_unsigned,
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let config = match cli.config() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("healthlake-emulator: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let emulator = Emulator::new(config, Arc::new(SystemClock));
+    let server = match emulator.serve(SocketAddr::new(cli.host, cli.port)).await {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!(
+                "healthlake-emulator: cannot listen on {}:{}: {error}",
+                cli.host, cli.port
+            );
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {}", server.endpoint_url());
+    for name in &cli.create_datastore {
+        match emulator.create_datastore(name, None) {
+            Ok(id) => {
+                let _ = writeln!(out, "datastore {name} {id}");
+            }
+            Err(error) => {
+                eprintln!("healthlake-emulator: {error}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    let _ = out.flush();
+    drop(out);
+
+    // Apply transitions as they fall due, so output appears without polling.
+    let ticker = emulator.clone();
+    tokio::spawn(async move {
+        loop {
+            ticker.advance();
+            let wait = ticker
+                .next_change_at()
+                .map(|at| at.duration_since(ticker.now()))
+                .and_then(|d| Duration::try_from(d).ok())
+                .unwrap_or(Duration::from_secs(1));
+            tokio::time::sleep(wait.clamp(Duration::from_millis(5), Duration::from_secs(1))).await;
+        }
+    });
+
+    tokio::select! {
+        result = server.wait() => {
+            if let Err(error) = result {
+                eprintln!("healthlake-emulator: {error}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units_or_bare_seconds() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("-5s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn resources_are_type_count_pairs_of_known_types() {
+        let counts = parse_resources("Patient=100, Observation=500").unwrap();
+        assert_eq!(counts["Patient"], 100);
+        assert_eq!(counts["Observation"], 500);
+        assert!(parse_resources("Patient").is_err());
+        assert!(parse_resources("Spaceship=3").is_err());
+        assert!(parse_resources("Patient=lots").is_err());
+    }
+
+    #[test]
+    fn operation_faults_override_the_base() {
+        let base = FaultSpec {
+            throttle_rate: 0.1,
+            ..FaultSpec::default()
+        };
+        let (op, spec) =
+            parse_operation_faults("StartFHIRExportJob:internal=0.5,latency-ms=20", base).unwrap();
+        assert_eq!(op, Operation::StartFhirExportJob);
+        assert_eq!(spec.throttle_rate, 0.1);
+        assert_eq!(spec.internal_error_rate, 0.5);
+        assert_eq!(spec.latency, Duration::from_millis(20));
+        assert!(parse_operation_faults("Nope:throttle=0.1", base).is_err());
+        assert!(parse_operation_faults("StartFHIRExportJob:throttle=2", base).is_err());
+    }
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,183 @@
+//! What the emulator is told: seed, region, output location, job profiles and faults.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::Operation;
+
+/// The emulator's settings. `Default` gives a quiet, fault-free us-east-1
+/// emulator that writes no files (set [`EmulatorConfig::output_root`] for that).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmulatorConfig {
+    /// Seeds every random choice: ids, generated resources, fault draws.
+    pub seed: u64,
+    /// The Region the emulator stands for (ARNs, endpoints).
+    pub region: String,
+    /// The 12-digit account the emulator stands for (ARNs).
+    pub account_id: String,
+    /// The local directory standing for S3: `s3://bucket/prefix` is written to
+    /// `<output_root>/bucket/prefix`. `None` writes nothing.
+    pub output_root: Option<PathBuf>,
+    /// How many resources an export writes to one NDJSON file before starting the next.
+    pub resources_per_file: usize,
+    /// The profile of every data store that is not given its own.
+    pub default_profile: JobProfile,
+    /// Fault injection on the wire.
+    pub faults: Faults,
+    /// Answer an unsigned request (no SigV4 `Authorization` header) with
+    /// `MissingAuthenticationTokenException`, as AWS does. Signatures are never verified.
+    pub require_signature: bool,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            output_root: None,
+            resources_per_file: 5000,
+            default_profile: JobProfile::default(),
+            faults: Faults::default(),
+            require_signature: true,
+        }
+    }
+}
+
+/// How the jobs of one data store behave: timing, outcome and content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobProfile {
+    /// Time a job spends `SUBMITTED` before it queues (or starts, when nothing runs).
+    pub queue_delay: Duration,
+    /// Time a job spends `IN_PROGRESS`.
+    pub run_duration: Duration,
+    /// How the job ends.
+    pub outcome: Outcome,
+    /// The data store's content: resources per FHIR resource type (see
+    /// [`crate::SUPPORTED_RESOURCE_TYPES`]). Generated from the seed when the data
+    /// store is created, and again when a new profile changes the counts.
+    pub resources: BTreeMap<String, usize>,
+}
+
+impl Default for JobProfile {
+    /// 5 s submitted, 60 s running, `COMPLETED`, and a small clinic:
+    /// 10 patients, 20 encounters, 50 observations, 10 conditions.
+    fn default() -> Self {
+        Self {
+            queue_delay: Duration::from_secs(5),
+            run_duration: Duration::from_secs(60),
+            outcome: Outcome::Completed,
+            resources: [
+                ("Patient", 10),
+                ("Encounter", 20),
+                ("Observation", 50),
+                ("Condition", 10),
+            ]
+            .into_iter()
+            .map(|(t, n)| (t.to_owned(), n))
+            .collect(),
+        }
+    }
+}
+
+impl JobProfile {
+    /// The same profile with `resources` replaced.
+    pub fn with_resources<'a>(mut self, resources: impl IntoIterator<Item = (&'a str, usize)>) -> Self {
+        self.resources = resources.into_iter().map(|(t, n)| (t.to_owned(), n)).collect();
+        self
+    }
+
+    /// The same profile with the given timing.
+    pub fn with_timing(mut self, queue_delay: Duration, run_duration: Duration) -> Self {
+        self.queue_delay = queue_delay;
+        self.run_duration = run_duration;
+        self
+    }
+
+    /// The same profile with the given outcome.
+    pub fn with_outcome(mut self, outcome: Outcome) -> Self {
+        self.outcome = outcome;
+        self
+    }
+}
+
+/// How a job ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// `COMPLETED`; an export writes its files.
+    Completed,
+    /// `COMPLETED_WITH_ERRORS` with this `Message`; an export writes its files
+    /// and an `OperationOutcome` file under `errors/`.
+    CompletedWithErrors { message: String },
+    /// `FAILED` with this `Message`; nothing is written.
+    Failed { message: String },
+}
+
+impl Outcome {
+    /// `COMPLETED_WITH_ERRORS` with a default message.
+    pub fn completed_with_errors() -> Self {
+        Self::CompletedWithErrors {
+            message: "Some resources could not be exported. See the errors folder of the output location"
+                .into(),
+        }
+    }
+
+    /// `FAILED` with a default message.
+    pub fn failed() -> Self {
+        Self::Failed {
+            message: "Export failed: an internal error occurred while reading the data store".into(),
+        }
+    }
+}
+
+/// Injected faults of one operation.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FaultSpec {
+    /// Share of calls answered with `ThrottlingException` (0.0–1.0).
+    pub throttle_rate: f64,
+    /// Share of calls answered with `InternalServerException` (0.0–1.0).
+    pub internal_error_rate: f64,
+    /// Real time added before every answer.
+    pub latency: Duration,
+}
+
+/// Injected faults: one spec for every operation, with per-operation overrides.
+///
+/// Each call draws one number from the operation's own seeded stream, so a
+/// fixed seed and sequence of calls repeats exactly, and calls to one
+/// operation never shift the faults of another.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Faults {
+    pub default: FaultSpec,
+    pub per_operation: BTreeMap<Operation, FaultSpec>,
+}
+
+impl Faults {
+    /// No faults anywhere.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// The same spec for every operation.
+    pub fn uniform(spec: FaultSpec) -> Self {
+        Self {
+            default: spec,
+            per_operation: BTreeMap::new(),
+        }
+    }
+
+    /// Overrides one operation's spec.
+    pub fn with(mut self, operation: Operation, spec: FaultSpec) -> Self {
+        self.per_operation.insert(operation, spec);
+        self
+    }
+
+    /// The spec that applies to `operation`.
+    pub fn for_operation(&self, operation: Operation) -> FaultSpec {
+        self.per_operation
+            .get(&operation)
+            .copied()
+            .unwrap_or(self.default)
+    }
+}

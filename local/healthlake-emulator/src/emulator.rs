@@ -1,0 +1,301 @@
+//! The emulator handle: library API and the request pipeline.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use hlx_clock::SharedClock;
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+use crate::api;
+use crate::error::{ApiError, EmulatorError, ErrorKind};
+use crate::state::{State, check_profile};
+use crate::{
+    CallRecord, DatastoreInfo, EmulatorConfig, Faults, JobInfo, JobKind, JobProfile, Operation, Transition,
+};
+
+/// A HealthLake emulator. Cheap to clone: clones share one emulator.
+///
+/// Time comes from the injected clock only. Every scheduled job transition is
+/// applied at its scheduled time, lazily: on every request, and whenever
+/// [`Emulator::advance`] is called.
+#[derive(Clone)]
+pub struct Emulator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    clock: SharedClock,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("clock", &self.inner.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A finished request: HTTP status, JSON body, request id.
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub error: Option<ErrorKind>,
+    pub request_id: String,
+}
+
+impl Emulator {
+    /// An emulator with no data stores, reading time from `clock`.
+    pub fn new(config: EmulatorConfig, clock: SharedClock) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                clock,
+                state: Mutex::new(State::new(config)),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The emulator's clock reading.
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// The configuration the emulator was made with (faults as currently set).
+    pub fn config(&self) -> EmulatorConfig {
+        let state = self.state();
+        EmulatorConfig {
+            faults: state.faults.clone(),
+            ..state.config.clone()
+        }
+    }
+
+    /// Creates an `ACTIVE` data store (as `CreateFHIRDatastore` does) with its
+    /// own profile, or the default one; returns its id. Its content is generated
+    /// from the seed at once.
+    pub fn create_datastore(&self, name: &str, profile: Option<JobProfile>) -> Result<String, EmulatorError> {
+        let now = self.now();
+        let mut state = self.state();
+        let profile = profile.unwrap_or_else(|| state.config.default_profile.clone());
+        check_profile(&profile)?;
+        let index = state.create_datastore(Some(name.to_owned()), profile, Map::new(), now);
+        Ok(state.datastores[index].info.datastore_id.clone())
+    }
+
+    /// Replaces a data store's profile. Jobs already submitted keep the profile
+    /// they were submitted with; new resource counts regenerate the content.
+    pub fn set_profile(&self, datastore_id: &str, profile: JobProfile) -> Result<(), EmulatorError> {
+        self.state().set_profile(datastore_id, profile)
+    }
+
+    /// Replaces the injected faults (the fault streams go on where they were).
+    pub fn set_faults(&self, faults: Faults) {
+        self.state().faults = faults;
+    }
+
+    /// Every data store, in creation order.
+    pub fn datastores(&self) -> Vec<DatastoreInfo> {
+        self.advance();
+        self.state().datastores.iter().map(|d| d.info.clone()).collect()
+    }
+
+    /// A data store's resources as NDJSON lines, per resource type.
+    pub fn resources(&self, datastore_id: &str) -> Option<BTreeMap<String, Vec<String>>> {
+        let state = self.state();
+        let index = state.datastore_position(datastore_id)?;
+        Some(
+            state.datastores[index]
+                .content
+                .iter()
+                .map(|(t, resources)| (t.clone(), resources.iter().map(|r| r.line.clone()).collect()))
+                .collect(),
+        )
+    }
+
+    /// Every export job, in submit order, as of now.
+    pub fn export_jobs(&self) -> Vec<JobInfo> {
+        self.jobs(JobKind::Export)
+    }
+
+    /// Every import job, in submit order, as of now.
+    pub fn import_jobs(&self) -> Vec<JobInfo> {
+        self.jobs(JobKind::Import)
+    }
+
+    fn jobs(&self, kind: JobKind) -> Vec<JobInfo> {
+        self.advance();
+        self.state().jobs(kind).cloned().collect()
+    }
+
+    /// Every call received, in arrival order.
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.state().calls.clone()
+    }
+
+    /// Calls received per operation name.
+    pub fn call_counts(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for call in &self.state().calls {
+            *counts.entry(call.operation.clone()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Applies every transition scheduled up to the clock's now; returns them.
+    pub fn advance(&self) -> Vec<Transition> {
+        let now = self.now();
+        self.state().process(now)
+    }
+
+    /// When the next scheduled transition happens (possibly already due).
+    /// A virtual-time runner advances the clock to it, then calls [`Emulator::advance`].
+    pub fn next_change_at(&self) -> Option<Timestamp> {
+        self.state().next_change_at()
+    }
+
+    /// Every transition so far, in the order they happened.
+    pub fn transitions(&self) -> Vec<Transition> {
+        self.state().transitions.clone()
+    }
+
+    /// Calls `operation` (a model name: `StartFHIRExportJob`) without HTTP, with
+    /// faults, latency, validation and call records as over the wire.
+    pub async fn call(&self, operation: &str, input: Value) -> Result<Value, ApiError> {
+        let body = serde_json::to_vec(&input).unwrap_or_default();
+        let reply = self
+            .dispatch(Some(&format!("HealthLake.{operation}")), None, &body)
+            .await;
+        match reply.error {
+            None => Ok(reply.body),
+            Some(kind) => Err(ApiError::new(
+                kind,
+                reply.body["message"].as_str().unwrap_or_default(),
+            )),
+        }
+    }
+
+    /// The request pipeline: target, signature, faults, body, operation.
+    ///
+    /// `authorization` is `None` for in-process calls (never checked) and
+    /// `Some(header)` for HTTP requests (`Some(None)` when the header is absent).
+    pub(crate) async fn dispatch(
+        &self,
+        target: Option<&str>,
+        authorization: Option<Option<&str>>,
+        body: &[u8],
+    ) -> Reply {
+        let now = self.now();
+        let (request_id, operation, fault, latency) = {
+            let mut state = self.state();
+            state.process(now);
+            let request_id = state.next_request_id();
+            let operation = target.and_then(Operation::from_target);
+            let (fault, latency) = match operation {
+                Some(op) => state.draw_fault(op),
+                None => (None, Default::default()),
+            };
+            (request_id, operation, fault, latency)
+        };
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let result = self.run(target, operation, authorization, fault, body);
+        let (status, body, error) = match result {
+            Ok(body) => (200, body, None),
+            Err(error) => (error.kind.status(), error.body(), Some(error.kind)),
+        };
+        let name = match operation {
+            Some(op) => op.name().to_owned(),
+            None => target.unwrap_or("<no target>").to_owned(),
+        };
+        tracing::info!(operation = %name, status, error = ?error.map(ErrorKind::name), %request_id, "call");
+        self.state().calls.push(CallRecord {
+            operation: name,
+            at: now,
+            status,
+            error: error.map(|e| e.name().to_owned()),
+        });
+        Reply {
+            status,
+            body,
+            error,
+            request_id,
+        }
+    }
+
+    fn run(
+        &self,
+        target: Option<&str>,
+        operation: Option<Operation>,
+        authorization: Option<Option<&str>>,
+        fault: Option<ErrorKind>,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
+        let Some(operation) = operation else {
+            return Err(ApiError::new(
+                ErrorKind::UnknownOperation,
+                match target {
+                    Some(target) => format!("Unknown operation {target}"),
+                    None => "Missing X-Amz-Target header".to_owned(),
+                },
+            ));
+        };
+        if let Some(header) = authorization {
+            self.check_signature(header)?;
+        }
+        match fault {
+            Some(ErrorKind::Throttling) => {
+                return Err(ApiError::new(ErrorKind::Throttling, "Rate exceeded"));
+            }
+            Some(kind) => {
+                return Err(ApiError::new(
+                    kind,
+                    "An internal error occurred. Try again later.",
+                ));
+            }
+            None => {}
+        }
+        let input = parse_body(body)?;
+        let now = self.now();
+        let mut state = self.state();
+        state.process(now);
+        api::handle(&mut state, operation, &input, now)
+    }
+
+    fn check_signature(&self, header: Option<&str>) -> Result<(), ApiError> {
+        if !self.state().config.require_signature {
+            return Ok(());
+        }
+        match header {
+            None => Err(ApiError::new(
+                ErrorKind::MissingAuthenticationToken,
+                "Missing Authentication Token",
+            )),
+            Some(value) if value.starts_with("AWS4-") && value.contains("Credential=") => Ok(()),
+            Some(_) => Err(ApiError::new(
+                ErrorKind::IncompleteSignature,
+                "Authorization header requires a SigV4 'Credential', 'SignedHeaders' and 'Signature'",
+            )),
+        }
+    }
+}
+
+fn parse_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::serialization("The request body must be a JSON object")),
+        Err(error) => Err(ApiError::serialization(format!(
+            "The request body is not valid JSON: {error}"
+        ))),
+    }
+}

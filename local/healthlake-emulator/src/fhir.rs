@@ -1,0 +1,366 @@
+//! Synthetic FHIR R4 resources: a data store's content, generated from the seed.
+//!
+//! Each resource type is drawn from its own stream, so adding observations
+//! leaves the patients as they were, and the first `n` resources of a type are
+//! the same whatever the count. References always point at resources that
+//! exist in the same data store: an encounter's subject is one of its
+//! patients; an observation, condition, procedure or medication request points
+//! at an encounter and that encounter's patient.
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+
+use crate::seed::derive_seed;
+
+/// The resource types the generator knows, in the order they are generated.
+pub const SUPPORTED_RESOURCE_TYPES: &[&str] = &[
+    "Patient",
+    "Encounter",
+    "Observation",
+    "Condition",
+    "Procedure",
+    "MedicationRequest",
+];
+
+/// One stored resource: its id and its JSON, one NDJSON line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredResource {
+    pub id: String,
+    pub subject: Option<String>,
+    pub line: String,
+}
+
+/// A data store's content, per resource type.
+pub(crate) type Content = BTreeMap<String, Vec<StoredResource>>;
+
+/// Generates a data store's content. `created_at` anchors every date.
+pub(crate) fn generate(
+    seed: u64,
+    datastore_id: &str,
+    counts: &BTreeMap<String, usize>,
+    created_at: Timestamp,
+) -> Content {
+    let mut content = Content::new();
+    for &resource_type in SUPPORTED_RESOURCE_TYPES {
+        let count = counts.get(resource_type).copied().unwrap_or(0);
+        if count == 0 {
+            continue;
+        }
+        let mut rng = ChaCha8Rng::from_seed(derive_seed(seed, &["content", datastore_id, resource_type]));
+        let mut resources = Vec::with_capacity(count);
+        for _ in 0..count {
+            let value = match resource_type {
+                "Patient" => patient(&mut rng, created_at),
+                "Encounter" => encounter(&mut rng, created_at, &content),
+                other => clinical(other, &mut rng, created_at, &content),
+            };
+            resources.push(stored(value));
+        }
+        content.insert(resource_type.to_owned(), resources);
+    }
+    content
+}
+
+fn stored(value: Value) -> StoredResource {
+    let id = value["id"].as_str().unwrap_or_default().to_owned();
+    let subject = value["subject"]["reference"].as_str().map(str::to_owned);
+    StoredResource {
+        id,
+        subject,
+        line: value.to_string(),
+    }
+}
+
+/// A FHIR id drawn from `rng`, UUID-shaped.
+fn new_id(rng: &mut ChaCha8Rng) -> String {
+    let bytes: [u8; 16] = rng.random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// An instant up to `max_days` before `anchor`, to the second.
+fn before(rng: &mut ChaCha8Rng, anchor: Timestamp, max_days: i64) -> Timestamp {
+    let secs = rng.random_range(0..max_days.max(1) * 86_400);
+    anchor
+        .checked_sub(SignedDuration::from_secs(secs))
+        .unwrap_or(anchor)
+}
+
+/// FHIR `instant`: UTC with milliseconds.
+pub(crate) fn instant(ts: Timestamp) -> String {
+    ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// FHIR `dateTime` to the second.
+fn date_time(ts: Timestamp) -> String {
+    ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn meta(rng: &mut ChaCha8Rng, created_at: Timestamp) -> Value {
+    let last_updated = before(rng, created_at, 30);
+    json!({ "versionId": "1", "lastUpdated": instant(last_updated) })
+}
+
+fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
+    &items[rng.random_range(0..items.len())]
+}
+
+const FAMILY: &[&str] = &[
+    "Smith", "Johnson", "Garcia", "Nguyen", "Okafor", "Müller", "Rossi", "Kowalski", "Haddad", "Tanaka",
+    "Silva", "Andersen",
+];
+const GIVEN_FEMALE: &[&str] = &["Maria", "Aisha", "Emma", "Yuki", "Sofia", "Ingrid", "Chloe"];
+const GIVEN_MALE: &[&str] = &["James", "Omar", "Liam", "Kenji", "Mateo", "Lars", "Noah"];
+const CITIES: &[(&str, &str, &str)] = &[
+    ("Boston", "MA", "02118"),
+    ("Seattle", "WA", "98101"),
+    ("Austin", "TX", "73301"),
+    ("Denver", "CO", "80202"),
+    ("Madison", "WI", "53703"),
+];
+
+fn patient(rng: &mut ChaCha8Rng, created_at: Timestamp) -> Value {
+    let id = new_id(rng);
+    let meta = meta(rng, created_at);
+    let female = rng.random_bool(0.5);
+    let given = if female {
+        pick(rng, GIVEN_FEMALE)
+    } else {
+        pick(rng, GIVEN_MALE)
+    };
+    let family = pick(rng, FAMILY);
+    let (city, state, zip) = *pick(rng, CITIES);
+    let year = rng.random_range(1935..2020);
+    let month = rng.random_range(1..=12);
+    let day = rng.random_range(1..=28);
+    let mrn = rng.random_range(100_000..1_000_000);
+    json!({
+        "resourceType": "Patient",
+        "id": id,
+        "meta": meta,
+        "identifier": [{ "system": "urn:hlx:emulator:mrn", "value": format!("MRN-{mrn}") }],
+        "active": true,
+        "name": [{ "use": "official", "family": family, "given": [given] }],
+        "gender": if female { "female" } else { "male" },
+        "birthDate": format!("{year:04}-{month:02}-{day:02}"),
+        "address": [{ "city": city, "state": state, "postalCode": zip, "country": "US" }]
+    })
+}
+
+const ENCOUNTER_TYPES: &[(&str, &str)] = &[
+    ("185349003", "Encounter for check up"),
+    ("185345009", "Encounter for symptom"),
+    ("308335008", "Patient encounter procedure"),
+];
+
+fn encounter(rng: &mut ChaCha8Rng, created_at: Timestamp, content: &Content) -> Value {
+    let id = new_id(rng);
+    let meta = meta(rng, created_at);
+    let (code, display) = *pick(rng, ENCOUNTER_TYPES);
+    let start = before(rng, created_at, 365);
+    let end = start + SignedDuration::from_mins(rng.random_range(15..120));
+    let mut value = json!({
+        "resourceType": "Encounter",
+        "id": id,
+        "meta": meta,
+        "status": "finished",
+        "class": {
+            "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+            "code": "AMB",
+            "display": "ambulatory"
+        },
+        "type": [{ "coding": [{ "system": "http://snomed.info/sct", "code": code, "display": display }] }],
+        "period": { "start": date_time(start), "end": date_time(end) }
+    });
+    if let Some(patients) = content.get("Patient").filter(|p| !p.is_empty()) {
+        let patient = pick(rng, patients);
+        value["subject"] = json!({ "reference": format!("Patient/{}", patient.id) });
+    }
+    value
+}
+
+const OBSERVATIONS: &[(&str, &str, &str, f64, f64)] = &[
+    ("8867-4", "Heart rate", "/min", 50.0, 110.0),
+    ("9279-1", "Respiratory rate", "/min", 10.0, 24.0),
+    ("8310-5", "Body temperature", "Cel", 36.0, 38.5),
+    ("29463-7", "Body weight", "kg", 45.0, 120.0),
+    ("8302-2", "Body height", "cm", 150.0, 200.0),
+];
+const CONDITIONS: &[(&str, &str)] = &[
+    ("38341003", "Hypertensive disorder"),
+    ("44054006", "Diabetes mellitus type 2"),
+    ("195967001", "Asthma"),
+    ("55822004", "Hyperlipidemia"),
+    ("40055000", "Chronic sinusitis"),
+];
+const PROCEDURES: &[(&str, &str)] = &[
+    ("430193006", "Medication reconciliation"),
+    ("710824005", "Assessment of health and social care needs"),
+    ("73761001", "Colonoscopy"),
+];
+const MEDICATIONS: &[(&str, &str)] = &[
+    ("197361", "Amlodipine 5 MG Oral Tablet"),
+    ("860975", "Metformin hydrochloride 500 MG Oral Tablet"),
+    ("745679", "Albuterol 0.09 MG/ACTUAT Metered Dose Inhaler"),
+];
+
+/// A resource that belongs to an encounter and its patient.
+fn clinical(resource_type: &str, rng: &mut ChaCha8Rng, created_at: Timestamp, content: &Content) -> Value {
+    let id = new_id(rng);
+    let meta = meta(rng, created_at);
+    let when = date_time(before(rng, created_at, 365));
+    let mut value = match resource_type {
+        "Observation" => {
+            let (code, display, unit, low, high) = *pick(rng, OBSERVATIONS);
+            let reading = (rng.random_range(low..high) * 10.0).round() / 10.0;
+            json!({
+                "status": "final",
+                "category": [{ "coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                    "code": "vital-signs",
+                    "display": "Vital Signs"
+                }] }],
+                "code": { "coding": [{ "system": "http://loinc.org", "code": code, "display": display }], "text": display },
+                "effectiveDateTime": when,
+                "valueQuantity": { "value": reading, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit }
+            })
+        }
+        "Condition" => {
+            let (code, display) = *pick(rng, CONDITIONS);
+            json!({
+                "clinicalStatus": { "coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"
+                }] },
+                "verificationStatus": { "coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"
+                }] },
+                "code": { "coding": [{ "system": "http://snomed.info/sct", "code": code, "display": display }], "text": display },
+                "onsetDateTime": when,
+                "recordedDate": when
+            })
+        }
+        "Procedure" => {
+            let (code, display) = *pick(rng, PROCEDURES);
+            json!({
+                "status": "completed",
+                "code": { "coding": [{ "system": "http://snomed.info/sct", "code": code, "display": display }], "text": display },
+                "performedDateTime": when
+            })
+        }
+        _ => {
+            let (code, display) = *pick(rng, MEDICATIONS);
+            json!({
+                "status": "active",
+                "intent": "order",
+                "medicationCodeableConcept": { "coding": [{
+                    "system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": code, "display": display
+                }], "text": display },
+                "authoredOn": when
+            })
+        }
+    };
+    value["resourceType"] = json!(resource_type);
+    value["id"] = json!(id);
+    value["meta"] = meta;
+    // Prefer an encounter (and its patient); fall back to a patient alone.
+    let encounter = content
+        .get("Encounter")
+        .filter(|e| !e.is_empty())
+        .map(|e| pick(rng, e));
+    match encounter {
+        Some(encounter) => {
+            value["encounter"] = json!({ "reference": format!("Encounter/{}", encounter.id) });
+            if let Some(subject) = &encounter.subject {
+                value["subject"] = json!({ "reference": subject });
+            }
+        }
+        None => {
+            if let Some(patients) = content.get("Patient").filter(|p| !p.is_empty()) {
+                let patient = pick(rng, patients);
+                value["subject"] = json!({ "reference": format!("Patient/{}", patient.id) });
+            }
+        }
+    }
+    if resource_type == "MedicationRequest" {
+        // MedicationRequest.subject is required in R4.
+        if value.get("subject").is_none() {
+            value["subject"] = json!({ "display": "Unknown patient" });
+        }
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+        pairs.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect()
+    }
+
+    fn at() -> Timestamp {
+        Timestamp::from_second(1_767_225_600).unwrap()
+    }
+
+    #[test]
+    fn same_seed_same_content_and_prefix_stable_per_type() {
+        let a = generate(7, "ds", &counts(&[("Patient", 5), ("Encounter", 3)]), at());
+        let b = generate(7, "ds", &counts(&[("Patient", 5), ("Encounter", 3)]), at());
+        assert_eq!(a, b);
+        let more = generate(7, "ds", &counts(&[("Patient", 8), ("Encounter", 3)]), at());
+        assert_eq!(a["Patient"][..], more["Patient"][..5]);
+        let other = generate(8, "ds", &counts(&[("Patient", 5)]), at());
+        assert_ne!(a["Patient"], other["Patient"]);
+    }
+
+    #[test]
+    fn references_point_at_existing_resources() {
+        let content = generate(
+            1,
+            "ds",
+            &counts(&[
+                ("Patient", 4),
+                ("Encounter", 6),
+                ("Observation", 20),
+                ("Condition", 5),
+                ("Procedure", 3),
+                ("MedicationRequest", 3),
+            ]),
+            at(),
+        );
+        let ids = |t: &str| -> Vec<String> { content[t].iter().map(|r| r.id.clone()).collect() };
+        let patients = ids("Patient");
+        let encounters = ids("Encounter");
+        for (t, resources) in &content {
+            for r in resources {
+                let v: Value = serde_json::from_str(&r.line).unwrap();
+                assert_eq!(v["resourceType"], json!(t));
+                assert_eq!(v["id"], json!(r.id));
+                assert!(v["meta"]["lastUpdated"].as_str().unwrap().ends_with('Z'));
+                if t != "Patient" {
+                    let subject = v["subject"]["reference"].as_str().unwrap();
+                    assert!(patients.contains(&subject.trim_start_matches("Patient/").to_owned()));
+                }
+                if let Some(enc) = v["encounter"]["reference"].as_str() {
+                    assert!(encounters.contains(&enc.trim_start_matches("Encounter/").to_owned()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn instants_carry_milliseconds() {
+        assert_eq!(instant(at()), "2026-01-01T00:00:00.000Z");
+    }
+}

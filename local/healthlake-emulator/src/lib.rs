@@ -1,0 +1,54 @@
+//! A local AWS HealthLake emulator.
+//!
+//! It speaks HealthLake's wire protocol (Smithy `awsJson1_0`: `POST /` with
+//! `X-Amz-Target: HealthLake.<Operation>`), so the unmodified
+//! `aws-sdk-healthlake` client, boto3 or the AWS CLI pointed at it with an
+//! endpoint override work as against the service. It serves
+//! Create/Describe/List FHIR data stores and Start/Describe/List FHIR export
+//! and import jobs, with the service's validation, error shapes and HTTP codes,
+//! idempotency tokens, one export and one import running at a time per Region
+//! (further jobs wait in a FIFO queue), and exports that write real NDJSON
+//! files of synthetic FHIR R4 resources to a local directory standing for S3.
+//!
+//! Time comes from an injected [`hlx_clock::SharedClock`]: with a
+//! [`hlx_clock::VirtualClock`] a three-hour export finishes the moment the
+//! clock is advanced past its end. [`Emulator::next_change_at`] tells a runner
+//! where to advance to; [`Emulator::transitions`] logs every status change at
+//! its scheduled time. Fault injection (throttling, internal errors, latency)
+//! is driven by the seed, so a run repeats exactly.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use std::sync::Arc;
+//! use hlx_healthlake_emulator::{Emulator, EmulatorConfig};
+//! use hlx_clock::VirtualClock;
+//!
+//! let clock = VirtualClock::default();
+//! let config = EmulatorConfig { output_root: Some("/tmp/s3".into()), ..Default::default() };
+//! let emulator = Emulator::new(config, Arc::new(clock.clone()));
+//! let datastore_id = emulator.create_datastore("clinic", None).unwrap();
+//! let server = emulator.serve("127.0.0.1:0".parse().unwrap()).await?;
+//! println!("{} {datastore_id}", server.endpoint_url());
+//! # Ok(()) }
+//! ```
+
+mod api;
+mod config;
+mod emulator;
+mod error;
+mod fhir;
+mod model;
+mod ops;
+mod output;
+mod seed;
+mod server;
+mod state;
+
+pub use config::{EmulatorConfig, FaultSpec, Faults, JobProfile, Outcome};
+pub use emulator::Emulator;
+pub use error::{ApiError, EmulatorError, ErrorKind};
+pub use fhir::SUPPORTED_RESOURCE_TYPES;
+pub use model::{CallRecord, DatastoreInfo, JobInfo, JobKind, Transition};
+pub use ops::{Operation, TARGET_PREFIX};
+pub use output::{ERROR_FOLDER, export_folder_name, s3_uri_to_path};
+pub use server::{CONTENT_TYPE, ServerHandle};

@@ -1,0 +1,135 @@
+//! Export output: NDJSON files under a local directory standing for S3.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Component, Path, PathBuf};
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use crate::JobInfo;
+use crate::fhir::{Content, instant};
+
+/// The folder (inside an export's directory) that holds the error files of a
+/// `COMPLETED_WITH_ERRORS` export.
+pub const ERROR_FOLDER: &str = "errors";
+
+/// Where `s3://bucket/key/prefix` lives under `root`: `root/bucket/key/prefix`.
+///
+/// Empty, `.` and `..` key segments cannot leave `root`: empty and `.` segments
+/// are dropped, `..` becomes `%2E%2E`.
+pub fn s3_uri_to_path(root: &Path, s3_uri: &str) -> PathBuf {
+    let rest = s3_uri.strip_prefix("s3://").unwrap_or(s3_uri);
+    let mut path = root.to_path_buf();
+    for segment in rest.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => path.push("%2E%2E"),
+            other => {
+                // A segment is one path component whatever it holds.
+                let safe = Path::new(other)
+                    .components()
+                    .all(|c| matches!(c, Component::Normal(_)));
+                if safe {
+                    path.push(other);
+                } else {
+                    path.push(other.replace('\\', "%5C"));
+                }
+            }
+        }
+    }
+    path
+}
+
+/// The directory name of one export: `{DatastoreId}-FHIR_EXPORT-{JobId}`.
+pub fn export_folder_name(datastore_id: &str, job_id: &str) -> String {
+    format!("{datastore_id}-FHIR_EXPORT-{job_id}")
+}
+
+pub(crate) struct WrittenExport {
+    pub dir: PathBuf,
+    pub files: Vec<PathBuf>,
+}
+
+/// Writes one export: `{dir}/{Type}/{Type}-{n}.ndjson`, `per_file` resources a
+/// file, `n` from 1; with `errors`, one `OperationOutcome` line per exported
+/// type under `{dir}/errors/`.
+pub(crate) fn write_export(
+    root: &Path,
+    job: &JobInfo,
+    content: &Content,
+    per_file: usize,
+    errors: Option<&str>,
+    at: Timestamp,
+) -> io::Result<WrittenExport> {
+    let job_id = job.job_id.as_str();
+    let dir = s3_uri_to_path(root, &job.s3_uri).join(export_folder_name(&job.datastore_id, job_id));
+    fs::create_dir_all(&dir)?;
+    let per_file = per_file.max(1);
+    let mut files = Vec::new();
+    for (resource_type, resources) in content {
+        if resources.is_empty() {
+            continue;
+        }
+        let type_dir = dir.join(resource_type);
+        fs::create_dir_all(&type_dir)?;
+        for (n, chunk) in resources.chunks(per_file).enumerate() {
+            let path = type_dir.join(format!("{resource_type}-{}.ndjson", n + 1));
+            write_lines(&path, chunk.iter().map(|r| r.line.as_str()))?;
+            files.push(path);
+        }
+    }
+    if let Some(message) = errors {
+        let error_dir = dir.join(ERROR_FOLDER);
+        fs::create_dir_all(&error_dir)?;
+        let lines: Vec<String> = content
+            .iter()
+            .filter(|(_, resources)| !resources.is_empty())
+            .map(|(resource_type, resources)| {
+                json!({
+                    "resourceType": "OperationOutcome",
+                    "id": format!("{job_id}-{resource_type}"),
+                    "meta": { "lastUpdated": instant(at) },
+                    "issue": [{
+                        "severity": "error",
+                        "code": "processing",
+                        "diagnostics": format!("{message} ({resource_type}/{})", resources[0].id),
+                        "expression": [resource_type]
+                    }]
+                })
+                .to_string()
+            })
+            .collect();
+        let path = error_dir.join("OperationOutcome-1.ndjson");
+        write_lines(&path, lines.iter().map(String::as_str))?;
+        files.push(path);
+    }
+    Ok(WrittenExport { dir, files })
+}
+
+fn write_lines<'a>(path: &Path, lines: impl Iterator<Item = &'a str>) -> io::Result<()> {
+    let mut out = BufWriter::new(File::create(path)?);
+    for line in lines {
+        out.write_all(line.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_uris_map_under_the_root_and_cannot_escape_it() {
+        let root = Path::new("/out");
+        assert_eq!(
+            s3_uri_to_path(root, "s3://bucket/exports/nightly/"),
+            Path::new("/out/bucket/exports/nightly")
+        );
+        assert_eq!(s3_uri_to_path(root, "s3://bucket"), Path::new("/out/bucket"));
+        let sneaky = s3_uri_to_path(root, "s3://bucket/../../etc/./x");
+        assert_eq!(sneaky, Path::new("/out/bucket/%2E%2E/%2E%2E/etc/x"));
+        assert!(sneaky.starts_with(root));
+    }
+}

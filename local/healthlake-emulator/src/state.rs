@@ -1,0 +1,424 @@
+//! The emulator's state and its clock-driven job lifecycle.
+//!
+//! A job is `SUBMITTED` for its profile's queue delay; then it joins its
+//! kind's wait line, ordered by submit order. One job of each kind runs at a
+//! time (HealthLake's one export and one import per Region): the head of the
+//! line starts the instant the running job ends. A waiting export shows
+//! `QUEUED`; a waiting import stays `SUBMITTED` (import statuses have no
+//! `QUEUED`). Every change happens at its scheduled time, whenever it is
+//! processed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use hlx_core::JobStatus;
+use jiff::Timestamp;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Map, Value};
+
+use crate::error::{EmulatorError, ErrorKind};
+use crate::fhir::{self, Content, SUPPORTED_RESOURCE_TYPES};
+use crate::output;
+use crate::seed::{derive_seed, hex_id, request_id};
+use crate::{
+    CallRecord, DatastoreInfo, EmulatorConfig, Faults, JobInfo, JobKind, JobProfile, Operation, Outcome,
+    Transition,
+};
+
+pub(crate) struct Datastore {
+    pub info: DatastoreInfo,
+    pub content: Content,
+    /// Members of `CreateFHIRDatastore` that are echoed back as given
+    /// (`SseConfiguration`, `IdentityProviderConfiguration`, `PreloadDataConfig`).
+    pub extras: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Submitted,
+    Waiting,
+    Running,
+    Done,
+}
+
+struct Job {
+    info: JobInfo,
+    profile: JobProfile,
+    ready_at: Timestamp,
+    ends_at: Option<Timestamp>,
+    stage: Stage,
+}
+
+/// What a new job is asked to do.
+pub(crate) struct NewJob {
+    pub kind: JobKind,
+    pub datastore: usize,
+    pub job_name: Option<String>,
+    pub s3_uri: String,
+    pub kms_key_id: String,
+    pub job_output_s3_uri: Option<String>,
+    pub data_access_role_arn: String,
+    pub client_token: Option<String>,
+}
+
+/// The idempotency key of a Start call: data store, operation, token.
+type TokenKey = (String, JobKind, String);
+
+pub(crate) struct State {
+    pub config: EmulatorConfig,
+    pub faults: Faults,
+    fault_rngs: HashMap<Operation, ChaCha8Rng>,
+    pub datastores: Vec<Datastore>,
+    datastore_index: HashMap<String, usize>,
+    jobs: Vec<Job>,
+    job_index: HashMap<String, usize>,
+    running: [Option<usize>; 2],
+    waiting: [Vec<usize>; 2],
+    pub transitions: Vec<Transition>,
+    job_tokens: HashMap<TokenKey, (String, usize)>,
+    pub datastore_tokens: HashMap<String, (String, usize)>,
+    pub calls: Vec<CallRecord>,
+    ids_issued: u64,
+    requests: u64,
+}
+
+fn later(at: Timestamp, by: Duration) -> Timestamp {
+    at.checked_add(by).unwrap_or(Timestamp::MAX)
+}
+
+pub(crate) fn check_profile(profile: &JobProfile) -> Result<(), EmulatorError> {
+    for resource_type in profile.resources.keys() {
+        if !SUPPORTED_RESOURCE_TYPES.contains(&resource_type.as_str()) {
+            return Err(EmulatorError::UnsupportedResourceType(resource_type.clone()));
+        }
+    }
+    Ok(())
+}
+
+impl State {
+    pub fn new(config: EmulatorConfig) -> Self {
+        Self {
+            faults: config.faults.clone(),
+            config,
+            fault_rngs: HashMap::new(),
+            datastores: Vec::new(),
+            datastore_index: HashMap::new(),
+            jobs: Vec::new(),
+            job_index: HashMap::new(),
+            running: [None, None],
+            waiting: [Vec::new(), Vec::new()],
+            transitions: Vec::new(),
+            job_tokens: HashMap::new(),
+            datastore_tokens: HashMap::new(),
+            calls: Vec::new(),
+            ids_issued: 0,
+            requests: 0,
+        }
+    }
+
+    fn next_id(&mut self, what: &str) -> String {
+        loop {
+            let id = hex_id(self.config.seed, what, self.ids_issued);
+            self.ids_issued += 1;
+            if !self.datastore_index.contains_key(&id) && !self.job_index.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    pub fn next_request_id(&mut self) -> String {
+        let id = request_id(self.config.seed, self.requests);
+        self.requests += 1;
+        id
+    }
+
+    /// One draw from `operation`'s fault stream: the error to answer with, if any.
+    pub fn draw_fault(&mut self, operation: Operation) -> (Option<ErrorKind>, Duration) {
+        let spec = self.faults.for_operation(operation);
+        let seed = self.config.seed;
+        let rng = self
+            .fault_rngs
+            .entry(operation)
+            .or_insert_with(|| ChaCha8Rng::from_seed(derive_seed(seed, &["faults", operation.name()])));
+        let draw: f64 = rng.random();
+        let error = if draw < spec.throttle_rate {
+            Some(ErrorKind::Throttling)
+        } else if draw < spec.throttle_rate + spec.internal_error_rate {
+            Some(ErrorKind::InternalServer)
+        } else {
+            None
+        };
+        (error, spec.latency)
+    }
+
+    // ---- data stores ----
+
+    pub fn create_datastore(
+        &mut self,
+        name: Option<String>,
+        profile: JobProfile,
+        extras: Map<String, Value>,
+        now: Timestamp,
+    ) -> usize {
+        let id = self.next_id("datastore");
+        let region = &self.config.region;
+        let info = DatastoreInfo {
+            arn: format!(
+                "arn:aws:healthlake:{region}:{}:datastore/fhir/{id}",
+                self.config.account_id
+            ),
+            endpoint: format!("https://healthlake.{region}.amazonaws.com/datastore/{id}/r4/"),
+            datastore_id: id.clone(),
+            name,
+            status: "ACTIVE".into(),
+            created_at: now,
+            resource_counts: BTreeMap::new(),
+            profile,
+        };
+        let mut datastore = Datastore {
+            info,
+            content: Content::new(),
+            extras,
+        };
+        regenerate(self.config.seed, &mut datastore);
+        self.datastores.push(datastore);
+        let index = self.datastores.len() - 1;
+        self.datastore_index.insert(id, index);
+        index
+    }
+
+    pub fn datastore_position(&self, id: &str) -> Option<usize> {
+        self.datastore_index.get(id).copied()
+    }
+
+    pub fn set_profile(&mut self, id: &str, profile: JobProfile) -> Result<(), EmulatorError> {
+        check_profile(&profile)?;
+        let index = self
+            .datastore_position(id)
+            .ok_or_else(|| EmulatorError::UnknownDatastore(id.to_owned()))?;
+        let datastore = &mut self.datastores[index];
+        let recount = datastore.info.profile.resources != profile.resources;
+        datastore.info.profile = profile;
+        if recount {
+            regenerate(self.config.seed, datastore);
+        }
+        Ok(())
+    }
+
+    // ---- jobs ----
+
+    pub fn token_lookup(&self, key: &TokenKey) -> Option<&(String, usize)> {
+        self.job_tokens.get(key)
+    }
+
+    pub fn job_at(&self, index: usize) -> &JobInfo {
+        &self.jobs[index].info
+    }
+
+    pub fn job(&self, kind: JobKind, datastore_id: &str, job_id: &str) -> Option<&JobInfo> {
+        self.job_index
+            .get(job_id)
+            .map(|&i| &self.jobs[i].info)
+            .filter(|job| job.kind == kind && job.datastore_id == datastore_id)
+    }
+
+    pub fn jobs(&self, kind: JobKind) -> impl DoubleEndedIterator<Item = &JobInfo> {
+        self.jobs
+            .iter()
+            .map(|job| &job.info)
+            .filter(move |job| job.kind == kind)
+    }
+
+    /// Submits a job at `now`; `fingerprint` is what an idempotent retry must repeat.
+    pub fn submit(&mut self, new: NewJob, fingerprint: String, now: Timestamp) -> usize {
+        let job_id = self.next_id("job");
+        let datastore = &self.datastores[new.datastore];
+        let datastore_id = datastore.info.datastore_id.clone();
+        let profile = datastore.info.profile.clone();
+        let info = JobInfo {
+            kind: new.kind,
+            job_id: job_id.clone(),
+            job_name: new.job_name,
+            datastore_id: datastore_id.clone(),
+            status: JobStatus::Submitted,
+            submit_time: now,
+            start_time: None,
+            end_time: None,
+            message: None,
+            s3_uri: new.s3_uri,
+            kms_key_id: new.kms_key_id,
+            job_output_s3_uri: new.job_output_s3_uri,
+            data_access_role_arn: new.data_access_role_arn,
+            client_token: new.client_token.clone(),
+            files: Vec::new(),
+            output_dir: None,
+        };
+        self.jobs.push(Job {
+            info,
+            ready_at: later(now, profile.queue_delay),
+            profile,
+            ends_at: None,
+            stage: Stage::Submitted,
+        });
+        let index = self.jobs.len() - 1;
+        self.job_index.insert(job_id.clone(), index);
+        if let Some(token) = new.client_token {
+            self.job_tokens
+                .insert((datastore_id.clone(), new.kind, token), (fingerprint, index));
+        }
+        self.record(now, index, JobStatus::Submitted);
+        index
+    }
+
+    fn record(&mut self, at: Timestamp, index: usize, status: JobStatus) {
+        let info = &self.jobs[index].info;
+        tracing::info!(
+            job_id = %info.job_id,
+            datastore_id = %info.datastore_id,
+            kind = ?info.kind,
+            %status,
+            %at,
+            "job status"
+        );
+        self.transitions.push(Transition {
+            at,
+            job_id: info.job_id.clone(),
+            datastore_id: info.datastore_id.clone(),
+            kind: info.kind,
+            status,
+        });
+    }
+
+    /// The time of the next scheduled change, processed or not.
+    pub fn next_change_at(&self) -> Option<Timestamp> {
+        self.jobs
+            .iter()
+            .filter_map(|job| match job.stage {
+                Stage::Submitted => Some(job.ready_at),
+                Stage::Running => job.ends_at,
+                Stage::Waiting | Stage::Done => None,
+            })
+            .min()
+    }
+
+    /// Applies every change scheduled at or before `now`, in time order;
+    /// returns the transitions this made.
+    pub fn process(&mut self, now: Timestamp) -> Vec<Transition> {
+        let before = self.transitions.len();
+        while let Some(at) = self.next_change_at().filter(|&at| at <= now) {
+            self.step(at);
+        }
+        self.transitions[before..].to_vec()
+    }
+
+    fn step(&mut self, at: Timestamp) {
+        // Jobs that end now free their slot first, so a job that becomes
+        // ready at the same instant can start without queueing.
+        for slot in 0..2 {
+            if let Some(index) = self.running[slot]
+                && self.jobs[index].ends_at == Some(at)
+            {
+                self.running[slot] = None;
+                self.finish(index, at);
+            }
+        }
+        let mut joined = Vec::new();
+        for index in 0..self.jobs.len() {
+            let job = &mut self.jobs[index];
+            if job.stage == Stage::Submitted && job.ready_at == at {
+                job.stage = Stage::Waiting;
+                let line = &mut self.waiting[job.info.kind.index()];
+                let position = line.partition_point(|&other| other < index);
+                line.insert(position, index);
+                joined.push(index);
+            }
+        }
+        for slot in 0..2 {
+            if self.running[slot].is_none() && !self.waiting[slot].is_empty() {
+                let index = self.waiting[slot].remove(0);
+                self.start(index, at);
+            }
+        }
+        for index in joined {
+            let job = &self.jobs[index];
+            if job.stage == Stage::Waiting && job.info.kind == JobKind::Export {
+                self.jobs[index].info.status = JobStatus::Queued;
+                self.record(at, index, JobStatus::Queued);
+            }
+        }
+    }
+
+    fn start(&mut self, index: usize, at: Timestamp) {
+        let job = &mut self.jobs[index];
+        job.stage = Stage::Running;
+        job.ends_at = Some(later(at, job.profile.run_duration));
+        job.info.start_time = Some(at);
+        job.info.status = JobStatus::InProgress;
+        self.running[job.info.kind.index()] = Some(index);
+        self.record(at, index, JobStatus::InProgress);
+    }
+
+    fn finish(&mut self, index: usize, at: Timestamp) {
+        let (mut status, mut message) = match &self.jobs[index].profile.outcome {
+            Outcome::Completed => (JobStatus::Completed, None),
+            Outcome::CompletedWithErrors { message } => {
+                (JobStatus::CompletedWithErrors, Some(message.clone()))
+            }
+            Outcome::Failed { message } => (JobStatus::Failed, Some(message.clone())),
+        };
+        let job = &self.jobs[index];
+        if job.info.kind == JobKind::Export
+            && status != JobStatus::Failed
+            && let Some(root) = &self.config.output_root
+        {
+            let datastore = self
+                .datastore_position(&job.info.datastore_id)
+                .map(|i| &self.datastores[i].content);
+            let empty = Content::new();
+            let written = output::write_export(
+                root,
+                &job.info,
+                datastore.unwrap_or(&empty),
+                self.config.resources_per_file,
+                message.as_deref(),
+                at,
+            );
+            match written {
+                Ok(written) => {
+                    let info = &mut self.jobs[index].info;
+                    info.output_dir = Some(written.dir);
+                    info.files = written.files;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "could not write export output");
+                    status = JobStatus::Failed;
+                    message = Some(format!(
+                        "Could not write to the output location: {}",
+                        error.kind()
+                    ));
+                }
+            }
+        }
+        let job = &mut self.jobs[index];
+        job.stage = Stage::Done;
+        job.info.status = status.clone();
+        job.info.message = message;
+        job.info.end_time = Some(at);
+        self.record(at, index, status);
+    }
+}
+
+fn regenerate(seed: u64, datastore: &mut Datastore) {
+    datastore.content = fhir::generate(
+        seed,
+        &datastore.info.datastore_id,
+        &datastore.info.profile.resources,
+        datastore.info.created_at,
+    );
+    datastore.info.resource_counts = datastore
+        .content
+        .iter()
+        .map(|(t, resources)| (t.clone(), resources.len()))
+        .collect();
+}
