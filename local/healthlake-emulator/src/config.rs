@@ -138,6 +138,9 @@ pub struct FaultSpec {
     pub throttle_rate: f64,
     /// Share of calls answered with `InternalServerException` (0.0–1.0).
     pub internal_error_rate: f64,
+    /// Share of calls answered with `AccessDeniedException` (0.0–1.0), as when
+    /// the caller may not act on the data store or pass the data access role.
+    pub access_denied_rate: f64,
     /// Real time added before every answer.
     pub latency: Duration,
 }

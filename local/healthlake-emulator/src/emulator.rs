@@ -254,6 +254,12 @@ impl Emulator {
             Some(ErrorKind::Throttling) => {
                 return Err(ApiError::new(ErrorKind::Throttling, "Rate exceeded"));
             }
+            Some(ErrorKind::AccessDenied) => {
+                return Err(ApiError::new(
+                    ErrorKind::AccessDenied,
+                    "User is not authorized to perform this operation on the data store",
+                ));
+            }
             Some(kind) => {
                 return Err(ApiError::new(
                     kind,

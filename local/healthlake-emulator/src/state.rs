@@ -146,6 +146,8 @@ impl State {
             Some(ErrorKind::Throttling)
         } else if draw < spec.throttle_rate + spec.internal_error_rate {
             Some(ErrorKind::InternalServer)
+        } else if draw < spec.throttle_rate + spec.internal_error_rate + spec.access_denied_rate {
+            Some(ErrorKind::AccessDenied)
         } else {
             None
         };

@@ -58,12 +58,16 @@ struct Cli {
     #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
     internal_error_rate: f64,
 
+    /// Share of calls (0.0-1.0) answered with AccessDeniedException (HTTP 403).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    access_denied_rate: f64,
+
     /// Real milliseconds added to every answer.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
 
-    /// Faults of one operation, overriding the three flags above for it:
-    /// OPERATION:throttle=RATE,internal=RATE,latency-ms=MS (any subset; repeatable).
+    /// Faults of one operation, overriding the flags above for it:
+    /// OPERATION:throttle=RATE,internal=RATE,denied=RATE,latency-ms=MS (any subset; repeatable).
     /// Example: --operation-faults StartFHIRExportJob:throttle=0.5
     #[arg(long = "operation-faults", value_name = "SPEC")]
     operation_faults: Vec<String>,
@@ -165,6 +169,7 @@ fn parse_operation_faults(spec: &str, base: FaultSpec) -> Result<(Operation, Fau
         match key.trim() {
             "throttle" => faults.throttle_rate = parse_rate(value.trim())?,
             "internal" => faults.internal_error_rate = parse_rate(value.trim())?,
+            "denied" => faults.access_denied_rate = parse_rate(value.trim())?,
             "latency-ms" => {
                 let ms: u64 = value
                     .trim()
@@ -174,7 +179,7 @@ fn parse_operation_faults(spec: &str, base: FaultSpec) -> Result<(Operation, Fau
             }
             other => {
                 return Err(format!(
-                    "unknown fault {other:?} (throttle, internal or latency-ms)"
+                    "unknown fault {other:?} (throttle, internal, denied or latency-ms)"
                 ));
             }
         }
@@ -194,6 +199,7 @@ impl Cli {
         let base = FaultSpec {
             throttle_rate: self.throttle_rate,
             internal_error_rate: self.internal_error_rate,
+            access_denied_rate: self.access_denied_rate,
             latency: Duration::from_millis(self.latency_ms),
         };
         let mut faults = Faults::uniform(base);

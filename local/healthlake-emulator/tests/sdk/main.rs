@@ -1,0 +1,9 @@
+//! The emulator through the unmodified `aws-sdk-healthlake` client over HTTP.
+//! One test binary (several modules) to keep link time down.
+
+mod common;
+mod faults;
+mod lifecycle;
+mod operations;
+mod output;
+mod validation;
