@@ -1,6 +1,7 @@
 //! The emulator through the unmodified `aws-sdk-healthlake` client over HTTP.
 //! One test binary (several modules) to keep link time down.
 
+mod binary;
 mod common;
 mod faults;
 mod lifecycle;
