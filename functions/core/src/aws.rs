@@ -15,6 +15,12 @@ pub const SDK_MAX_ATTEMPTS: u32 = 2;
 /// The shared SDK configuration: bounded retries and timeouts that fit well
 /// inside a Lambda's run.
 pub async fn sdk_config() -> SdkConfig {
+    sdk_config_loader().load().await
+}
+
+/// The same settings as [`sdk_config`], for a caller (local mode) that adds
+/// its own endpoint or credentials before loading.
+pub fn sdk_config_loader() -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(SDK_MAX_ATTEMPTS))
         .timeout_config(
@@ -24,8 +30,6 @@ pub async fn sdk_config() -> SdkConfig {
                 .operation_timeout(Duration::from_secs(25))
                 .build(),
         )
-        .load()
-        .await
 }
 
 /// The DynamoDB table's name, from `HLX_TABLE_NAME`.
