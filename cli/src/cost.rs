@@ -42,6 +42,11 @@ impl RunCost {
     }
 }
 
+/// `3h 05m`, `2m 05s`, `42s`.
+pub fn human(duration: Duration) -> String {
+    hlx_core::export::human_duration(duration.as_secs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,9 +59,4 @@ mod tests {
         let expected = 40.0 * 0.000_025 + 2.0 * 0.000_000_2 + 0.011 * 0.125 * 0.000_013_333_4;
         assert!((cost.dollars() - expected).abs() < 1e-12);
     }
-}
-
-/// `3h 05m`, `2m 05s`, `42s`.
-pub fn human(duration: Duration) -> String {
-    hlx_core::export::human_duration(duration.as_secs())
 }
