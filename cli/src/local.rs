@@ -10,38 +10,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use hlx_asl_runner::history::{EventKind, HistoryEvent};
-use hlx_asl_runner::{
-    BoxFuture, ExecutionInfo, ExecutionStatus, Runner, StateMachine, TaskContext, TaskError, TaskInvoker,
-};
-use hlx_clock::{SharedClock, SystemClock, VirtualClock};
-use hlx_core::{
-    DynamoDbJobStore, HlxError, InMemoryJobStore, JobRecord, JobStore, PollSchedule, RecordPage,
-    SdkExportJobs, WriteOutcome,
-};
-use hlx_healthlake_emulator::{Emulator, EmulatorConfig, FaultSpec, Faults, JobProfile, Outcome};
-use jiff::{SignedDuration, Timestamp};
-use serde_json::{Value, json};
+use hlx_asl_runner::{EventKind, ExecutionInfo, ExecutionStatus, HistoryEvent};
+use hlx_core::{JobRecord, JobStore, PollSchedule};
+use hlx_healthlake_emulator::{FaultSpec, Faults, JobProfile, Outcome};
+use hlx_local_stack::{History, Lambdas, LocalStack, StackConfig, Time};
+use serde_json::Value;
 
-use crate::cost::RunCost;
+use crate::cost::{RunCost, human};
 use crate::scenario::{parse_duration, parse_rate, parse_resources};
-
-/// The deployed definition, as the repository has it.
-const DEFINITION_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../statemachine/export.asl.json");
-/// The same file, built in, for a binary run away from its checkout.
-const DEFINITION: &str = include_str!("../../statemachine/export.asl.json");
-
-const ACCOUNT: &str = "123456789012";
-const REGION: &str = "us-east-1";
-/// The Lambda functions as the definition's substitutions name them.
-pub const FUNCTIONS: [(&str, &str); 3] = [
-    ("StartExportFunctionArn", "start-export"),
-    ("CheckExportFunctionArn", "check-export"),
-    ("RecordResultFunctionArn", "record-result"),
-];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum JobOutcome {
@@ -114,104 +93,6 @@ pub struct LocalArgs {
     pub quiet: bool,
 }
 
-/// Where a local run keeps job history.
-enum LocalStore {
-    /// In memory, for the run's lifetime: needs no server.
-    Embedded(InMemoryJobStore),
-    /// Any DynamoDB-compatible server, through the real SDK client.
-    DynamoDb(DynamoDbJobStore),
-}
-
-impl JobStore for LocalStore {
-    async fn write(&self, record: &JobRecord) -> Result<WriteOutcome, HlxError> {
-        match self {
-            Self::Embedded(store) => store.write(record).await,
-            Self::DynamoDb(store) => store.write(record).await,
-        }
-    }
-
-    async fn get(&self, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
-        match self {
-            Self::Embedded(store) => store.get(export_id).await,
-            Self::DynamoDb(store) => store.get(export_id).await,
-        }
-    }
-
-    async fn list(
-        &self,
-        datastore_id: &str,
-        limit: u32,
-        next_token: Option<&str>,
-    ) -> Result<RecordPage, HlxError> {
-        match self {
-            Self::Embedded(store) => store.list(datastore_id, limit, next_token).await,
-            Self::DynamoDb(store) => store.list(datastore_id, limit, next_token).await,
-        }
-    }
-}
-
-/// The functions, called in process: the same handlers the binaries run.
-struct InProcessFunctions {
-    jobs: SdkExportJobs,
-    schedule: PollSchedule,
-    store: Arc<LocalStore>,
-    billed: Arc<Mutex<Vec<Duration>>>,
-}
-
-impl TaskInvoker for InProcessFunctions {
-    fn invoke<'a>(
-        &'a self,
-        resource: &'a str,
-        parameters: Value,
-        ctx: &'a TaskContext,
-    ) -> BoxFuture<'a, Result<Value, TaskError>> {
-        Box::pin(async move {
-            let function = ctx.function_name.as_deref().unwrap_or(resource);
-            let started = Instant::now();
-            let result = match function.strip_prefix("hlx-").unwrap_or(function) {
-                "start-export" => hlx_handlers::start_export(&self.jobs, &self.schedule, parameters).await,
-                "check-export" => hlx_handlers::check_export(&self.jobs, &self.schedule, parameters).await,
-                "record-result" => hlx_handlers::record_result(self.store.as_ref(), parameters).await,
-                other => {
-                    return Err(TaskError::new(
-                        "Lambda.ResourceNotFoundException",
-                        format!("no function {other} in local mode"),
-                    ));
-                }
-            };
-            self.billed.lock().expect("billing lock").push(started.elapsed());
-            result.map_err(|e| TaskError::lambda(e.name, e.message))
-        })
-    }
-}
-
-/// Everything a local run set up, for the summary.
-struct LocalRun {
-    emulator: Emulator,
-    store: Arc<LocalStore>,
-    runner: Runner,
-    billed: Arc<Mutex<Vec<Duration>>>,
-    first_night: Timestamp,
-}
-
-fn function_arn(name: &str) -> String {
-    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:hlx-{name}")
-}
-
-fn load_definition(path: Option<&Path>) -> Result<Arc<StateMachine>, String> {
-    let text = match path {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        None => std::fs::read_to_string(DEFINITION_PATH).unwrap_or_else(|_| DEFINITION.to_owned()),
-    };
-    let substitutions: BTreeMap<String, String> = FUNCTIONS
-        .iter()
-        .map(|(placeholder, name)| (placeholder.to_string(), function_arn(name)))
-        .collect();
-    StateMachine::load(&text, &substitutions)
-        .map(|machine| Arc::new(machine.with_name("hlx-export")))
-        .map_err(|e| format!("the state machine definition was refused: {e}"))
-}
-
 fn profile(args: &LocalArgs) -> JobProfile {
     let outcome = match args.outcome {
         JobOutcome::Completed => Outcome::Completed,
@@ -226,160 +107,60 @@ fn profile(args: &LocalArgs) -> JobProfile {
     }
 }
 
-/// The first night starts at 02:00 UTC, a minute after the run's clock starts.
-fn night_start(first: Timestamp, night: u32) -> Timestamp {
-    first + SignedDuration::from_hours(24 * i64::from(night))
-}
-
 /// Runs `hlx local`; the exit code is 0 when every export succeeded, 1 otherwise.
 pub async fn run(args: LocalArgs) -> Result<u8, String> {
-    let first_night: Timestamp = "2026-01-01T02:00:00Z".parse().expect("a fixed time");
-    let (clock, virtual_clock): (SharedClock, Option<VirtualClock>) = if args.real_time {
-        (Arc::new(SystemClock), None)
-    } else {
-        let clock = VirtualClock::starting_at(first_night - SignedDuration::from_mins(1));
-        (Arc::new(clock.clone()), Some(clock))
-    };
-    let first_night = if args.real_time { clock.now() } else { first_night };
-
-    std::fs::create_dir_all(&args.output_dir).map_err(|e| format!("{}: {e}", args.output_dir.display()))?;
-    let faults = Faults::uniform(FaultSpec {
-        throttle_rate: args.throttle_rate,
-        internal_error_rate: args.internal_error_rate,
-        ..FaultSpec::default()
-    });
-    let emulator = Emulator::new(
-        EmulatorConfig {
-            seed: args.seed,
-            region: REGION.into(),
-            account_id: ACCOUNT.into(),
-            output_root: Some(args.output_dir.clone()),
-            faults,
-            ..EmulatorConfig::default()
+    let config = StackConfig {
+        seed: args.seed,
+        profile: profile(&args),
+        datastores: args.datastores,
+        faults: Faults::uniform(FaultSpec {
+            throttle_rate: args.throttle_rate,
+            internal_error_rate: args.internal_error_rate,
+            ..FaultSpec::default()
+        }),
+        output_dir: args.output_dir.clone(),
+        history: match &args.dynamodb_endpoint {
+            None => History::Embedded,
+            Some(endpoint) => History::DynamoDb {
+                endpoint: endpoint.clone(),
+                table: args.table.clone(),
+            },
         },
-        clock.clone(),
-    );
-    let server = emulator
-        .serve("127.0.0.1:0".parse().expect("loopback"))
-        .await
-        .map_err(|e| format!("the HealthLake emulator could not listen: {e}"))?;
-    let datastores: Vec<String> = (1..=args.datastores)
-        .map(|n| emulator.create_datastore(&format!("clinic-{n}"), Some(profile(&args))))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("the data store could not be created: {e}"))?;
-
-    let machine = load_definition(args.definition.as_deref())?;
-    let billed = Arc::new(Mutex::new(Vec::new()));
-    let config = hlx_core::aws::sdk_config_loader()
-        .region(aws_config::Region::new(REGION))
-        .credentials_provider(aws_sdk_healthlake::config::Credentials::new(
-            "hlx-local",
-            "hlx-local",
-            None,
-            None,
-            "hlx-local",
-        ))
-        .load()
-        .await;
-    let healthlake = aws_sdk_healthlake::Client::from_conf(
-        aws_sdk_healthlake::config::Builder::from(&config)
-            .endpoint_url(server.endpoint_url())
-            .build(),
-    );
-    let schedule = PollSchedule::from_env().map_err(|e| format!("bad poll schedule setting {e}"))?;
-
-    let store = Arc::new(match &args.dynamodb_endpoint {
-        None => LocalStore::Embedded(InMemoryJobStore::new()),
-        Some(endpoint) => {
-            let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(&config)
-                    .endpoint_url(endpoint)
-                    .build(),
-            );
-            let store = DynamoDbJobStore::new(dynamodb, &args.table);
-            store
-                .create_table()
-                .await
-                .map_err(|e| format!("the table {} could not be created at {endpoint}: {e}", args.table))?;
-            LocalStore::DynamoDb(store)
-        }
-    });
-    let functions = InProcessFunctions {
-        jobs: SdkExportJobs::new(healthlake),
-        schedule,
-        store: store.clone(),
-        billed: billed.clone(),
+        lambdas: match args.lambdas {
+            LambdaMode::InProcess => Lambdas::InProcess,
+            LambdaMode::Process => Lambdas::Process {
+                bin_dir: args.bin_dir.clone(),
+            },
+        },
+        time: if args.real_time {
+            Time::Real
+        } else {
+            Time::Virtual(hlx_local_stack::first_night())
+        },
+        definition: args.definition.clone(),
+        schedule: PollSchedule::from_env().map_err(|e| format!("bad poll schedule setting {e}"))?,
     };
-    let runner = build_runner(&args, clock.clone(), virtual_clock.clone(), functions);
-    if args.lambdas == LambdaMode::Process {
-        return Err("--lambdas process is not available in this build".into());
-    }
-
+    let stack = LocalStack::start(config).await?;
     if !args.quiet {
         println!(
             "hlx local: HealthLake emulator on {}, {} data store(s), jobs of {} ending {:?}, {} time",
-            server.endpoint_url(),
-            datastores.len(),
-            crate::cost::human(args.job_duration),
+            stack.healthlake_endpoint(),
+            stack.datastores.len(),
+            human(args.job_duration),
             args.outcome,
             if args.real_time { "real" } else { "virtual" }
         );
         println!("exports land in {}", args.output_dir.display());
         println!();
+        let last = Arc::new(Mutex::new(None::<String>));
+        stack
+            .runner
+            .on_event(move |execution, event| print_event(&last, execution, event));
     }
-    let run = LocalRun {
-        emulator,
-        store,
-        runner,
-        billed,
-        first_night,
-    };
     for night in 0..args.nights {
-        let start = night_start(run.first_night, night);
-        if let Some(clock) = &virtual_clock {
-            clock.advance_to(start);
-        }
-        let date = start.strftime("%Y-%m-%d").to_string();
-        for datastore in &datastores {
-            let input = json!({
-                "datastoreId": datastore,
-                "s3Uri": "s3://hlx-local-exports/nightly",
-                "kmsKeyId": "alias/hlx-local-exports",
-                "dataAccessRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/hlx-local-healthlake-export"),
-                "trigger": "schedule"
-            });
-            let name = format!("nightly-{datastore}-{date}");
-            run.runner
-                .start_execution(&machine, &name, input)
-                .map_err(|e| format!("{name} could not start: {e}"))?;
-        }
-        run.runner.wait_all().await;
+        stack.run_night(night).await?;
     }
-    let code = summary(&run).await?;
-    drop(server);
-    Ok(code)
-}
-
-fn build_runner(
-    args: &LocalArgs,
-    clock: SharedClock,
-    virtual_clock: Option<VirtualClock>,
-    functions: impl TaskInvoker + 'static,
-) -> Runner {
-    let builder = Runner::builder(functions)
-        .seed(args.seed)
-        .region(REGION)
-        .account(ACCOUNT);
-    let builder = match virtual_clock {
-        Some(clock) => builder.virtual_time(clock),
-        None => builder.real_time(clock),
-    };
-    let runner = builder.build();
-    if !args.quiet {
-        let start = Arc::new(Mutex::new(None::<String>));
-        runner.on_event(move |execution, event| print_event(&start, execution, event));
-    }
-    runner
+    summary(&stack).await
 }
 
 /// One line per step a person cares about: a state entered, a task's answer, a retry.
@@ -395,7 +176,7 @@ fn print_event(last: &Mutex<Option<String>>, execution: &ExecutionInfo, event: &
                 input
                     .pointer("/progress/nextCheckSeconds")
                     .and_then(Value::as_u64)
-                    .map(|s| crate::cost::human(Duration::from_secs(s)))
+                    .map(|s| human(Duration::from_secs(s)))
                     .unwrap_or_default()
             ),
             "Task" | "Succeed" | "Fail" => name.clone(),
@@ -406,16 +187,10 @@ fn print_event(last: &Mutex<Option<String>>, execution: &ExecutionInfo, event: &
                 let queued = output.get("queuedSeconds").and_then(Value::as_u64).unwrap_or(0);
                 let mut line = format!("  └ job {status}");
                 if queued > 0 {
-                    line.push_str(&format!(
-                        ", queued {}",
-                        crate::cost::human(Duration::from_secs(queued))
-                    ));
+                    line.push_str(&format!(", queued {}", human(Duration::from_secs(queued))));
                 }
                 if let Some(running) = output.get("runningSeconds").and_then(Value::as_u64) {
-                    line.push_str(&format!(
-                        ", running {}",
-                        crate::cost::human(Duration::from_secs(running))
-                    ));
+                    line.push_str(&format!(", running {}", human(Duration::from_secs(running))));
                 }
                 line
             } else if let Some(status) = output.get("status").and_then(Value::as_str) {
@@ -444,7 +219,7 @@ fn print_event(last: &Mutex<Option<String>>, execution: &ExecutionInfo, event: &
     println!("  {}  {line}", event.timestamp.strftime("%m-%d %H:%M:%S"));
 }
 
-async fn summary(run: &LocalRun) -> Result<u8, String> {
+async fn summary(run: &LocalStack) -> Result<u8, String> {
     let executions = run.runner.executions();
     let mut failed = 0;
     println!();
@@ -504,7 +279,7 @@ async fn summary(run: &LocalRun) -> Result<u8, String> {
         }
     }
     let stats = run.runner.stats();
-    let billed = run.billed.lock().expect("billing lock").clone();
+    let billed = run.billed_durations();
     let cost = RunCost::new(stats.state_transitions, billed);
     println!(
         "In AWS this run would bill {} state transitions, {} Lambda invocations and {:.4} GB-s at 128 MB: ${:.5}",
@@ -527,10 +302,7 @@ async fn summary(run: &LocalRun) -> Result<u8, String> {
 
 /// Prints a job record as a person reads it.
 fn print_record(record: &JobRecord) {
-    let seconds = |s: Option<u64>| {
-        s.map(|s| crate::cost::human(Duration::from_secs(s)))
-            .unwrap_or("-".into())
-    };
+    let seconds = |s: Option<u64>| s.map(|s| human(Duration::from_secs(s))).unwrap_or("-".into());
     println!(
         "  record: {}  job {}  queued {}  ran {}  {} check(s), {} start attempt(s)",
         record.status,

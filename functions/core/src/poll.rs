@@ -137,6 +137,29 @@ impl PollSchedule {
         Ok(schedule)
     }
 
+    /// The schedule as the environment variables [`PollSchedule::from_lookup`]
+    /// reads: how local mode configures the function processes it starts.
+    pub fn to_env(&self) -> Vec<(String, String)> {
+        [
+            ("HLX_POLL_INITIAL_SECONDS", self.initial_seconds.to_string()),
+            ("HLX_POLL_BACKOFF_RATE", self.backoff_rate.to_string()),
+            ("HLX_POLL_MAX_SECONDS", self.max_interval_seconds.to_string()),
+            ("HLX_POLL_SUBMITTED_SECONDS", self.submitted_seconds.to_string()),
+            ("HLX_POLL_QUEUED_SECONDS", self.queued_initial_seconds.to_string()),
+            (
+                "HLX_MAX_RUN_HOURS",
+                (self.max_run.as_secs_f64() / 3600.0).to_string(),
+            ),
+            (
+                "HLX_MAX_QUEUE_HOURS",
+                (self.max_queue.as_secs_f64() / 3600.0).to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
     pub fn from_env() -> Result<Self, ScheduleError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -196,6 +219,28 @@ mod tests {
         assert_eq!(s.max_run, Duration::from_secs(1800));
         assert_eq!(s.max_queue, PollSchedule::default().max_queue);
         assert_eq!(s.interval(Phase::Running, 4), 30);
+    }
+
+    #[test]
+    fn the_environment_form_round_trips() {
+        let schedule = PollSchedule {
+            initial_seconds: 7,
+            backoff_rate: 1.5,
+            max_interval_seconds: 90,
+            submitted_seconds: 3,
+            queued_initial_seconds: 11,
+            max_run: Duration::from_secs(5400),
+            max_queue: Duration::from_secs(900),
+        };
+        let env: HashMap<String, String> = schedule.to_env().into_iter().collect();
+        assert_eq!(env.len(), SCHEDULE_VARIABLES.len());
+        for (name, _) in SCHEDULE_VARIABLES {
+            assert!(env.contains_key(name), "{name}");
+        }
+        assert_eq!(
+            PollSchedule::from_lookup(|k| env.get(k).cloned()).unwrap(),
+            schedule
+        );
     }
 
     #[test]

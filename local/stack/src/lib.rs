@@ -1,0 +1,396 @@
+//! The local stack: everything hlx deploys, on one machine.
+//!
+//! - the HealthLake emulator on a loopback port, reached by the real
+//!   `aws-sdk-healthlake` client over HTTP;
+//! - `statemachine/export.asl.json`, the deployed definition, executed by the
+//!   local runner on virtual time (or real time), its function ARNs
+//!   substituted as `DefinitionSubstitutions` does;
+//! - hlx's functions: the handlers in process, or the release binaries behind
+//!   a local Lambda Runtime API;
+//! - job history in an embedded store or any DynamoDB-compatible server.
+//!
+//! `hlx local` and the end-to-end tests both stand on this, so what the tests
+//! prove is what a user runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hlx_asl_runner::{
+    BoxFuture, ExecutionDescription, ExecutionHandle, Runner, StartError, StateMachine, TaskContext,
+    TaskError, TaskInvoker,
+};
+use hlx_clock::{SharedClock, SystemClock, VirtualClock};
+use hlx_core::{
+    DynamoDbJobStore, HlxError, InMemoryJobStore, JobRecord, JobStore, PollSchedule, RecordPage,
+    SdkExportJobs, WriteOutcome,
+};
+use hlx_healthlake_emulator::{Emulator, EmulatorConfig, Faults, JobProfile, ServerHandle};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
+/// The account and Region local mode stands for.
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+/// The functions as the definition's substitutions name them: placeholder, function.
+pub const FUNCTIONS: [(&str, &str); 3] = [
+    ("StartExportFunctionArn", "start-export"),
+    ("CheckExportFunctionArn", "check-export"),
+    ("RecordResultFunctionArn", "record-result"),
+];
+
+/// The deployed definition, as the repository has it.
+pub const DEFINITION_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../statemachine/export.asl.json");
+/// The same file, built in, for a binary run away from its checkout.
+const DEFINITION: &str = include_str!("../../../statemachine/export.asl.json");
+
+/// The function's ARN in local mode (`hlx-<name>`, as the stacks name them).
+pub fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:hlx-{name}")
+}
+
+/// Where job history goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum History {
+    /// In memory, for the run's lifetime.
+    Embedded,
+    /// A DynamoDB-compatible server; the table is created when missing.
+    DynamoDb { endpoint: String, table: String },
+}
+
+/// How tasks run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lambdas {
+    /// hlx's handlers, called in process (the code the binaries run).
+    InProcess,
+    /// The release binaries in `bin_dir`, run as processes behind a local
+    /// Lambda Runtime API.
+    Process { bin_dir: PathBuf },
+}
+
+/// Where the clock stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Time {
+    /// Virtual time, starting at this instant: waits cost no wall time.
+    Virtual(Timestamp),
+    /// The wall clock.
+    Real,
+}
+
+/// What a local stack is made of.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    pub seed: u64,
+    /// How each data store's export jobs behave.
+    pub profile: JobProfile,
+    pub datastores: u32,
+    /// Faults on the HealthLake wire.
+    pub faults: Faults,
+    /// The directory that stands for S3.
+    pub output_dir: PathBuf,
+    pub history: History,
+    pub lambdas: Lambdas,
+    pub time: Time,
+    /// The definition; `None` for the repository's `statemachine/export.asl.json`.
+    pub definition: Option<PathBuf>,
+    /// The functions' poll schedule.
+    pub schedule: PollSchedule,
+}
+
+impl StackConfig {
+    /// A stack with the given output directory and everything else at its default.
+    pub fn new(output_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            seed: 7,
+            profile: JobProfile::default(),
+            datastores: 1,
+            faults: Faults::none(),
+            output_dir: output_dir.into(),
+            history: History::Embedded,
+            lambdas: Lambdas::InProcess,
+            time: Time::Virtual(first_night()),
+            definition: None,
+            schedule: PollSchedule::default(),
+        }
+    }
+}
+
+/// 2026-01-01T02:00:00Z: the first night of a local run.
+pub fn first_night() -> Timestamp {
+    "2026-01-01T02:00:00Z".parse().expect("a fixed time")
+}
+
+/// Where a local run keeps job history.
+pub enum LocalStore {
+    Embedded(InMemoryJobStore),
+    DynamoDb(DynamoDbJobStore),
+}
+
+impl JobStore for LocalStore {
+    async fn write(&self, record: &JobRecord) -> Result<WriteOutcome, HlxError> {
+        match self {
+            Self::Embedded(store) => store.write(record).await,
+            Self::DynamoDb(store) => store.write(record).await,
+        }
+    }
+
+    async fn get(&self, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
+        match self {
+            Self::Embedded(store) => store.get(export_id).await,
+            Self::DynamoDb(store) => store.get(export_id).await,
+        }
+    }
+
+    async fn list(
+        &self,
+        datastore_id: &str,
+        limit: u32,
+        next_token: Option<&str>,
+    ) -> Result<RecordPage, HlxError> {
+        match self {
+            Self::Embedded(store) => store.list(datastore_id, limit, next_token).await,
+            Self::DynamoDb(store) => store.list(datastore_id, limit, next_token).await,
+        }
+    }
+}
+
+/// hlx's functions, called in process: the same handlers the binaries run.
+struct InProcessFunctions {
+    jobs: SdkExportJobs,
+    schedule: PollSchedule,
+    store: Arc<LocalStore>,
+    billed: Arc<Mutex<Vec<Duration>>>,
+}
+
+impl TaskInvoker for InProcessFunctions {
+    fn invoke<'a>(
+        &'a self,
+        resource: &'a str,
+        parameters: Value,
+        ctx: &'a TaskContext,
+    ) -> BoxFuture<'a, Result<Value, TaskError>> {
+        Box::pin(async move {
+            let function = ctx.function_name.as_deref().unwrap_or(resource);
+            let started = Instant::now();
+            let result = match function.strip_prefix("hlx-").unwrap_or(function) {
+                "start-export" => hlx_handlers::start_export(&self.jobs, &self.schedule, parameters).await,
+                "check-export" => hlx_handlers::check_export(&self.jobs, &self.schedule, parameters).await,
+                "record-result" => hlx_handlers::record_result(self.store.as_ref(), parameters).await,
+                other => {
+                    return Err(TaskError::new(
+                        "Lambda.ResourceNotFoundException",
+                        format!("Function not found: {other}"),
+                    ));
+                }
+            };
+            self.billed.lock().expect("billing lock").push(started.elapsed());
+            result.map_err(|e| TaskError::lambda(e.name, e.message))
+        })
+    }
+}
+
+/// A running local stack. Dropping it stops the emulator.
+pub struct LocalStack {
+    pub emulator: Emulator,
+    server: ServerHandle,
+    pub runner: Runner,
+    pub store: Arc<LocalStore>,
+    pub machine: Arc<StateMachine>,
+    pub clock: SharedClock,
+    virtual_clock: Option<VirtualClock>,
+    /// The data stores created, in order.
+    pub datastores: Vec<String>,
+    billed: Arc<Mutex<Vec<Duration>>>,
+}
+
+impl LocalStack {
+    /// Starts the emulator, creates the data stores, prepares the history
+    /// store and the functions, and loads the definition.
+    pub async fn start(config: StackConfig) -> Result<Self, String> {
+        let (clock, virtual_clock): (SharedClock, Option<VirtualClock>) = match config.time {
+            Time::Virtual(start) => {
+                let clock = VirtualClock::starting_at(start - SignedDuration::from_mins(1));
+                (Arc::new(clock.clone()), Some(clock))
+            }
+            Time::Real => (Arc::new(SystemClock), None),
+        };
+        std::fs::create_dir_all(&config.output_dir)
+            .map_err(|e| format!("{}: {e}", config.output_dir.display()))?;
+        let emulator = Emulator::new(
+            EmulatorConfig {
+                seed: config.seed,
+                region: REGION.into(),
+                account_id: ACCOUNT.into(),
+                output_root: Some(config.output_dir.clone()),
+                faults: config.faults.clone(),
+                ..EmulatorConfig::default()
+            },
+            clock.clone(),
+        );
+        let server = emulator
+            .serve("127.0.0.1:0".parse().expect("loopback"))
+            .await
+            .map_err(|e| format!("the HealthLake emulator could not listen: {e}"))?;
+        let datastores = (1..=config.datastores)
+            .map(|n| emulator.create_datastore(&format!("clinic-{n}"), Some(config.profile.clone())))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("a data store could not be created: {e}"))?;
+        let machine = load_definition(config.definition.as_deref())?;
+
+        let sdk = hlx_core::aws::sdk_config_loader()
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(aws_sdk_healthlake::config::Credentials::new(
+                "hlx-local",
+                "hlx-local",
+                None,
+                None,
+                "hlx-local",
+            ))
+            .load()
+            .await;
+        let store = Arc::new(match &config.history {
+            History::Embedded => LocalStore::Embedded(InMemoryJobStore::new()),
+            History::DynamoDb { endpoint, table } => {
+                let client = aws_sdk_dynamodb::Client::from_conf(
+                    aws_sdk_dynamodb::config::Builder::from(&sdk)
+                        .endpoint_url(endpoint)
+                        .build(),
+                );
+                let store = DynamoDbJobStore::new(client, table);
+                store
+                    .create_table()
+                    .await
+                    .map_err(|e| format!("the table {table} could not be created at {endpoint}: {e}"))?;
+                LocalStore::DynamoDb(store)
+            }
+        });
+        let billed = Arc::new(Mutex::new(Vec::new()));
+        let invoker: Box<dyn TaskInvoker> = match &config.lambdas {
+            Lambdas::InProcess => {
+                let healthlake = aws_sdk_healthlake::Client::from_conf(
+                    aws_sdk_healthlake::config::Builder::from(&sdk)
+                        .endpoint_url(server.endpoint_url())
+                        .build(),
+                );
+                Box::new(InProcessFunctions {
+                    jobs: SdkExportJobs::new(healthlake),
+                    schedule: config.schedule.clone(),
+                    store: store.clone(),
+                    billed: billed.clone(),
+                })
+            }
+            Lambdas::Process { .. } => {
+                return Err("running the release binaries as processes is not available yet".into());
+            }
+        };
+        let builder = Runner::builder(BoxedInvoker(invoker))
+            .seed(config.seed)
+            .region(REGION)
+            .account(ACCOUNT);
+        let builder = match &virtual_clock {
+            Some(clock) => builder.virtual_time(clock.clone()),
+            None => builder.real_time(clock.clone()),
+        };
+        Ok(Self {
+            emulator,
+            server,
+            runner: builder.build(),
+            store,
+            machine,
+            clock,
+            virtual_clock,
+            datastores,
+            billed,
+        })
+    }
+
+    /// The emulator's endpoint (`AWS_ENDPOINT_URL_HEALTHLAKE` for a client).
+    pub fn healthlake_endpoint(&self) -> String {
+        self.server.endpoint_url()
+    }
+
+    /// A nightly export request for a data store, as the schedule sends it.
+    pub fn export_request(&self, datastore_id: &str) -> Value {
+        json!({
+            "datastoreId": datastore_id,
+            "s3Uri": "s3://hlx-local-exports/nightly",
+            "kmsKeyId": "alias/hlx-local-exports",
+            "dataAccessRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/hlx-local-healthlake-export"),
+            "trigger": "schedule"
+        })
+    }
+
+    /// Starts an execution of the export state machine.
+    pub fn start_export(&self, name: &str, input: Value) -> Result<ExecutionHandle, StartError> {
+        self.runner.start_execution(&self.machine, name, input)
+    }
+
+    /// Moves virtual time to `at` (no-op on real time).
+    pub fn advance_to(&self, at: Timestamp) {
+        if let Some(clock) = &self.virtual_clock {
+            clock.advance_to(at);
+        }
+    }
+
+    /// Starts one night's exports (`nightly-<datastore>-<date>`) for every
+    /// data store at 02:00 of night `n` (0 = the first), and waits for them.
+    pub async fn run_night(&self, night: u32) -> Result<Vec<ExecutionDescription>, String> {
+        let start = match self.virtual_clock {
+            Some(_) => first_night() + SignedDuration::from_hours(24 * i64::from(night)),
+            None => self.clock.now(),
+        };
+        self.advance_to(start);
+        let date = start.strftime("%Y-%m-%d").to_string();
+        let mut handles = Vec::new();
+        for datastore in &self.datastores {
+            let name = format!("nightly-{datastore}-{date}");
+            let handle = self
+                .start_export(&name, self.export_request(datastore))
+                .map_err(|e| format!("{name} could not start: {e}"))?;
+            handles.push(handle);
+        }
+        self.runner.wait_all().await;
+        Ok(handles.iter().map(ExecutionHandle::describe).collect())
+    }
+
+    /// The job record of an export (its execution name).
+    pub async fn record(&self, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
+        self.store.get(export_id).await
+    }
+
+    /// The wall time of every in-process invocation, for the cost estimate.
+    pub fn billed_durations(&self) -> Vec<Duration> {
+        self.billed.lock().expect("billing lock").clone()
+    }
+}
+
+/// A boxed invoker, so the stack can choose one at run time.
+struct BoxedInvoker(Box<dyn TaskInvoker>);
+
+impl TaskInvoker for BoxedInvoker {
+    fn invoke<'a>(
+        &'a self,
+        resource: &'a str,
+        parameters: Value,
+        ctx: &'a TaskContext,
+    ) -> BoxFuture<'a, Result<Value, TaskError>> {
+        self.0.invoke(resource, parameters, ctx)
+    }
+}
+
+/// Loads the definition with the local function ARNs substituted.
+pub fn load_definition(path: Option<&Path>) -> Result<Arc<StateMachine>, String> {
+    let text = match path {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        None => std::fs::read_to_string(DEFINITION_PATH).unwrap_or_else(|_| DEFINITION.to_owned()),
+    };
+    let substitutions: BTreeMap<String, String> = FUNCTIONS
+        .iter()
+        .map(|(placeholder, name)| (placeholder.to_string(), function_arn(name)))
+        .collect();
+    StateMachine::load(&text, &substitutions)
+        .map(|machine| Arc::new(machine.with_name("hlx-export")))
+        .map_err(|e| format!("the state machine definition was refused: {e}"))
+}
