@@ -1,0 +1,429 @@
+//! The export state machine end to end: the real definition on the local
+//! runner (virtual time), hlx's functions, the HealthLake emulator over HTTP,
+//! and job history in a real DynamoDB-compatible server (moto).
+//!
+//! Each scenario asserts the final DynamoDB record, the number of HealthLake
+//! export jobs started, the state transitions and the execution's end.
+//! `cargo test -p hlx-e2e --test export_scenarios -- --nocapture` prints the
+//! transition count of each.
+
+use std::time::Duration;
+
+use hlx_asl_runner::{ExecutionDescription, ExecutionStatus};
+use hlx_core::{JobRecord, JobStatus, PollSchedule, RecordStatus};
+use hlx_e2e::MotoServer;
+use hlx_healthlake_emulator::{FaultSpec, Faults, JobKind, JobProfile, Operation, Outcome};
+use hlx_local_stack::{History, LocalStack, StackConfig};
+use serde_json::{Value, json};
+
+struct Scenario {
+    _moto: MotoServer,
+    _dir: tempdir::Dir,
+    stack: LocalStack,
+}
+
+mod tempdir {
+    /// A directory removed when dropped.
+    pub struct Dir(pub std::path::PathBuf);
+
+    impl Dir {
+        pub fn new(name: &str) -> Self {
+            let path = std::env::temp_dir().join(format!("hlx-e2e-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).expect("temp dir");
+            Self(path)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+async fn scenario(name: &str, configure: impl FnOnce(&mut StackConfig)) -> Scenario {
+    let moto = MotoServer::start();
+    let dir = tempdir::Dir::new(name);
+    let mut config = StackConfig::new(dir.0.join("s3"));
+    config.history = History::DynamoDb {
+        endpoint: moto.endpoint.clone(),
+        table: "hlx-jobs".into(),
+    };
+    config.profile =
+        JobProfile::default().with_timing(Duration::from_secs(20), Duration::from_secs(3 * 3600));
+    configure(&mut config);
+    let stack = LocalStack::start(config).await.expect("the local stack starts");
+    Scenario {
+        _moto: moto,
+        _dir: dir,
+        stack,
+    }
+}
+
+impl Scenario {
+    fn datastore(&self) -> &str {
+        &self.stack.datastores[0]
+    }
+
+    async fn run(&self, name: &str, input: Value) -> ExecutionDescription {
+        let handle = self
+            .stack
+            .start_export(name, input)
+            .expect("the execution starts");
+        self.stack.runner.wait_all().await;
+        handle.describe()
+    }
+
+    async fn record(&self, name: &str) -> JobRecord {
+        self.stack
+            .record(name)
+            .await
+            .expect("DynamoDB answers")
+            .unwrap_or_else(|| panic!("{name} has no job record"))
+    }
+
+    fn exports_started(&self) -> usize {
+        self.stack.emulator.export_jobs().len()
+    }
+
+    fn calls(&self, operation: &str) -> usize {
+        self.stack
+            .emulator
+            .call_counts()
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn report(scenario: &str, execution: &ExecutionDescription) {
+    println!(
+        "scenario {scenario:<40} {:<9} {:>3} state transitions, {:>3} retries, {:>3} invocations",
+        execution.status.as_str(),
+        execution.stats.state_transitions,
+        execution.stats.retries,
+        execution.stats.total_task_invocations()
+    );
+}
+
+#[tokio::test]
+async fn happy_path() {
+    let s = scenario("happy", |_| {}).await;
+    let input = s.stack.export_request(s.datastore());
+    let done = s.run("nightly-happy", input).await;
+    report("happy path (3 h job)", &done);
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    let record = s.record("nightly-happy").await;
+    assert_eq!(record.status, RecordStatus::Job(JobStatus::Completed));
+    assert_eq!(record.trigger.as_deref(), Some("schedule"));
+    assert_eq!(record.start_attempts, 1);
+    assert!(record.checks >= 3);
+    let job = &s.stack.emulator.export_jobs()[0];
+    assert_eq!(record.job_id.as_deref(), Some(job.job_id.as_str()));
+    assert_eq!(
+        record.output_location.as_deref(),
+        Some(
+            format!(
+                "s3://hlx-local-exports/nightly/{}-FHIR_EXPORT-{}/",
+                s.datastore(),
+                job.job_id
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(record.ended_at, job.end_time);
+    assert!(!job.files.is_empty(), "the export wrote its files");
+    assert_eq!(s.exports_started(), 1);
+    assert_eq!(done.output.as_ref().unwrap()["status"], "COMPLETED");
+    // A 3-hour job stays within the poll budget: start, record, eight checks, record.
+    assert!(
+        done.stats.state_transitions <= 40,
+        "{}",
+        done.stats.state_transitions
+    );
+}
+
+#[tokio::test]
+async fn completed_with_errors_succeeds_but_is_marked() {
+    let s = scenario("cwe", |c| c.profile.outcome = Outcome::completed_with_errors()).await;
+    let done = s.run("nightly-cwe", s.stack.export_request(s.datastore())).await;
+    report("COMPLETED_WITH_ERRORS", &done);
+    assert_eq!(done.status, ExecutionStatus::Succeeded);
+    assert_eq!(done.output.as_ref().unwrap()["status"], "COMPLETED_WITH_ERRORS");
+    let record = s.record("nightly-cwe").await;
+    assert_eq!(record.status, RecordStatus::Job(JobStatus::CompletedWithErrors));
+    assert!(record.message.unwrap().contains("could not be exported"));
+}
+
+#[tokio::test]
+async fn failed_carries_healthlakes_message() {
+    let s = scenario("failed", |c| {
+        c.profile.outcome = Outcome::Failed {
+            message: "Export failed: the data access role cannot write to the bucket".into(),
+        }
+    })
+    .await;
+    let done = s
+        .run("nightly-failed", s.stack.export_request(s.datastore()))
+        .await;
+    report("FAILED", &done);
+    assert_eq!(done.status, ExecutionStatus::Failed);
+    assert_eq!(done.error.as_deref(), Some("hlx.ExportFailed"));
+    let record = s.record("nightly-failed").await;
+    assert_eq!(record.status, RecordStatus::Job(JobStatus::Failed));
+    assert_eq!(
+        record.message.as_deref(),
+        Some("Export failed: the data access role cannot write to the bucket")
+    );
+    assert_eq!(s.exports_started(), 1);
+}
+
+#[tokio::test]
+async fn a_throttling_storm_still_completes_with_one_job() {
+    let s = scenario("throttle", |c| {
+        c.faults = Faults::uniform(FaultSpec {
+            throttle_rate: 0.6,
+            ..FaultSpec::default()
+        })
+    })
+    .await;
+    let done = s
+        .run("nightly-throttled", s.stack.export_request(s.datastore()))
+        .await;
+    report("throttling storm (60% of calls)", &done);
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    let calls = s.stack.emulator.calls();
+    let throttled = calls
+        .iter()
+        .filter(|c| c.error.as_deref() == Some("ThrottlingException"))
+        .count();
+    assert!(
+        throttled * 2 >= calls.len(),
+        "at least half of all HealthLake calls were throttled: {throttled} of {}",
+        calls.len()
+    );
+    assert!(done.stats.retries > 0);
+    assert_eq!(s.exports_started(), 1, "retried starts never make a second job");
+    assert_eq!(
+        s.record("nightly-throttled").await.status,
+        RecordStatus::Job(JobStatus::Completed)
+    );
+}
+
+#[tokio::test]
+async fn internal_server_error_bursts_are_retried() {
+    let s = scenario("ise", |c| {
+        c.faults = Faults::none().with(
+            Operation::DescribeFhirExportJob,
+            FaultSpec {
+                internal_error_rate: 0.3,
+                ..FaultSpec::default()
+            },
+        )
+    })
+    .await;
+    let done = s.run("nightly-ise", s.stack.export_request(s.datastore())).await;
+    report("InternalServerException bursts (30%)", &done);
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    assert!(
+        s.stack
+            .emulator
+            .calls()
+            .iter()
+            .any(|c| c.error.as_deref() == Some("InternalServerException")),
+        "the scenario really injected errors"
+    );
+    assert_eq!(
+        s.record("nightly-ise").await.status,
+        RecordStatus::Job(JobStatus::Completed)
+    );
+}
+
+#[tokio::test]
+async fn a_job_that_never_finishes_times_out_after_its_queue_time() {
+    let s = scenario("never", |c| {
+        c.datastores = 2;
+        c.profile = JobProfile::default().with_timing(Duration::from_secs(20), Duration::from_secs(3600));
+        c.schedule = PollSchedule {
+            max_run: Duration::from_secs(2 * 3600),
+            ..PollSchedule::default()
+        };
+    })
+    .await;
+    // The second data store's job never finishes; it queues behind the first (1 h).
+    let forever = JobProfile::default().with_timing(Duration::from_secs(20), Duration::from_secs(100 * 3600));
+    s.stack
+        .emulator
+        .set_profile(&s.stack.datastores[1], forever)
+        .unwrap();
+    let first = s
+        .stack
+        .start_export("nightly-a", s.stack.export_request(&s.stack.datastores[0]))
+        .unwrap();
+    let second = s
+        .stack
+        .start_export("nightly-b", s.stack.export_request(&s.stack.datastores[1]))
+        .unwrap();
+    s.stack.runner.wait_all().await;
+    let (first, second) = (first.describe(), second.describe());
+    report("never finishes → TIMED_OUT", &second);
+    assert_eq!(first.status, ExecutionStatus::Succeeded);
+    assert_eq!(second.status, ExecutionStatus::Failed);
+    assert_eq!(second.error.as_deref(), Some("hlx.ExportTimedOut"));
+    let record = s.record("nightly-b").await;
+    assert_eq!(record.status, RecordStatus::TimedOut);
+    assert_eq!(record.job_status.as_deref(), Some("IN_PROGRESS"));
+    let queued = record.queued_seconds.unwrap();
+    assert!(
+        (3600..3600 + 1800).contains(&queued),
+        "queued behind the first job: {queued}s"
+    );
+    let running_since = record.running_since.unwrap();
+    let ended = record.ended_at.unwrap();
+    assert_eq!(
+        ended.duration_since(running_since).as_secs(),
+        2 * 3600,
+        "the deadline counts from the end of the queue"
+    );
+    assert!(record.error_cause.unwrap().contains("past the limit of 2h 00m"));
+    assert_eq!(s.exports_started(), 2);
+}
+
+#[tokio::test]
+async fn two_data_stores_queue_in_healthlake_and_both_complete() {
+    let s = scenario("two", |c| {
+        c.datastores = 2;
+        c.profile = JobProfile::default().with_timing(Duration::from_secs(20), Duration::from_secs(2 * 3600));
+    })
+    .await;
+    let done = s.stack.run_night(0).await.unwrap();
+    for d in &done {
+        report(&format!("two data stores: {}", &d.name[..16]), d);
+        assert_eq!(d.status, ExecutionStatus::Succeeded, "{d:?}");
+    }
+    // Both were submitted at once; the second waited QUEUED.
+    let jobs = s.stack.emulator.export_jobs();
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs[0].submit_time, jobs[1].submit_time);
+    let transitions = s.stack.emulator.transitions();
+    assert!(
+        transitions
+            .iter()
+            .any(|t| t.job_id == jobs[1].job_id && t.status == JobStatus::Queued)
+    );
+    // Never two exports IN_PROGRESS at once.
+    let mut running = 0i32;
+    for t in transitions.iter().filter(|t| t.kind == JobKind::Export) {
+        match t.status {
+            JobStatus::InProgress => running += 1,
+            JobStatus::Completed | JobStatus::CompletedWithErrors | JobStatus::Failed => running -= 1,
+            _ => {}
+        }
+        assert!(running <= 1, "two exports ran at once at {}", t.at);
+    }
+    let second = s.record(&done[1].name).await;
+    let first = s.record(&done[0].name).await;
+    assert!(second.queued_seconds.unwrap() >= 2 * 3600, "{second:?}");
+    assert!(first.queued_seconds.unwrap() < 600, "{first:?}");
+    assert!(second.running_seconds.unwrap() <= 2 * 3600);
+}
+
+#[tokio::test]
+async fn a_job_queued_past_its_limit_times_out_without_a_second_job() {
+    let s = scenario("queuelimit", |c| {
+        c.datastores = 2;
+        c.profile = JobProfile::default().with_timing(Duration::from_secs(20), Duration::from_secs(5 * 3600));
+        c.schedule = PollSchedule {
+            max_queue: Duration::from_secs(2 * 3600),
+            ..PollSchedule::default()
+        };
+    })
+    .await;
+    let done = s.stack.run_night(0).await.unwrap();
+    report("queued past its limit", &done[1]);
+    assert_eq!(done[0].status, ExecutionStatus::Succeeded);
+    assert_eq!(done[1].status, ExecutionStatus::Failed);
+    let record = s.record(&done[1].name).await;
+    assert_eq!(record.status, RecordStatus::TimedOut);
+    assert_eq!(record.job_status.as_deref(), Some("QUEUED"));
+    assert!(
+        record
+            .error_cause
+            .unwrap()
+            .contains("waited in HealthLake's queue")
+    );
+    assert!(record.running_since.is_none());
+    assert_eq!(record.queued_seconds, Some(2 * 3600));
+    assert_eq!(s.exports_started(), 2, "no second job for the timed-out export");
+}
+
+#[tokio::test]
+async fn the_same_execution_started_twice_makes_one_job() {
+    let s = scenario("twice", |_| {}).await;
+    let input = s.stack.export_request(s.datastore());
+    let first = s.stack.start_export("nightly-twice", input.clone()).unwrap();
+    let again = s.stack.start_export("nightly-twice", input.clone()).unwrap();
+    assert_eq!(first.arn(), again.arn());
+    s.stack.runner.wait_all().await;
+    report("same name started twice", &first.describe());
+    let err = s.stack.start_export("nightly-twice", input).unwrap_err();
+    assert!(
+        err.to_string().contains("ExecutionAlreadyExists") || format!("{err:?}").contains("AlreadyExists")
+    );
+    assert_eq!(s.exports_started(), 1);
+    assert_eq!(s.calls("StartFHIRExportJob"), 1);
+}
+
+#[tokio::test]
+async fn invalid_input_is_rejected_and_recorded_with_no_healthlake_call() {
+    let s = scenario("invalid", |_| {}).await;
+    let valid = s.stack.export_request(s.datastore());
+    let mut cases: Vec<(&str, Value, &str)> = Vec::new();
+    for field in ["datastoreId", "s3Uri", "kmsKeyId", "dataAccessRoleArn"] {
+        let mut input = valid.clone();
+        input.as_object_mut().unwrap().remove(field);
+        cases.push((field, input, "is required"));
+    }
+    let bad = |field: &str, value: Value| {
+        let mut input = valid.clone();
+        input[field] = value;
+        input
+    };
+    cases.push((
+        "datastoreId",
+        bad("datastoreId", json!("x".repeat(33))),
+        "between 1 and 32",
+    ));
+    cases.push(("s3Uri", bad("s3Uri", json!("https://bucket/x")), "pattern"));
+    cases.push((
+        "dataAccessRoleArn",
+        bad("dataAccessRoleArn", json!("arn:aws:iam::1:role/x")),
+        "pattern",
+    ));
+    cases.push((
+        "jobName",
+        bad("jobName", json!("n".repeat(65))),
+        "between 1 and 64",
+    ));
+    cases.push(("trigger", bad("trigger", json!("cron")), "must be one of"));
+    cases.push(("request", json!(["not", "an", "object"]), "must be a JSON object"));
+    cases.push(("datastoreID", bad("datastoreID", json!("x")), "is not a field"));
+    for (i, (field, input, rule)) in cases.into_iter().enumerate() {
+        let name = format!("rejected-{i}");
+        let done = s.run(&name, input).await;
+        if i == 0 {
+            report("invalid input → REJECTED", &done);
+        }
+        assert_eq!(done.status, ExecutionStatus::Failed, "{field}");
+        assert_eq!(done.error.as_deref(), Some("hlx.InvalidRequest"), "{field}");
+        let record = s.record(&name).await;
+        assert_eq!(record.status, RecordStatus::Rejected, "{field}");
+        assert_eq!(record.error_name.as_deref(), Some("hlx.InvalidRequest"));
+        let cause = record.error_cause.unwrap();
+        assert!(cause.contains(field) && cause.contains(rule), "{field}: {cause}");
+        assert!(record.job_id.is_none());
+    }
+    assert_eq!(s.calls("StartFHIRExportJob"), 0, "nothing was started");
+    assert_eq!(s.exports_started(), 0);
+}
