@@ -35,6 +35,7 @@ pub mod history;
 pub mod intrinsic;
 pub mod invoker;
 pub mod path;
+pub mod process;
 mod runner;
 mod sched;
 pub mod template;
@@ -43,6 +44,10 @@ pub use definition::{LoadError, StateMachine};
 pub use error::StatesError;
 pub use history::{EventKind, ExecutionStats, HistoryEvent, format_timestamp};
 pub use invoker::{BoxFuture, InProcessInvoker, Integration, TaskContext, TaskError, TaskInvoker};
+pub use process::{
+    FunctionConfig, InvocationOutcome, InvocationRecord, LogLine, LogStream, ProcessInvoker,
+    ProcessInvokerBuilder,
+};
 pub use runner::{
     EventListener, ExecutionDescription, ExecutionHandle, ExecutionInfo, ExecutionStatus, Runner,
     RunnerBuilder, RunnerConfig, StartError, TaskTokenError, TimeMode,
