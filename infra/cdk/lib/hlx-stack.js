@@ -1,0 +1,797 @@
+'use strict';
+// hlx as a CDK stack: resource for resource the stack of infra/sam/template.yaml,
+// with the same logical IDs (overridden where CDK would hash them) so that the
+// parity test can compare the two templates. Comments on the design choices
+// live in the SAM template; here only what is CDK-specific.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const cdk = require('aws-cdk-lib');
+const { Duration, Fn, RemovalPolicy, Stack, Validations } = cdk;
+const apigw = require('aws-cdk-lib/aws-apigateway');
+const cloudwatch = require('aws-cdk-lib/aws-cloudwatch');
+const dynamodb = require('aws-cdk-lib/aws-dynamodb');
+const events = require('aws-cdk-lib/aws-events');
+const iam = require('aws-cdk-lib/aws-iam');
+const kms = require('aws-cdk-lib/aws-kms');
+const lambda = require('aws-cdk-lib/aws-lambda');
+const logs = require('aws-cdk-lib/aws-logs');
+const scheduler = require('aws-cdk-lib/aws-scheduler');
+const sfn = require('aws-cdk-lib/aws-stepfunctions');
+const sns = require('aws-cdk-lib/aws-sns');
+const sqs = require('aws-cdk-lib/aws-sqs');
+
+const INFRA = path.resolve(__dirname, '..', '..');
+const REPO = path.resolve(INFRA, '..');
+const EXPORT_ASL = path.join(REPO, 'statemachine', 'export.asl.json');
+const LAUNCHER_ASL = path.join(INFRA, 'statemachine', 'nightly-launcher.asl.json');
+const START_EXPORT_VTL = path.join(INFRA, 'api', 'start-export.vtl');
+const EXPORT_REQUEST_SCHEMA = path.join(INFRA, 'api', 'export-request.schema.json');
+
+/** The three functions: logical ID prefix, Cargo binary, what they do. */
+const FUNCTIONS = [
+  {
+    id: 'StartExport',
+    binary: 'start-export',
+    description: 'hlx start-export - validates the request and starts the HealthLake export, idempotently',
+    roleDescription: 'hlx start-export - starts the HealthLake export job',
+    pollSchedule: true,
+  },
+  {
+    id: 'CheckExport',
+    binary: 'check-export',
+    description: 'hlx check-export - reads the job status and says when to look again',
+    roleDescription: 'hlx check-export - reads the HealthLake export job',
+    pollSchedule: true,
+  },
+  {
+    id: 'RecordResult',
+    binary: 'record-result',
+    description: 'hlx record-result - writes the job record by the forward-only rule',
+    roleDescription: 'hlx record-result - writes the job record',
+    pollSchedule: false,
+  },
+];
+
+const ACCESS_LOG_FORMAT = JSON.stringify({
+  requestId: '$context.requestId',
+  ip: '$context.identity.sourceIp',
+  caller: '$context.identity.caller',
+  userArn: '$context.identity.userArn',
+  requestTime: '$context.requestTime',
+  httpMethod: '$context.httpMethod',
+  resourcePath: '$context.resourcePath',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  integrationStatus: '$context.integration.status',
+  errorMessage: '$context.error.message',
+});
+
+const STATE_MACHINE_LOG_DELIVERY_ACTIONS = [
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+];
+const LAMBDA_XRAY_ACTIONS = ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'];
+const STATE_MACHINE_XRAY_ACTIONS = [...LAMBDA_XRAY_ACTIONS, 'xray:GetSamplingRules', 'xray:GetSamplingTargets'];
+const XRAY_WILDCARD = [
+  'AwsSolutions-IAM5[Resource::*]',
+  'X-Ray trace and sampling actions have no resource-level permissions.',
+];
+
+function xrayStatement(actions) {
+  return new iam.PolicyStatement({ sid: 'XRayHasNoResourceLevelPermissions', actions, resources: ['*'] });
+}
+
+/** Gives a construct's CloudFormation resource a fixed logical ID. */
+function logicalId(construct, id) {
+  const resource = construct.node.defaultChild ?? construct;
+  resource.overrideLogicalId(id);
+  return construct;
+}
+
+/** cdk-nag acknowledgements, each with its reason. */
+function acknowledge(construct, rules) {
+  Validations.of(construct).acknowledge(...rules.map(([id, reason]) => ({ id, reason })));
+}
+
+function assumedBy(service, { sourceAccount = true } = {}) {
+  const principal = new iam.ServicePrincipal(service);
+  return sourceAccount
+    ? principal.withConditions({ StringEquals: { 'aws:SourceAccount': cdk.Aws.ACCOUNT_ID } })
+    : principal;
+}
+
+class HlxStack extends Stack {
+  /**
+   * @param {import('constructs').Construct} scope
+   * @param {string} id
+   * @param {cdk.StackProps & {config: ReturnType<typeof import('./config').readConfig>}} props
+   */
+  constructor(scope, id, props) {
+    const { config, ...stackProps } = props;
+    super(scope, id, {
+      description:
+        'hlx: nightly, API and manual AWS HealthLake FHIR exports orchestrated by one Step Functions ' +
+        'Standard workflow and three Rust Lambda functions, with the job history in DynamoDB ' +
+        '(CDK app; the same stack as infra/sam/template.yaml).',
+      ...stackProps,
+    });
+    this.config = config;
+    const tracing = config.tracing === 'Enabled';
+    const retention = config.logRetentionDays;
+    const datastoreArn = `arn:${cdk.Aws.PARTITION}:healthlake:${cdk.Aws.REGION}:${cdk.Aws.ACCOUNT_ID}:datastore/fhir/${config.datastoreId}`;
+
+    // ------------------------------------------------------------ encryption
+    const key = logicalId(
+      new kms.Key(this, 'EncryptionKey', {
+        description: 'hlx - job table, log groups, failure topic and dead-letter queue',
+        enableKeyRotation: true,
+        pendingWindow: Duration.days(30),
+        removalPolicy: RemovalPolicy.RETAIN,
+        policy: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              sid: 'AccountAdministersKeyThroughIam',
+              principals: [new iam.ArnPrincipal(`arn:${cdk.Aws.PARTITION}:iam::${cdk.Aws.ACCOUNT_ID}:root`)],
+              actions: ['kms:*'],
+              resources: ['*'],
+            }),
+            new iam.PolicyStatement({
+              sid: 'CloudWatchLogsEncryptsThisAccountsLogGroups',
+              principals: [new iam.ServicePrincipal(`logs.${cdk.Aws.REGION}.${cdk.Aws.URL_SUFFIX}`)],
+              actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+              resources: ['*'],
+              conditions: {
+                ArnLike: {
+                  'kms:EncryptionContext:aws:logs:arn': `arn:${cdk.Aws.PARTITION}:logs:${cdk.Aws.REGION}:${cdk.Aws.ACCOUNT_ID}:log-group:*`,
+                },
+              },
+            }),
+            new iam.PolicyStatement({
+              sid: 'EventBridgeAndAlarmsPublishToTheEncryptedTopic',
+              principals: [
+                new iam.ServicePrincipal('events.amazonaws.com'),
+                new iam.ServicePrincipal('cloudwatch.amazonaws.com'),
+              ],
+              actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+              resources: ['*'],
+            }),
+          ],
+        }),
+      }),
+      'EncryptionKey',
+    );
+    logicalId(
+      new kms.Alias(this, 'EncryptionKeyAlias', { aliasName: `alias/${this.stackName}-hlx`, targetKey: key }),
+      'EncryptionKeyAlias',
+    );
+
+    const logGroup = (logicalName, props = {}) =>
+      logicalId(
+        new logs.LogGroup(this, logicalName, {
+          retention,
+          encryptionKey: key,
+          removalPolicy: RemovalPolicy.DESTROY,
+          ...props,
+        }),
+        logicalName,
+      );
+
+    // ------------------------------------------------------------- job table
+    const table = logicalId(
+      new dynamodb.Table(this, 'JobTable', {
+        partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        timeToLiveAttribute: 'expiresAt',
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+        encryptionKey: key,
+        deletionProtection: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+      }),
+      'JobTable',
+    );
+    table.addGlobalSecondaryIndex({
+      indexName: 'by-datastore',
+      partitionKey: { name: 'gsi1pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'gsi1sk', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+    acknowledge(table, [
+      [
+        'HIPAA.Security-DynamoDBInBackupPlan',
+        'Point-in-time recovery (35 days) is on, and the table is retained and deletion-protected; ' +
+          'an AWS Backup plan is an account-level choice this stack does not impose.',
+      ],
+    ]);
+
+    // ------------------------------------------------------------- functions
+    const pollEnvironment = {
+      HLX_POLL_INITIAL_SECONDS: String(config.pollInitialSeconds),
+      HLX_POLL_BACKOFF_RATE: String(config.pollBackoffRate),
+      HLX_POLL_MAX_SECONDS: String(config.pollMaxSeconds),
+      HLX_POLL_SUBMITTED_SECONDS: String(config.pollSubmittedSeconds),
+      HLX_POLL_QUEUED_SECONDS: String(config.pollQueuedSeconds),
+      HLX_MAX_RUN_HOURS: String(config.maxJobHours),
+      HLX_MAX_QUEUE_HOURS: String(config.maxQueueHours),
+    };
+    const permissions = {
+      StartExport: [
+        new iam.PolicyStatement({
+          sid: 'StartExportOfTheDatastore',
+          actions: ['healthlake:StartFHIRExportJob'],
+          resources: [datastoreArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'PassTheDataAccessRoleToHealthLake',
+          actions: ['iam:PassRole'],
+          resources: [config.dataAccessRoleArn],
+          conditions: { StringEquals: { 'iam:PassedToService': 'healthlake.amazonaws.com' } },
+        }),
+        new iam.PolicyStatement({
+          sid: 'UseTheExportKeyOnlyThroughHealthLake',
+          actions: ['kms:DescribeKey', 'kms:GenerateDataKey'],
+          resources: [config.kmsKeyArn],
+          conditions: {
+            StringEquals: { 'kms:ViaService': `healthlake.${cdk.Aws.REGION}.${cdk.Aws.URL_SUFFIX}` },
+          },
+        }),
+      ],
+      CheckExport: [
+        new iam.PolicyStatement({
+          sid: 'DescribeExportsOfTheDatastore',
+          actions: ['healthlake:DescribeFHIRExportJob'],
+          resources: [datastoreArn],
+        }),
+      ],
+      RecordResult: [
+        new iam.PolicyStatement({
+          sid: 'ReadAndWriteJobRecords',
+          actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+          resources: [table.tableArn],
+        }),
+      ],
+    };
+
+    this.functions = {};
+    for (const f of FUNCTIONS) {
+      const fnLogs = logGroup(`${f.id}LogGroup`);
+      const role = this.serviceRole(`${f.id}FunctionRole`, {
+        description: f.roleDescription,
+        service: 'lambda.amazonaws.com',
+        sourceAccount: false,
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'WriteOwnLogs',
+            actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            resources: [fnLogs.logGroupArn],
+          }),
+          ...permissions[f.id],
+          ...(tracing ? [xrayStatement(LAMBDA_XRAY_ACTIONS)] : []),
+        ],
+        nag: tracing ? [XRAY_WILDCARD] : [],
+      });
+      const environment = { RUST_LOG: config.logLevel };
+      if (f.pollSchedule) Object.assign(environment, pollEnvironment);
+      if (f.id === 'RecordResult') environment.HLX_TABLE_NAME = table.tableName;
+      const fn = this.rustFunction(`${f.id}Function`, f.binary, {
+        description: f.description,
+        role: role.withoutPolicyUpdates(),
+        memorySize: 128,
+        timeout: Duration.seconds(30),
+        architecture: config.architecture === 'x86_64' ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64,
+        tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.PASS_THROUGH,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        logGroup: fnLogs,
+        environment,
+      });
+      logicalId(fn, `${f.id}Function`);
+      acknowledge(fn, [
+        [
+          'HIPAA.Security-LambdaConcurrency',
+          'Step Functions runs at most a few invocations per export; a reservation would only take ' +
+            'concurrency from the account (and fails on accounts with the minimum quota).',
+        ],
+        [
+          'HIPAA.Security-LambdaDLQ',
+          'Invoked synchronously by Step Functions, which retries and catches every failure and records it; ' +
+            'a DLQ only applies to asynchronous invocations.',
+        ],
+        [
+          'HIPAA.Security-LambdaInsideVPC',
+          'The functions reach only AWS APIs (HealthLake, DynamoDB) over TLS with IAM; a VPC would add ' +
+            'NAT or endpoint costs without narrowing access.',
+        ],
+      ]);
+      this.functions[f.id] = fn;
+    }
+
+    // ---------------------------------------------------- export state machine
+    const stateMachineRole = (logicalName, description, statements) =>
+      this.serviceRole(logicalName, {
+        description,
+        service: 'states.amazonaws.com',
+        statements: [
+          ...statements,
+          // Log delivery has no resource-level permissions.
+          new iam.PolicyStatement({
+            sid: 'DeliverLogsToCloudWatch',
+            actions: STATE_MACHINE_LOG_DELIVERY_ACTIONS,
+            resources: ['*'],
+          }),
+          ...(tracing ? [xrayStatement(STATE_MACHINE_XRAY_ACTIONS)] : []),
+        ],
+        nag: [
+          [
+            'AwsSolutions-IAM5[Resource::*]',
+            'CloudWatch Logs delivery and X-Ray actions have no resource-level permissions.',
+          ],
+        ],
+      });
+
+    const exportRole = stateMachineRole(
+      'ExportStateMachineRole',
+      'hlx export state machine - invokes exactly the three functions',
+      [
+        new iam.PolicyStatement({
+          sid: 'InvokeTheThreeFunctions',
+          actions: ['lambda:InvokeFunction'],
+          resources: FUNCTIONS.map((f) => this.functions[f.id].functionArn),
+        }),
+      ],
+    );
+    const exportLogs = logGroup('ExportStateMachineLogGroup', {
+      logGroupName: `/aws/vendedlogs/states/${this.stackName}-export`,
+    });
+    const exportStateMachine = logicalId(
+      new sfn.StateMachine(this, 'ExportStateMachine', {
+        stateMachineType: sfn.StateMachineType.STANDARD,
+        definitionBody: sfn.DefinitionBody.fromFile(EXPORT_ASL),
+        definitionSubstitutions: {
+          StartExportFunctionArn: this.functions.StartExport.functionArn,
+          CheckExportFunctionArn: this.functions.CheckExport.functionArn,
+          RecordResultFunctionArn: this.functions.RecordResult.functionArn,
+        },
+        role: exportRole.withoutPolicyUpdates(),
+        logs: { destination: exportLogs, level: sfn.LogLevel.ERROR, includeExecutionData: false },
+        tracingEnabled: tracing,
+      }),
+      'ExportStateMachine',
+    );
+    this.stateMachineNag(exportStateMachine);
+
+    // ---------------------------------------------------------- nightly trigger
+    const launcherRole = stateMachineRole(
+      'NightlyLauncherRole',
+      'hlx nightly launcher - starts the export state machine under a deterministic name',
+      [
+        new iam.PolicyStatement({
+          sid: 'StartTheExportStateMachine',
+          actions: ['states:StartExecution'],
+          resources: [exportStateMachine.stateMachineArn],
+        }),
+      ],
+    );
+    const launcherLogs = logGroup('NightlyLauncherLogGroup', {
+      logGroupName: `/aws/vendedlogs/states/${this.stackName}-nightly-launcher`,
+    });
+    const launcher = logicalId(
+      new sfn.StateMachine(this, 'NightlyLauncher', {
+        stateMachineType: sfn.StateMachineType.STANDARD,
+        definitionBody: sfn.DefinitionBody.fromFile(LAUNCHER_ASL),
+        definitionSubstitutions: { ExportStateMachineArn: exportStateMachine.stateMachineArn },
+        role: launcherRole.withoutPolicyUpdates(),
+        logs: { destination: launcherLogs, level: sfn.LogLevel.ERROR, includeExecutionData: false },
+        tracingEnabled: tracing,
+      }),
+      'NightlyLauncher',
+    );
+    this.stateMachineNag(launcher);
+
+    const deadLetters = logicalId(
+      new sqs.Queue(this, 'ScheduleDeadLetterQueue', {
+        encryption: sqs.QueueEncryption.KMS,
+        encryptionMasterKey: key,
+        dataKeyReuse: Duration.seconds(300),
+        retentionPeriod: Duration.days(14),
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+      'ScheduleDeadLetterQueue',
+    );
+    new sqs.CfnQueuePolicy(this, 'ScheduleDeadLetterQueuePolicy', {
+      queues: [deadLetters.queueUrl],
+      policyDocument: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'DenyWithoutTls',
+            effect: iam.Effect.DENY,
+            principals: [new iam.AnyPrincipal()],
+            actions: ['sqs:*'],
+            resources: [deadLetters.queueArn],
+            conditions: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ],
+      }),
+    }).overrideLogicalId('ScheduleDeadLetterQueuePolicy');
+    acknowledge(deadLetters, [
+      ['AwsSolutions-SQS3', 'This queue is itself the dead-letter queue of the nightly schedule.'],
+    ]);
+
+    const scheduleRole = this.serviceRole('NightlyScheduleRole', {
+      description: 'hlx nightly schedule - starts the launcher, dead-letters what it cannot deliver',
+      service: 'scheduler.amazonaws.com',
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'StartTheLauncher',
+          actions: ['states:StartExecution'],
+          resources: [launcher.stateMachineArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'DeadLetterUndeliveredStarts',
+          actions: ['sqs:SendMessage'],
+          resources: [deadLetters.queueArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'EncryptDeadLetters',
+          actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          resources: [key.keyArn],
+        }),
+      ],
+    });
+    new scheduler.CfnSchedule(this, 'NightlySchedule', {
+      description: 'hlx nightly export',
+      scheduleExpression: config.scheduleExpression,
+      scheduleExpressionTimezone: config.scheduleTimezone,
+      flexibleTimeWindow: { mode: 'OFF' },
+      state: 'ENABLED',
+      target: {
+        arn: launcher.stateMachineArn,
+        roleArn: scheduleRole.roleArn,
+        input: JSON.stringify({
+          scheduledTime: '<aws.scheduler.scheduled-time>',
+          request: {
+            datastoreId: config.datastoreId,
+            s3Uri: config.exportS3Uri,
+            kmsKeyId: config.kmsKeyArn,
+            dataAccessRoleArn: config.dataAccessRoleArn,
+            trigger: 'schedule',
+          },
+        }),
+        retryPolicy: { maximumRetryAttempts: 20, maximumEventAgeInSeconds: 14400 },
+        deadLetterConfig: { arn: deadLetters.queueArn },
+      },
+    }).overrideLogicalId('NightlySchedule');
+
+    // -------------------------------------------------------------- API trigger
+    const apiCloudWatchRole = this.serviceRole('ApiGatewayCloudWatchRole', {
+      description: 'API Gateway account setting - writes API access and execution logs (kept on stack deletion)',
+      service: 'apigateway.amazonaws.com',
+      sourceAccount: false,
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'ApiGatewayLogsToAnyLogGroupOfThisAccountAndRegion',
+          actions: [
+            'logs:CreateLogGroup',
+            'logs:CreateLogStream',
+            'logs:DescribeLogGroups',
+            'logs:DescribeLogStreams',
+            'logs:PutLogEvents',
+            'logs:GetLogEvents',
+            'logs:FilterLogEvents',
+          ],
+          resources: [`arn:${cdk.Aws.PARTITION}:logs:${cdk.Aws.REGION}:${cdk.Aws.ACCOUNT_ID}:log-group:*`],
+        }),
+      ],
+      nag: [
+        [
+          'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*]',
+          "API Gateway's logging role is account-wide: it writes the access and execution logs of every " +
+            'REST API of the account and Region, whose log group names this stack cannot know.',
+        ],
+      ],
+    });
+    // The account setting outlives the stack: keep its role and policy so
+    // that other APIs' logging keeps working after a delete.
+    apiCloudWatchRole.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    this.node.findChild('ApiGatewayCloudWatchRolePolicy').applyRemovalPolicy(RemovalPolicy.RETAIN);
+    const apiAccount = new apigw.CfnAccount(this, 'ApiGatewayAccount', {
+      cloudWatchRoleArn: apiCloudWatchRole.roleArn,
+    });
+    apiAccount.overrideLogicalId('ApiGatewayAccount');
+
+    const accessLogs = logGroup('ExportsApiAccessLogGroup');
+    const apiRole = this.serviceRole('ExportsApiRole', {
+      description: 'hlx exports API - starts the export state machine',
+      service: 'apigateway.amazonaws.com',
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'StartTheExportStateMachine',
+          actions: ['states:StartExecution'],
+          resources: [exportStateMachine.stateMachineArn],
+        }),
+      ],
+    });
+    const api = new apigw.RestApi(this, 'ExportsApi', {
+      restApiName: `${this.stackName}-exports`,
+      endpointTypes: [apigw.EndpointType.REGIONAL],
+      cloudWatchRole: false,
+      deployOptions: {
+        stageName: 'v1',
+        tracingEnabled: tracing,
+        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.custom(ACCESS_LOG_FORMAT),
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        throttlingBurstLimit: 10,
+        throttlingRateLimit: 5,
+      },
+    });
+    logicalId(api, 'ExportsApi');
+    logicalId(api.deploymentStage, 'ExportsApiv1Stage');
+    api.node.addDependency(apiAccount);
+    logGroup('ExportsApiExecutionLogGroup', {
+      logGroupName: `API-Gateway-Execution-Logs_${api.restApiId}/v1`,
+    });
+    const requestModel = api.addModel('ExportRequestModel', {
+      contentType: 'application/json',
+      modelName: 'ExportRequest',
+      schema: JSON.parse(fs.readFileSync(EXPORT_REQUEST_SCHEMA, 'utf8')),
+    });
+    const bodyValidator = api.addRequestValidator('BodyValidator', {
+      requestValidatorName: 'body',
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    });
+    const requestTemplate = fs.readFileSync(START_EXPORT_VTL, 'utf8').replace(/\n$/, '');
+    api.root.addResource('exports').addMethod(
+      'POST',
+      new apigw.AwsIntegration({
+        service: 'states',
+        action: 'StartExecution',
+        integrationHttpMethod: 'POST',
+        options: {
+          credentialsRole: apiRole.withoutPolicyUpdates(),
+          passthroughBehavior: apigw.PassthroughBehavior.NEVER,
+          requestTemplates: {
+            'application/json': Fn.sub(requestTemplate, {
+              ExportStateMachine: exportStateMachine.stateMachineArn,
+              DatastoreId: config.datastoreId,
+              ExportS3Uri: config.exportS3Uri,
+              KmsKeyArn: config.kmsKeyArn,
+              DataAccessRoleArn: config.dataAccessRoleArn,
+            }),
+          },
+          integrationResponses: [
+            { statusCode: '200' },
+            { selectionPattern: '4\\d{2}', statusCode: '400' },
+            { selectionPattern: '5\\d{2}', statusCode: '500' },
+          ],
+        },
+      }),
+      {
+        operationName: 'StartExport',
+        authorizationType: apigw.AuthorizationType.IAM,
+        requestValidator: bodyValidator,
+        requestModels: { 'application/json': requestModel },
+        methodResponses: [{ statusCode: '200' }, { statusCode: '400' }, { statusCode: '500' }],
+      },
+    );
+    acknowledge(api, [
+      [
+        'AwsSolutions-APIG3',
+        'Every call must be SigV4-signed by an IAM principal of the account (AWS_IAM) and is throttled ' +
+          'at the stage; a WAF web ACL would add cost without a public surface to protect.',
+      ],
+      ['AwsSolutions-COG4', 'The API authorizes with IAM (SigV4), not Cognito: its callers are AWS principals.'],
+      [
+        'HIPAA.Security-APIGWCacheEnabledAndEncrypted',
+        'POST /exports starts an execution: it must never be answered from a cache, so there is none.',
+      ],
+      [
+        'HIPAA.Security-APIGWSSLEnabled',
+        'The only backend is the Step Functions API, reached by API Gateway over TLS with SigV4; a client ' +
+          'certificate is for HTTP backends.',
+      ],
+      ...(tracing
+        ? []
+        : [['HIPAA.Security-APIGWXrayEnabled', 'Tracing was switched off by the deployment (tracing=Disabled).']]),
+    ]);
+
+    // ------------------------------------------------------------ notifications
+    const topic = logicalId(
+      new sns.Topic(this, 'AlarmTopic', { displayName: 'hlx export failures', masterKey: key }),
+      'AlarmTopic',
+    );
+    const statusRule = new events.CfnRule(this, 'ExecutionStatusRule', {
+      description: 'hlx - an export or nightly launcher execution failed, timed out or was aborted',
+      state: 'ENABLED',
+      eventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: [exportStateMachine.stateMachineArn, launcher.stateMachineArn],
+        },
+      },
+      targets: [
+        {
+          id: 'failure-topic',
+          arn: topic.topicArn,
+          inputTransformer: {
+            inputPathsMap: {
+              name: '$.detail.name',
+              status: '$.detail.status',
+              error: '$.detail.error',
+              cause: '$.detail.cause',
+              executionArn: '$.detail.executionArn',
+            },
+            inputTemplate:
+              '"hlx: execution <name> ended <status> (<error>: <cause>). Execution: <executionArn>"',
+          },
+        },
+      ],
+    });
+    statusRule.overrideLogicalId('ExecutionStatusRule');
+    new sns.CfnTopicPolicy(this, 'AlarmTopicPolicy', {
+      topics: [topic.topicArn],
+      policyDocument: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'ExecutionStatusRulePublishes',
+            principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+            actions: ['sns:Publish'],
+            resources: [topic.topicArn],
+            conditions: { ArnEquals: { 'aws:SourceArn': statusRule.attrArn } },
+          }),
+          new iam.PolicyStatement({
+            sid: 'AlarmsOfThisAccountPublish',
+            principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+            actions: ['sns:Publish'],
+            resources: [topic.topicArn],
+            conditions: { StringEquals: { 'aws:SourceAccount': cdk.Aws.ACCOUNT_ID } },
+          }),
+          new iam.PolicyStatement({
+            sid: 'DenyWithoutTls',
+            effect: iam.Effect.DENY,
+            principals: [new iam.AnyPrincipal()],
+            actions: ['sns:Publish'],
+            resources: [topic.topicArn],
+            conditions: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ],
+      }),
+    }).overrideLogicalId('AlarmTopicPolicy');
+    if (config.notificationEmail) {
+      new sns.CfnSubscription(this, 'AlarmEmailSubscription', {
+        topicArn: topic.topicArn,
+        protocol: 'email',
+        endpoint: config.notificationEmail,
+      }).overrideLogicalId('AlarmEmailSubscription');
+    }
+
+    const alarm = (logicalName, description, namespace, metricName, dimension, statistic = 'Sum') =>
+      new cloudwatch.CfnAlarm(this, logicalName, {
+        alarmDescription: description,
+        namespace,
+        metricName,
+        dimensions: [dimension],
+        statistic,
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 1,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold',
+        treatMissingData: 'notBreaching',
+        alarmActions: [topic.topicArn],
+      }).overrideLogicalId(logicalName);
+    alarm('ExecutionsFailedAlarm', 'hlx - an export execution failed', 'AWS/States', 'ExecutionsFailed', {
+      name: 'StateMachineArn',
+      value: exportStateMachine.stateMachineArn,
+    });
+    for (const f of FUNCTIONS) {
+      alarm(`${f.id}ErrorsAlarm`, `hlx - ${f.binary} returned errors`, 'AWS/Lambda', 'Errors', {
+        name: 'FunctionName',
+        value: this.functions[f.id].functionName,
+      });
+    }
+    alarm(
+      'ScheduleDeadLetterAlarm',
+      'hlx - the nightly schedule could not start the launcher (see the dead-letter queue)',
+      'AWS/SQS',
+      'ApproximateNumberOfMessagesVisible',
+      { name: 'QueueName', value: deadLetters.queueName },
+      'Maximum',
+    );
+
+    // ------------------------------------------------------------------ outputs
+    const output = (name, description, value) =>
+      new cdk.CfnOutput(this, name, { description, value }).overrideLogicalId(name);
+    output('ExportStateMachineArn', 'The export state machine (start exports manually here).', exportStateMachine.stateMachineArn);
+    output('NightlyLauncherArn', 'The launcher the nightly schedule starts.', launcher.stateMachineArn);
+    output(
+      'ExportsApiUrl',
+      'POST {"jobName"?, "exportName"?} here, signed with SigV4.',
+      `https://${api.restApiId}.execute-api.${cdk.Aws.REGION}.${cdk.Aws.URL_SUFFIX}/v1/exports`,
+    );
+    output('JobTableName', 'The job history table.', table.tableName);
+    output('AlarmTopicArn', 'Failure notifications.', topic.topicArn);
+    output(
+      'ManualExecutionInput',
+      'The input for a manual start (aws stepfunctions start-execution --input ...).',
+      JSON.stringify({
+        datastoreId: config.datastoreId,
+        s3Uri: config.exportS3Uri,
+        kmsKeyId: config.kmsKeyArn,
+        dataAccessRoleArn: config.dataAccessRoleArn,
+        trigger: 'manual',
+      }).replace(/","/g, '", "').replace(/":"/g, '": "'),
+    );
+  }
+
+  /** A function from prebuilt `cargo lambda build` output, or built now by cargo-lambda-cdk. */
+  rustFunction(id, binary, props) {
+    const common = { handler: 'bootstrap', ...props };
+    if (this.config.assetDir) {
+      const dir = path.resolve(this.config.assetDir, binary);
+      if (!fs.existsSync(path.join(dir, 'bootstrap'))) {
+        throw new Error(`assetDir: ${dir}/bootstrap is missing (run cargo lambda build --release)`);
+      }
+      return new lambda.Function(this, id, {
+        runtime: lambda.Runtime.PROVIDED_AL2023,
+        code: lambda.Code.fromAsset(dir),
+        ...common,
+      });
+    }
+    // Loaded only here: synthesizing from prebuilt assets needs no Rust tooling.
+    const { RustFunction } = require('cargo-lambda-cdk');
+    return new RustFunction(this, id, {
+      runtime: 'provided.al2023',
+      manifestPath: REPO,
+      binaryName: binary,
+      ...common,
+    });
+  }
+
+  stateMachineNag(stateMachine) {
+    acknowledge(stateMachine, [
+      [
+        'AwsSolutions-SF1',
+        'Logging is at ERROR level without execution data on purpose: inputs, outputs and error causes ' +
+          'of an export must not be copied into logs (PHI); the job table is the record of every execution.',
+      ],
+      ...(this.config.tracing === 'Enabled'
+        ? []
+        : [['AwsSolutions-SF2', 'Tracing was switched off by the deployment (tracing=Disabled).']]),
+    ]);
+  }
+
+  /**
+   * A role for one service with one customer-managed policy (the HIPAA pack
+   * refuses inline policies). Pass it on as role.withoutPolicyUpdates(), so
+   * that no construct slips statements of its own past this policy.
+   */
+  serviceRole(logicalName, { description, service, sourceAccount = true, statements, nag = [] }) {
+    const policy = logicalId(
+      new iam.ManagedPolicy(this, `${logicalName}Policy`, { description, statements }),
+      `${logicalName}Policy`,
+    );
+    if (nag.length > 0) acknowledge(policy, nag);
+    return logicalId(
+      new iam.Role(this, logicalName, {
+        description,
+        assumedBy: assumedBy(service, { sourceAccount }),
+        managedPolicies: [policy],
+      }),
+      logicalName,
+    );
+  }
+}
+
+module.exports = { HlxStack, FUNCTIONS, ACCESS_LOG_FORMAT };
