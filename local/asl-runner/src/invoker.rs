@@ -151,6 +151,29 @@ pub fn lambda_function_name(reference: &str) -> &str {
     parts[0]
 }
 
+/// The version or alias a function reference names, if any
+/// (`arn:...:function:NAME:QUALIFIER`, `NAME:QUALIFIER`).
+pub fn lambda_qualifier(reference: &str) -> Option<&str> {
+    let parts: Vec<&str> = reference.split(':').collect();
+    match parts.iter().position(|p| *p == "function") {
+        Some(i) => parts.get(i + 2).copied(),
+        None if parts.len() == 2 => Some(parts[1]),
+        None => None,
+    }
+}
+
+/// Local invokers run one version of each function, `$LATEST`: a reference to
+/// another version or alias is refused rather than silently redirected.
+pub fn check_local_qualifier(reference: &str) -> Result<(), TaskError> {
+    match lambda_qualifier(reference) {
+        None | Some("$LATEST") => Ok(()),
+        Some(q) => Err(TaskError::new(
+            "Lambda.ResourceNotFoundException",
+            format!("Function not found: {reference} (local functions have only $LATEST, not '{q}')"),
+        )),
+    }
+}
+
 type Handler = Arc<dyn Fn(Value, TaskContext) -> BoxFuture<'static, Result<Value, TaskError>> + Send + Sync>;
 
 /// Runs tasks as async Rust closures: Lambda functions by name, other
@@ -223,6 +246,9 @@ impl TaskInvoker for InProcessInvoker {
             .unwrap_or_else(|e| e.into_inner())
             .push((key.clone(), parameters.clone()));
         Box::pin(async move {
+            if ctx.integration != Integration::Service {
+                check_local_qualifier(resource)?;
+            }
             match handler {
                 Some(handler) => handler(parameters, ctx.clone()).await,
                 None if ctx.integration == Integration::Service => Err(TaskError::new(
@@ -255,5 +281,15 @@ mod tests {
         assert_eq!(lambda_function_name("123456789012:function:f"), "f");
         assert_eq!(lambda_function_name("f:live"), "f");
         assert_eq!(lambda_function_name("f"), "f");
+        assert_eq!(
+            lambda_qualifier("arn:aws:lambda:r:1:function:f:live"),
+            Some("live")
+        );
+        assert_eq!(lambda_qualifier("arn:aws:lambda:r:1:function:f"), None);
+        assert_eq!(lambda_qualifier("1:function:f:3"), Some("3"));
+        assert_eq!(lambda_qualifier("f:live"), Some("live"));
+        assert_eq!(lambda_qualifier("f"), None);
+        assert!(check_local_qualifier("arn:aws:lambda:r:1:function:f:$LATEST").is_ok());
+        assert!(check_local_qualifier("f:live").is_err());
     }
 }

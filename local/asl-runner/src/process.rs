@@ -43,7 +43,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{Notify, oneshot, watch};
 
-use crate::invoker::{BoxFuture, Integration, TaskContext, TaskError, TaskInvoker, lambda_function_name};
+use crate::invoker::{
+    BoxFuture, Integration, TaskContext, TaskError, TaskInvoker, check_local_qualifier, lambda_function_name,
+};
 
 /// The largest synchronous invocation payload Lambda accepts.
 const PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
@@ -932,6 +934,7 @@ impl TaskInvoker for ProcessInvoker {
         Box::pin(async move {
             match ctx.integration {
                 Integration::LambdaFunction | Integration::LambdaInvoke => {
+                    check_local_qualifier(resource)?;
                     let name = ctx
                         .function_name
                         .clone()

@@ -807,3 +807,15 @@ async fn real_time_mode_sleeps_for_real() {
     assert_eq!(done.output, Some(json!({"v": 1})));
     assert!(wall.elapsed().as_millis() >= 990, "{:?}", wall.elapsed());
 }
+
+#[tokio::test]
+async fn only_latest_runs_locally() {
+    let m = machine(json!({"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": format!("{}:$LATEST", lambda_arn("echo")), "Next": "B"},
+        "B": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+              "Parameters": {"FunctionName": "echo:live", "Payload": {}}, "End": true}}}));
+    let (done, _) = run(&m, echo(), json!({})).await;
+    assert_eq!(done.error.as_deref(), Some("Lambda.ResourceNotFoundException"));
+    assert!(done.cause.unwrap().contains("live"));
+    assert_eq!(done.stats.task_invocations.len(), 2);
+}
