@@ -1,0 +1,679 @@
+//! The routes: a `lambda_http::Request` in, a JSON answer out.
+//!
+//! API Gateway (REST, `AWS_IAM`) routes `/exports` and `/exports/{id}` to the
+//! function; the request context's resource path and path parameters say which.
+//! Without an API Gateway context (another front end, tests) the raw path is
+//! matched instead.
+
+use std::collections::BTreeSet;
+
+use hlx_clock::SharedClock;
+use hlx_core::store::MAX_PAGE;
+use hlx_core::validation::DATASTORE_ID;
+use hlx_core::{ExportRequest, HlxError, JobRecord, JobStore, RecordStatus};
+use lambda_http::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::ApiConfig;
+use crate::error::ApiError;
+use crate::executions::{ExecutionInfo, ExecutionStarter, SfnError};
+use crate::naming::{
+    IDEMPOTENCY_KEY_HEADER, check_idempotency_key, is_possible_execution_name, name_for_key, name_for_request,
+};
+
+/// The method key API Gateway uses for "any other method" on a resource.
+pub const ANY_METHOD: &str = "x-amazon-apigateway-any-method";
+
+/// A route and every status it can answer with; the OpenAPI description must
+/// list exactly these (a test checks it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub path: &'static str,
+    /// Lower-case HTTP method, or [`ANY_METHOD`].
+    pub method: &'static str,
+    pub statuses: &'static [u16],
+}
+
+pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        path: "/exports",
+        method: "post",
+        statuses: &[200, 202, 400, 409, 413, 415, 429, 500, 503],
+    },
+    RouteSpec {
+        path: "/exports",
+        method: "get",
+        statuses: &[200, 400, 429, 500, 503],
+    },
+    RouteSpec {
+        path: "/exports/{id}",
+        method: "get",
+        statuses: &[200, 400, 404, 429, 500, 503],
+    },
+    RouteSpec {
+        path: "/exports",
+        method: ANY_METHOD,
+        statuses: &[405],
+    },
+    RouteSpec {
+        path: "/exports/{id}",
+        method: ANY_METHOD,
+        statuses: &[405],
+    },
+];
+
+/// The page size when a list names none.
+pub const DEFAULT_LIMIT: u32 = 20;
+/// The longest `nextToken` accepted (the store's tokens are far shorter).
+pub const MAX_TOKEN_CHARS: usize = 4096;
+/// The fields a POST body may have.
+pub const BODY_FIELDS: [&str; 2] = ["datastoreId", "jobName"];
+/// The request fields only the function's configuration sets.
+pub const CONFIGURED_FIELDS: [&str; 4] = ["s3Uri", "kmsKeyId", "dataAccessRoleArn", "trigger"];
+
+/// The status a freshly started export reports.
+pub const STARTING: &str = "STARTING";
+
+/// A POST's answer (202 for a new export, 200 for the existing one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportStarted {
+    pub export_id: String,
+    pub execution_arn: String,
+    /// `STARTING` for a new export; the Step Functions execution status
+    /// (`RUNNING`, `SUCCEEDED`, ...) of an existing one.
+    pub status: String,
+}
+
+/// Which resource a request is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    Exports,
+    Export(String),
+}
+
+impl Resource {
+    pub fn template(&self) -> &'static str {
+        match self {
+            Self::Exports => "/exports",
+            Self::Export(_) => "/exports/{id}",
+        }
+    }
+}
+
+/// The API: its configuration, the job store, the state machine and a clock.
+pub struct Api<S, E> {
+    config: ApiConfig,
+    store: S,
+    executions: E,
+    clock: SharedClock,
+}
+
+impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
+    pub fn new(config: ApiConfig, store: S, executions: E, clock: SharedClock) -> Self {
+        Self {
+            config,
+            store,
+            executions,
+            clock,
+        }
+    }
+
+    pub fn config(&self) -> &ApiConfig {
+        &self.config
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn executions(&self) -> &E {
+        &self.executions
+    }
+
+    /// Answers one request. Never fails: every error is an HTTP answer.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let method = request.method().clone();
+        let resource = resource(&request);
+        let request_id = request_id(&request);
+        let result = match &resource {
+            None => Err(ApiError::not_found(
+                "no such route: the API serves /exports and /exports/{id}",
+            )),
+            Some(resource) => self.route(resource, &request, request_id.as_deref()).await,
+        };
+        let response = result.unwrap_or_else(ApiError::into_response);
+        tracing::info!(
+            method = %method,
+            resource = resource.as_ref().map_or("(none)", Resource::template),
+            status = response.status().as_u16(),
+            request_id = request_id.as_deref().unwrap_or(""),
+            "request answered"
+        );
+        response
+    }
+
+    async fn route(
+        &self,
+        resource: &Resource,
+        request: &Request,
+        request_id: Option<&str>,
+    ) -> Result<Response<Body>, ApiError> {
+        match (resource, request.method()) {
+            (Resource::Exports, &Method::POST) => {
+                check_query(request, &[])?;
+                self.create_export(request, request_id).await
+            }
+            (Resource::Exports, &Method::GET) => {
+                check_query(request, &["datastoreId", "limit", "nextToken"])?;
+                self.list_exports(request, request_id).await
+            }
+            (Resource::Export(id), &Method::GET) => {
+                check_query(request, &[])?;
+                self.get_export(id, request_id).await
+            }
+            (Resource::Exports, method) => Err(ApiError::method_not_allowed(method.as_str(), "GET, POST")),
+            (Resource::Export(_), method) => Err(ApiError::method_not_allowed(method.as_str(), "GET")),
+        }
+    }
+
+    /// `POST /exports`.
+    async fn create_export(
+        &self,
+        request: &Request,
+        request_id: Option<&str>,
+    ) -> Result<Response<Body>, ApiError> {
+        let key = idempotency_key(request.headers())?;
+        let body = read_body(request, self.config.max_body_bytes)?;
+        let export_request = self.export_request(body)?;
+        let input = serde_json::to_string(&export_request).expect("a request serializes");
+        let name = match &key {
+            Some(key) => name_for_key(key),
+            None => name_for_request(&export_request.datastore_id, &input, self.clock.now()),
+        };
+        let location = location(request, &name);
+
+        // An execution of that name answers for itself: the same request is
+        // the same export (200), another request under the same key is a 409.
+        let existing = self.executions.describe(&name).await;
+        if let Some(existing) = existing.map_err(|e| sfn_error("DescribeExecution", e, request_id))? {
+            return existing_export(existing, &input, key.is_some(), &location);
+        }
+        match self.executions.start(&name, &input).await {
+            Ok(started) => {
+                tracing::info!(
+                    export_id = %name,
+                    datastore_id = %export_request.datastore_id,
+                    idempotency_key = key.is_some(),
+                    "export started"
+                );
+                let answer = ExportStarted {
+                    export_id: name,
+                    execution_arn: started.execution_arn,
+                    status: STARTING.to_owned(),
+                };
+                Ok(with_location(
+                    json_response(StatusCode::ACCEPTED, &answer),
+                    &location,
+                ))
+            }
+            // Started by a concurrent request between the look and the start.
+            Err(SfnError::AlreadyExists(_)) => {
+                match self
+                    .executions
+                    .describe(&name)
+                    .await
+                    .map_err(|e| sfn_error("DescribeExecution", e, request_id))?
+                {
+                    Some(existing) => existing_export(existing, &input, key.is_some(), &location),
+                    None => {
+                        tracing::error!(export_id = %name, "StartExecution said the execution exists, DescribeExecution did not find it");
+                        Err(ApiError::internal(request_id))
+                    }
+                }
+            }
+            Err(err) => Err(sfn_error("StartExecution", err, request_id)),
+        }
+    }
+
+    /// The export request a POST body asks for, by the domain's rules.
+    fn export_request(&self, body: Map<String, Value>) -> Result<ExportRequest, ApiError> {
+        if let Some(field) = body.keys().find(|k| CONFIGURED_FIELDS.contains(&k.as_str())) {
+            return Err(ApiError::invalid(
+                field.clone(),
+                "is set by the API's configuration and may not be given in the request",
+            ));
+        }
+        if let Some(field) = body.keys().find(|k| !BODY_FIELDS.contains(&k.as_str())) {
+            return Err(ApiError::invalid(
+                field.clone(),
+                format!("is not a field of an export request (expected one of {BODY_FIELDS:?})"),
+            ));
+        }
+        let mut value = Map::new();
+        match body.get("datastoreId") {
+            None | Some(Value::Null) => {
+                let Some(default) = &self.config.default_datastore_id else {
+                    return Err(ApiError::invalid(
+                        "datastoreId",
+                        "is required (the API has no default data store)",
+                    ));
+                };
+                value.insert("datastoreId".into(), Value::String(default.clone()));
+            }
+            Some(given) => {
+                value.insert("datastoreId".into(), given.clone());
+            }
+        }
+        value.insert("s3Uri".into(), Value::String(self.config.s3_uri.clone()));
+        value.insert("kmsKeyId".into(), Value::String(self.config.kms_key_id.clone()));
+        value.insert(
+            "dataAccessRoleArn".into(),
+            Value::String(self.config.data_access_role_arn.clone()),
+        );
+        if let Some(job_name) = body.get("jobName") {
+            value.insert("jobName".into(), job_name.clone());
+        }
+        value.insert("trigger".into(), Value::String("api".into()));
+        ExportRequest::from_value(&Value::Object(value)).map_err(|e| ApiError::invalid(e.field, e.rule))
+    }
+
+    /// `GET /exports/{id}`.
+    async fn get_export(&self, id: &str, request_id: Option<&str>) -> Result<Response<Body>, ApiError> {
+        let unknown = || ApiError::not_found(format!("no export has the id {id:?}"));
+        if !is_possible_execution_name(id) {
+            return Err(unknown());
+        }
+        if let Some(record) = self.store.get(id).await.map_err(|e| store_error(e, request_id))? {
+            return Ok(json_response(StatusCode::OK, &record));
+        }
+        // No record yet: the execution may have started and not reached its
+        // first write (or may have ended without one).
+        match self
+            .executions
+            .describe(id)
+            .await
+            .map_err(|e| sfn_error("DescribeExecution", e, request_id))?
+        {
+            Some(execution) => Ok(json_response(
+                StatusCode::OK,
+                &record_from_execution(&execution, self.clock.now()),
+            )),
+            None => Err(unknown()),
+        }
+    }
+
+    /// `GET /exports`.
+    async fn list_exports(
+        &self,
+        request: &Request,
+        request_id: Option<&str>,
+    ) -> Result<Response<Body>, ApiError> {
+        let query = request.query_string_parameters();
+        let datastore_id = match query.first("datastoreId") {
+            Some(given) => given.to_owned(),
+            None => self.config.default_datastore_id.clone().ok_or_else(|| {
+                ApiError::invalid("datastoreId", "is required (the API has no default data store)")
+            })?,
+        };
+        DATASTORE_ID
+            .check("datastoreId", &datastore_id)
+            .map_err(|e| ApiError::invalid(e.field, e.rule))?;
+        let limit = match query.first("limit") {
+            None => DEFAULT_LIMIT,
+            Some(text) => parse_limit(text)?,
+        };
+        let next_token = query.first("nextToken");
+        if let Some(token) = next_token {
+            let chars = token.chars().count();
+            if chars == 0 || chars > MAX_TOKEN_CHARS {
+                return Err(ApiError::invalid(
+                    "nextToken",
+                    format!("must be between 1 and {MAX_TOKEN_CHARS} characters long, got {chars}"),
+                ));
+            }
+        }
+        let page = self
+            .store
+            .list(&datastore_id, limit, next_token)
+            .await
+            .map_err(|e| store_error(e, request_id))?;
+        Ok(json_response(StatusCode::OK, &page))
+    }
+}
+
+/// A POST met an execution of its name.
+fn existing_export(
+    existing: ExecutionInfo,
+    input: &str,
+    keyed: bool,
+    location: &str,
+) -> Result<Response<Body>, ApiError> {
+    let same = existing
+        .input
+        .as_deref()
+        .and_then(|i| serde_json::from_str::<Value>(i).ok())
+        .is_some_and(|i| serde_json::from_str::<Value>(input).ok() == Some(i));
+    if !same {
+        let reason = if keyed {
+            "the Idempotency-Key was already used for a different request"
+        } else {
+            "an export of that name already exists for a different request"
+        };
+        return Err(ApiError::conflict(format!("{reason} (export {})", existing.name)));
+    }
+    tracing::info!(export_id = %existing.name, status = %existing.status, "export already exists");
+    let answer = ExportStarted {
+        export_id: existing.name,
+        execution_arn: existing.execution_arn,
+        status: existing.status,
+    };
+    Ok(with_location(json_response(StatusCode::OK, &answer), location))
+}
+
+/// The record an execution without a job record stands for: `STARTING` while
+/// it runs; `ERROR` (`hlx.NoRecord`) if it ended without writing one.
+pub fn record_from_execution(execution: &ExecutionInfo, now: jiff::Timestamp) -> JobRecord {
+    let input: Value = execution
+        .input
+        .as_deref()
+        .and_then(|i| serde_json::from_str(i).ok())
+        .unwrap_or(Value::Null);
+    let parsed = ExportRequest::from_value(&input).ok();
+    let raw = |field: &str| {
+        input
+            .get(field)
+            .and_then(Value::as_str)
+            .map(|s| s.chars().take(256).collect::<String>())
+    };
+    let (status, error_name, error_cause, ended_at) = if execution.is_running() {
+        (RecordStatus::parse(STARTING), None, None, None)
+    } else {
+        (
+            RecordStatus::Error,
+            Some("hlx.NoRecord".to_owned()),
+            Some(format!(
+                "the execution ended as {} without writing a job record",
+                execution.status
+            )),
+            Some(execution.stop_date.unwrap_or(now)),
+        )
+    };
+    JobRecord {
+        export_id: execution.name.clone(),
+        execution_arn: execution.execution_arn.clone(),
+        status,
+        datastore_id: raw("datastoreId"),
+        trigger: raw("trigger"),
+        job_id: None,
+        job_name: raw("jobName"),
+        job_status: None,
+        s3_uri: raw("s3Uri"),
+        kms_key_id: parsed.as_ref().map(|r| r.kms_key_id.clone()),
+        data_access_role_arn: parsed.as_ref().map(|r| r.data_access_role_arn.clone()),
+        output_location: None,
+        message: None,
+        error_name,
+        error_cause,
+        execution_started_at: execution.start_date,
+        submitted_at: None,
+        running_since: None,
+        ended_at,
+        updated_at: execution.stop_date.unwrap_or(execution.start_date),
+        queued_seconds: None,
+        running_seconds: None,
+        checks: 0,
+        start_attempts: 0,
+    }
+}
+
+/// Which resource the request is for, from API Gateway's routing or the path.
+pub fn resource(request: &Request) -> Option<Resource> {
+    if let Some(RequestContext::ApiGatewayV1(context)) = request.request_context_ref()
+        && let Some(resource_path) = context.resource_path.as_deref()
+    {
+        return match resource_path {
+            "/exports" => Some(Resource::Exports),
+            "/exports/{id}" => request
+                .path_parameters_ref()
+                .and_then(|p| p.first("id"))
+                .map(|id| Resource::Export(id.to_owned())),
+            _ => None,
+        };
+    }
+    let path = match request.raw_http_path() {
+        "" => request.uri().path(),
+        raw => raw,
+    };
+    let rest = path.strip_prefix("/exports")?;
+    if rest.is_empty() {
+        return Some(Resource::Exports);
+    }
+    let id = rest.strip_prefix('/')?;
+    if id.is_empty() || id.contains('/') {
+        return None;
+    }
+    Some(Resource::Export(percent_decode(id)))
+}
+
+/// `%XX` escapes decoded (invalid UTF-8 is replaced, as API Gateway would refuse it).
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(byte) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The request id API Gateway gave the request (or the Lambda invocation's).
+fn request_id(request: &Request) -> Option<String> {
+    if let Some(RequestContext::ApiGatewayV1(context)) = request.request_context_ref()
+        && let Some(id) = &context.request_id
+    {
+        return Some(id.clone());
+    }
+    request.lambda_context_ref().map(|c| c.request_id.clone())
+}
+
+/// Refuses query parameters a route does not define, and repeated ones.
+fn check_query(request: &Request, allowed: &[&str]) -> Result<(), ApiError> {
+    let query = request.query_string_parameters();
+    let names: BTreeSet<&str> = query.iter().map(|(k, _)| k).collect();
+    for name in names {
+        if !allowed.contains(&name) {
+            let rule = if allowed.is_empty() {
+                "is not a parameter of this route (it takes none)".to_owned()
+            } else {
+                format!("is not a parameter of this route (expected one of {allowed:?})")
+            };
+            return Err(ApiError::invalid(name, rule));
+        }
+        if query.all(name).is_some_and(|values| values.len() > 1) {
+            return Err(ApiError::invalid(name, "must be given at most once"));
+        }
+    }
+    Ok(())
+}
+
+fn parse_limit(text: &str) -> Result<u32, ApiError> {
+    let bad = || {
+        ApiError::invalid(
+            "limit",
+            format!(
+                "must be an integer between 1 and {MAX_PAGE}, got {:?}",
+                truncate(text, 20)
+            ),
+        )
+    };
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    match text.parse::<u32>() {
+        Ok(limit) if (1..=MAX_PAGE).contains(&limit) => Ok(limit),
+        _ => Err(bad()),
+    }
+}
+
+fn truncate(text: &str, chars: usize) -> String {
+    text.chars().take(chars).collect()
+}
+
+/// The `Idempotency-Key` header, checked.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let mut values = headers.get_all(IDEMPOTENCY_KEY_HEADER).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::invalid(
+            IDEMPOTENCY_KEY_HEADER,
+            "must be given at most once",
+        ));
+    }
+    let key = value.to_str().map_err(|_| {
+        ApiError::invalid(
+            IDEMPOTENCY_KEY_HEADER,
+            "must contain only ASCII letters, digits, '-' and '_'",
+        )
+    })?;
+    check_idempotency_key(key).map_err(|rule| ApiError::invalid(IDEMPOTENCY_KEY_HEADER, rule))?;
+    Ok(Some(key.to_owned()))
+}
+
+/// The POST body as a JSON object (an empty body is `{}`).
+fn read_body(request: &Request, max_bytes: usize) -> Result<Map<String, Value>, ApiError> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > max_bytes {
+        return Err(ApiError::too_large(max_bytes));
+    }
+    if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
+        let text = content_type.to_str().unwrap_or("(not text)");
+        if !is_json_media_type(text) {
+            return Err(ApiError::unsupported_media_type(&truncate(text, 100)));
+        }
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(ApiError::invalid(
+            "body",
+            format!("must be a JSON object, got {}", json_kind(&other)),
+        )),
+        // serde's message gives the line and column, never the content.
+        Err(err) => Err(ApiError::invalid("body", format!("is not valid JSON ({err})"))),
+    }
+}
+
+/// `application/json`, `application/<anything>+json`, with any parameters.
+pub fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Where the export will be read: the path the caller used (stage or base
+/// path included) with the id appended.
+fn location(request: &Request, export_id: &str) -> String {
+    let context_path = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.path.clone(),
+        _ => None,
+    };
+    let base = context_path.unwrap_or_else(|| match request.raw_http_path() {
+        "" => request.uri().path().to_owned(),
+        raw => raw.to_owned(),
+    });
+    format!("{}/{export_id}", base.trim_end_matches('/'))
+}
+
+fn with_location(mut response: Response<Body>, location: &str) -> Response<Body> {
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// A JSON answer that no cache keeps.
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body).expect("answers serialize");
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::Text(text))
+        .expect("a valid response")
+}
+
+fn sfn_error(operation: &str, err: SfnError, request_id: Option<&str>) -> ApiError {
+    match err {
+        SfnError::Throttled { code, .. } => {
+            tracing::warn!(operation, code = %code, "Step Functions throttled");
+            ApiError::throttled("Step Functions")
+        }
+        SfnError::Unavailable(detail) => {
+            tracing::error!(operation, detail = %detail, "Step Functions did not answer");
+            ApiError::unavailable("Step Functions")
+        }
+        other => {
+            tracing::error!(operation, error = %other, "Step Functions call failed");
+            ApiError::internal(request_id)
+        }
+    }
+}
+
+/// DynamoDB's throttling codes.
+const DYNAMODB_THROTTLING: [&str; 3] = [
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "ThrottlingException",
+];
+
+fn store_error(err: HlxError, request_id: Option<&str>) -> ApiError {
+    match err {
+        HlxError::InvalidRequest(field) => ApiError::invalid(field.field, field.rule),
+        HlxError::DynamoDb { code, .. } if DYNAMODB_THROTTLING.contains(&code.as_str()) => {
+            tracing::warn!(code = %code, "DynamoDB throttled");
+            ApiError::throttled("DynamoDB")
+        }
+        HlxError::DynamoDbUnavailable(detail) => {
+            tracing::error!(detail = %detail, "DynamoDB did not answer");
+            ApiError::unavailable("DynamoDB")
+        }
+        other => {
+            tracing::error!(error_type = %other.error_name(), error = %other, "job store call failed");
+            ApiError::internal(request_id)
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The API's configuration: read once at start-up, checked by the same field
+//! rules as an export request, so a bad deployment stops the function before
+//! it takes a request, with the variable named.
+
+use hlx_core::validation::{DATA_ACCESS_ROLE_ARN, DATASTORE_ID, KMS_KEY_ID, S3_URI};
+
+/// The state machine the API starts (`arn:...:states:<region>:<account>:stateMachine:<name>`).
+pub const ENV_STATE_MACHINE_ARN: &str = "HLX_STATE_MACHINE_ARN";
+/// The data store used when a request names none (optional).
+pub const ENV_DEFAULT_DATASTORE_ID: &str = "HLX_DEFAULT_DATASTORE_ID";
+/// Where every API-started export writes (callers cannot choose it).
+pub const ENV_EXPORT_S3_URI: &str = "HLX_EXPORT_S3_URI";
+/// The KMS key HealthLake encrypts the export with.
+pub const ENV_EXPORT_KMS_KEY_ID: &str = "HLX_EXPORT_KMS_KEY_ID";
+/// The role HealthLake assumes to write the export.
+pub const ENV_DATA_ACCESS_ROLE_ARN: &str = "HLX_DATA_ACCESS_ROLE_ARN";
+
+/// The largest request body the API reads (16 KiB: an export request is a few hundred bytes).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// What the API needs besides its clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    pub state_machine_arn: String,
+    pub default_datastore_id: Option<String>,
+    pub s3_uri: String,
+    pub kms_key_id: String,
+    pub data_access_role_arn: String,
+    pub max_body_bytes: usize,
+}
+
+/// A setting that is missing or breaks its rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad configuration: {variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ApiConfig {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |variable: &'static str| {
+            lookup(variable)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| ConfigError {
+                    variable,
+                    problem: "is not set".into(),
+                })
+        };
+        let config = Self {
+            state_machine_arn: get(ENV_STATE_MACHINE_ARN)?,
+            default_datastore_id: lookup(ENV_DEFAULT_DATASTORE_ID).filter(|v| !v.is_empty()),
+            s3_uri: get(ENV_EXPORT_S3_URI)?,
+            kms_key_id: get(ENV_EXPORT_KMS_KEY_ID)?,
+            data_access_role_arn: get(ENV_DATA_ACCESS_ROLE_ARN)?,
+            max_body_bytes: MAX_BODY_BYTES,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every setting by the rule the export request will be held to.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let rule = |variable: &'static str, result: Result<(), hlx_core::FieldError>| {
+            result.map_err(|e| ConfigError {
+                variable,
+                problem: e.rule,
+            })
+        };
+        if state_machine_parts(&self.state_machine_arn).is_none() {
+            return Err(ConfigError {
+                variable: ENV_STATE_MACHINE_ARN,
+                problem: "must be a state machine ARN (arn:<partition>:states:<region>:<account>:stateMachine:<name>)"
+                    .into(),
+            });
+        }
+        if let Some(datastore_id) = &self.default_datastore_id {
+            rule(
+                ENV_DEFAULT_DATASTORE_ID,
+                DATASTORE_ID.check(ENV_DEFAULT_DATASTORE_ID, datastore_id),
+            )?;
+        }
+        rule(ENV_EXPORT_S3_URI, S3_URI.check(ENV_EXPORT_S3_URI, &self.s3_uri))?;
+        rule(
+            ENV_EXPORT_KMS_KEY_ID,
+            KMS_KEY_ID.check(ENV_EXPORT_KMS_KEY_ID, &self.kms_key_id),
+        )?;
+        rule(
+            ENV_DATA_ACCESS_ROLE_ARN,
+            DATA_ACCESS_ROLE_ARN.check(ENV_DATA_ACCESS_ROLE_ARN, &self.data_access_role_arn),
+        )?;
+        Ok(())
+    }
+
+    /// The ARN of this state machine's execution called `name`.
+    pub fn execution_arn(&self, name: &str) -> String {
+        execution_arn(&self.state_machine_arn, name).expect("the state machine ARN was validated at start-up")
+    }
+}
+
+/// `arn:<partition>:states:<region>:<account>:stateMachine:<name>` → its parts
+/// before `stateMachine`, and the name.
+fn state_machine_parts(arn: &str) -> Option<(&str, &str)> {
+    let (prefix, name) = arn.rsplit_once(":stateMachine:")?;
+    let parts: Vec<&str> = prefix.split(':').collect();
+    let well_formed = parts.len() == 5
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "states"
+        && !parts[3].is_empty()
+        && !parts[4].is_empty()
+        && !name.is_empty()
+        && !name.contains(':');
+    well_formed.then_some((prefix, name))
+}
+
+/// The ARN Step Functions gives the execution `name` of the state machine
+/// `state_machine_arn`: `arn:...:execution:<state machine name>:<name>`.
+pub fn execution_arn(state_machine_arn: &str, name: &str) -> Option<String> {
+    let (prefix, machine) = state_machine_parts(state_machine_arn)?;
+    Some(format!("{prefix}:execution:{machine}:{name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env() -> HashMap<&'static str, String> {
+        HashMap::from([
+            (
+                ENV_STATE_MACHINE_ARN,
+                "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-export".to_owned(),
+            ),
+            (ENV_EXPORT_S3_URI, "s3://hlx-exports/api".to_owned()),
+            (ENV_EXPORT_KMS_KEY_ID, "alias/hlx-exports".to_owned()),
+            (
+                ENV_DATA_ACCESS_ROLE_ARN,
+                "arn:aws:iam::123456789012:role/HealthLakeExport".to_owned(),
+            ),
+        ])
+    }
+
+    fn read(env: &HashMap<&'static str, String>) -> Result<ApiConfig, ConfigError> {
+        ApiConfig::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn a_complete_environment_reads() {
+        let config = read(&env()).unwrap();
+        assert_eq!(config.default_datastore_id, None);
+        assert_eq!(config.max_body_bytes, 16 * 1024);
+        assert_eq!(
+            config.execution_arn("api-x"),
+            "arn:aws:states:us-east-1:123456789012:execution:hlx-export:api-x"
+        );
+    }
+
+    #[test]
+    fn each_required_variable_is_named_when_missing_or_empty() {
+        for variable in [
+            ENV_STATE_MACHINE_ARN,
+            ENV_EXPORT_S3_URI,
+            ENV_EXPORT_KMS_KEY_ID,
+            ENV_DATA_ACCESS_ROLE_ARN,
+        ] {
+            let mut env = env();
+            env.remove(variable);
+            assert_eq!(read(&env).unwrap_err().variable, variable);
+            env.insert(variable, " ".into());
+            let err = read(&env).unwrap_err();
+            assert_eq!(err.variable, variable);
+            assert_eq!(
+                err.to_string(),
+                format!("bad configuration: {variable} is not set")
+            );
+        }
+    }
+
+    #[test]
+    fn settings_are_held_to_the_request_rules() {
+        let cases = [
+            (
+                ENV_STATE_MACHINE_ARN,
+                "arn:aws:states:us-east-1:123456789012:activity:x",
+            ),
+            (ENV_STATE_MACHINE_ARN, "hlx-export"),
+            (ENV_EXPORT_S3_URI, "https://bucket/x"),
+            (ENV_EXPORT_KMS_KEY_ID, "not a key"),
+            (ENV_DATA_ACCESS_ROLE_ARN, "arn:aws:iam::1:role/x"),
+            (ENV_DEFAULT_DATASTORE_ID, "semi;colon"),
+        ];
+        for (variable, value) in cases {
+            let mut env = env();
+            env.insert(variable, value.into());
+            let err = read(&env).expect_err(value);
+            assert_eq!(err.variable, variable, "{value}");
+        }
+    }
+
+    #[test]
+    fn execution_arns_keep_the_partition_region_and_account() {
+        assert_eq!(
+            execution_arn(
+                "arn:aws-us-gov:states:us-gov-west-1:123456789012:stateMachine:m",
+                "n"
+            )
+            .unwrap(),
+            "arn:aws-us-gov:states:us-gov-west-1:123456789012:execution:m:n"
+        );
+        assert_eq!(execution_arn("arn:aws:states:r:1:stateMachine:", "n"), None);
+        assert_eq!(execution_arn("arn:aws:lambda:r:1:stateMachine:m", "n"), None);
+    }
+}

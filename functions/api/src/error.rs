@@ -1,0 +1,145 @@
+//! The API's error answers: a status and `{"error": <name>, "message": ...}`
+//! (plus `field` when a request field or parameter is at fault).
+//!
+//! | status | error | when |
+//! |---|---|---|
+//! | 400 | `InvalidRequest` | a body field, query parameter or header breaks a rule (`field` names it) |
+//! | 404 | `NotFound` | no export (or route) with that id |
+//! | 405 | `MethodNotAllowed` | the route exists, the method does not (`Allow` lists the methods) |
+//! | 409 | `IdempotencyConflict` | the idempotency key was used for a different request |
+//! | 413 | `PayloadTooLarge` | the body is over the limit |
+//! | 415 | `UnsupportedMediaType` | the body is not declared as JSON |
+//! | 429 | `TooManyRequests` | Step Functions or DynamoDB throttled (`Retry-After` is set) |
+//! | 500 | `InternalError` | anything else; details are logged, never returned |
+//! | 503 | `ServiceUnavailable` | Step Functions or DynamoDB did not answer (`Retry-After` is set) |
+
+use lambda_http::Body;
+use lambda_http::http::{HeaderValue, Response, StatusCode, header};
+use serde::Serialize;
+
+/// Seconds a throttled or unavailable caller is asked to wait.
+pub const RETRY_AFTER_SECONDS: u32 = 2;
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub name: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    /// For 405: the methods the route takes.
+    pub allow: Option<&'static str>,
+}
+
+/// The JSON body of an error answer.
+#[derive(Debug, Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            name,
+            message: message.into(),
+            field: None,
+            allow: None,
+        }
+    }
+
+    /// 400: `field` breaks `rule`.
+    pub fn invalid(field: impl Into<String>, rule: impl AsRef<str>) -> Self {
+        let field = field.into();
+        let mut err = Self::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            format!("{field}: {}", rule.as_ref()),
+        );
+        err.field = Some(field);
+        err
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NotFound", message)
+    }
+
+    pub fn method_not_allowed(method: &str, allow: &'static str) -> Self {
+        let mut err = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!("{method} is not allowed here; allowed: {allow}"),
+        );
+        err.allow = Some(allow);
+        err
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "IdempotencyConflict", message)
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLarge",
+            format!("the body must be at most {limit} bytes"),
+        )
+    }
+
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            format!("the body must be application/json, got {content_type:?}"),
+        )
+    }
+
+    pub fn throttled(service: &str) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            format!("{service} is throttling requests; retry after a short wait"),
+        )
+    }
+
+    pub fn unavailable(service: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            format!("{service} did not answer; retry after a short wait"),
+        )
+    }
+
+    /// 500. `request_id` lets an operator find the logged details.
+    pub fn internal(request_id: Option<&str>) -> Self {
+        let message = match request_id {
+            Some(id) => format!("the request failed; the function's logs have the details (request id {id})"),
+            None => "the request failed; the function's logs have the details".to_owned(),
+        };
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
+    }
+
+    /// The HTTP answer.
+    pub fn into_response(self) -> Response<Body> {
+        let body = ErrorBody {
+            error: self.name,
+            message: &self.message,
+            field: self.field.as_deref(),
+        };
+        let mut response = crate::api::json_response(self.status, &body);
+        let headers = response.headers_mut();
+        if let Some(allow) = self.allow {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if matches!(
+            self.status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        ) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        response
+    }
+}
