@@ -208,13 +208,15 @@ async fn init_errors_and_missing_functions() {
 
 #[tokio::test]
 async fn slow_init_is_measured() {
-    let p = invoker(|c| c.env("FAKE_LAMBDA_INIT_DELAY_MS", "200"));
+    let p = invoker(|c| c.env("FAKE_LAMBDA_INIT_DELAY_MS", "300"));
     let m = sequence(&[json!({}), json!({})]);
     run_with(&p, &m, "slow-init").await;
     let records = p.invocation_records();
-    assert!(records[0].init_duration.unwrap() >= Duration::from_millis(200));
-    assert!(records[0].wall_time >= Duration::from_millis(200));
-    assert!(records[1].wall_time < Duration::from_millis(200));
+    assert!(records[0].cold_start);
+    assert!(records[0].init_duration.unwrap() >= Duration::from_millis(300));
+    assert!(records[0].wall_time >= Duration::from_millis(300));
+    assert!(records[0].duration < records[0].wall_time);
+    assert!(!records[1].cold_start && records[1].init_duration.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
