@@ -1,0 +1,402 @@
+'use strict';
+// Assertions on the synthesized CDK stack: the properties the design
+// promises (PHI-safe logging, encryption, retention, least-privilege IAM).
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { Match, Template } = require('aws-cdk-lib/assertions');
+const { DISTINCT, REPO, REQUIRED, INFRA, render, resourcesOfType, roleStatements, synth } = require('./helpers');
+const { readConfig, ConfigError } = require('../lib/config');
+
+const defaults = synth();
+const t = Template.fromJSON(defaults.template);
+const cfn = defaults.template;
+const ON = { TracingOn: true };
+const datastoreArn = `arn:\${AWS::Partition}:healthlake:\${AWS::Region}:\${AWS::AccountId}:datastore/fhir/${REQUIRED.datastoreId}`;
+
+const FUNCTIONS = ['StartExportFunction', 'CheckExportFunction', 'RecordResultFunction'];
+const POLL_VARIABLES = [
+  'HLX_POLL_INITIAL_SECONDS',
+  'HLX_POLL_BACKOFF_RATE',
+  'HLX_POLL_MAX_SECONDS',
+  'HLX_POLL_SUBMITTED_SECONDS',
+  'HLX_POLL_QUEUED_SECONDS',
+  'HLX_MAX_RUN_HOURS',
+  'HLX_MAX_QUEUE_HOURS',
+];
+
+/** Actions that AWS offers only on Resource "*". */
+const NO_RESOURCE_LEVEL = new Set([
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+]);
+
+const asList = (v) => (Array.isArray(v) ? v : [v]);
+/** Statements of a role, keyed by Sid, Action and Resource as sorted lists. */
+function statementsBySid(template, roleId, conditions = ON) {
+  const out = {};
+  for (const s of roleStatements(template, roleId, conditions)) {
+    out[s.Sid] = { ...s, Action: asList(s.Action).sort(), Resource: asList(s.Resource).sort() };
+  }
+  return out;
+}
+
+test('functions: provided.al2023, bootstrap, arm64 by default, 128 MB, JSON logs to their own log group, active tracing', () => {
+  for (const id of FUNCTIONS) {
+    const fn = cfn.Resources[id];
+    assert.equal(fn.Type, 'AWS::Lambda::Function');
+    const p = fn.Properties;
+    assert.equal(p.Runtime, 'provided.al2023');
+    assert.equal(p.Handler, 'bootstrap');
+    assert.deepEqual(p.Architectures, ['arm64']);
+    assert.equal(p.MemorySize, 128);
+    assert.ok(p.Timeout < 60, 'below the 60 s Task timeout of the state machine');
+    assert.deepEqual(p.LoggingConfig, { LogFormat: 'JSON', LogGroup: { Ref: id.replace('Function', 'LogGroup') } });
+    assert.deepEqual(p.TracingConfig, { Mode: 'Active' });
+    assert.equal(p.Environment.Variables.RUST_LOG, 'info');
+  }
+});
+
+test('functions: environment variables per function', () => {
+  const env = (id) => cfn.Resources[id].Properties.Environment.Variables;
+  assert.deepEqual(Object.keys(env('StartExportFunction')).sort(), ['RUST_LOG', ...POLL_VARIABLES].sort());
+  assert.deepEqual(Object.keys(env('CheckExportFunction')).sort(), ['RUST_LOG', ...POLL_VARIABLES].sort());
+  assert.deepEqual(env('RecordResultFunction'), { RUST_LOG: 'info', HLX_TABLE_NAME: { Ref: 'JobTable' } });
+  assert.equal(env('StartExportFunction').HLX_MAX_RUN_HOURS, '24');
+  assert.equal(env('StartExportFunction').HLX_MAX_QUEUE_HOURS, '24');
+});
+
+test('functions: x86_64 and tracing off are one context value away', () => {
+  const other = synth({ architecture: 'x86_64', tracing: 'false' }).template;
+  for (const id of FUNCTIONS) {
+    assert.deepEqual(other.Resources[id].Properties.Architectures, ['x86_64']);
+    assert.deepEqual(other.Resources[id].Properties.TracingConfig, { Mode: 'PassThrough' });
+  }
+  for (const id of ['ExportStateMachine', 'NightlyLauncher']) {
+    assert.deepEqual(other.Resources[id].Properties.TracingConfiguration, { Enabled: false });
+  }
+  assert.equal(other.Resources.ExportsApiv1Stage.Properties.TracingEnabled, false);
+  for (const [id, policy] of Object.entries(resourcesOfType(other, 'AWS::IAM::ManagedPolicy'))) {
+    for (const s of policy.Properties.PolicyDocument.Statement) {
+      assert.ok(!asList(s.Action).some((a) => a.startsWith('xray:')), `${id}: no X-Ray permission without tracing`);
+    }
+  }
+});
+
+test('log groups: retention (90 days by default) and the stack key', () => {
+  const groups = resourcesOfType(cfn, 'AWS::Logs::LogGroup');
+  assert.deepEqual(Object.keys(groups).sort(), [
+    'CheckExportLogGroup',
+    'ExportStateMachineLogGroup',
+    'ExportsApiAccessLogGroup',
+    'ExportsApiExecutionLogGroup',
+    'NightlyLauncherLogGroup',
+    'RecordResultLogGroup',
+    'StartExportLogGroup',
+  ]);
+  for (const [id, g] of Object.entries(groups)) {
+    assert.equal(g.Properties.RetentionInDays, 90, id);
+    assert.deepEqual(g.Properties.KmsKeyId, { 'Fn::GetAtt': ['EncryptionKey', 'Arn'] }, id);
+  }
+  const retained = synth({ logRetentionDays: 365 }).template;
+  for (const g of Object.values(resourcesOfType(retained, 'AWS::Logs::LogGroup'))) {
+    assert.equal(g.Properties.RetentionInDays, 365);
+  }
+});
+
+test('encryption key: rotated, retained, usable by CloudWatch Logs, EventBridge and alarms', () => {
+  t.hasResource('AWS::KMS::Key', {
+    DeletionPolicy: 'Retain',
+    Properties: Match.objectLike({ EnableKeyRotation: true, PendingWindowInDays: 30 }),
+  });
+  const statements = cfn.Resources.EncryptionKey.Properties.KeyPolicy.Statement;
+  const sids = statements.map((s) => s.Sid).sort();
+  assert.deepEqual(sids, [
+    'AccountAdministersKeyThroughIam',
+    'CloudWatchLogsEncryptsThisAccountsLogGroups',
+    'EventBridgeAndAlarmsPublishToTheEncryptedTopic',
+  ]);
+  const logs = statements.find((s) => s.Sid === 'CloudWatchLogsEncryptsThisAccountsLogGroups');
+  assert.ok(logs.Condition.ArnLike['kms:EncryptionContext:aws:logs:arn'], 'scoped to this account and Region');
+});
+
+test('job table: keys, index, TTL, on-demand, PITR, customer-managed SSE, deletion protection, retained', () => {
+  t.hasResource('AWS::DynamoDB::Table', {
+    DeletionPolicy: 'Retain',
+    UpdateReplacePolicy: 'Retain',
+    Properties: {
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'gsi1pk', AttributeType: 'S' },
+        { AttributeName: 'gsi1sk', AttributeType: 'S' },
+      ]),
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'by-datastore',
+          KeySchema: [
+            { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+            { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: {
+        SSEEnabled: true,
+        SSEType: 'KMS',
+        KMSMasterKeyId: { 'Fn::GetAtt': ['EncryptionKey', 'Arn'] },
+      },
+      DeletionProtectionEnabled: true,
+    },
+  });
+  assert.equal(cfn.Resources.JobTable.Properties.AttributeDefinitions.length, 3);
+});
+
+test('export state machine: Standard, ERROR logs without execution data, tracing, the ASL file with its substitutions', () => {
+  const p = cfn.Resources.ExportStateMachine.Properties;
+  assert.equal(p.StateMachineType, 'STANDARD');
+  assert.deepEqual(p.LoggingConfiguration, {
+    Level: 'ERROR',
+    IncludeExecutionData: false,
+    Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': ['ExportStateMachineLogGroup', 'Arn'] } } }],
+  });
+  assert.deepEqual(p.TracingConfiguration, { Enabled: true });
+  assert.deepEqual(p.DefinitionSubstitutions, {
+    StartExportFunctionArn: { 'Fn::GetAtt': ['StartExportFunction', 'Arn'] },
+    CheckExportFunctionArn: { 'Fn::GetAtt': ['CheckExportFunction', 'Arn'] },
+    RecordResultFunctionArn: { 'Fn::GetAtt': ['RecordResultFunction', 'Arn'] },
+  });
+  const key = p.DefinitionS3Location.Key;
+  const asset = path.join(defaults.outdir, `asset.${key}`);
+  assert.equal(
+    fs.readFileSync(asset, 'utf8'),
+    fs.readFileSync(path.join(REPO, 'statemachine', 'export.asl.json'), 'utf8'),
+    'the deployed definition is statemachine/export.asl.json, byte for byte',
+  );
+});
+
+test('nightly launcher: Standard, ERROR logs without execution data, starts the export machine', () => {
+  const p = cfn.Resources.NightlyLauncher.Properties;
+  assert.equal(p.StateMachineType, 'STANDARD');
+  assert.equal(p.LoggingConfiguration.Level, 'ERROR');
+  assert.equal(p.LoggingConfiguration.IncludeExecutionData, false);
+  assert.deepEqual(p.DefinitionSubstitutions, { ExportStateMachineArn: { Ref: 'ExportStateMachine' } });
+  assert.equal(
+    fs.readFileSync(path.join(defaults.outdir, `asset.${p.DefinitionS3Location.Key}`), 'utf8'),
+    fs.readFileSync(path.join(INFRA, 'statemachine', 'nightly-launcher.asl.json'), 'utf8'),
+  );
+});
+
+test('IAM: each role holds exactly its actions on exactly its resources', () => {
+  const start = statementsBySid(cfn, 'StartExportFunctionRole');
+  assert.deepEqual(Object.keys(start).sort(), [
+    'PassTheDataAccessRoleToHealthLake',
+    'StartExportOfTheDatastore',
+    'UseTheExportKeyOnlyThroughHealthLake',
+    'WriteOwnLogs',
+    'XRayHasNoResourceLevelPermissions',
+  ]);
+  assert.deepEqual(start.StartExportOfTheDatastore.Action, ['healthlake:StartFHIRExportJob']);
+  assert.deepEqual(start.StartExportOfTheDatastore.Resource, [datastoreArn]);
+  assert.deepEqual(start.PassTheDataAccessRoleToHealthLake.Action, ['iam:PassRole']);
+  assert.deepEqual(start.PassTheDataAccessRoleToHealthLake.Resource, [REQUIRED.dataAccessRoleArn]);
+  assert.deepEqual(start.PassTheDataAccessRoleToHealthLake.Condition, {
+    StringEquals: { 'iam:PassedToService': 'healthlake.amazonaws.com' },
+  });
+  assert.deepEqual(start.UseTheExportKeyOnlyThroughHealthLake.Action, ['kms:DescribeKey', 'kms:GenerateDataKey']);
+  assert.deepEqual(start.UseTheExportKeyOnlyThroughHealthLake.Resource, [REQUIRED.kmsKeyArn]);
+  assert.deepEqual(start.UseTheExportKeyOnlyThroughHealthLake.Condition, {
+    StringEquals: { 'kms:ViaService': 'healthlake.${AWS::Region}.${AWS::URLSuffix}' },
+  });
+  assert.deepEqual(start.WriteOwnLogs.Resource, ['${StartExportLogGroup.Arn}']);
+
+  const check = statementsBySid(cfn, 'CheckExportFunctionRole');
+  assert.deepEqual(Object.keys(check).sort(), [
+    'DescribeExportsOfTheDatastore',
+    'WriteOwnLogs',
+    'XRayHasNoResourceLevelPermissions',
+  ]);
+  assert.deepEqual(check.DescribeExportsOfTheDatastore.Action, ['healthlake:DescribeFHIRExportJob']);
+  assert.deepEqual(check.DescribeExportsOfTheDatastore.Resource, [datastoreArn]);
+
+  const record = statementsBySid(cfn, 'RecordResultFunctionRole');
+  assert.deepEqual(Object.keys(record).sort(), ['ReadAndWriteJobRecords', 'WriteOwnLogs', 'XRayHasNoResourceLevelPermissions']);
+  assert.deepEqual(record.ReadAndWriteJobRecords.Action, ['dynamodb:GetItem', 'dynamodb:PutItem']);
+  assert.deepEqual(record.ReadAndWriteJobRecords.Resource, ['${JobTable.Arn}']);
+
+  const machine = statementsBySid(cfn, 'ExportStateMachineRole');
+  assert.deepEqual(machine.InvokeTheThreeFunctions.Action, ['lambda:InvokeFunction']);
+  assert.deepEqual(machine.InvokeTheThreeFunctions.Resource, [
+    '${CheckExportFunction.Arn}',
+    '${RecordResultFunction.Arn}',
+    '${StartExportFunction.Arn}',
+  ]);
+
+  const launcher = statementsBySid(cfn, 'NightlyLauncherRole');
+  assert.deepEqual(launcher.StartTheExportStateMachine.Action, ['states:StartExecution']);
+  assert.deepEqual(launcher.StartTheExportStateMachine.Resource, ['${ExportStateMachine}']);
+
+  const schedule = statementsBySid(cfn, 'NightlyScheduleRole');
+  assert.deepEqual(schedule.StartTheLauncher.Resource, ['${NightlyLauncher}']);
+  assert.deepEqual(schedule.DeadLetterUndeliveredStarts.Action, ['sqs:SendMessage']);
+  assert.deepEqual(schedule.DeadLetterUndeliveredStarts.Resource, ['${ScheduleDeadLetterQueue.Arn}']);
+  assert.deepEqual(schedule.EncryptDeadLetters.Resource, ['${EncryptionKey.Arn}']);
+
+  const api = statementsBySid(cfn, 'ExportsApiRole');
+  assert.deepEqual(Object.keys(api), ['StartTheExportStateMachine']);
+  assert.deepEqual(api.StartTheExportStateMachine.Resource, ['${ExportStateMachine}']);
+});
+
+test('IAM: "*" only where AWS offers nothing narrower, no AWS-managed or inline policies, only Allow', () => {
+  for (const [id, policy] of Object.entries(resourcesOfType(cfn, 'AWS::IAM::ManagedPolicy'))) {
+    for (const s of policy.Properties.PolicyDocument.Statement) {
+      assert.equal(s.Effect, 'Allow', id);
+      for (const action of asList(s.Action)) assert.ok(!action.includes('*'), `${id}: wildcard action ${action}`);
+      if (asList(s.Resource).includes('*')) {
+        for (const action of asList(s.Action)) {
+          assert.ok(NO_RESOURCE_LEVEL.has(action), `${id}: ${action} on "*" although it has resource-level permissions`);
+        }
+      }
+    }
+  }
+  for (const [id, role] of Object.entries(resourcesOfType(cfn, 'AWS::IAM::Role'))) {
+    assert.equal(role.Properties.Policies, undefined, `${id} has no inline policy`);
+    for (const arn of role.Properties.ManagedPolicyArns) {
+      assert.ok(arn.Ref && cfn.Resources[arn.Ref].Type === 'AWS::IAM::ManagedPolicy', `${id}: only the stack's own policies`);
+    }
+  }
+  assert.deepEqual(resourcesOfType(cfn, 'AWS::IAM::Policy'), {});
+});
+
+test('nightly schedule: expression, time zone, request input, retries and an encrypted dead-letter queue', () => {
+  const p = cfn.Resources.NightlySchedule.Properties;
+  assert.equal(p.ScheduleExpression, 'cron(0 2 * * ? *)');
+  assert.equal(p.ScheduleExpressionTimezone, 'UTC');
+  assert.deepEqual(p.FlexibleTimeWindow, { Mode: 'OFF' });
+  assert.equal(p.State, 'ENABLED');
+  assert.deepEqual(p.Target.Arn, { Ref: 'NightlyLauncher' });
+  assert.deepEqual(p.Target.RetryPolicy, { MaximumRetryAttempts: 20, MaximumEventAgeInSeconds: 14400 });
+  assert.deepEqual(p.Target.DeadLetterConfig, { Arn: { 'Fn::GetAtt': ['ScheduleDeadLetterQueue', 'Arn'] } });
+  assert.deepEqual(JSON.parse(p.Target.Input), {
+    scheduledTime: '<aws.scheduler.scheduled-time>',
+    request: {
+      datastoreId: REQUIRED.datastoreId,
+      s3Uri: REQUIRED.exportS3Uri,
+      kmsKeyId: REQUIRED.kmsKeyArn,
+      dataAccessRoleArn: REQUIRED.dataAccessRoleArn,
+      trigger: 'schedule',
+    },
+  });
+  t.hasResourceProperties('AWS::SQS::Queue', {
+    KmsMasterKeyId: { 'Fn::GetAtt': ['EncryptionKey', 'Arn'] },
+    MessageRetentionPeriod: 1209600,
+  });
+  const other = synth({ scheduleExpression: 'cron(30 23 ? * MON-FRI *)', scheduleTimezone: 'America/New_York' }).template;
+  assert.equal(other.Resources.NightlySchedule.Properties.ScheduleExpression, 'cron(30 23 ? * MON-FRI *)');
+  assert.equal(other.Resources.NightlySchedule.Properties.ScheduleExpressionTimezone, 'America/New_York');
+});
+
+test('API: POST /exports, AWS_IAM, body validated against the model, straight to StartExecution', () => {
+  t.hasResourceProperties('AWS::ApiGateway::Method', {
+    HttpMethod: 'POST',
+    AuthorizationType: 'AWS_IAM',
+    RequestValidatorId: Match.anyValue(),
+    RequestModels: { 'application/json': Match.anyValue() },
+    Integration: Match.objectLike({
+      Type: 'AWS',
+      IntegrationHttpMethod: 'POST',
+      PassthroughBehavior: 'NEVER',
+      Credentials: { 'Fn::GetAtt': ['ExportsApiRole', 'Arn'] },
+    }),
+  });
+  const method = Object.values(resourcesOfType(cfn, 'AWS::ApiGateway::Method'))[0];
+  assert.equal(render(method.Properties.Integration.Uri), 'arn:${AWS::Partition}:apigateway:${AWS::Region}:states:action/StartExecution');
+  t.resourceCountIs('AWS::ApiGateway::Method', 1);
+  t.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true, ValidateRequestParameters: true });
+  t.hasResourceProperties('AWS::ApiGateway::Model', {
+    ContentType: 'application/json',
+    Schema: JSON.parse(fs.readFileSync(path.join(INFRA, 'api', 'export-request.schema.json'), 'utf8')),
+  });
+  t.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'exports' });
+  const stage = cfn.Resources.ExportsApiv1Stage.Properties;
+  assert.equal(stage.StageName, 'v1');
+  assert.equal(stage.TracingEnabled, true);
+  assert.deepEqual(stage.AccessLogSetting.DestinationArn, { 'Fn::GetAtt': ['ExportsApiAccessLogGroup', 'Arn'] });
+  assert.deepEqual(stage.MethodSettings, [
+    {
+      DataTraceEnabled: false,
+      HttpMethod: '*',
+      LoggingLevel: 'ERROR',
+      MetricsEnabled: true,
+      ResourcePath: '/*',
+      ThrottlingBurstLimit: 10,
+      ThrottlingRateLimit: 5,
+    },
+  ]);
+  t.hasResourceProperties('AWS::ApiGateway::Account', { CloudWatchRoleArn: { 'Fn::GetAtt': ['ApiGatewayCloudWatchRole', 'Arn'] } });
+});
+
+test('notifications: encrypted topic fed by a rule on failed, timed-out and aborted executions', () => {
+  t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': ['EncryptionKey', 'Arn'] } });
+  const rule = cfn.Resources.ExecutionStatusRule.Properties;
+  assert.deepEqual(rule.EventPattern, {
+    source: ['aws.states'],
+    'detail-type': ['Step Functions Execution Status Change'],
+    detail: {
+      status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+      stateMachineArn: [{ Ref: 'ExportStateMachine' }, { Ref: 'NightlyLauncher' }],
+    },
+  });
+  assert.deepEqual(rule.Targets[0].Arn, { Ref: 'AlarmTopic' });
+  assert.ok(!JSON.stringify(rule.Targets[0].InputTransformer).includes('$.detail.input'), 'no execution input in the message');
+  t.resourceCountIs('AWS::SNS::Subscription', 0);
+  const withEmail = Template.fromJSON(synth({ notificationEmail: 'ops@example.com' }).template);
+  withEmail.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+});
+
+test('alarms: failed executions and errors of each function notify the topic', () => {
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    Namespace: 'AWS/States',
+    MetricName: 'ExecutionsFailed',
+    Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: 'ExportStateMachine' } }],
+    AlarmActions: [{ Ref: 'AlarmTopic' }],
+  });
+  for (const id of FUNCTIONS) {
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: id } }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [{ Ref: 'AlarmTopic' }],
+    });
+  }
+});
+
+test('settings: missing or malformed values are refused with their names', () => {
+  assert.throws(() => readConfig(() => undefined), (err) => {
+    assert.ok(err instanceof ConfigError);
+    for (const key of ['datastoreId', 'exportS3Uri', 'kmsKeyArn', 'dataAccessRoleArn']) assert.match(err.message, new RegExp(key));
+    return true;
+  });
+  const bad = { ...REQUIRED, datastoreId: 'has:colon', architecture: 'mips', maxJobHours: '40', kmsKeyArn: 'alias/x' };
+  assert.throws(() => readConfig((k) => bad[k]), /datastoreId[\s\S]*kmsKeyArn[\s\S]*maxJobHours[\s\S]*architecture/);
+  const ok = readConfig((k) => ({ ...DISTINCT, tracing: 'false' })[k]);
+  assert.equal(ok.tracing, 'Disabled');
+  assert.equal(ok.maxJobHours, 31);
+});
