@@ -169,7 +169,7 @@ class HlxStack extends Stack {
       'EncryptionKey',
     );
     logicalId(
-      new kms.Alias(this, 'EncryptionKeyAlias', { aliasName: `alias/${this.stackName}-hlx`, targetKey: key }),
+      new kms.Alias(this, 'EncryptionKeyAlias', { aliasName: `alias/${cdk.Aws.STACK_NAME}-hlx`, targetKey: key }),
       'EncryptionKeyAlias',
     );
 
@@ -348,7 +348,7 @@ class HlxStack extends Stack {
       ],
     );
     const exportLogs = logGroup('ExportStateMachineLogGroup', {
-      logGroupName: `/aws/vendedlogs/states/${this.stackName}-export`,
+      logGroupName: `/aws/vendedlogs/states/${cdk.Aws.STACK_NAME}-export`,
     });
     const exportStateMachine = logicalId(
       new sfn.StateMachine(this, 'ExportStateMachine', {
@@ -380,7 +380,7 @@ class HlxStack extends Stack {
       ],
     );
     const launcherLogs = logGroup('NightlyLauncherLogGroup', {
-      logGroupName: `/aws/vendedlogs/states/${this.stackName}-nightly-launcher`,
+      logGroupName: `/aws/vendedlogs/states/${cdk.Aws.STACK_NAME}-nightly-launcher`,
     });
     const launcher = logicalId(
       new sfn.StateMachine(this, 'NightlyLauncher', {
@@ -519,7 +519,7 @@ class HlxStack extends Stack {
       ],
     });
     const api = new apigw.RestApi(this, 'ExportsApi', {
-      restApiName: `${this.stackName}-exports`,
+      restApiName: `${cdk.Aws.STACK_NAME}-exports`,
       endpointTypes: [apigw.EndpointType.REGIONAL],
       cloudWatchRole: false,
       deployOptions: {

@@ -1,0 +1,273 @@
+'use strict';
+// SAM and CDK deploy the same stack. Both templates are rendered (intrinsic
+// functions spelled out, SAM conditions decided, CDK's literal settings
+// turned back into ${Parameter}) and compared resource by resource, with
+// every setting away from its default so that a value can only match if it
+// comes from the same parameter. The functions, state machines and API,
+// which SAM declares in its own resource types, are compared field by field.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { PARAMETERS } = require('../lib/config');
+const { FUNCTIONS } = require('../lib/hlx-stack');
+const {
+  DISTINCT,
+  INFRA,
+  REPO,
+  canonical,
+  parameterize,
+  placeholders,
+  render,
+  samParameterValues,
+  samTemplate,
+  synth,
+} = require('./helpers');
+
+const SAM_DIR = path.join(INFRA, 'sam');
+const sam = samTemplate();
+const cdkRun = synth(DISTINCT);
+const cdk = cdkRun.template;
+const values = samParameterValues(cdkRun.config);
+const conditions = {
+  TracingOn: values.Tracing === 'Enabled',
+  HasNotificationEmail: values.NotificationEmail !== '',
+};
+
+/** Parses strings that hold JSON objects, so that whitespace does not matter. */
+function parseJsonStrings(v) {
+  if (Array.isArray(v)) return v.map(parseJsonStrings);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, parseJsonStrings(x)]));
+  if (typeof v === 'string' && v.startsWith('{')) {
+    try {
+      return parseJsonStrings(JSON.parse(v));
+    } catch {
+      return v;
+    }
+  }
+  return v;
+}
+const fromSam = (v) => canonical(parseJsonStrings(render(v, conditions)));
+const fromCdk = (v) => canonical(parseJsonStrings(parameterize(render(v), values)));
+
+/** CDK's own resources, or those SAM generates from AWS::Serverless::Api. */
+const CDK_ONLY = /^(CDKMetadata|ExportsApiDeployment|ExportsApiexports|ExportsApiExportRequestModel|ExportsApiBodyValidator|ExportsApiv1Stage$)/;
+const activeSam = Object.entries(sam.Resources).filter(([, r]) => !r.Condition || conditions[r.Condition]);
+
+test('parity: the SAM parameters are the CDK settings (names, defaults, rules)', () => {
+  const samParams = sam.Parameters;
+  assert.deepEqual(Object.keys(samParams).sort(), PARAMETERS.map((p) => p.samName).sort());
+  for (const p of PARAMETERS) {
+    const s = samParams[p.samName];
+    const where = `${p.samName} / -c ${p.key}`;
+    assert.equal(s.Type, p.number ? 'Number' : 'String', where);
+    if (p.required) assert.equal(s.Default, undefined, `${where} is required in both`);
+    else if (p.number) assert.equal(Number(s.Default), p.default, where);
+    else assert.equal(s.Default, p.default, where);
+    assert.equal(s.AllowedPattern, p.pattern, where);
+    assert.deepEqual(s.AllowedValues, p.allowed, where);
+    assert.equal(s.MinValue, p.min, where);
+    assert.equal(s.MaxValue, p.max, where);
+  }
+});
+
+test('parity: the poll schedule defaults are the code defaults (functions/core/src/poll.rs)', () => {
+  const source = fs.readFileSync(path.join(REPO, 'functions', 'core', 'src', 'poll.rs'), 'utf8');
+  const documented = Object.fromEntries(
+    [...source.matchAll(/"(HLX_[A-Z_]+)",\s*"[^"]*\(default ([0-9.]+)\)"/g)].map((m) => [m[1], Number(m[2])]),
+  );
+  const byVariable = {
+    HLX_POLL_INITIAL_SECONDS: 'PollInitialSeconds',
+    HLX_POLL_BACKOFF_RATE: 'PollBackoffRate',
+    HLX_POLL_MAX_SECONDS: 'PollMaxSeconds',
+    HLX_POLL_SUBMITTED_SECONDS: 'PollSubmittedSeconds',
+    HLX_POLL_QUEUED_SECONDS: 'PollQueuedSeconds',
+    HLX_MAX_RUN_HOURS: 'MaxJobHours',
+    HLX_MAX_QUEUE_HOURS: 'MaxQueueHours',
+  };
+  assert.deepEqual(Object.keys(documented).sort(), Object.keys(byVariable).sort(), 'every schedule variable is a parameter');
+  for (const [variable, parameter] of Object.entries(byVariable)) {
+    assert.equal(Number(sam.Parameters[parameter].Default), documented[variable], `${parameter} = ${variable}'s default`);
+  }
+});
+
+test('parity: the same resources under the same logical IDs', () => {
+  const samIds = activeSam.map(([id]) => id).sort();
+  const cdkIds = Object.keys(cdk.Resources).filter((id) => !CDK_ONLY.test(id)).sort();
+  assert.deepEqual(cdkIds, samIds);
+  assert.deepEqual(Object.keys(cdk.Outputs).filter((o) => !o.startsWith('ExportsApiEndpoint')).sort(), Object.keys(sam.Outputs).sort());
+});
+
+test('parity: every plain CloudFormation resource has the same properties and policies', () => {
+  let compared = 0;
+  for (const [id, s] of activeSam) {
+    if (s.Type.startsWith('AWS::Serverless::')) continue;
+    const c = cdk.Resources[id];
+    assert.equal(c.Type, s.Type, id);
+    const props = (r) => {
+      const p = { ...r.Properties };
+      if (r.Type === 'AWS::IAM::ManagedPolicy' && p.Path === '/') delete p.Path;
+      return p;
+    };
+    assert.deepEqual(fromCdk(props(c)), fromSam(props(s)), `${id} (${s.Type})`);
+    assert.equal(c.DeletionPolicy ?? 'Delete', s.DeletionPolicy ?? 'Delete', `${id} DeletionPolicy`);
+    assert.equal(c.UpdateReplacePolicy ?? 'Delete', s.UpdateReplacePolicy ?? 'Delete', `${id} UpdateReplacePolicy`);
+    compared += 1;
+  }
+  assert.ok(compared >= 35, `compared ${compared} resources`);
+  for (const [name, o] of Object.entries(sam.Outputs)) {
+    assert.deepEqual(fromCdk(cdk.Outputs[name].Value), fromSam(o.Value), `output ${name}`);
+  }
+});
+
+test('parity: the same three functions (binaries, runtime, architecture, memory, logging, environment)', () => {
+  const globals = sam.Globals.Function;
+  const samFunctions = Object.entries(sam.Resources).filter(([, r]) => r.Type === 'AWS::Serverless::Function');
+  assert.deepEqual(samFunctions.map(([id]) => id).sort(), FUNCTIONS.map((f) => `${f.id}Function`).sort());
+  assert.equal(path.resolve(SAM_DIR, globals.CodeUri), REPO, 'SAM builds from the Cargo workspace root');
+  assert.match(fs.readFileSync(path.join(REPO, 'Cargo.toml'), 'utf8'), /^\[workspace\]/m);
+  for (const f of FUNCTIONS) {
+    const id = `${f.id}Function`;
+    const s = sam.Resources[id];
+    assert.deepEqual(s.Metadata, { BuildMethod: 'rust-cargolambda', BuildProperties: { Binary: f.binary } }, id);
+    const crate = fs.readFileSync(path.join(REPO, 'functions', f.binary, 'Cargo.toml'), 'utf8');
+    assert.match(crate, new RegExp(`^name = "${f.binary}"$`, 'm'), `functions/${f.binary} is the crate of binary ${f.binary}`);
+    assert.ok(fs.existsSync(path.join(REPO, 'functions', f.binary, 'src', 'main.rs')), `${f.binary} is a binary crate`);
+
+    const merged = { ...globals, ...s.Properties };
+    const expected = {
+      Runtime: merged.Runtime,
+      Handler: merged.Handler,
+      Architectures: merged.Architectures,
+      MemorySize: merged.MemorySize,
+      Timeout: merged.Timeout,
+      TracingConfig: { Mode: merged.Tracing },
+      Role: merged.Role,
+      LoggingConfig: merged.LoggingConfig,
+      Environment: merged.Environment,
+      Description: merged.Description,
+    };
+    const { Code, ...cdkProps } = cdk.Resources[id].Properties;
+    assert.ok(Code, `${id} has code`);
+    assert.deepEqual(fromCdk(cdkProps), fromSam(expected), id);
+  }
+  // The defaults: arm64 and provided.al2023 in both.
+  assert.equal(sam.Parameters.Architecture.Default, 'arm64');
+  assert.deepEqual(synth({}).template.Resources.StartExportFunction.Properties.Architectures, ['arm64']);
+  assert.equal(globals.Runtime, 'provided.al2023');
+});
+
+test('parity: the same state machines, from the same definition files, with substitutions covering every placeholder', () => {
+  const machines = Object.entries(sam.Resources).filter(([, r]) => r.Type === 'AWS::Serverless::StateMachine');
+  assert.deepEqual(machines.map(([id]) => id).sort(), ['ExportStateMachine', 'NightlyLauncher']);
+  const substitutedFromRepo = new Set();
+  for (const [id, s] of machines) {
+    const p = s.Properties;
+    const file = path.resolve(SAM_DIR, p.DefinitionUri);
+    const c = cdk.Resources[id].Properties;
+    assert.equal(
+      fs.readFileSync(path.join(cdkRun.outdir, `asset.${c.DefinitionS3Location.Key}`), 'utf8'),
+      fs.readFileSync(file, 'utf8'),
+      `${id}: CDK deploys ${path.relative(REPO, file)} too`,
+    );
+    assert.deepEqual(
+      fromCdk({
+        StateMachineType: c.StateMachineType,
+        RoleArn: c.RoleArn,
+        LoggingConfiguration: c.LoggingConfiguration,
+        TracingConfiguration: c.TracingConfiguration,
+        DefinitionSubstitutions: c.DefinitionSubstitutions,
+      }),
+      fromSam({
+        StateMachineType: p.Type,
+        RoleArn: p.Role,
+        LoggingConfiguration: p.Logging,
+        TracingConfiguration: p.Tracing,
+        DefinitionSubstitutions: p.DefinitionSubstitutions,
+      }),
+      id,
+    );
+    assert.deepEqual(
+      Object.keys(p.DefinitionSubstitutions).sort(),
+      [...placeholders(file)].sort(),
+      `${id}: the substitutions are exactly the placeholders of ${path.basename(file)}`,
+    );
+    if (path.dirname(file) === path.join(REPO, 'statemachine')) {
+      for (const k of Object.keys(p.DefinitionSubstitutions)) substitutedFromRepo.add(k);
+    }
+  }
+  const repoPlaceholders = new Set();
+  for (const name of fs.readdirSync(path.join(REPO, 'statemachine')).filter((n) => n.endsWith('.asl.json'))) {
+    for (const k of placeholders(path.join(REPO, 'statemachine', name))) repoPlaceholders.add(k);
+  }
+  assert.deepEqual([...substitutedFromRepo].sort(), [...repoPlaceholders].sort(), 'statemachine/*.asl.json placeholders');
+});
+
+test('parity: the same API (path, IAM auth, validation, model, integration, template, stage)', () => {
+  const api = sam.Resources.ExportsApi.Properties;
+  const body = api.DefinitionBody;
+  const op = body.paths['/exports'].post;
+  const integration = op['x-amazon-apigateway-integration'];
+  const byType = (type) => Object.values(cdk.Resources).filter((r) => r.Type === type);
+  const [method] = byType('AWS::ApiGateway::Method');
+  const [resource] = byType('AWS::ApiGateway::Resource');
+  const [validator] = byType('AWS::ApiGateway::RequestValidator');
+  const [model] = byType('AWS::ApiGateway::Model');
+  const restApi = cdk.Resources.ExportsApi;
+  const stage = cdk.Resources.ExportsApiv1Stage.Properties;
+
+  assert.deepEqual(Object.keys(body.paths), ['/exports']);
+  assert.deepEqual(Object.keys(body.paths['/exports']), ['post']);
+  assert.equal(resource.Properties.PathPart, 'exports');
+  assert.equal(method.Properties.HttpMethod, 'POST');
+  assert.equal(byType('AWS::ApiGateway::Method').length, 1);
+  assert.equal(op.operationId, method.Properties.OperationName);
+
+  const scheme = Object.keys(op.security[0])[0];
+  assert.equal(body.components.securitySchemes[scheme]['x-amazon-apigateway-authtype'], 'awsSigv4');
+  assert.equal(method.Properties.AuthorizationType, 'AWS_IAM');
+
+  const samValidator = body['x-amazon-apigateway-request-validators'][op['x-amazon-apigateway-request-validator']];
+  assert.deepEqual(samValidator, {
+    validateRequestBody: validator.Properties.ValidateRequestBody,
+    validateRequestParameters: validator.Properties.ValidateRequestParameters,
+  });
+
+  const schemaFile = JSON.parse(fs.readFileSync(path.join(INFRA, 'api', 'export-request.schema.json'), 'utf8'));
+  const { $schema, ...openApiSchema } = schemaFile;
+  assert.ok($schema);
+  const samSchemaRef = op.requestBody.content['application/json'].schema.$ref.split('/').pop();
+  assert.deepEqual(body.components.schemas[samSchemaRef], openApiSchema, 'SAM model = infra/api/export-request.schema.json');
+  assert.deepEqual(model.Properties.Schema, schemaFile, 'CDK model = infra/api/export-request.schema.json');
+
+  const ci = method.Properties.Integration;
+  assert.equal(ci.Type, integration.type.toUpperCase());
+  assert.equal(ci.IntegrationHttpMethod, integration.httpMethod);
+  assert.equal(ci.PassthroughBehavior, integration.passthroughBehavior.toUpperCase());
+  assert.deepEqual(fromCdk(ci.Uri), fromSam(integration.uri));
+  assert.deepEqual(fromCdk(ci.Credentials), fromSam(integration.credentials));
+  const vtl = fs.readFileSync(path.join(INFRA, 'api', 'start-export.vtl'), 'utf8').replace(/\n$/, '');
+  assert.equal(fromSam(integration.requestTemplates['application/json']), vtl, 'SAM template = infra/api/start-export.vtl');
+  assert.equal(fromCdk(ci.RequestTemplates['application/json']), vtl, 'CDK template = infra/api/start-export.vtl');
+  const samResponses = Object.entries(integration.responses)
+    .map(([pattern, r]) => ({ pattern: pattern === 'default' ? undefined : pattern, status: r.statusCode }))
+    .sort((a, b) => a.status.localeCompare(b.status));
+  const cdkResponses = ci.IntegrationResponses.map((r) => ({ pattern: r.SelectionPattern, status: r.StatusCode })).sort(
+    (a, b) => a.status.localeCompare(b.status),
+  );
+  assert.deepEqual(cdkResponses, samResponses);
+  assert.deepEqual(
+    method.Properties.MethodResponses.map((r) => r.StatusCode).sort(),
+    Object.keys(op.responses).sort(),
+  );
+
+  assert.deepEqual(restApi.Properties.EndpointConfiguration.Types, [api.EndpointConfiguration.Type]);
+  assert.deepEqual(fromCdk(restApi.Properties.Name), fromSam(api.Name));
+  assert.deepEqual(restApi.DependsOn, [sam.Resources.ExportsApi.DependsOn]);
+  assert.equal(stage.StageName, api.StageName);
+  assert.deepEqual(
+    fromCdk({ TracingEnabled: stage.TracingEnabled, AccessLogSetting: stage.AccessLogSetting, MethodSettings: stage.MethodSettings }),
+    fromSam({ TracingEnabled: api.TracingEnabled, AccessLogSetting: api.AccessLogSetting, MethodSettings: api.MethodSettings }),
+  );
+});
