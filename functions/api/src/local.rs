@@ -72,8 +72,8 @@ pub fn api_gateway_event(parts: &Parts, body: &[u8]) -> Value {
     let mut headers = Map::new();
     let mut multi_headers: Map<String, Value> = Map::new();
     for (name, value) in &parts.headers {
-        // API Gateway takes text headers only.
-        let Ok(value) = value.to_str() else { continue };
+        let value = String::from_utf8_lossy(value.as_bytes());
+        let value = value.as_ref();
         headers.insert(name.as_str().to_owned(), Value::String(value.to_owned()));
         match multi_headers
             .entry(name.as_str().to_owned())

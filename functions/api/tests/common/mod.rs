@@ -1,0 +1,138 @@
+//! What the route tests share: an API over in-memory fakes, requests built as
+//! API Gateway sends them, and answers read back as JSON.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use api::fake::FakeStateMachine;
+use api::{Api, ApiConfig};
+use hlx_clock::VirtualClock;
+use hlx_core::{InMemoryJobStore, JobRecord};
+use jiff::Timestamp;
+use lambda_http::http::{self, Response};
+use lambda_http::{Body, Request};
+use serde_json::{Value, json};
+
+pub const STATE_MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-export";
+pub const DATASTORE: &str = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6";
+pub const S3_URI: &str = "s3://hlx-exports/api";
+pub const KMS_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/HealthLakeExport";
+
+pub fn config() -> ApiConfig {
+    ApiConfig {
+        state_machine_arn: STATE_MACHINE.into(),
+        default_datastore_id: Some(DATASTORE.into()),
+        s3_uri: S3_URI.into(),
+        kms_key_id: KMS_KEY.into(),
+        data_access_role_arn: ROLE.into(),
+        max_body_bytes: api::config::MAX_BODY_BYTES,
+    }
+}
+
+pub fn start_time() -> Timestamp {
+    "2026-11-24T10:00:00Z".parse().unwrap()
+}
+
+pub type TestApi = Api<InMemoryJobStore, FakeStateMachine>;
+
+/// The API over an in-memory store and the state machine fake, at 2026-11-24T10:00Z.
+pub fn api() -> (TestApi, VirtualClock) {
+    api_with(config())
+}
+
+pub fn api_with(config: ApiConfig) -> (TestApi, VirtualClock) {
+    let clock = VirtualClock::starting_at(start_time());
+    let shared: hlx_clock::SharedClock = Arc::new(clock.clone());
+    let sfn = FakeStateMachine::new(config.state_machine_arn.clone(), shared.clone());
+    (Api::new(config, InMemoryJobStore::new(), sfn, shared), clock)
+}
+
+/// A request as API Gateway's REST proxy integration delivers it.
+pub fn request(method: &str, uri: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
+    let mut builder = http::Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let (parts, ()) = builder.body(()).unwrap().into_parts();
+    api::local::lambda_request(&parts, body).unwrap()
+}
+
+pub fn get(uri: &str) -> Request {
+    request("GET", uri, &[], b"")
+}
+
+pub fn post_json(body: &Value) -> Request {
+    request(
+        "POST",
+        "/exports",
+        &[("content-type", "application/json")],
+        body.to_string().as_bytes(),
+    )
+}
+
+pub fn post_with_key(key: &str, body: &Value) -> Request {
+    request(
+        "POST",
+        "/exports",
+        &[("content-type", "application/json"), ("idempotency-key", key)],
+        body.to_string().as_bytes(),
+    )
+}
+
+/// An answer's status, and its body as JSON (`null` when empty).
+pub fn read(response: &Response<Body>) -> (u16, Value) {
+    let body: &[u8] = response.body().as_ref();
+    let value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(body).expect("a JSON body")
+    };
+    (response.status().as_u16(), value)
+}
+
+/// Checks an error answer: its status, JSON shape and name; returns the body.
+pub fn expect_error(response: &Response<Body>, status: u16, name: &str) -> Value {
+    let (got, body) = read(response);
+    assert_eq!(got, status, "{body}");
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(body["error"], name, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    body
+}
+
+/// A 400 naming `field`; returns the rule text.
+pub fn expect_invalid(response: &Response<Body>, field: &str) -> String {
+    let body = expect_error(response, 400, "InvalidRequest");
+    assert_eq!(body["field"], field, "{body}");
+    body["message"].as_str().unwrap().to_owned()
+}
+
+/// A finished job record of `datastore_id`, started `minutes` after the start time.
+pub fn record(export_id: &str, datastore_id: &str, minutes: i64) -> JobRecord {
+    let started = start_time() + jiff::SignedDuration::from_mins(minutes);
+    serde_json::from_value(json!({
+        "exportId": export_id,
+        "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx-export:{export_id}"),
+        "status": "COMPLETED",
+        "datastoreId": datastore_id,
+        "trigger": "schedule",
+        "jobId": "job-1",
+        "jobName": export_id,
+        "jobStatus": "COMPLETED",
+        "s3Uri": S3_URI,
+        "kmsKeyId": KMS_KEY,
+        "dataAccessRoleArn": ROLE,
+        "outputLocation": format!("{S3_URI}/{datastore_id}-FHIR_EXPORT-job-1/"),
+        "executionStartedAt": hlx_core::time::format(started),
+        "submittedAt": hlx_core::time::format(started),
+        "endedAt": hlx_core::time::format(started + jiff::SignedDuration::from_mins(5)),
+        "updatedAt": hlx_core::time::format(started + jiff::SignedDuration::from_mins(5)),
+        "queuedSeconds": 0,
+        "runningSeconds": 300,
+        "checks": 3,
+        "startAttempts": 1
+    }))
+    .unwrap()
+}
