@@ -548,7 +548,8 @@ fn failing_api(make: fn() -> HlxError) -> Api<FailingStore, FakeStateMachine> {
 
 #[tokio::test]
 async fn job_store_failures_are_429_503_or_500_without_internals() {
-    let cases: [(fn() -> HlxError, u16, &str); 4] = [
+    type Case = (fn() -> HlxError, u16, &'static str);
+    let cases: [Case; 4] = [
         (
             || HlxError::DynamoDb {
                 code: "ProvisionedThroughputExceededException".into(),
