@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hlx_asl_runner::{
-    BoxFuture, ExecutionDescription, ExecutionHandle, Runner, StartError, StateMachine, TaskContext,
-    TaskError, TaskInvoker,
+    BoxFuture, ExecutionDescription, ExecutionHandle, FunctionConfig, ProcessInvoker, Runner, StartError,
+    StateMachine, TaskContext, TaskError, TaskInvoker,
 };
 use hlx_clock::{SharedClock, SystemClock, VirtualClock};
 use hlx_core::{
@@ -203,6 +203,8 @@ pub struct LocalStack {
     /// The data stores created, in order.
     pub datastores: Vec<String>,
     billed: Arc<Mutex<Vec<Duration>>>,
+    /// The function processes, when the stack runs the release binaries.
+    pub processes: Option<ProcessInvoker>,
 }
 
 impl LocalStack {
@@ -267,6 +269,7 @@ impl LocalStack {
             }
         });
         let billed = Arc::new(Mutex::new(Vec::new()));
+        let mut process_invoker = None;
         let invoker: Box<dyn TaskInvoker> = match &config.lambdas {
             Lambdas::InProcess => {
                 let healthlake = aws_sdk_healthlake::Client::from_conf(
@@ -281,8 +284,37 @@ impl LocalStack {
                     billed: billed.clone(),
                 })
             }
-            Lambdas::Process { .. } => {
-                return Err("running the release binaries as processes is not available yet".into());
+            Lambdas::Process { bin_dir } => {
+                let History::DynamoDb { endpoint, table } = &config.history else {
+                    return Err("the function processes keep history in DynamoDB: \
+                        give a DynamoDB-compatible endpoint (hlx local --dynamodb-endpoint URL)"
+                        .into());
+                };
+                let mut env: Vec<(String, String)> = vec![
+                    ("AWS_ENDPOINT_URL_HEALTHLAKE".into(), server.endpoint_url()),
+                    ("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint.clone()),
+                    ("AWS_ACCESS_KEY_ID".into(), "hlx-local".into()),
+                    ("AWS_SECRET_ACCESS_KEY".into(), "hlx-local".into()),
+                    ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+                    ("HLX_TABLE_NAME".into(), table.clone()),
+                    ("RUST_LOG".into(), "info".into()),
+                ];
+                env.extend(config.schedule.to_env());
+                let mut builder = ProcessInvoker::builder().region(REGION).account(ACCOUNT);
+                for (_, name) in FUNCTIONS {
+                    let executable = bin_dir.join(name);
+                    if !executable.is_file() {
+                        return Err(format!(
+                            "{} is missing: build the functions with `cargo build --release`",
+                            executable.display()
+                        ));
+                    }
+                    builder = builder
+                        .function(FunctionConfig::new(format!("hlx-{name}"), executable).envs(env.clone()));
+                }
+                let processes = builder.build();
+                process_invoker = Some(processes.clone());
+                Box::new(processes)
             }
         };
         let builder = Runner::builder(BoxedInvoker(invoker))
@@ -303,6 +335,7 @@ impl LocalStack {
             virtual_clock,
             datastores,
             billed,
+            processes: process_invoker,
         })
     }
 
@@ -360,9 +393,17 @@ impl LocalStack {
         self.store.get(export_id).await
     }
 
-    /// The wall time of every in-process invocation, for the cost estimate.
+    /// How long every invocation ran, as Lambda would bill it: the handler's
+    /// time in process, or the function process's own time.
     pub fn billed_durations(&self) -> Vec<Duration> {
-        self.billed.lock().expect("billing lock").clone()
+        match &self.processes {
+            Some(processes) => processes
+                .invocation_records()
+                .iter()
+                .map(|r| r.duration)
+                .collect(),
+            None => self.billed.lock().expect("billing lock").clone(),
+        }
     }
 }
 
