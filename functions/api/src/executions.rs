@@ -196,7 +196,8 @@ where
                 .or_else(|| err.code().map(|c| c.rsplit('#').next().unwrap_or(c)))
                 .unwrap_or("UnknownError")
                 .to_owned();
-            let message = err.message().unwrap_or("no message").to_owned();
+            // Modeled errors carry their message in the shape; others in the metadata.
+            let message = err.message().map_or_else(|| err.to_string(), str::to_owned);
             if code == "ExecutionAlreadyExists" {
                 SfnError::AlreadyExists(message)
             } else if THROTTLING_CODES.contains(&code.as_str()) {
