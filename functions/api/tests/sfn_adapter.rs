@@ -26,6 +26,7 @@ use serde_json::json;
 const EXECUTION_PREFIX: &str = "arn:aws:states:us-east-1:123456789012:execution:hlx-export:";
 
 type MakeError<E> = fn() -> E;
+type Expect = fn(&SfnError) -> bool;
 
 fn throttling<E>(generic: fn(ErrorMetadata) -> E) -> E {
     generic(
@@ -75,7 +76,7 @@ async fn start_sends_the_state_machine_name_and_input() {
 
 #[tokio::test]
 async fn every_start_error_gets_its_meaning() {
-    let cases: Vec<(MakeError<StartExecutionError>, fn(&SfnError) -> bool)> = vec![
+    let cases: Vec<(MakeError<StartExecutionError>, Expect)> = vec![
         (
             || {
                 StartExecutionError::ExecutionAlreadyExists(
