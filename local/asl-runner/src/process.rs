@@ -679,11 +679,13 @@ impl ProcessInvoker {
         })
     }
 
-    async fn invoke_function(
+    /// Invokes a function by name outside any execution, as Lambda's Invoke
+    /// API does (a local Invoke endpoint for another engine uses this).
+    pub async fn invoke_function(
         &self,
         name: &str,
         payload: Value,
-        ctx: &TaskContext,
+        request_id: &str,
     ) -> Result<Value, TaskError> {
         let called = Instant::now();
         let Some(config) = self.shared.functions.get(name) else {
@@ -724,7 +726,7 @@ impl ProcessInvoker {
         };
         let cold = sandbox.served == 0;
         sandbox.served += 1;
-        let request_id = ctx.request_id.clone();
+        let request_id = request_id.to_owned();
         let (taken_tx, taken_rx) = oneshot::channel();
         let (result_tx, mut result_rx) = oneshot::channel::<ApiResult>();
         {
@@ -939,7 +941,7 @@ impl TaskInvoker for ProcessInvoker {
                         .function_name
                         .clone()
                         .unwrap_or_else(|| lambda_function_name(resource).to_owned());
-                    self.invoke_function(&name, parameters, ctx).await
+                    self.invoke_function(&name, parameters, &ctx.request_id).await
                 }
                 Integration::Service => Err(TaskError::new(
                     "States.Runtime",
