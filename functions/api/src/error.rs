@@ -17,6 +17,23 @@ use lambda_http::Body;
 use lambda_http::http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
+/// Every `error` name the function answers with.
+pub const ERROR_NAMES: [&str; 9] = [
+    "InvalidRequest",
+    "NotFound",
+    "MethodNotAllowed",
+    "IdempotencyConflict",
+    "PayloadTooLarge",
+    "UnsupportedMediaType",
+    "TooManyRequests",
+    "InternalError",
+    "ServiceUnavailable",
+];
+
+/// The `error` name only API Gateway's own answers use (unsigned, bad
+/// signature, denied by IAM: the function never ran).
+pub const GATEWAY_ERROR_NAMES: [&str; 1] = ["Forbidden"];
+
 /// Seconds a throttled or unavailable caller is asked to wait.
 pub const RETRY_AFTER_SECONDS: u32 = 2;
 

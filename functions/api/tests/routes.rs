@@ -9,9 +9,7 @@ use api::fake::{Call, FakeStateMachine};
 use api::{Api, ApiConfig};
 use common::*;
 use hlx_clock::SystemClock;
-use hlx_core::{
-    ExportRequest, HlxError, InMemoryJobStore, JobRecord, JobStore, RecordPage, Trigger, WriteOutcome,
-};
+use hlx_core::{ExportRequest, HlxError, InMemoryJobStore, JobRecord, JobStore, Trigger};
 use lambda_http::{Body, RequestExt};
 use serde_json::{Value, json};
 
@@ -519,31 +517,6 @@ async fn an_execution_that_ended_without_a_record_reads_as_an_error() {
     assert_eq!(body["errorName"], "hlx.NoRecord");
     assert!(body["errorCause"].as_str().unwrap().contains("ABORTED"));
     assert_eq!(body["endedAt"], "2026-11-24T10:01:00.000Z");
-}
-
-/// A job store whose every call fails with the error `make` builds.
-struct FailingStore(fn() -> HlxError);
-
-impl JobStore for FailingStore {
-    async fn write(&self, _: &JobRecord) -> Result<WriteOutcome, HlxError> {
-        Err((self.0)())
-    }
-    async fn get(&self, _: &str) -> Result<Option<JobRecord>, HlxError> {
-        Err((self.0)())
-    }
-    async fn list(&self, _: &str, _: u32, _: Option<&str>) -> Result<RecordPage, HlxError> {
-        Err((self.0)())
-    }
-}
-
-fn failing_api(make: fn() -> HlxError) -> Api<FailingStore, FakeStateMachine> {
-    let clock: hlx_clock::SharedClock = Arc::new(SystemClock);
-    Api::new(
-        config(),
-        FailingStore(make),
-        FakeStateMachine::new(STATE_MACHINE, clock.clone()),
-        clock,
-    )
 }
 
 #[tokio::test]

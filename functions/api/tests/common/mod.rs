@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use api::fake::FakeStateMachine;
 use api::{Api, ApiConfig};
+use hlx_clock::SystemClock;
 use hlx_clock::VirtualClock;
-use hlx_core::{InMemoryJobStore, JobRecord};
+use hlx_core::{HlxError, InMemoryJobStore, JobRecord, JobStore, RecordPage, WriteOutcome};
 use jiff::Timestamp;
 use lambda_http::http::{self, Response};
 use lambda_http::{Body, Request};
@@ -135,4 +136,29 @@ pub fn record(export_id: &str, datastore_id: &str, minutes: i64) -> JobRecord {
         "startAttempts": 1
     }))
     .unwrap()
+}
+
+/// A job store whose every call fails with the error `make` builds.
+pub struct FailingStore(pub fn() -> HlxError);
+
+impl JobStore for FailingStore {
+    async fn write(&self, _: &JobRecord) -> Result<WriteOutcome, HlxError> {
+        Err((self.0)())
+    }
+    async fn get(&self, _: &str) -> Result<Option<JobRecord>, HlxError> {
+        Err((self.0)())
+    }
+    async fn list(&self, _: &str, _: u32, _: Option<&str>) -> Result<RecordPage, HlxError> {
+        Err((self.0)())
+    }
+}
+
+pub fn failing_api(make: fn() -> HlxError) -> Api<FailingStore, FakeStateMachine> {
+    let clock: hlx_clock::SharedClock = Arc::new(SystemClock);
+    Api::new(
+        config(),
+        FailingStore(make),
+        FakeStateMachine::new(STATE_MACHINE, clock.clone()),
+        clock,
+    )
 }

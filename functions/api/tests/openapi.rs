@@ -1,0 +1,454 @@
+//! `openapi.yaml` and the code describe the same API: every route, method and
+//! status the router serves is described and nothing else is; the schemas have
+//! exactly the fields the code writes; the limits are the code's limits.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use api::api::{ANY_METHOD, BODY_FIELDS, DEFAULT_LIMIT, MAX_TOKEN_CHARS, STARTING};
+use api::error::{ERROR_NAMES, GATEWAY_ERROR_NAMES};
+use api::fake::Call;
+use api::naming::{IDEMPOTENCY_KEY_HEADER, MAX_EXECUTION_NAME, MAX_KEY_CHARS};
+use api::{ExportStarted, ROUTES, SfnError};
+use common::*;
+use hlx_core::store::MAX_PAGE;
+use hlx_core::validation::{DATASTORE_ID, JOB_NAME};
+use hlx_core::{HlxError, JobRecord, JobStore, RecordPage};
+use serde_json::{Value, json};
+
+/// API Gateway's own refusal, described on every operation but never the function's.
+const GATEWAY_STATUS: u16 = 403;
+const HTTP_METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+fn spec() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
+    serde_norway::from_str(&text).expect("openapi.yaml is YAML")
+}
+
+/// Follows `$ref`s within the document.
+fn resolve<'a>(spec: &'a Value, value: &'a Value) -> &'a Value {
+    match value.get("$ref").and_then(Value::as_str) {
+        Some(reference) => {
+            let pointer = reference.strip_prefix('#').expect("a local reference");
+            let target = spec
+                .pointer(pointer)
+                .unwrap_or_else(|| panic!("{reference} resolves"));
+            resolve(spec, target)
+        }
+        None => value,
+    }
+}
+
+fn schema<'a>(spec: &'a Value, name: &str) -> &'a Value {
+    &spec["components"]["schemas"][name]
+}
+
+fn keys(value: &Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn strings(value: &Value) -> BTreeSet<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("{value} is an array"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// (path, method) → statuses, as the description has them.
+fn described_routes(spec: &Value) -> BTreeMap<(String, String), BTreeSet<u16>> {
+    let mut routes = BTreeMap::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if !HTTP_METHODS.contains(&method.as_str()) && method != ANY_METHOD {
+                continue;
+            }
+            let statuses = operation["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|s| {
+                    s.parse::<u16>()
+                        .unwrap_or_else(|_| panic!("{path} {method}: status {s}"))
+                })
+                .collect();
+            routes.insert((path.clone(), method.clone()), statuses);
+        }
+    }
+    routes
+}
+
+fn code_routes() -> BTreeMap<(String, String), BTreeSet<u16>> {
+    ROUTES
+        .iter()
+        .map(|r| {
+            (
+                (r.path.to_owned(), r.method.to_owned()),
+                r.statuses.iter().copied().collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_route_method_and_status_is_described_and_nothing_else() {
+    let spec = spec();
+    let described = described_routes(&spec);
+    let mut expected = code_routes();
+    for statuses in expected.values_mut() {
+        statuses.insert(GATEWAY_STATUS);
+    }
+    assert_eq!(described, expected);
+}
+
+#[test]
+fn every_operation_is_a_lambda_proxy_integration_signed_with_sigv4() {
+    let spec = spec();
+    assert_eq!(spec["openapi"].as_str().map(|v| v.starts_with("3.")), Some(true));
+    assert_eq!(spec["security"], json!([{"sigv4": []}]));
+    let scheme = &spec["components"]["securitySchemes"]["sigv4"];
+    assert_eq!(scheme["type"], "apiKey");
+    assert_eq!(scheme["name"], "Authorization");
+    assert_eq!(scheme["in"], "header");
+    assert_eq!(scheme["x-amazon-apigateway-authtype"], "awsSigv4");
+    for ((path, method), _) in described_routes(&spec) {
+        let integration = &spec["paths"][&path][&method]["x-amazon-apigateway-integration"];
+        assert_eq!(integration["type"], "aws_proxy", "{method} {path}");
+        assert_eq!(integration["httpMethod"], "POST", "{method} {path}");
+        let uri = integration["uri"].as_str().unwrap();
+        assert!(
+            uri.starts_with(
+                "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+            ) && uri.ends_with("/${ApiFunctionArn}/invocations"),
+            "{method} {path}: {uri}"
+        );
+        // An operation-level `security` would replace the global one.
+        assert!(spec["paths"][&path][&method].get("security").is_none());
+    }
+}
+
+#[test]
+fn every_reference_resolves() {
+    fn walk(spec: &Value, value: &Value) {
+        match value {
+            Value::Object(map) => {
+                if map.contains_key("$ref") {
+                    resolve(spec, value);
+                }
+                map.values().for_each(|v| walk(spec, v));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(spec, v)),
+            _ => {}
+        }
+    }
+    let spec = spec();
+    walk(&spec, &spec);
+}
+
+/// A record with every optional field set, and one with none.
+fn full_and_minimal_records() -> (Value, Value) {
+    let full = serde_json::to_value(record("e1", DATASTORE, 0)).unwrap();
+    let mut everything = full.clone();
+    for field in ["runningSince", "message", "errorName", "errorCause"] {
+        everything[field] = if field == "runningSince" {
+            json!("2026-11-24T10:01:00.000Z")
+        } else {
+            json!("text")
+        };
+    }
+    let back: JobRecord = serde_json::from_value(everything.clone()).unwrap();
+    let full = serde_json::to_value(back).unwrap();
+    assert_eq!(full, everything, "every field round-trips");
+    let minimal: JobRecord = serde_json::from_value(json!({
+        "exportId": "e1",
+        "executionArn": "arn",
+        "status": "SUBMITTED",
+        "executionStartedAt": "2026-11-24T10:00:00Z",
+        "updatedAt": "2026-11-24T10:00:00Z"
+    }))
+    .unwrap();
+    (full, serde_json::to_value(minimal).unwrap())
+}
+
+#[test]
+fn the_job_record_schema_has_exactly_the_fields_hlx_core_writes() {
+    let spec = spec();
+    let job_record = schema(&spec, "JobRecord");
+    let (full, minimal) = full_and_minimal_records();
+    assert_eq!(keys(&job_record["properties"]), keys(&full));
+    assert_eq!(strings(&job_record["required"]), keys(&minimal));
+    assert_eq!(job_record["additionalProperties"], false);
+    for (field, value) in full.as_object().unwrap() {
+        let property = &job_record["properties"][field];
+        let expected = match value {
+            Value::String(_) => "string",
+            Value::Number(_) => "integer",
+            other => panic!("{field}: unexpected {other}"),
+        };
+        assert_eq!(property["type"], expected, "{field}");
+        if field.ends_with("At") || field == "runningSince" {
+            assert_eq!(property["format"], "date-time", "{field}");
+        }
+    }
+}
+
+#[test]
+fn the_answer_schemas_have_exactly_the_fields_the_code_writes() {
+    let spec = spec();
+    let started = serde_json::to_value(ExportStarted {
+        export_id: "e".into(),
+        execution_arn: "a".into(),
+        status: STARTING.into(),
+    })
+    .unwrap();
+    let started_schema = schema(&spec, "ExportStarted");
+    assert_eq!(keys(&started_schema["properties"]), keys(&started));
+    assert_eq!(strings(&started_schema["required"]), keys(&started));
+    let mut statuses: BTreeSet<String> = aws_sdk_sfn::types::ExecutionStatus::values()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    statuses.insert(STARTING.to_owned());
+    assert_eq!(strings(&started_schema["properties"]["status"]["enum"]), statuses);
+
+    let page = serde_json::to_value(RecordPage {
+        records: vec![],
+        next_token: Some("t".into()),
+    })
+    .unwrap();
+    let page_schema = schema(&spec, "RecordPage");
+    assert_eq!(keys(&page_schema["properties"]), keys(&page));
+    assert_eq!(page_schema["properties"]["records"]["maxItems"], MAX_PAGE);
+
+    let error = schema(&spec, "Error");
+    assert_eq!(
+        keys(&error["properties"]),
+        ["error", "field", "message"].map(String::from).into()
+    );
+    let mut names: BTreeSet<String> = ERROR_NAMES.iter().map(|n| (*n).to_owned()).collect();
+    names.extend(GATEWAY_ERROR_NAMES.iter().map(|n| (*n).to_owned()));
+    assert_eq!(strings(&error["properties"]["error"]["enum"]), names);
+    // API Gateway's own answers use the same shape and names.
+    for (kind, response) in spec["x-amazon-apigateway-gateway-responses"].as_object().unwrap() {
+        let template = response["responseTemplates"]["application/json"]
+            .as_str()
+            .unwrap();
+        let name = template
+            .split('"')
+            .nth(3)
+            .unwrap_or_else(|| panic!("{kind}: {template}"));
+        assert!(names.contains(name), "{kind}: {name}");
+        assert!(template.contains("$context.error.messageString"), "{kind}");
+    }
+}
+
+#[test]
+fn the_request_description_matches_the_codes_rules() {
+    let spec = spec();
+    let body = schema(&spec, "ExportRequest");
+    assert_eq!(keys(&body["properties"]), BODY_FIELDS.map(String::from).into());
+    assert_eq!(body["additionalProperties"], false);
+    let datastore = schema(&spec, "DatastoreId");
+    assert_eq!(datastore["minLength"], DATASTORE_ID.min_chars);
+    assert_eq!(datastore["maxLength"], DATASTORE_ID.max_chars);
+    let job_name = &body["properties"]["jobName"];
+    assert_eq!(job_name["minLength"], JOB_NAME.min_chars);
+    assert_eq!(job_name["maxLength"], JOB_NAME.max_chars);
+
+    let post = &spec["paths"]["/exports"]["post"];
+    let parameters: Vec<&Value> = post["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| resolve(&spec, p))
+        .collect();
+    assert_eq!(parameters.len(), 1);
+    let key = parameters[0];
+    assert_eq!(key["name"], IDEMPOTENCY_KEY_HEADER);
+    assert_eq!(key["in"], "header");
+    assert_eq!(key["schema"]["maxLength"], MAX_KEY_CHARS);
+    assert_eq!(key["schema"]["pattern"], "^[A-Za-z0-9_-]+$");
+    for status in ["200", "202"] {
+        let response = &post["responses"][status];
+        assert_eq!(resolve(&spec, &response["headers"]["Location"])["required"], true);
+        assert_eq!(response["links"]["GetExport"]["operationId"], "GetExport");
+    }
+
+    let list = &spec["paths"]["/exports"]["get"];
+    let parameters: BTreeMap<String, &Value> = list["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap().to_owned(), p))
+        .collect();
+    assert_eq!(
+        parameters.keys().cloned().collect::<BTreeSet<_>>(),
+        ["datastoreId", "limit", "nextToken"].map(String::from).into()
+    );
+    assert!(
+        parameters
+            .values()
+            .all(|p| p["in"] == "query" && p["required"] == false)
+    );
+    let limit = &parameters["limit"]["schema"];
+    assert_eq!(
+        (&limit["minimum"], &limit["maximum"]),
+        (&json!(1), &json!(MAX_PAGE))
+    );
+    assert_eq!(limit["default"], DEFAULT_LIMIT);
+    assert_eq!(parameters["nextToken"]["schema"]["maxLength"], MAX_TOKEN_CHARS);
+
+    let id = &spec["paths"]["/exports/{id}"]["parameters"][0];
+    assert_eq!(
+        (&id["name"], &id["in"], &id["required"]),
+        (&json!("id"), &json!("path"), &json!(true))
+    );
+    assert_eq!(id["schema"]["maxLength"], MAX_EXECUTION_NAME);
+
+    // Operations that take no parameters list none (the router refuses others).
+    assert!(spec["paths"]["/exports/{id}"]["get"].get("parameters").is_none());
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for operation in item.as_object().unwrap().values() {
+            for status in ["429", "503"] {
+                if let Some(response) = operation.get("responses").and_then(|r| r.get(status)) {
+                    let response = resolve(&spec, response);
+                    assert!(
+                        response["headers"].get("Retry-After").is_some(),
+                        "{path} {status}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The (route, method, status) of an answer: methods other than the
+/// described ones count as `x-amazon-apigateway-any-method`.
+fn key(path: &str, method: &str, status: u16) -> (String, String, u16) {
+    let described = ROUTES
+        .iter()
+        .any(|r| r.path == path && r.method == method.to_lowercase());
+    let method = if described {
+        method.to_lowercase()
+    } else {
+        ANY_METHOD.to_owned()
+    };
+    (path.to_owned(), method, status)
+}
+
+#[tokio::test]
+async fn the_router_answers_every_described_status_and_no_other() {
+    let mut served = BTreeSet::new();
+    let mut serve = |path: &str, method: &str, response: &lambda_http::Response<lambda_http::Body>| {
+        served.insert(key(path, method, response.status().as_u16()));
+    };
+    let (api, _) = api();
+    let throttled = || SfnError::Throttled {
+        code: "ThrottlingException".into(),
+        message: "m".into(),
+    };
+
+    // POST /exports
+    serve(
+        "/exports",
+        "POST",
+        &api.handle(post_with_key("k", &json!({}))).await,
+    );
+    serve(
+        "/exports",
+        "POST",
+        &api.handle(post_with_key("k", &json!({}))).await,
+    );
+    serve(
+        "/exports",
+        "POST",
+        &api.handle(post_with_key("k", &json!({"jobName": "x"}))).await,
+    );
+    serve(
+        "/exports",
+        "POST",
+        &api.handle(post_json(&json!({"s3Uri": "s3://x"}))).await,
+    );
+    let big = vec![b' '; 20_000];
+    serve(
+        "/exports",
+        "POST",
+        &api.handle(request("POST", "/exports", &[], &big)).await,
+    );
+    let text = request("POST", "/exports", &[("content-type", "text/plain")], b"{}");
+    serve("/exports", "POST", &api.handle(text).await);
+    api.executions().fail_next(Call::Start, throttled());
+    serve("/exports", "POST", &api.handle(post_json(&json!({}))).await);
+    api.executions().fail_next(
+        Call::Start,
+        SfnError::Service {
+            code: "AccessDeniedException".into(),
+            message: "m".into(),
+        },
+    );
+    serve("/exports", "POST", &api.handle(post_json(&json!({}))).await);
+    api.executions()
+        .fail_next(Call::Start, SfnError::Unavailable("timeout".into()));
+    serve("/exports", "POST", &api.handle(post_json(&json!({}))).await);
+
+    // GET /exports and GET /exports/{id}
+    api.store().write(&record("e1", DATASTORE, 0)).await.unwrap();
+    serve("/exports", "GET", &api.handle(get("/exports")).await);
+    serve("/exports", "GET", &api.handle(get("/exports?limit=0")).await);
+    serve("/exports/{id}", "GET", &api.handle(get("/exports/e1")).await);
+    serve("/exports/{id}", "GET", &api.handle(get("/exports/e1?x=1")).await);
+    serve("/exports/{id}", "GET", &api.handle(get("/exports/e2")).await);
+    let failures: [fn() -> HlxError; 3] = [
+        || HlxError::DynamoDb {
+            code: "ThrottlingException".into(),
+            message: "m".into(),
+        },
+        || HlxError::DynamoDb {
+            code: "AccessDeniedException".into(),
+            message: "m".into(),
+        },
+        || HlxError::DynamoDbUnavailable("timeout".into()),
+    ];
+    for make in failures {
+        let failing = failing_api(make);
+        assert!(failing.store().get("e1").await.is_err());
+        serve("/exports", "GET", &failing.handle(get("/exports")).await);
+        serve("/exports/{id}", "GET", &failing.handle(get("/exports/e1")).await);
+    }
+
+    // Any other method
+    for method in ["PUT", "DELETE", "PATCH", "OPTIONS"] {
+        serve(
+            "/exports",
+            method,
+            &api.handle(request(method, "/exports", &[], b"")).await,
+        );
+        serve(
+            "/exports/{id}",
+            method,
+            &api.handle(request(method, "/exports/e1", &[], b"")).await,
+        );
+    }
+    serve(
+        "/exports/{id}",
+        "POST",
+        &api.handle(request("POST", "/exports/e1", &[], b"{}")).await,
+    );
+
+    let expected: BTreeSet<(String, String, u16)> = ROUTES
+        .iter()
+        .flat_map(|r| {
+            r.statuses
+                .iter()
+                .map(|s| (r.path.to_owned(), r.method.to_owned(), *s))
+        })
+        .collect();
+    assert_eq!(served, expected);
+}
