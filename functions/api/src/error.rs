@@ -34,6 +34,9 @@ pub const ERROR_NAMES: [&str; 9] = [
 /// signature, denied by IAM: the function never ran).
 pub const GATEWAY_ERROR_NAMES: [&str; 1] = ["Forbidden"];
 
+/// The longest field name an error repeats.
+pub const MAX_FIELD_CHARS: usize = 100;
+
 /// Seconds a throttled or unavailable caller is asked to wait.
 pub const RETRY_AFTER_SECONDS: u32 = 2;
 
@@ -70,7 +73,8 @@ impl ApiError {
 
     /// 400: `field` breaks `rule`.
     pub fn invalid(field: impl Into<String>, rule: impl AsRef<str>) -> Self {
-        let field = field.into();
+        // A field name may come from the caller (an unknown key): keep it short.
+        let field: String = field.into().chars().take(MAX_FIELD_CHARS).collect();
         let mut err = Self::new(
             StatusCode::BAD_REQUEST,
             "InvalidRequest",

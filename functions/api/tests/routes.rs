@@ -273,6 +273,10 @@ async fn unknown_fields_are_refused_by_name() {
     );
     assert!(message.contains("not a field"), "{message}");
     expect_invalid(&api.handle(post_json(&json!({"jobname": "x"}))).await, "jobname");
+    let long = "k".repeat(5000);
+    let response = api.handle(post_json(&json!({ long.clone(): 1 }))).await;
+    let message = expect_invalid(&response, &long[..100]);
+    assert!(message.len() < 400, "{message}");
     assert_eq!(api.executions().start_calls(), 0);
 }
 
