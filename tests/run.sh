@@ -4,7 +4,8 @@
 # It installs what the tests need into the checkout itself (a Python virtual
 # environment in .venv, npm packages under tests/asl/node_modules), builds the
 # release binaries the end-to-end tests run, then runs the Rust tests, the
-# Python wire tests and the state-machine validators. Each step prints its
+# Python wire tests, the state-machine validators and the infrastructure
+# checks (infra/check.sh). Each step prints its
 # duration; the last line sums up.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +31,7 @@ python_env() {
     python3 -m venv .venv
   fi
   .venv/bin/pip install --quiet --disable-pip-version-check \
-    -r tests/python/requirements.txt -r tests/e2e/requirements.txt
+    -r tests/python/requirements.txt -r tests/python/requirements-api.txt -r tests/e2e/requirements.txt
 }
 
 node_tools() {
@@ -50,12 +51,13 @@ python_tests() {
   HLX_BIN_DIR="$root/target/release" .venv/bin/python -m pytest -q tests/python
 }
 
-step "python venv (boto3, moto, pytest)" python_env
+step "python venv (boto3, moto, schemathesis)" python_env
 step "npm (asl-validator, statelint)" node_tools
 step "cargo build --release" release_build
 step "cargo test --workspace" rust_tests
 step "pytest tests/python" python_tests
 step "validate statemachine/*.asl.json" tests/asl/check.sh
+step "infra/check.sh (SAM, CDK, cdk-nag)" bash infra/check.sh
 
 echo
 echo "Test steps:"

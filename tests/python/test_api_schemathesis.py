@@ -25,10 +25,8 @@ import uuid
 
 import pytest
 
-# Until every runner installs requirements-api.txt, say why instead of failing collection.
-schemathesis = pytest.importorskip(
-    "schemathesis", reason="needs tests/python/requirements-api.txt (pip install -r it)"
-)
+# tests/run.sh installs tests/python/requirements-api.txt; a missing install fails, never skips.
+import schemathesis  # noqa: E402
 import hypothesis  # noqa: E402  (installed with schemathesis)
 import requests  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
