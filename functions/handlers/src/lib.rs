@@ -70,7 +70,10 @@ pub async fn start_export(
     payload: Value,
 ) -> Result<Value, FunctionError> {
     let input: StartExportInput = parse(payload)?;
-    let progress = logged("start-export", hlx_core::start_export(jobs, schedule, &input).await)?;
+    let progress = logged(
+        "start-export",
+        hlx_core::start_export(jobs, schedule, &input).await,
+    )?;
     Ok(to_value(progress))
 }
 
@@ -81,7 +84,10 @@ pub async fn check_export(
     payload: Value,
 ) -> Result<Value, FunctionError> {
     let input: CheckExportInput = parse(payload)?;
-    let progress = logged("check-export", hlx_core::check_export(jobs, schedule, &input).await)?;
+    let progress = logged(
+        "check-export",
+        hlx_core::check_export(jobs, schedule, &input).await,
+    )?;
     tracing::info!(
         job_id = %progress.job_id,
         status = %progress.job_status,
@@ -134,7 +140,10 @@ mod tests {
         .into();
         let diagnostic = Diagnostic::from(err);
         assert_eq!(diagnostic.error_type, "HealthLake.ThrottlingException");
-        assert_eq!(diagnostic.error_message, "HealthLake ThrottlingException: Rate exceeded");
+        assert_eq!(
+            diagnostic.error_message,
+            "HealthLake ThrottlingException: Rate exceeded"
+        );
     }
 
     #[tokio::test]
@@ -142,7 +151,10 @@ mod tests {
         let store = InMemoryJobStore::new();
         let err = record_result(&store, json!({"exportId": 3})).await.unwrap_err();
         assert_eq!(err.name, "hlx.InvalidInput");
-        assert!(err.message.contains("exportId") || err.message.contains("invalid type"), "{err}");
+        assert!(
+            err.message.contains("exportId") || err.message.contains("invalid type"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -158,7 +170,10 @@ mod tests {
             "error": {"Error": "hlx.InvalidRequest", "Cause": "s3Uri: is required"}
         });
         let out = record_result(&store, payload.clone()).await.unwrap();
-        assert_eq!(out, json!({"exportId": "e1", "status": "REJECTED", "write": "written"}));
+        assert_eq!(
+            out,
+            json!({"exportId": "e1", "status": "REJECTED", "write": "written"})
+        );
         let again = record_result(&store, payload).await.unwrap();
         assert_eq!(again["write"], "unchanged");
     }
