@@ -575,7 +575,10 @@ fn read_body(request: &Request, max_bytes: usize) -> Result<Map<String, Value>, 
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(ApiError::invalid(
             "body",
-            format!("must be a JSON object, got {}", json_kind(&other)),
+            format!(
+                "must be a JSON object, got {}",
+                hlx_core::request::json_kind(&other)
+            ),
         )),
         // serde's message gives the line and column, never the content.
         Err(err) => Err(ApiError::invalid("body", format!("is not valid JSON ({err})"))),
@@ -591,17 +594,6 @@ pub fn is_json_media_type(content_type: &str) -> bool {
         .trim()
         .to_ascii_lowercase();
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Where the export will be read: the path the caller used (stage or base

@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hlx_core::{DynamoDbJobStore, HlxError, InMemoryJobStore, JobRecord, JobStore, RecordPage, WriteOutcome};
+use hlx_core::JobRecord;
 use lambda_http::Request;
 use lambda_http::http::request::Parts;
 use serde_json::{Map, Value, json};
@@ -131,39 +131,7 @@ pub fn lambda_request(parts: &Parts, body: &[u8]) -> Result<Request, String> {
 }
 
 /// The job store `api-local` uses.
-#[derive(Debug)]
-pub enum LocalStore {
-    Memory(InMemoryJobStore),
-    DynamoDb(DynamoDbJobStore),
-}
-
-impl JobStore for LocalStore {
-    async fn write(&self, record: &JobRecord) -> Result<WriteOutcome, HlxError> {
-        match self {
-            Self::Memory(store) => store.write(record).await,
-            Self::DynamoDb(store) => store.write(record).await,
-        }
-    }
-
-    async fn get(&self, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
-        match self {
-            Self::Memory(store) => store.get(export_id).await,
-            Self::DynamoDb(store) => store.get(export_id).await,
-        }
-    }
-
-    async fn list(
-        &self,
-        datastore_id: &str,
-        limit: u32,
-        next_token: Option<&str>,
-    ) -> Result<RecordPage, HlxError> {
-        match self {
-            Self::Memory(store) => store.list(datastore_id, limit, next_token).await,
-            Self::DynamoDb(store) => store.list(datastore_id, limit, next_token).await,
-        }
-    }
-}
+pub type LocalStore = hlx_core::AnyJobStore;
 
 /// The state machine `api-local` starts.
 #[derive(Debug)]

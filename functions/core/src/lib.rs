@@ -24,5 +24,5 @@ pub use poll::PollSchedule;
 pub use record::{JobRecord, RecordRequest, RecordWritten, WriteOutcome, record_result};
 pub use request::{ExportRequest, Trigger, client_token_for, output_location};
 pub use status::{JobStatus, Phase, RecordStatus};
-pub use store::{DynamoDbJobStore, InMemoryJobStore, JobStore, RecordPage};
+pub use store::{AnyJobStore, DynamoDbJobStore, InMemoryJobStore, JobStore, RecordPage};
 pub use validation::FieldError;

@@ -172,7 +172,8 @@ fn optional_string(object: &Map<String, Value>, field: &str) -> Result<Option<St
     }
 }
 
-pub(crate) fn json_kind(value: &Value) -> &'static str {
+/// How a JSON value's kind reads in an error message (`a number`).
+pub fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -130,6 +130,42 @@ impl JobStore for InMemoryJobStore {
     }
 }
 
+/// The store a process chose at start-up: in memory (local mode, tests) or
+/// DynamoDB (AWS, or any DynamoDB-compatible server).
+#[derive(Debug)]
+pub enum AnyJobStore {
+    Memory(InMemoryJobStore),
+    DynamoDb(DynamoDbJobStore),
+}
+
+impl JobStore for AnyJobStore {
+    async fn write(&self, record: &JobRecord) -> Result<WriteOutcome, HlxError> {
+        match self {
+            Self::Memory(store) => store.write(record).await,
+            Self::DynamoDb(store) => store.write(record).await,
+        }
+    }
+
+    async fn get(&self, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
+        match self {
+            Self::Memory(store) => store.get(export_id).await,
+            Self::DynamoDb(store) => store.get(export_id).await,
+        }
+    }
+
+    async fn list(
+        &self,
+        datastore_id: &str,
+        limit: u32,
+        next_token: Option<&str>,
+    ) -> Result<RecordPage, HlxError> {
+        match self {
+            Self::Memory(store) => store.list(datastore_id, limit, next_token).await,
+            Self::DynamoDb(store) => store.list(datastore_id, limit, next_token).await,
+        }
+    }
+}
+
 fn decode_memory_token(token: &str) -> Result<String, HlxError> {
     match decode_token(token)? {
         Value::String(key) => Ok(key),
