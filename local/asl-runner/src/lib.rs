@@ -38,6 +38,7 @@ pub mod path;
 pub mod process;
 mod runner;
 mod sched;
+pub mod sfn_api;
 pub mod template;
 
 pub use definition::{LoadError, StateMachine};
@@ -53,3 +54,4 @@ pub use runner::{
     RunnerBuilder, RunnerConfig, StartError, TaskTokenError, TimeMode,
 };
 pub use sched::WakeSource;
+pub use sfn_api::{SfnApi, SfnApiError, SfnServer, TimeDriver};
