@@ -11,15 +11,26 @@
 //!
 //! `hlx local` and the end-to-end tests both stand on this, so what the tests
 //! prove is what a user runs.
+//!
+//! The stack can also be *served* ([`LocalStack::serve`]): the runner's Step
+//! Functions API on a loopback port, with the export state machine registered
+//! under its ARN, so `hlx start/status/list/watch`, the AWS CLI or any SDK
+//! (`AWS_ENDPOINT_URL_SFN`) start and follow exports on it. In virtual time
+//! the runner's clock moves only while someone waits on it, so a served stack
+//! runs a [`TimeDriver`]: whenever an execution is running it waits on the
+//! runner, and virtual time jumps ahead as soon as every execution is idle —
+//! an export started over the API runs its hours of polling in milliseconds,
+//! and its history and job record carry the virtual times.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hlx_asl_runner::{
-    BoxFuture, ExecutionDescription, ExecutionHandle, FunctionConfig, ProcessInvoker, Runner, StartError,
-    StateMachine, TaskContext, TaskError, TaskInvoker,
+    BoxFuture, ExecutionDescription, ExecutionHandle, FunctionConfig, ProcessInvoker, Runner, SfnApi,
+    SfnServer, StartError, StateMachine, TaskContext, TaskError, TaskInvoker, TimeDriver,
 };
 use hlx_clock::{SharedClock, SystemClock, VirtualClock};
 use hlx_core::{
@@ -45,6 +56,17 @@ pub const FUNCTIONS: [(&str, &str); 3] = [
 pub const DEFINITION_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../statemachine/export.asl.json");
 /// The same file, built in, for a binary run away from its checkout.
 const DEFINITION: &str = include_str!("../../../statemachine/export.asl.json");
+
+/// Where local exports go (the bucket stands for `--output-dir`), the key
+/// they are encrypted with and the role HealthLake assumes: the settings a
+/// served stack gives `hlx start` (`HLX_EXPORT_*`).
+pub const EXPORT_S3_URI: &str = "s3://hlx-local-exports/manual";
+pub const EXPORT_KMS_KEY_ID: &str = "alias/hlx-local-exports";
+
+/// The role HealthLake assumes to write local exports.
+pub fn data_access_role_arn() -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/hlx-local-healthlake-export")
+}
 
 /// The function's ARN in local mode (`hlx-<name>`, as the stacks name them).
 pub fn function_arn(name: &str) -> String {
@@ -198,6 +220,12 @@ pub struct LocalStack {
     pub runner: Runner,
     pub store: Arc<LocalStore>,
     pub machine: Arc<StateMachine>,
+    /// The Step Functions API over the runner, the export machine registered.
+    pub sfn: SfnApi,
+    /// The export state machine's ARN (`...:stateMachine:hlx-export`).
+    pub state_machine_arn: String,
+    /// Where job history goes.
+    pub history: History,
     pub clock: SharedClock,
     virtual_clock: Option<VirtualClock>,
     /// The data stores created, in order.
@@ -325,12 +353,18 @@ impl LocalStack {
             Some(clock) => builder.virtual_time(clock.clone()),
             None => builder.real_time(clock.clone()),
         };
+        let runner = builder.build();
+        let sfn = SfnApi::new(runner.clone());
+        let state_machine_arn = sfn.register(machine.clone());
         Ok(Self {
             emulator,
             server,
-            runner: builder.build(),
+            runner,
             store,
             machine,
+            sfn,
+            state_machine_arn,
+            history: config.history.clone(),
             clock,
             virtual_clock,
             datastores,
@@ -350,7 +384,7 @@ impl LocalStack {
             "datastoreId": datastore_id,
             "s3Uri": "s3://hlx-local-exports/nightly",
             "kmsKeyId": "alias/hlx-local-exports",
-            "dataAccessRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/hlx-local-healthlake-export"),
+            "dataAccessRoleArn": data_access_role_arn(),
             "trigger": "schedule"
         })
     }
@@ -388,6 +422,21 @@ impl LocalStack {
         Ok(handles.iter().map(ExecutionHandle::describe).collect())
     }
 
+    /// Serves the Step Functions API on `addr` (`127.0.0.1:0` for an
+    /// ephemeral port) and, in virtual time, drives the clock whenever an
+    /// execution is running; both stop when the returned value is dropped.
+    pub async fn serve(&self, addr: SocketAddr) -> Result<ServedStack, String> {
+        let server = self
+            .sfn
+            .serve(addr)
+            .await
+            .map_err(|e| format!("the Step Functions API could not listen on {addr}: {e}"))?;
+        Ok(ServedStack {
+            server,
+            _driver: TimeDriver::spawn(&self.runner),
+        })
+    }
+
     /// The job record of an export (its execution name).
     pub async fn record(&self, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
         self.store.get(export_id).await
@@ -404,6 +453,20 @@ impl LocalStack {
                 .collect(),
             None => self.billed.lock().expect("billing lock").clone(),
         }
+    }
+}
+
+/// A served stack's Step Functions API and the driver of its virtual time.
+#[derive(Debug)]
+pub struct ServedStack {
+    pub server: SfnServer,
+    _driver: TimeDriver,
+}
+
+impl ServedStack {
+    /// `AWS_ENDPOINT_URL_SFN` for a client.
+    pub fn sfn_endpoint(&self) -> String {
+        self.server.endpoint_url()
     }
 }
 
