@@ -67,7 +67,7 @@ npm_packages() {
 # so that no Rust build and no Docker are needed.
 assets=$(mktemp -d)
 trap 'rm -rf "$assets"' EXIT
-for binary in start-export check-export record-result; do
+for binary in start-export check-export record-result api; do
   mkdir -p "$assets/$binary"
   printf '#!/bin/sh\n# placeholder: infra/check.sh synthesizes without building Rust\n' >"$assets/$binary/bootstrap"
 done
@@ -79,6 +79,12 @@ cdk_context=(
   -c notificationEmail=ops@example.com
   -c assetDir="$assets"
 )
+
+sam_openapi() {
+  # The SAM template includes infra/sam/exports-api.openapi.yaml, generated
+  # from functions/api/openapi.yaml (infra/cdk/lib/openapi.js says why).
+  node infra/cdk/bin/sam-openapi.js --check
+}
 
 cfn_lint_sam() {
   .venv/bin/cfn-lint infra/sam/template.yaml
@@ -126,6 +132,7 @@ setup "python .venv (cfn-lint, moto)" python_venv
 setup "infra/.venv-sam (aws-sam-cli)" sam_venv
 setup "npm ci (aws-cdk-lib, cdk-nag, aws-cdk CLI)" npm_packages
 
+check "SAM API definition = functions/api/openapi.yaml" sam_openapi
 check "cfn-lint infra/sam/template.yaml" cfn_lint_sam
 check "sam validate --lint" sam_validate
 check "nightly launcher ASL (asl-validator, statelint)" launcher_asl

@@ -7,7 +7,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const cdk = require('aws-cdk-lib');
-const { Duration, Fn, RemovalPolicy, Stack, Validations } = cdk;
+const { Duration, RemovalPolicy, Stack, Validations } = cdk;
 const apigw = require('aws-cdk-lib/aws-apigateway');
 const cloudwatch = require('aws-cdk-lib/aws-cloudwatch');
 const dynamodb = require('aws-cdk-lib/aws-dynamodb');
@@ -25,10 +25,12 @@ const INFRA = path.resolve(__dirname, '..', '..');
 const REPO = path.resolve(INFRA, '..');
 const EXPORT_ASL = path.join(REPO, 'statemachine', 'export.asl.json');
 const LAUNCHER_ASL = path.join(INFRA, 'statemachine', 'nightly-launcher.asl.json');
-const START_EXPORT_VTL = path.join(INFRA, 'api', 'start-export.vtl');
-const EXPORT_REQUEST_SCHEMA = path.join(INFRA, 'api', 'export-request.schema.json');
+const openapi = require('./openapi');
 
-/** The three functions: logical ID prefix, Cargo binary, what they do. */
+/**
+ * The functions: logical ID prefix, Cargo binary, what they do, who invokes
+ * them (the export state machine's Tasks, or the exports API).
+ */
 const FUNCTIONS = [
   {
     id: 'StartExport',
@@ -36,6 +38,7 @@ const FUNCTIONS = [
     description: 'hlx start-export - validates the request and starts the HealthLake export, idempotently',
     roleDescription: 'hlx start-export - starts the HealthLake export job',
     pollSchedule: true,
+    invokedBy: 'states',
   },
   {
     id: 'CheckExport',
@@ -43,6 +46,7 @@ const FUNCTIONS = [
     description: 'hlx check-export - reads the job status and says when to look again',
     roleDescription: 'hlx check-export - reads the HealthLake export job',
     pollSchedule: true,
+    invokedBy: 'states',
   },
   {
     id: 'RecordResult',
@@ -50,8 +54,59 @@ const FUNCTIONS = [
     description: 'hlx record-result - writes the job record by the forward-only rule',
     roleDescription: 'hlx record-result - writes the job record',
     pollSchedule: false,
+    invokedBy: 'states',
+  },
+  {
+    id: 'Api',
+    binary: 'api',
+    description: 'hlx api - starts exports idempotently and reads their job records, behind ExportsApi',
+    roleDescription: 'hlx api - starts and describes export executions, reads job records',
+    pollSchedule: false,
+    invokedBy: 'apigateway',
+    // API Gateway stops waiting for a Lambda integration after 29 seconds.
+    timeoutSeconds: 29,
   },
 ];
+/** The functions the export state machine's Tasks invoke. */
+const TASK_FUNCTIONS = FUNCTIONS.filter((f) => f.invokedBy === 'states');
+
+/** cdk-nag acknowledgements of the functions, by who invokes them. */
+const FUNCTION_NAG = {
+  states: [
+    [
+      'HIPAA.Security-LambdaConcurrency',
+      'Step Functions runs at most a few invocations per export; a reservation would only take ' +
+        'concurrency from the account (and fails on accounts with the minimum quota).',
+    ],
+    [
+      'HIPAA.Security-LambdaDLQ',
+      'Invoked synchronously by Step Functions, which retries and catches every failure and records it; ' +
+        'a DLQ only applies to asynchronous invocations.',
+    ],
+    [
+      'HIPAA.Security-LambdaInsideVPC',
+      'The functions reach only AWS APIs (HealthLake, DynamoDB) over TLS with IAM; a VPC would add ' +
+        'NAT or endpoint costs without narrowing access.',
+    ],
+  ],
+  apigateway: [
+    [
+      'HIPAA.Security-LambdaConcurrency',
+      'Reached only through the API stage, throttled at 5 requests per second (burst 10); a reservation ' +
+        'would only take concurrency from the account (and fails on accounts with the minimum quota).',
+    ],
+    [
+      'HIPAA.Security-LambdaDLQ',
+      'Invoked synchronously by API Gateway, which returns every failure to the signed caller; ' +
+        'a DLQ only applies to asynchronous invocations.',
+    ],
+    [
+      'HIPAA.Security-LambdaInsideVPC',
+      'The function reaches only AWS APIs (Step Functions, DynamoDB) over TLS with IAM; a VPC would add ' +
+        'NAT or endpoint costs without narrowing access.',
+    ],
+  ],
+};
 
 const ACCESS_LOG_FORMAT = JSON.stringify({
   requestId: '$context.requestId',
@@ -119,8 +174,8 @@ class HlxStack extends Stack {
     super(scope, id, {
       description:
         'hlx: nightly, API and manual AWS HealthLake FHIR exports orchestrated by one Step Functions ' +
-        'Standard workflow and three Rust Lambda functions, with the job history in DynamoDB ' +
-        '(CDK app; the same stack as infra/sam/template.yaml).',
+        'Standard workflow of three Rust Lambda functions, an IAM-authorized REST API served by a fourth, ' +
+        'and the job history in DynamoDB (CDK app; the same stack as infra/sam/template.yaml).',
       ...stackProps,
     });
     this.config = config;
@@ -260,8 +315,8 @@ class HlxStack extends Stack {
       ],
     };
 
-    this.functions = {};
-    for (const f of FUNCTIONS) {
+    /** A function with its own log group and role (one customer-managed policy). */
+    const rustLambda = (f, statements, environment, nag = []) => {
       const fnLogs = logGroup(`${f.id}LogGroup`);
       const role = this.serviceRole(`${f.id}FunctionRole`, {
         description: f.roleDescription,
@@ -273,44 +328,33 @@ class HlxStack extends Stack {
             actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
             resources: [fnLogs.logGroupArn],
           }),
-          ...permissions[f.id],
+          ...statements,
           ...(tracing ? [xrayStatement(LAMBDA_XRAY_ACTIONS)] : []),
         ],
-        nag: tracing ? [XRAY_WILDCARD] : [],
+        nag: [...nag, ...(tracing ? [XRAY_WILDCARD] : [])],
       });
-      const environment = { RUST_LOG: config.logLevel };
-      if (f.pollSchedule) Object.assign(environment, pollEnvironment);
-      if (f.id === 'RecordResult') environment.HLX_TABLE_NAME = table.tableName;
       const fn = this.rustFunction(`${f.id}Function`, f.binary, {
         description: f.description,
         role: role.withoutPolicyUpdates(),
         memorySize: 128,
-        timeout: Duration.seconds(30),
+        timeout: Duration.seconds(f.timeoutSeconds ?? 30),
         architecture: config.architecture === 'x86_64' ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64,
         tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.PASS_THROUGH,
         loggingFormat: lambda.LoggingFormat.JSON,
         logGroup: fnLogs,
-        environment,
+        environment: { RUST_LOG: config.logLevel, ...environment },
       });
       logicalId(fn, `${f.id}Function`);
-      acknowledge(fn, [
-        [
-          'HIPAA.Security-LambdaConcurrency',
-          'Step Functions runs at most a few invocations per export; a reservation would only take ' +
-            'concurrency from the account (and fails on accounts with the minimum quota).',
-        ],
-        [
-          'HIPAA.Security-LambdaDLQ',
-          'Invoked synchronously by Step Functions, which retries and catches every failure and records it; ' +
-            'a DLQ only applies to asynchronous invocations.',
-        ],
-        [
-          'HIPAA.Security-LambdaInsideVPC',
-          'The functions reach only AWS APIs (HealthLake, DynamoDB) over TLS with IAM; a VPC would add ' +
-            'NAT or endpoint costs without narrowing access.',
-        ],
-      ]);
+      acknowledge(fn, FUNCTION_NAG[f.invokedBy]);
       this.functions[f.id] = fn;
+      return fn;
+    };
+
+    this.functions = {};
+    for (const f of TASK_FUNCTIONS) {
+      const environment = f.pollSchedule ? { ...pollEnvironment } : {};
+      if (f.id === 'RecordResult') environment.HLX_TABLE_NAME = table.tableName;
+      rustLambda(f, permissions[f.id], environment);
     }
 
     // ---------------------------------------------------- export state machine
@@ -343,7 +387,7 @@ class HlxStack extends Stack {
         new iam.PolicyStatement({
           sid: 'InvokeTheThreeFunctions',
           actions: ['lambda:InvokeFunction'],
-          resources: FUNCTIONS.map((f) => this.functions[f.id].functionArn),
+          resources: TASK_FUNCTIONS.map((f) => this.functions[f.id].functionArn),
         }),
       ],
     );
@@ -507,18 +551,57 @@ class HlxStack extends Stack {
     apiAccount.overrideLogicalId('ApiGatewayAccount');
 
     const accessLogs = logGroup('ExportsApiAccessLogGroup');
-    const apiRole = this.serviceRole('ExportsApiRole', {
-      description: 'hlx exports API - starts the export state machine',
-      service: 'apigateway.amazonaws.com',
-      statements: [
+    const apiFunction = rustLambda(
+      FUNCTIONS.find((f) => f.id === 'Api'),
+      [
         new iam.PolicyStatement({
           sid: 'StartTheExportStateMachine',
           actions: ['states:StartExecution'],
           resources: [exportStateMachine.stateMachineArn],
         }),
+        new iam.PolicyStatement({
+          sid: 'DescribeExportExecutions',
+          actions: ['states:DescribeExecution'],
+          resources: [
+            `arn:${cdk.Aws.PARTITION}:states:${cdk.Aws.REGION}:${cdk.Aws.ACCOUNT_ID}:execution:${exportStateMachine.stateMachineName}:*`,
+          ],
+        }),
+        new iam.PolicyStatement({ sid: 'ReadJobRecords', actions: ['dynamodb:GetItem'], resources: [table.tableArn] }),
+        new iam.PolicyStatement({
+          sid: 'ListJobRecordsOfADatastore',
+          actions: ['dynamodb:Query'],
+          resources: [`${table.tableArn}/index/by-datastore`],
+        }),
+        new iam.PolicyStatement({
+          sid: 'DecryptJobRecordsThroughDynamoDB',
+          actions: ['kms:Decrypt'],
+          resources: [key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${cdk.Aws.REGION}.${cdk.Aws.URL_SUFFIX}` } },
+        }),
       ],
-    });
-    const api = new apigw.RestApi(this, 'ExportsApi', {
+      {
+        HLX_STATE_MACHINE_ARN: exportStateMachine.stateMachineArn,
+        HLX_TABLE_NAME: table.tableName,
+        HLX_DEFAULT_DATASTORE_ID: config.datastoreId,
+        HLX_EXPORT_S3_URI: config.exportS3Uri,
+        HLX_EXPORT_KMS_KEY_ID: config.kmsKeyArn,
+        HLX_DATA_ACCESS_ROLE_ARN: config.dataAccessRoleArn,
+      },
+      [
+        [
+          'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<ExportStateMachine.Name>:*]',
+          'An execution ARN ends in the execution name, which is the export id chosen per request; the ' +
+            "pattern admits the export state machine's executions and no other machine's.",
+        ],
+      ],
+    );
+
+    // The API is functions/api/openapi.yaml, with its integration URIs made
+    // Fn::Sub of the function's ARN (lib/openapi.js); nothing else changes.
+    const api = new apigw.SpecRestApi(this, 'ExportsApi', {
+      apiDefinition: apigw.ApiDefinition.fromInline(
+        openapi.forCdk(openapi.readOpenApi(), { ApiFunctionArn: apiFunction.functionArn }),
+      ),
       restApiName: `${cdk.Aws.STACK_NAME}-exports`,
       endpointTypes: [apigw.EndpointType.REGIONAL],
       cloudWatchRole: false,
@@ -540,65 +623,35 @@ class HlxStack extends Stack {
     logGroup('ExportsApiExecutionLogGroup', {
       logGroupName: `API-Gateway-Execution-Logs_${api.restApiId}/v1`,
     });
-    const requestModel = api.addModel('ExportRequestModel', {
-      contentType: 'application/json',
-      modelName: 'ExportRequest',
-      schema: JSON.parse(fs.readFileSync(EXPORT_REQUEST_SCHEMA, 'utf8')),
-    });
-    const bodyValidator = api.addRequestValidator('BodyValidator', {
-      requestValidatorName: 'body',
-      validateRequestBody: true,
-      validateRequestParameters: true,
-    });
-    const requestTemplate = fs.readFileSync(START_EXPORT_VTL, 'utf8').replace(/\n$/, '');
-    api.root.addResource('exports').addMethod(
-      'POST',
-      new apigw.AwsIntegration({
-        service: 'states',
-        action: 'StartExecution',
-        integrationHttpMethod: 'POST',
-        options: {
-          credentialsRole: apiRole.withoutPolicyUpdates(),
-          passthroughBehavior: apigw.PassthroughBehavior.NEVER,
-          requestTemplates: {
-            'application/json': Fn.sub(requestTemplate, {
-              ExportStateMachine: exportStateMachine.stateMachineArn,
-              DatastoreId: config.datastoreId,
-              ExportS3Uri: config.exportS3Uri,
-              KmsKeyArn: config.kmsKeyArn,
-              DataAccessRoleArn: config.dataAccessRoleArn,
-            }),
-          },
-          integrationResponses: [
-            { statusCode: '200' },
-            { selectionPattern: '4\\d{2}', statusCode: '400' },
-            { selectionPattern: '5\\d{2}', statusCode: '500' },
-          ],
-        },
-      }),
-      {
-        operationName: 'StartExport',
-        authorizationType: apigw.AuthorizationType.IAM,
-        requestValidator: bodyValidator,
-        requestModels: { 'application/json': requestModel },
-        methodResponses: [{ statusCode: '200' }, { statusCode: '400' }, { statusCode: '500' }],
-      },
-    );
+    new lambda.CfnPermission(this, 'ApiFunctionInvokePermission', {
+      action: 'lambda:InvokeFunction',
+      functionName: apiFunction.functionArn,
+      principal: 'apigateway.amazonaws.com',
+      sourceArn: `arn:${cdk.Aws.PARTITION}:execute-api:${cdk.Aws.REGION}:${cdk.Aws.ACCOUNT_ID}:${api.restApiId}/v1/*`,
+    }).overrideLogicalId('ApiFunctionInvokePermission');
+    // cdk-nag sees the RestApi and its stage, not the methods inside the
+    // definition: test/stack.test.js checks that every operation is AWS_IAM.
     acknowledge(api, [
+      [
+        'AwsSolutions-APIG2',
+        'The function validates every request (body fields, query parameters, headers) by the domain rules ' +
+          'and answers 400 naming the field, in the API error shape; functions/api/openapi.yaml declares ' +
+          'no API Gateway request validator, and the deployed definition is that file.',
+      ],
       [
         'AwsSolutions-APIG3',
         'Every call must be SigV4-signed by an IAM principal of the account (AWS_IAM) and is throttled ' +
           'at the stage; a WAF web ACL would add cost without a public surface to protect.',
       ],
-      ['AwsSolutions-COG4', 'The API authorizes with IAM (SigV4), not Cognito: its callers are AWS principals.'],
       [
         'HIPAA.Security-APIGWCacheEnabledAndEncrypted',
-        'POST /exports starts an execution: it must never be answered from a cache, so there is none.',
+        'POST /exports starts an execution and GET answers job records that change while an export runs: ' +
+          'nothing may be answered from a cache, so there is none.',
       ],
       [
         'HIPAA.Security-APIGWSSLEnabled',
-        'The only backend is the Step Functions API, reached by API Gateway over TLS with SigV4; a client ' +
-          'certificate is for HTTP backends.',
+        'The only backend is the api Lambda function, invoked by API Gateway through the Lambda API (proxy ' +
+          'integration); a client certificate is for HTTP backends.',
       ],
       ...(tracing
         ? []
@@ -717,7 +770,7 @@ class HlxStack extends Stack {
     output('NightlyLauncherArn', 'The launcher the nightly schedule starts.', launcher.stateMachineArn);
     output(
       'ExportsApiUrl',
-      'POST {"jobName"?, "exportName"?} here, signed with SigV4.',
+      'The exports API (POST and GET here, GET here/{id}), signed with SigV4 for execute-api.',
       `https://${api.restApiId}.execute-api.${cdk.Aws.REGION}.${cdk.Aws.URL_SUFFIX}/v1/exports`,
     );
     output('JobTableName', 'The job history table.', table.tableName);
@@ -794,4 +847,4 @@ class HlxStack extends Stack {
   }
 }
 
-module.exports = { HlxStack, FUNCTIONS, ACCESS_LOG_FORMAT };
+module.exports = { HlxStack, FUNCTIONS, TASK_FUNCTIONS, ACCESS_LOG_FORMAT };

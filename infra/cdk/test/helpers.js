@@ -13,7 +13,7 @@ const { buildApp } = require('../lib/app');
 const INFRA = path.resolve(__dirname, '..', '..');
 const REPO = path.resolve(INFRA, '..');
 const SAM_TEMPLATE = path.join(INFRA, 'sam', 'template.yaml');
-const BINARIES = ['start-export', 'check-export', 'record-result'];
+const BINARIES = ['start-export', 'check-export', 'record-result', 'api'];
 
 /** The required settings, shaped like a real deployment's. */
 const REQUIRED = {
@@ -33,7 +33,7 @@ const DISTINCT = {
   scheduleExpression: 'cron(7 3 * * ? *)',
   scheduleTimezone: 'Europe/Berlin',
   maxJobHours: 31,
-  maxQueueHours: 29,
+  maxQueueHours: 27,
   notificationEmail: 'parity-check@example.com',
   architecture: 'x86_64',
   logRetentionDays: 545,

@@ -9,6 +9,7 @@ const path = require('node:path');
 const { Match, Template } = require('aws-cdk-lib/assertions');
 const { DISTINCT, REPO, REQUIRED, INFRA, render, resourcesOfType, roleStatements, synth } = require('./helpers');
 const { readConfig, ConfigError } = require('../lib/config');
+const openapi = require('../lib/openapi');
 
 const defaults = synth();
 const t = Template.fromJSON(defaults.template);
@@ -16,7 +17,7 @@ const cfn = defaults.template;
 const ON = { TracingOn: true };
 const datastoreArn = `arn:\${AWS::Partition}:healthlake:\${AWS::Region}:\${AWS::AccountId}:datastore/fhir/${REQUIRED.datastoreId}`;
 
-const FUNCTIONS = ['StartExportFunction', 'CheckExportFunction', 'RecordResultFunction'];
+const FUNCTIONS = ['StartExportFunction', 'CheckExportFunction', 'RecordResultFunction', 'ApiFunction'];
 const POLL_VARIABLES = [
   'HLX_POLL_INITIAL_SECONDS',
   'HLX_POLL_BACKOFF_RATE',
@@ -76,6 +77,30 @@ test('functions: environment variables per function', () => {
   assert.deepEqual(env('RecordResultFunction'), { RUST_LOG: 'info', HLX_TABLE_NAME: { Ref: 'JobTable' } });
   assert.equal(env('StartExportFunction').HLX_MAX_RUN_HOURS, '24');
   assert.equal(env('StartExportFunction').HLX_MAX_QUEUE_HOURS, '24');
+  assert.deepEqual(env('ApiFunction'), {
+    RUST_LOG: 'info',
+    HLX_STATE_MACHINE_ARN: { Ref: 'ExportStateMachine' },
+    HLX_TABLE_NAME: { Ref: 'JobTable' },
+    HLX_DEFAULT_DATASTORE_ID: REQUIRED.datastoreId,
+    HLX_EXPORT_S3_URI: REQUIRED.exportS3Uri,
+    HLX_EXPORT_KMS_KEY_ID: REQUIRED.kmsKeyArn,
+    HLX_DATA_ACCESS_ROLE_ARN: REQUIRED.dataAccessRoleArn,
+  });
+});
+
+test('functions: the api function gets exactly the variables its code reads', () => {
+  // functions/api/src/config.rs names its settings; the table name is read by hlx_core::aws::table_name.
+  const config = fs.readFileSync(path.join(REPO, 'functions', 'api', 'src', 'config.rs'), 'utf8');
+  const read = [...config.matchAll(/^pub const ENV_[A-Z0-9_]+: &str = "(HLX_[A-Z0-9_]+)";$/gm)].map((m) => m[1]);
+  assert.ok(read.length >= 5, `found ${read.join(', ')} in config.rs`);
+  const core = fs.readFileSync(path.join(REPO, 'functions', 'core', 'src', 'aws.rs'), 'utf8');
+  assert.match(core, /std::env::var\("HLX_TABLE_NAME"\)/);
+  const expected = ['RUST_LOG', 'HLX_TABLE_NAME', ...read].sort();
+  assert.deepEqual(Object.keys(cfn.Resources.ApiFunction.Properties.Environment.Variables).sort(), expected);
+});
+
+test('functions: the api function answers within API Gateway\'s 29-second integration timeout', () => {
+  assert.equal(cfn.Resources.ApiFunction.Properties.Timeout, 29);
 });
 
 test('functions: x86_64 and tracing off are one context value away', () => {
@@ -98,6 +123,7 @@ test('functions: x86_64 and tracing off are one context value away', () => {
 test('log groups: retention (90 days by default) and the stack key', () => {
   const groups = resourcesOfType(cfn, 'AWS::Logs::LogGroup');
   assert.deepEqual(Object.keys(groups).sort(), [
+    'ApiLogGroup',
     'CheckExportLogGroup',
     'ExportStateMachineLogGroup',
     'ExportsApiAccessLogGroup',
@@ -257,9 +283,40 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
   assert.deepEqual(schedule.DeadLetterUndeliveredStarts.Resource, ['${ScheduleDeadLetterQueue.Arn}']);
   assert.deepEqual(schedule.EncryptDeadLetters.Resource, ['${EncryptionKey.Arn}']);
 
-  const api = statementsBySid(cfn, 'ExportsApiRole');
-  assert.deepEqual(Object.keys(api), ['StartTheExportStateMachine']);
+  const api = statementsBySid(cfn, 'ApiFunctionRole');
+  assert.deepEqual(Object.keys(api).sort(), [
+    'DecryptJobRecordsThroughDynamoDB',
+    'DescribeExportExecutions',
+    'ListJobRecordsOfADatastore',
+    'ReadJobRecords',
+    'StartTheExportStateMachine',
+    'WriteOwnLogs',
+    'XRayHasNoResourceLevelPermissions',
+  ]);
+  assert.deepEqual(api.WriteOwnLogs.Resource, ['${ApiLogGroup.Arn}']);
+  assert.deepEqual(api.StartTheExportStateMachine.Action, ['states:StartExecution']);
   assert.deepEqual(api.StartTheExportStateMachine.Resource, ['${ExportStateMachine}']);
+  assert.deepEqual(api.DescribeExportExecutions.Action, ['states:DescribeExecution']);
+  assert.deepEqual(api.DescribeExportExecutions.Resource, [
+    'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${ExportStateMachine.Name}:*',
+  ]);
+  assert.deepEqual(api.ReadJobRecords.Action, ['dynamodb:GetItem']);
+  assert.deepEqual(api.ReadJobRecords.Resource, ['${JobTable.Arn}']);
+  assert.deepEqual(api.ListJobRecordsOfADatastore.Action, ['dynamodb:Query']);
+  const [index] = cfn.Resources.JobTable.Properties.GlobalSecondaryIndexes;
+  assert.deepEqual(api.ListJobRecordsOfADatastore.Resource, [`\${JobTable.Arn}/index/${index.IndexName}`]);
+  assert.deepEqual(api.DecryptJobRecordsThroughDynamoDB.Action, ['kms:Decrypt']);
+  assert.deepEqual(api.DecryptJobRecordsThroughDynamoDB.Resource, ['${EncryptionKey.Arn}']);
+  assert.deepEqual(api.DecryptJobRecordsThroughDynamoDB.Condition, {
+    StringEquals: { 'kms:ViaService': 'dynamodb.${AWS::Region}.${AWS::URLSuffix}' },
+  });
+  for (const [sid, statement] of Object.entries(api)) {
+    if (sid !== 'DecryptJobRecordsThroughDynamoDB') assert.equal(statement.Condition, undefined, sid);
+  }
+  assert.deepEqual(
+    render(cfn.Resources.ApiFunctionRole.Properties.AssumeRolePolicyDocument.Statement),
+    [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }],
+  );
 });
 
 test('IAM: "*" only where AWS offers nothing narrower, no AWS-managed or inline policies, only Allow', () => {
@@ -311,28 +368,88 @@ test('nightly schedule: expression, time zone, request input, retries and an enc
   assert.equal(other.Resources.NightlySchedule.Properties.ScheduleExpressionTimezone, 'America/New_York');
 });
 
-test('API: POST /exports, AWS_IAM, body validated against the model, straight to StartExecution', () => {
-  t.hasResourceProperties('AWS::ApiGateway::Method', {
-    HttpMethod: 'POST',
-    AuthorizationType: 'AWS_IAM',
-    RequestValidatorId: Match.anyValue(),
-    RequestModels: { 'application/json': Match.anyValue() },
-    Integration: Match.objectLike({
-      Type: 'AWS',
-      IntegrationHttpMethod: 'POST',
-      PassthroughBehavior: 'NEVER',
-      Credentials: { 'Fn::GetAtt': ['ExportsApiRole', 'Arn'] },
-    }),
-  });
-  const method = Object.values(resourcesOfType(cfn, 'AWS::ApiGateway::Method'))[0];
-  assert.equal(render(method.Properties.Integration.Uri), 'arn:${AWS::Partition}:apigateway:${AWS::Region}:states:action/StartExecution');
-  t.resourceCountIs('AWS::ApiGateway::Method', 1);
-  t.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true, ValidateRequestParameters: true });
-  t.hasResourceProperties('AWS::ApiGateway::Model', {
-    ContentType: 'application/json',
-    Schema: JSON.parse(fs.readFileSync(path.join(INFRA, 'api', 'export-request.schema.json'), 'utf8')),
-  });
-  t.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'exports' });
+/**
+ * The authorization type API Gateway gives an operation of an imported
+ * definition: the operation's `security`, else the document's; AWS_IAM when
+ * every scheme it names is SigV4, NONE when it names none.
+ */
+function authorizationType(definition, operation) {
+  const security = operation.security ?? definition.security ?? [];
+  if (security.length === 0 || security.some((requirement) => Object.keys(requirement).length === 0)) return 'NONE';
+  const schemes = security.flatMap((requirement) => Object.keys(requirement));
+  const sigv4 = (name) => {
+    const scheme = definition.components?.securitySchemes?.[name];
+    return scheme?.type === 'apiKey' && scheme.in === 'header' && scheme.name === 'Authorization' &&
+      scheme['x-amazon-apigateway-authtype'] === 'awsSigv4';
+  };
+  return schemes.every(sigv4) ? 'AWS_IAM' : `OTHER(${schemes.join(', ')})`;
+}
+
+test('API: the routes of functions/api/openapi.yaml, every method AWS_IAM, every one a proxy to the api function', () => {
+  const body = cfn.Resources.ExportsApi.Properties.Body;
+  const routes = (definition) => openapi.operations(definition).map(({ path: p, method }) => `${method} ${p}`).sort();
+  assert.deepEqual(routes(body), routes(openapi.readOpenApi()));
+  assert.deepEqual(routes(body), [
+    'get /exports',
+    'get /exports/{id}',
+    'post /exports',
+    'x-amazon-apigateway-any-method /exports',
+    'x-amazon-apigateway-any-method /exports/{id}',
+  ]);
+  for (const { path: p, method, operation } of openapi.operations(body)) {
+    assert.equal(authorizationType(body, operation), 'AWS_IAM', `${method} ${p}`);
+    const integration = operation['x-amazon-apigateway-integration'];
+    assert.equal(integration.type, 'aws_proxy', `${method} ${p}`);
+    assert.equal(integration.httpMethod, 'POST', `${method} ${p}`);
+    assert.equal(
+      render(integration.uri),
+      'arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${ApiFunction.Arn}/invocations',
+      `${method} ${p}`,
+    );
+    assert.equal(integration.credentials, undefined, 'API Gateway invokes through the function permission, not a role');
+  }
+  // No route, authorizer or validator outside the definition.
+  for (const type of ['AWS::ApiGateway::Method', 'AWS::ApiGateway::Authorizer', 'AWS::ApiGateway::RequestValidator']) {
+    t.resourceCountIs(type, 0);
+  }
+  assert.equal(body['x-amazon-apigateway-request-validators'], undefined, 'the description declares no validator');
+  assert.equal(body['x-amazon-apigateway-api-key-source'], undefined);
+});
+
+test('API: the auth check refuses definitions that would let a method through unsigned', () => {
+  const body = cfn.Resources.ExportsApi.Properties.Body;
+  const post = body.paths['/exports'].post;
+  assert.equal(authorizationType(body, { ...post, security: [] }), 'NONE');
+  assert.equal(authorizationType(body, { ...post, security: [{}] }), 'NONE');
+  assert.equal(authorizationType({ ...body, security: undefined }, post), 'NONE');
+  assert.match(authorizationType(body, { ...post, security: [{ other: [] }] }), /^OTHER/);
+});
+
+test('API: API Gateway may invoke the api function, from this API\'s v1 stage only', () => {
+  const permissions = resourcesOfType(cfn, 'AWS::Lambda::Permission');
+  assert.deepEqual(Object.keys(permissions), ['ApiFunctionInvokePermission']);
+  const p = permissions.ApiFunctionInvokePermission.Properties;
+  assert.equal(p.Action, 'lambda:InvokeFunction');
+  assert.deepEqual(p.FunctionName, { 'Fn::GetAtt': ['ApiFunction', 'Arn'] });
+  assert.equal(p.Principal, 'apigateway.amazonaws.com');
+  assert.equal(
+    render(p.SourceArn),
+    'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ExportsApi}/v1/*',
+  );
+  t.resourceCountIs('AWS::Lambda::Url', 0);
+  // The role API Gateway used to start executions directly is gone: one way in.
+  assert.equal(cfn.Resources.ExportsApiRole, undefined);
+  for (const [id, policy] of Object.entries(resourcesOfType(cfn, 'AWS::IAM::ManagedPolicy'))) {
+    const starts = policy.Properties.PolicyDocument.Statement.filter((s) => asList(s.Action).includes('states:StartExecution'));
+    const expected = { ApiFunctionRolePolicy: 1, NightlyLauncherRolePolicy: 1, NightlyScheduleRolePolicy: 1 }[id] ?? 0;
+    assert.equal(starts.length, expected, `${id} starts executions`);
+  }
+});
+
+test('API: regional, v1 stage with tracing, access logs, ERROR execution logs without data, throttling', () => {
+  const restApi = cfn.Resources.ExportsApi;
+  assert.deepEqual(restApi.Properties.EndpointConfiguration, { Types: ['REGIONAL'] });
+  assert.deepEqual(restApi.DependsOn, ['ApiGatewayAccount']);
   const stage = cfn.Resources.ExportsApiv1Stage.Properties;
   assert.equal(stage.StageName, 'v1');
   assert.equal(stage.TracingEnabled, true);
