@@ -124,6 +124,15 @@ cfn_lint_cdk() {
   .venv/bin/cfn-lint --ignore-checks W3005 -- infra/cdk/cdk.out/hlx.template.json
 }
 
+sam_translation() {
+  # The SAM template through SAM's own translator, AWS::Include expanded as
+  # CloudFormation does: the same API definition and resources as the synth.
+  HLX_CDK_TEMPLATE=infra/cdk/cdk.out/hlx.template.json \
+    infra/.venv-sam/bin/python -m unittest discover -s infra/tests -p 'check_*.py' -v 2>&1 |
+    grep -v -e "normalized_open_api_version" -e "unpublished metrics"
+  return "${PIPESTATUS[0]}"
+}
+
 cdk_tests() {
   (cd infra/cdk && node --test test/*.test.js)
 }
@@ -139,6 +148,7 @@ check "nightly launcher ASL (asl-validator, statelint)" launcher_asl
 check "nightly launcher on moto (unittest)" launcher_on_moto
 check "cdk synth with cdk-nag (AwsSolutions, HIPAA)" cdk_synth
 check "cfn-lint CDK synth output" cfn_lint_cdk
+check "SAM translation = CDK synth (API, resources)" sam_translation
 check "CDK tests: assertions, nag, parity (node --test)" cdk_tests
 
 echo
