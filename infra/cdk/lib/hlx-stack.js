@@ -312,6 +312,14 @@ class HlxStack extends Stack {
           actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
           resources: [table.tableArn],
         }),
+        // A table under a customer-managed key is read and written with the
+        // caller's kms:Decrypt, through DynamoDB only (as for the api function).
+        new iam.PolicyStatement({
+          sid: 'DecryptJobRecordsThroughDynamoDB',
+          actions: ['kms:Decrypt'],
+          resources: [key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${cdk.Aws.REGION}.${cdk.Aws.URL_SUFFIX}` } },
+        }),
       ],
     };
 

@@ -261,7 +261,13 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
   assert.deepEqual(check.DescribeExportsOfTheDatastore.Resource, [datastoreArn]);
 
   const record = statementsBySid(cfn, 'RecordResultFunctionRole');
-  assert.deepEqual(Object.keys(record).sort(), ['ReadAndWriteJobRecords', 'WriteOwnLogs', 'XRayHasNoResourceLevelPermissions']);
+  assert.deepEqual(Object.keys(record).sort(), [
+    'DecryptJobRecordsThroughDynamoDB',
+    'ReadAndWriteJobRecords',
+    'WriteOwnLogs',
+    'XRayHasNoResourceLevelPermissions',
+  ]);
+  assert.deepEqual(record.DecryptJobRecordsThroughDynamoDB.Action, ['kms:Decrypt']);
   assert.deepEqual(record.ReadAndWriteJobRecords.Action, ['dynamodb:GetItem', 'dynamodb:PutItem']);
   assert.deepEqual(record.ReadAndWriteJobRecords.Resource, ['${JobTable.Arn}']);
 
