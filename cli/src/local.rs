@@ -6,8 +6,15 @@
 //! AWS SDK clients over HTTP, or the release binaries themselves behind a
 //! Lambda Runtime API (`--lambdas process`). Job history goes to an embedded
 //! store, or to any DynamoDB-compatible server (`--dynamodb-endpoint`).
+//!
+//! `--serve` keeps the stack up after the nights (or instead of them, with
+//! `--nights 0`): the runner's Step Functions API on a loopback port, the
+//! export machine registered, virtual time driven whenever an execution
+//! runs; it prints the variables that point `hlx start/status/list/watch`
+//! (or the AWS CLI) at it, and stops on Ctrl-C.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -88,9 +95,17 @@ pub struct LocalArgs {
     /// The state-machine definition to run.
     #[arg(long)]
     pub definition: Option<PathBuf>,
-    /// Print only the summary.
+    /// Print only the summary (and, with --serve, the endpoints).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Keep the stack up after the nights (with --nights 0, instead of them),
+    /// serving the Step Functions API for `hlx start/status/list/watch` from
+    /// another terminal, until Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
+    /// The Step Functions API's loopback port with --serve (0: any free port).
+    #[arg(long, default_value_t = 0, value_name = "PORT", requires = "serve")]
+    pub sfn_port: u16,
 }
 
 fn profile(args: &LocalArgs) -> JobProfile {
@@ -109,6 +124,9 @@ fn profile(args: &LocalArgs) -> JobProfile {
 
 /// Runs `hlx local`; the exit code is 0 when every export succeeded, 1 otherwise.
 pub async fn run(args: LocalArgs) -> Result<u8, String> {
+    if args.nights == 0 && !args.serve {
+        return Err("--nights 0 runs nothing: add --serve to serve the stack instead".into());
+    }
     let config = StackConfig {
         seed: args.seed,
         profile: profile(&args),
@@ -160,7 +178,108 @@ pub async fn run(args: LocalArgs) -> Result<u8, String> {
     for night in 0..args.nights {
         stack.run_night(night).await?;
     }
-    summary(&stack).await
+    let code = if args.nights > 0 {
+        summary(&stack).await?
+    } else {
+        0
+    };
+    if args.serve {
+        serve(&stack, &args).await?;
+    }
+    Ok(code)
+}
+
+/// Serves the stack until Ctrl-C (or SIGTERM).
+async fn serve(stack: &LocalStack, args: &LocalArgs) -> Result<(), String> {
+    let served = stack
+        .serve(SocketAddr::from(([127, 0, 0, 1], args.sfn_port)))
+        .await?;
+    let mut env: Vec<(&str, String)> = vec![("AWS_ENDPOINT_URL_SFN", served.sfn_endpoint())];
+    if let History::DynamoDb { endpoint, .. } = &stack.history {
+        env.push(("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()));
+    }
+    env.extend([
+        ("AWS_ENDPOINT_URL_HEALTHLAKE", stack.healthlake_endpoint()),
+        ("AWS_REGION", hlx_local_stack::REGION.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "hlx-local".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "hlx-local".to_owned()),
+        ("HLX_STATE_MACHINE_ARN", stack.state_machine_arn.clone()),
+    ]);
+    if let History::DynamoDb { table, .. } = &stack.history {
+        env.push(("HLX_TABLE_NAME", table.clone()));
+    }
+    env.extend([
+        ("HLX_EXPORT_S3_URI", hlx_local_stack::EXPORT_S3_URI.to_owned()),
+        (
+            "HLX_EXPORT_KMS_KEY_ID",
+            hlx_local_stack::EXPORT_KMS_KEY_ID.to_owned(),
+        ),
+        (
+            "HLX_DATA_ACCESS_ROLE_ARN",
+            hlx_local_stack::data_access_role_arn(),
+        ),
+    ]);
+    if let Some(first) = stack.datastores.first() {
+        env.push(("HLX_DEFAULT_DATASTORE_ID", first.clone()));
+    }
+    println!();
+    println!("== Serving");
+    println!(
+        "Step Functions API  {}  (state machine {})",
+        served.sfn_endpoint(),
+        stack.state_machine_arn
+    );
+    println!("HealthLake API      {}", stack.healthlake_endpoint());
+    match &stack.history {
+        History::DynamoDb { endpoint, table } => println!("job records         {endpoint}  (table {table})"),
+        History::Embedded => println!(
+            "job records         embedded (hlx status/watch read the execution's history; \
+             --dynamodb-endpoint puts them in a table)"
+        ),
+    }
+    println!("data stores         {}", stack.datastores.join(", "));
+    println!(
+        "time                {}",
+        if stack.runner.is_virtual() {
+            "virtual: an export runs to its end as soon as it starts"
+        } else {
+            "real"
+        }
+    );
+    println!();
+    println!("In another terminal:");
+    for (name, value) in &env {
+        println!("export {name}={value}");
+    }
+    println!("hlx start            # then: hlx watch <export id>, hlx status <export id>, hlx list");
+    println!();
+    println!("Serving until Ctrl-C.");
+    shutdown_signal().await;
+    println!("hlx local: stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async {
+            match term.as_mut() {
+                Some(term) => {
+                    term.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminated => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// One line per step a person cares about: a state entered, a task's answer, a retry.

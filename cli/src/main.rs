@@ -1,27 +1,108 @@
-//! `hlx`: the operator CLI. `hlx local` runs the whole export on this machine.
+//! `hlx`: the operator CLI.
+//!
+//! `hlx start/status/list/watch` start and follow exports on the deployed
+//! state machine and its job table (or on a served local stack); `hlx local`
+//! runs the whole export on this machine.
 
+mod aws;
 mod cost;
 mod local;
+mod ops;
+mod render;
 mod scenario;
+mod view;
+mod watch;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::aws::GlobalArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  # Start an export (the bucket, key and role come from HLX_EXPORT_* as for the API)
+  hlx start --datastore-id 0123456789abcdef0123456789abcdef --idempotency-key nightly-fix-42
+
+  # Follow it until it ends; the exit code says how it ended
+  hlx watch api-k-3f2a...
+
+  # Its job record, or what its execution says before there is one
+  hlx status api-k-3f2a... --json
+
+  # A data store's exports, newest first
+  hlx list --datastore-id 0123456789abcdef0123456789abcdef --limit 10
+
+  # All of it on this machine: a served local stack in one terminal...
+  hlx local --serve --nights 0
+  # ...and in another, after the `export` lines it prints:
+  hlx start && hlx watch <export id>
+
+Exit codes:
+  0  the export succeeded (or, for start/status/list, the command did its job)
+  1  the export failed, timed out, was rejected or ended in error
+  2  usage error: a bad flag or value, an invalid request, an unknown export id
+  3  an AWS or transport error (credentials, endpoint, throttling, a missing table)
+
+Configuration: --profile/--region or the usual AWS_PROFILE, AWS_REGION and
+credentials; --endpoint-url, or AWS_ENDPOINT_URL_SFN / AWS_ENDPOINT_URL_DYNAMODB,
+for local stand-ins; HLX_STATE_MACHINE_ARN, HLX_TABLE_NAME, HLX_EXPORT_S3_URI,
+HLX_EXPORT_KMS_KEY_ID, HLX_DATA_ACCESS_ROLE_ARN and HLX_DEFAULT_DATASTORE_ID as
+the functions and the API read them.";
+
 /// hlx orchestrates AWS HealthLake FHIR exports: tracked, retried, audited.
 #[derive(Debug, Parser)]
-#[command(name = "hlx", version, about, long_about = None)]
+#[command(name = "hlx", version, about, after_help = EXAMPLES)]
 struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start an export, idempotently; prints its id.
+    #[command(after_help = ops::START_HELP)]
+    Start(ops::StartArgs),
+    /// Show an export: its job record, or its execution before there is a record.
+    #[command(after_help = ops::STATUS_HELP)]
+    Status(ops::StatusArgs),
+    /// List exports, newest first: a data store's job records, or the state machine's executions.
+    #[command(after_help = ops::LIST_HELP)]
+    List(ops::ListArgs),
+    /// Follow an export until it ends; the exit code says how it ended.
+    #[command(after_help = watch::WATCH_HELP)]
+    Watch(watch::WatchArgs),
     /// Run the nightly export end to end on this machine, with no AWS account:
     /// a HealthLake emulator, the real state machine on virtual time, and
     /// hlx's functions. Exit code 0 when every export succeeded, 1 otherwise.
+    /// With --serve, keeps the stack up and serves the Step Functions API.
     Local(local::LocalArgs),
+}
+
+/// A command's failure, by exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CliError {
+    /// A bad value, an invalid request, an unknown export (exit code 2).
+    Usage(String),
+    /// AWS answered with an error or could not be reached (exit code 3).
+    Aws(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) => 2,
+            Self::Aws(_) => 3,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Usage(m) | Self::Aws(m) => m,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -30,16 +111,25 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("a tokio runtime");
+    let json = cli.global.json;
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Local(args) => local::run(args).await,
+            Command::Start(args) => ops::start(&cli.global, args).await,
+            Command::Status(args) => ops::status(&cli.global, args).await,
+            Command::List(args) => ops::list(&cli.global, args).await,
+            Command::Watch(args) => watch::watch(&cli.global, args).await,
+            Command::Local(args) => local::run(args).await.map_err(CliError::Usage),
         }
     });
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(message) => {
-            eprintln!("hlx: {message}");
-            ExitCode::from(2)
+        Err(err) => {
+            if json {
+                let kind = if err.exit_code() == 2 { "usage" } else { "aws" };
+                println!("{}", serde_json::json!({"error": kind, "message": err.message()}));
+            }
+            eprintln!("hlx: {}", err.message());
+            ExitCode::from(err.exit_code())
         }
     }
 }
