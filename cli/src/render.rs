@@ -128,7 +128,15 @@ pub fn status(view: &ExportView) -> String {
     if let Some(message) = &r.message {
         lines.push(("HealthLake", message.clone()));
     }
-    if let (Some(name), Some(cause)) = (&r.error_name, &r.error_cause) {
+    // The headline of a failed export already says why.
+    let explained = matches!(
+        r.status,
+        RecordStatus::Error
+            | RecordStatus::Rejected
+            | RecordStatus::TimedOut
+            | RecordStatus::Job(JobStatus::Failed)
+    );
+    if let (Some(name), Some(cause), false) = (&r.error_name, &r.error_cause, explained) {
         lines.push(("error", format!("{name}: {cause}")));
     }
     if let Some(execution) = &view.execution {
