@@ -913,8 +913,11 @@ impl Drop for SfnServer {
 /// execution is idle, and otherwise sleeps until an execution starts. An
 /// execution started over the API then runs to its end in milliseconds of
 /// wall time, unless it waits on a task token (it waits until one of the
-/// `SendTask*` calls comes). On a real-time runner it does nothing. Stops
-/// when dropped.
+/// `SendTask*` calls comes). Nothing tells virtual time when a caller will
+/// answer, so a callback task's `TimeoutSeconds` or `HeartbeatSeconds` runs
+/// out as soon as its execution waits on the token: serve a real-time runner
+/// for callbacks with deadlines. On a real-time runner the driver does
+/// nothing. Stops when dropped.
 #[derive(Debug)]
 pub struct TimeDriver {
     task: Option<JoinHandle<()>>,
