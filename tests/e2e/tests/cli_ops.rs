@@ -209,6 +209,17 @@ fn start_watch_status_list_against_a_served_local_stack() {
         "no spinner when stdout is not a terminal"
     );
 
+    // --json: one object per change seen; an ended export is one line.
+    let lines = s.hlx(&["watch", &id, "--json"]).ok();
+    let changes: Vec<Value> = lines
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(changes.len(), 1, "{}", lines.stdout);
+    assert_eq!(changes[0]["status"], "COMPLETED");
+    assert_eq!(changes[0]["exportId"], id.as_str());
+
     let status = s.hlx(&["status", &id]).ok();
     for expected in [
         &format!("export         {id}"),
