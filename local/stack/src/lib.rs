@@ -34,8 +34,8 @@ use hlx_asl_runner::{
 };
 use hlx_clock::{SharedClock, SystemClock, VirtualClock};
 use hlx_core::{
-    DynamoDbJobStore, HlxError, InMemoryJobStore, JobRecord, JobStore, PollSchedule, RecordPage,
-    SdkExportJobs, WriteOutcome,
+    AnyJobStore, DynamoDbJobStore, HlxError, InMemoryJobStore, JobRecord, JobStore, PollSchedule,
+    SdkExportJobs,
 };
 use hlx_healthlake_emulator::{Emulator, EmulatorConfig, Faults, JobProfile, ServerHandle};
 use jiff::{SignedDuration, Timestamp};
@@ -144,39 +144,8 @@ pub fn first_night() -> Timestamp {
     "2026-01-01T02:00:00Z".parse().expect("a fixed time")
 }
 
-/// Where a local run keeps job history.
-pub enum LocalStore {
-    Embedded(InMemoryJobStore),
-    DynamoDb(DynamoDbJobStore),
-}
-
-impl JobStore for LocalStore {
-    async fn write(&self, record: &JobRecord) -> Result<WriteOutcome, HlxError> {
-        match self {
-            Self::Embedded(store) => store.write(record).await,
-            Self::DynamoDb(store) => store.write(record).await,
-        }
-    }
-
-    async fn get(&self, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
-        match self {
-            Self::Embedded(store) => store.get(export_id).await,
-            Self::DynamoDb(store) => store.get(export_id).await,
-        }
-    }
-
-    async fn list(
-        &self,
-        datastore_id: &str,
-        limit: u32,
-        next_token: Option<&str>,
-    ) -> Result<RecordPage, HlxError> {
-        match self {
-            Self::Embedded(store) => store.list(datastore_id, limit, next_token).await,
-            Self::DynamoDb(store) => store.list(datastore_id, limit, next_token).await,
-        }
-    }
-}
+/// Where a local run keeps job history: in memory, or a DynamoDB-compatible server.
+pub type LocalStore = AnyJobStore;
 
 /// hlx's functions, called in process: the same handlers the binaries run.
 struct InProcessFunctions {
@@ -281,7 +250,7 @@ impl LocalStack {
             .load()
             .await;
         let store = Arc::new(match &config.history {
-            History::Embedded => LocalStore::Embedded(InMemoryJobStore::new()),
+            History::Embedded => LocalStore::Memory(InMemoryJobStore::new()),
             History::DynamoDb { endpoint, table } => {
                 let client = aws_sdk_dynamodb::Client::from_conf(
                     aws_sdk_dynamodb::config::Builder::from(&sdk)
