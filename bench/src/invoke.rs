@@ -75,6 +75,8 @@ pub struct Results {
     pub by: BTreeMap<(Side, &'static str), Measured>,
     /// How each side was seen to reach the emulator and moto.
     pub endpoint_checks: Vec<String>,
+    /// Invocations that never returned and were taken again (see `Bench::invoke`).
+    pub hung: usize,
 }
 
 impl Results {
@@ -117,6 +119,37 @@ fn export_request(datastore_id: &str) -> Value {
     })
 }
 
+/// How long one invocation may take before the harness gives up on it: far
+/// beyond any invocation here (under 1 s even cold), see [`Bench::invoke`].
+const INVOKE_GUARD: Duration = Duration::from_secs(10);
+/// Attempts at a sample when invocations hang.
+const ATTEMPTS: usize = 3;
+
+/// Why an invocation gave no figure.
+enum Failure {
+    /// It never returned (see [`Bench::invoke`]); the sample is taken again.
+    Hung,
+    Failed(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure::Failed(message)
+    }
+}
+
+impl From<Failure> for String {
+    fn from(failure: Failure) -> String {
+        match failure {
+            Failure::Hung => format!(
+                "an invocation did not return within {} s, {ATTEMPTS} times",
+                INVOKE_GUARD.as_secs()
+            ),
+            Failure::Failed(message) => message,
+        }
+    }
+}
+
 struct Bench {
     emulator: Emulator,
     _server: ServerHandle,
@@ -128,6 +161,8 @@ struct Bench {
     /// every check-export and record-result payload, for both sides.
     progress: Value,
     counter: u64,
+    /// Invocations that never returned and were taken again.
+    hung: usize,
 }
 
 impl Bench {
@@ -168,21 +203,32 @@ impl Bench {
         side: Side,
         function: &str,
         payload: Value,
-    ) -> Result<(Value, InvocationRecord), String> {
+    ) -> Result<(Value, InvocationRecord), Failure> {
         let request_id = format!("00000000-0000-4000-8000-{:012}", self.counter);
         let name = side.function_name(function);
-        let invoker = self.invoker(side);
-        let output = invoker
-            .invoke_function(&name, payload, &request_id)
-            .await
-            .map_err(|e| {
+        let invoker = self.invoker(side).clone();
+        // A guard against a race in `ProcessInvoker::invoke_function`: when
+        // the process takes the event *and* answers before the invoking task
+        // looks, the first `select!` sees the answer before the take and then
+        // waits, with no timeout, for the (healthy) process to exit. Dropping
+        // the call kills that process; the caller takes the sample again.
+        let call = invoker.invoke_function(&name, payload, &request_id);
+        let output = match tokio::time::timeout(INVOKE_GUARD, call).await {
+            Err(_) => {
+                invoker.shutdown();
+                self.hung += 1;
+                eprintln!("\n{name}: invocation {request_id} never returned; taking the sample again");
+                return Err(Failure::Hung);
+            }
+            Ok(result) => result.map_err(|e| {
                 format!(
                     "{name} failed: {}: {}\n--- its output ---\n{}",
                     e.error,
                     e.cause,
                     invoker.log_text(&name)
                 )
-            })?;
+            })?,
+        };
         let record = invoker
             .invocation_records()
             .into_iter()
@@ -207,10 +253,20 @@ impl Bench {
     }
 
     async fn cold(&mut self, side: Side, function: &str) -> Result<ColdSample, String> {
+        for _ in 1..ATTEMPTS {
+            match self.cold_once(side, function).await {
+                Err(Failure::Hung) => continue,
+                other => return other.map_err(String::from),
+            }
+        }
+        self.cold_once(side, function).await.map_err(String::from)
+    }
+
+    async fn cold_once(&mut self, side: Side, function: &str) -> Result<ColdSample, Failure> {
         let payload = self.payload(side, function);
         let (_, record) = self.invoke(side, function, payload).await?;
         if !record.cold_start {
-            return Err(format!("{function} ({}): expected a cold start", side.label()));
+            return Err(format!("{function} ({}): expected a cold start", side.label()).into());
         }
         let hwm_kib = record.pid.and_then(vm_hwm_kib);
         self.stop(side, record.pid).await;
@@ -228,6 +284,21 @@ impl Bench {
         function: &str,
         runs: usize,
     ) -> Result<(Vec<Duration>, Option<u64>), String> {
+        for _ in 1..ATTEMPTS {
+            match self.warm_once(side, function, runs).await {
+                Err(Failure::Hung) => continue,
+                other => return other.map_err(String::from),
+            }
+        }
+        self.warm_once(side, function, runs).await.map_err(String::from)
+    }
+
+    async fn warm_once(
+        &mut self,
+        side: Side,
+        function: &str,
+        runs: usize,
+    ) -> Result<(Vec<Duration>, Option<u64>), Failure> {
         let payload = self.payload(side, function);
         let (_, first) = self.invoke(side, function, payload).await?;
         let mut durations = Vec::with_capacity(runs);
@@ -235,10 +306,7 @@ impl Bench {
             let payload = self.payload(side, function);
             let (_, record) = self.invoke(side, function, payload).await?;
             if record.cold_start || record.pid != first.pid {
-                return Err(format!(
-                    "{function} ({}): the warm process was replaced",
-                    side.label()
-                ));
+                return Err(format!("{function} ({}): the warm process was replaced", side.label()).into());
             }
             durations.push(record.duration);
         }
@@ -273,6 +341,16 @@ impl Bench {
     /// `AWS_ENDPOINT_URL_<SERVICE>` variables, and keeping hlx's job progress
     /// for the payloads that need one.
     async fn warm_up(&mut self) -> Result<Vec<String>, String> {
+        for _ in 1..ATTEMPTS {
+            match self.warm_up_once().await {
+                Err(Failure::Hung) => continue,
+                other => return other.map_err(String::from),
+            }
+        }
+        self.warm_up_once().await.map_err(String::from)
+    }
+
+    async fn warm_up_once(&mut self) -> Result<Vec<String>, Failure> {
         let mut checks = Vec::new();
         for side in [Side::Hlx, Side::Peer] {
             let before = self.calls("StartFHIRExportJob");
@@ -282,7 +360,8 @@ impl Bench {
                 return Err(format!(
                     "{}'s start-export did not reach the emulator (AWS_ENDPOINT_URL_HEALTHLAKE ignored?)",
                     side.label()
-                ));
+                )
+                .into());
             }
             if side == Side::Hlx {
                 self.progress = output;
@@ -296,18 +375,24 @@ impl Bench {
                 return Err(format!(
                     "{}'s check-export did not reach the emulator (AWS_ENDPOINT_URL_HEALTHLAKE ignored?)",
                     side.label()
-                ));
+                )
+                .into());
             }
             self.stop(side, record.pid).await;
 
             let payload = self.payload(side, "record-result");
             let export_id = payload["exportId"].as_str().unwrap_or_default().to_owned();
             let (_, record) = self.invoke(side, "record-result", payload).await?;
-            if !self.item_exists(side, &export_id).await? {
+            if !self
+                .item_exists(side, &export_id)
+                .await
+                .map_err(Failure::Failed)?
+            {
                 return Err(format!(
                     "{}'s record-result did not write to moto (AWS_ENDPOINT_URL_DYNAMODB ignored?)",
                     side.label()
-                ));
+                )
+                .into());
             }
             self.stop(side, record.pid).await;
             let payload = self.payload(side, FLOOR);
@@ -461,6 +546,7 @@ pub async fn measure(setup: &Setup) -> Result<Results, String> {
         dynamodb,
         progress: Value::Null,
         counter: 0,
+        hung: 0,
     };
 
     eprintln!("warm-up round (discarded), endpoint checks");
@@ -492,7 +578,11 @@ pub async fn measure(setup: &Setup) -> Result<Results, String> {
             m.warm_hwm_kib = hwm;
         }
     }
-    Ok(Results { by, endpoint_checks })
+    Ok(Results {
+        by,
+        endpoint_checks,
+        hung: bench.hung,
+    })
 }
 
 /// The peer's site-packages (`sysconfig`'s purelib of its interpreter).

@@ -13,6 +13,8 @@ pub struct Machine {
     pub boto3: String,
     pub date: String,
     pub commit: String,
+    /// `/proc/loadavg` when the run started: other work on a shared machine.
+    pub load: String,
 }
 
 fn command(program: &str, args: &[&str]) -> Option<String> {
@@ -52,12 +54,16 @@ impl Machine {
                 &["-C", &root.display().to_string(), "rev-parse", "--short", "HEAD"],
             )
             .unwrap_or_else(|| "unknown".into()),
+            load: std::fs::read_to_string("/proc/loadavg")
+                .ok()
+                .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(|| "unknown".into()),
         }
     }
 
     pub fn markdown(&self) -> String {
         format!(
-            "- CPU: {} × {} (`nproc` = {})\n- Memory: {}\n- Kernel: {}\n- Rust: {}\n- Peer: {}, boto3 {}\n- Date: {}, commit {}\n",
+            "- CPU: {} × {} (`nproc` = {})\n- Memory: {}\n- Kernel: {}\n- Rust: {}\n- Peer: {}, boto3 {}\n- Date: {}, commit {}\n- Load average at the start (1, 5, 15 min): {}\n",
             self.cpus,
             self.cpu_model,
             self.cpus,
@@ -67,7 +73,8 @@ impl Machine {
             self.python,
             self.boto3,
             self.date,
-            self.commit
+            self.commit,
+            self.load
         )
     }
 }

@@ -136,6 +136,20 @@ async fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
+async fn interrupted() -> &'static str {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "Ctrl-C";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
@@ -151,7 +165,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    // On Ctrl-C or SIGTERM the run is dropped: moto's server and the
+    // function processes are killed with it.
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            result = run(args) => result,
+            signal = interrupted() => Err(format!("stopped by {signal}")),
+        }
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hlx-bench: {e}");

@@ -274,6 +274,11 @@ impl Report {
         for check in &results.endpoint_checks {
             out.push_str(&format!("- Endpoints: {check}.\n"));
         }
+        out.push_str(&format!(
+            "- Invocations that never returned and were taken again (a race in `ProcessInvoker`, \
+             see RESULTS.md): {}.\n",
+            results.hung
+        ));
         out.push('\n');
     }
 
