@@ -727,7 +727,7 @@ impl ProcessInvoker {
         let cold = sandbox.served == 0;
         sandbox.served += 1;
         let request_id = request_id.to_owned();
-        let (taken_tx, taken_rx) = oneshot::channel();
+        let (taken_tx, mut taken_rx) = oneshot::channel();
         let (result_tx, mut result_rx) = oneshot::channel::<ApiResult>();
         {
             let mut inner = lock(&sandbox.api.inner);
@@ -777,11 +777,29 @@ impl ProcessInvoker {
             ))
         };
 
+        let settle = |answer: ApiResult| match answer {
+            ApiResult::Response(body) => Ok(body),
+            ApiResult::Error { error_type, body } => {
+                let cause = serde_json::from_slice::<Value>(&body)
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|_| {
+                        json!({"errorType": error_type,
+                               "errorMessage": String::from_utf8_lossy(&body)})
+                        .to_string()
+                    });
+                Err((
+                    InvocationOutcome::FunctionError(error_type.clone()),
+                    TaskError::new(error_type, cause),
+                ))
+            }
+            ApiResult::InitError { error_type, body } => init_failed(error_type, &body),
+        };
+
         // Phase 1: the process takes the invocation (after its init, if cold).
         let first = tokio::select! {
             biased;
             r = &mut result_rx => Waited::Result(r.ok()),
-            Ok(t) = taken_rx => Waited::Taken(t),
+            Ok(t) = &mut taken_rx => Waited::Taken(t),
             status = sandbox.wait_exit() => Waited::Exited(status),
             () = tokio::time::sleep(wait_limit) => Waited::Timeout,
         };
@@ -789,6 +807,14 @@ impl ProcessInvoker {
         let outcome: Result<Bytes, (InvocationOutcome, TaskError)> = match first {
             Waited::Result(Some(ApiResult::InitError { error_type, body })) => init_failed(error_type, &body),
             Waited::Exited(status) => crashed(status),
+            // A fast function took the event and answered before this task
+            // was polled again: the answer counts, timed from the take.
+            Waited::Result(Some(answer)) if !doomed => {
+                if let Ok(taken_at) = taken_rx.try_recv() {
+                    duration_from = taken_at;
+                }
+                settle(answer)
+            }
             Waited::Result(_) => {
                 let status = sandbox.wait_exit().await;
                 crashed(status)
@@ -820,23 +846,7 @@ impl ProcessInvoker {
                     () = tokio::time::sleep_until(deadline) => Waited::Timeout,
                 };
                 match second {
-                    Waited::Result(Some(ApiResult::Response(body))) => Ok(body),
-                    Waited::Result(Some(ApiResult::Error { error_type, body })) => {
-                        let cause = serde_json::from_slice::<Value>(&body)
-                            .map(|v| v.to_string())
-                            .unwrap_or_else(|_| {
-                                json!({"errorType": error_type,
-                                       "errorMessage": String::from_utf8_lossy(&body)})
-                                .to_string()
-                            });
-                        Err((
-                            InvocationOutcome::FunctionError(error_type.clone()),
-                            TaskError::new(error_type, cause),
-                        ))
-                    }
-                    Waited::Result(Some(ApiResult::InitError { error_type, body })) => {
-                        init_failed(error_type, &body)
-                    }
+                    Waited::Result(Some(answer)) => settle(answer),
                     // The answer was swallowed (a doomed invocation) or the
                     // process died: report how it ended.
                     Waited::Exited(status) => crashed(status),
