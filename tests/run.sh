@@ -39,7 +39,8 @@ node_tools() {
 }
 
 release_build() {
-  cargo build --release --workspace --bins
+  # Every binary the tests run; the benchmark harness (bench/run.sh builds it) is left out.
+  cargo build --release --workspace --bins --exclude hlx-bench
 }
 
 rust_tests() {
