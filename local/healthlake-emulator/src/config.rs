@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::Operation;
+use crate::{EventFaults, Operation};
 
 /// The emulator's settings. `Default` gives a quiet, fault-free us-east-1
 /// emulator that writes no files (set [`EmulatorConfig::output_root`] for that).
@@ -28,6 +28,10 @@ pub struct EmulatorConfig {
     /// Answer an unsigned request (no SigV4 `Authorization` header) with
     /// `MissingAuthenticationTokenException`, as AWS does. Signatures are never verified.
     pub require_signature: bool,
+    /// Injected faults of EventBridge event delivery (drop, delay, duplicate, reorder).
+    pub event_faults: EventFaults,
+    /// Emit `Export Job Queued` events (their shape is undocumented; default on).
+    pub queued_events: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -41,6 +45,8 @@ impl Default for EmulatorConfig {
             default_profile: JobProfile::default(),
             faults: Faults::default(),
             require_signature: true,
+            event_faults: EventFaults::default(),
+            queued_events: true,
         }
     }
 }

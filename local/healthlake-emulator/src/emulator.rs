@@ -11,7 +11,8 @@ use crate::api;
 use crate::error::{ApiError, EmulatorError, ErrorKind};
 use crate::state::{State, check_profile};
 use crate::{
-    CallRecord, DatastoreInfo, EmulatorConfig, Faults, JobInfo, JobKind, JobProfile, Operation, Transition,
+    CallRecord, DatastoreInfo, DeliveredEvent, EmulatorConfig, EventFaults, EventRecord, Faults, JobInfo,
+    JobKind, JobProfile, Operation, Transition,
 };
 
 /// A HealthLake emulator. Cheap to clone: clones share one emulator.
@@ -68,11 +69,12 @@ impl Emulator {
         self.inner.clock.now()
     }
 
-    /// The configuration the emulator was made with (faults as currently set).
+    /// The configuration the emulator was made with (wire and event faults as currently set).
     pub fn config(&self) -> EmulatorConfig {
         let state = self.state();
         EmulatorConfig {
             faults: state.faults.clone(),
+            event_faults: state.events.faults.clone(),
             ..state.config.clone()
         }
     }
@@ -98,6 +100,12 @@ impl Emulator {
     /// Replaces the injected faults (the fault streams go on where they were).
     pub fn set_faults(&self, faults: Faults) {
         self.state().faults = faults;
+    }
+
+    /// Replaces the injected event delivery faults, for events produced from
+    /// now on (the fault streams go on where they were).
+    pub fn set_event_faults(&self, faults: EventFaults) {
+        self.state().events.faults = faults;
     }
 
     /// Every data store, in creation order.
@@ -154,10 +162,51 @@ impl Emulator {
         self.state().process(now)
     }
 
-    /// When the next scheduled transition happens (possibly already due).
-    /// A virtual-time runner advances the clock to it, then calls [`Emulator::advance`].
+    /// When the next thing happens: a scheduled transition (possibly already
+    /// due) or an event delivery due after the clock's now, whichever is
+    /// first. A virtual-time runner takes what is due now
+    /// ([`Emulator::take_due_events`]: calls made since its last turn may
+    /// have produced events), then advances the clock to this and calls
+    /// [`Emulator::advance`]. Deliveries already due are not reported here (a
+    /// runner that never takes events would stop on them forever):
+    /// [`Emulator::next_event_at`] has them.
     pub fn next_change_at(&self) -> Option<Timestamp> {
-        self.state().next_change_at()
+        let now = self.now();
+        let state = self.state();
+        let transition = state.next_change_at();
+        let delivery = state.events.next_delivery_after(now);
+        match (transition, delivery) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// When the earliest event delivery not yet taken is due (possibly
+    /// already). Events not produced yet (their transition is still ahead,
+    /// see [`Emulator::next_change_at`]) and events held back for reordering
+    /// are not counted.
+    pub fn next_event_at(&self) -> Option<Timestamp> {
+        self.advance();
+        self.state().events.next_delivery_at()
+    }
+
+    /// Every EventBridge event produced so far, in production order, with its
+    /// delivery time and the faults applied to it.
+    pub fn events(&self) -> Vec<EventRecord> {
+        self.advance();
+        self.state().events.records.clone()
+    }
+
+    /// The event deliveries due at or before `now`, in delivery order, each
+    /// handed out once: what a local event bus polls. Transitions are applied
+    /// up to the clock's now first; `now` is normally the clock's reading, and
+    /// a later `now` delivers nothing beyond it (events do not come from the
+    /// future).
+    pub fn take_due_events(&self, now: Timestamp) -> Vec<DeliveredEvent> {
+        let clock = self.now();
+        let mut state = self.state();
+        state.process(clock);
+        state.events.take_due(now.min(clock))
     }
 
     /// Every transition so far, in the order they happened.

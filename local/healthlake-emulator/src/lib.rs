@@ -17,6 +17,12 @@
 //! its scheduled time. Fault injection (throttling, internal errors, latency)
 //! is driven by the seed, so a run repeats exactly.
 //!
+//! Every status change also produces the EventBridge event HealthLake would
+//! publish ([`HealthLakeEvent`]), delivered on the same clock with seeded
+//! drop, delay, duplicate and reorder faults ([`EventFaults`]):
+//! [`Emulator::take_due_events`] is what a local event bus polls, and
+//! [`pattern_matches`] routes them with an EventBridge event pattern.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use std::sync::Arc;
@@ -36,6 +42,7 @@ mod api;
 mod config;
 mod emulator;
 mod error;
+mod events;
 mod fhir;
 mod model;
 mod ops;
@@ -48,6 +55,10 @@ mod state;
 pub use config::{EmulatorConfig, FaultSpec, Faults, JobProfile, Outcome};
 pub use emulator::Emulator;
 pub use error::{ApiError, EmulatorError, ErrorKind};
+pub use events::{
+    DETAIL_TYPES, DeliveredEvent, EVENT_SOURCE, EventDetail, EventFaults, EventRecord, HealthLakeEvent,
+    S3Location, detail_type,
+};
 pub use fhir::SUPPORTED_RESOURCE_TYPES;
 pub use model::{CallRecord, DatastoreInfo, JobInfo, JobKind, Transition};
 pub use ops::{Operation, TARGET_PREFIX};

@@ -36,6 +36,25 @@ pub(crate) fn request_id(seed: u64, n: u64) -> String {
     )
 }
 
+/// A version-4-shaped UUID (`xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx`) for
+/// the `n`th item of a named stream of `seed`.
+pub(crate) fn uuid(seed: u64, what: &str, n: u64) -> String {
+    let mut bytes: [u8; 16] = derive_seed(seed, &["uuid", what, &n.to_string()])[..16]
+        .try_into()
+        .expect("16 bytes");
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let h = hex(&bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +72,19 @@ mod tests {
         assert_ne!(id, hex_id(1, "job", 1));
         assert_ne!(id, hex_id(1, "datastore", 0));
         assert_eq!(request_id(1, 5).len(), 36);
+    }
+
+    #[test]
+    fn uuids_are_version_4_shaped_and_seeded() {
+        let id = uuid(1, "event", 0);
+        let shape =
+            regex::Regex::new("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+                .unwrap();
+        for n in 0..50 {
+            assert!(shape.is_match(&uuid(1, "event", n)), "{}", uuid(1, "event", n));
+        }
+        assert_eq!(id, uuid(1, "event", 0));
+        assert_ne!(id, uuid(2, "event", 0));
+        assert_ne!(id, uuid(1, "event", 1));
     }
 }

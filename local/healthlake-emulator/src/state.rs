@@ -18,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
 use crate::error::{EmulatorError, ErrorKind};
+use crate::events::{EventBus, EventContext};
 use crate::fhir::{self, Content, SUPPORTED_RESOURCE_TYPES};
 use crate::output;
 use crate::seed::{derive_seed, hex_id, request_id};
@@ -76,6 +77,7 @@ pub(crate) struct State {
     running: [Option<usize>; 2],
     waiting: [Vec<usize>; 2],
     pub transitions: Vec<Transition>,
+    pub events: EventBus,
     job_tokens: HashMap<TokenKey, (String, usize)>,
     pub datastore_tokens: HashMap<String, (String, usize)>,
     pub calls: Vec<CallRecord>,
@@ -100,6 +102,7 @@ impl State {
     pub fn new(config: EmulatorConfig) -> Self {
         Self {
             faults: config.faults.clone(),
+            events: EventBus::new(config.seed, config.event_faults.clone(), config.queued_events),
             config,
             fault_rngs: HashMap::new(),
             datastores: Vec::new(),
@@ -283,16 +286,26 @@ impl State {
             %at,
             "job status"
         );
-        self.transitions.push(Transition {
+        let transition = Transition {
             at,
             job_id: info.job_id.clone(),
             datastore_id: info.datastore_id.clone(),
             kind: info.kind,
             status,
-        });
+        };
+        self.events.emit(
+            &transition,
+            EventContext {
+                region: &self.config.region,
+                account: &self.config.account_id,
+                submit_time: info.submit_time,
+                s3_uri: &info.s3_uri,
+            },
+        );
+        self.transitions.push(transition);
     }
 
-    /// The time of the next scheduled change, processed or not.
+    /// The time of the next scheduled transition, processed or not.
     pub fn next_change_at(&self) -> Option<Timestamp> {
         self.jobs
             .iter()

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,8 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use hlx_clock::SystemClock;
 use hlx_healthlake_emulator::{
-    Emulator, EmulatorConfig, FaultSpec, Faults, JobProfile, Operation, Outcome, SUPPORTED_RESOURCE_TYPES,
+    Emulator, EmulatorConfig, EventFaults, FaultSpec, Faults, JobProfile, Operation, Outcome,
+    SUPPORTED_RESOURCE_TYPES,
 };
 
 /// A local AWS HealthLake API emulator.
@@ -106,6 +108,35 @@ struct Cli {
     /// MissingAuthenticationTokenException). Signatures are never verified.
     #[arg(long)]
     allow_unsigned: bool,
+
+    /// Append every EventBridge event HealthLake would publish to this file,
+    /// one JSON line each, when it is due (after any injected delay).
+    #[arg(long, value_name = "PATH", env = "HLX_EMULATOR_EVENTS_FILE")]
+    events_file: Option<PathBuf>,
+
+    /// Share of events (0.0-1.0) never delivered.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate, value_name = "RATE")]
+    drop_events: f64,
+
+    /// Share of events (0.0-1.0) delivered late, by a time drawn from --event-delay.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate, value_name = "RATE")]
+    delay_events: f64,
+
+    /// The range delays are drawn from: MIN..MAX (e.g. 5s..60s), or one fixed delay.
+    #[arg(long, default_value = "5s..60s", value_parser = parse_delay_range, value_name = "MIN..MAX")]
+    event_delay: Range<Duration>,
+
+    /// Share of events (0.0-1.0) delivered twice (same event, same id).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate, value_name = "RATE")]
+    duplicate_events: f64,
+
+    /// Share of events (0.0-1.0) held back and delivered after the job's next event.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate, value_name = "RATE")]
+    reorder_events: f64,
+
+    /// Do not emit `Export Job Queued` events (their shape is undocumented).
+    #[arg(long)]
+    no_queued_events: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -132,6 +163,22 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|e| format!("{s:?} is not a duration like 90s, 5m or 1h30m: {e}"))?;
     Duration::try_from(signed).map_err(|_| format!("{s:?} is negative"))
+}
+
+fn parse_delay_range(s: &str) -> Result<Range<Duration>, String> {
+    match s.split_once("..") {
+        Some((min, max)) => {
+            let (min, max) = (parse_duration(min.trim())?, parse_duration(max.trim())?);
+            if min > max {
+                return Err(format!("{s:?}: the minimum is above the maximum"));
+            }
+            Ok(min..max)
+        }
+        None => {
+            let fixed = parse_duration(s.trim())?;
+            Ok(fixed..fixed)
+        }
+    }
 }
 
 fn parse_resources(s: &str) -> Result<BTreeMap<String, usize>, String> {
@@ -221,6 +268,14 @@ impl Cli {
             },
             faults,
             require_signature: !self.allow_unsigned,
+            event_faults: EventFaults {
+                drop_rate: self.drop_events,
+                delay_rate: self.delay_events,
+                delay: self.event_delay.clone(),
+                duplicate_rate: self.duplicate_events,
+                reorder_rate: self.reorder_events,
+            },
+            queued_events: !self.no_queued_events,
         })
     }
 }
@@ -243,6 +298,17 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    let mut events_file = match &cli.events_file {
+        None => None,
+        Some(path) => match std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            Ok(file) => Some(file),
+            Err(error) => {
+                eprintln!("healthlake-emulator: {}: {error}", path.display());
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+    };
+
     let emulator = Emulator::new(config, Arc::new(SystemClock));
     let server = match emulator.serve(SocketAddr::new(cli.host, cli.port)).await {
         Ok(server) => server,
@@ -270,17 +336,33 @@ async fn main() -> std::process::ExitCode {
     let _ = out.flush();
     drop(out);
 
-    // Apply transitions as they fall due, so output appears without polling.
+    // Apply transitions and deliver events as they fall due, so output and
+    // events appear without polling.
     let ticker = emulator.clone();
+    // Events produced by a call are due at once: with an events file, look
+    // often enough that they appear promptly.
+    let longest_sleep = if events_file.is_some() {
+        Duration::from_millis(100)
+    } else {
+        Duration::from_secs(1)
+    };
     tokio::spawn(async move {
         loop {
             ticker.advance();
+            if let Some(file) = events_file.as_mut() {
+                for delivered in ticker.take_due_events(ticker.now()) {
+                    let line = format!("{}\n", delivered.event.to_json());
+                    if let Err(error) = file.write_all(line.as_bytes()).and_then(|()| file.flush()) {
+                        tracing::warn!(%error, "could not write an event to the events file");
+                    }
+                }
+            }
             let wait = ticker
                 .next_change_at()
                 .map(|at| at.duration_since(ticker.now()))
                 .and_then(|d| Duration::try_from(d).ok())
                 .unwrap_or(Duration::from_secs(1));
-            tokio::time::sleep(wait.clamp(Duration::from_millis(5), Duration::from_secs(1))).await;
+            tokio::time::sleep(wait.clamp(Duration::from_millis(5), longest_sleep)).await;
         }
     });
 
@@ -352,6 +434,54 @@ mod tests {
         assert_eq!(spec.latency, Duration::from_millis(20));
         assert!(parse_operation_faults("Nope:throttle=0.1", base).is_err());
         assert!(parse_operation_faults("StartFHIRExportJob:throttle=2", base).is_err());
+    }
+
+    #[test]
+    fn event_delays_are_a_range_or_one_value() {
+        let secs = Duration::from_secs;
+        assert_eq!(parse_delay_range("5s..60s").unwrap(), secs(5)..secs(60));
+        assert_eq!(parse_delay_range("0..2m").unwrap(), secs(0)..secs(120));
+        assert_eq!(parse_delay_range("30s").unwrap(), secs(30)..secs(30));
+        assert!(parse_delay_range("60s..5s").is_err());
+        assert!(parse_delay_range("soon..later").is_err());
+    }
+
+    #[test]
+    fn event_flags_reach_the_config() {
+        let cli = Cli::try_parse_from([
+            "healthlake-emulator",
+            "--drop-events",
+            "0.1",
+            "--delay-events",
+            "0.2",
+            "--event-delay",
+            "1s..3s",
+            "--duplicate-events",
+            "0.3",
+            "--reorder-events",
+            "0.4",
+            "--no-queued-events",
+        ])
+        .unwrap();
+        let config = cli.config().unwrap();
+        assert_eq!(
+            config.event_faults,
+            EventFaults {
+                drop_rate: 0.1,
+                delay_rate: 0.2,
+                delay: Duration::from_secs(1)..Duration::from_secs(3),
+                duplicate_rate: 0.3,
+                reorder_rate: 0.4,
+            }
+        );
+        assert!(!config.queued_events);
+        let defaults = Cli::try_parse_from(["healthlake-emulator"])
+            .unwrap()
+            .config()
+            .unwrap();
+        assert_eq!(defaults.event_faults, EventFaults::default());
+        assert!(defaults.queued_events);
+        assert!(Cli::try_parse_from(["healthlake-emulator", "--drop-events", "2"]).is_err());
     }
 
     #[test]

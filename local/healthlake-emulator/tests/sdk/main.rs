@@ -3,6 +3,7 @@
 
 mod binary;
 mod common;
+mod events;
 mod faults;
 mod lifecycle;
 mod operations;
