@@ -33,8 +33,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
-use tokio::net::TcpListener;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::definition::StateMachine;
@@ -253,23 +252,9 @@ impl SfnApi {
     /// Serves the API on `addr` (`127.0.0.1:0` for an ephemeral port) in a
     /// task of the current tokio runtime.
     pub async fn serve(&self, addr: SocketAddr) -> io::Result<SfnServer> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let app = self.router();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        tracing::info!(%addr, "Step Functions API listening");
-        Ok(SfnServer {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        })
+        let server = hlx_loopback_server::serve(self.router(), addr).await?;
+        tracing::info!(addr = %server.local_addr(), "Step Functions API listening");
+        Ok(server)
     }
 
     // ---- lookups ----
@@ -868,44 +853,9 @@ fn parse_body(body: &[u8]) -> Result<Value, SfnApiError> {
 }
 
 /// A running Step Functions API server. Dropping it (or
-/// [`SfnServer::shutdown`]) stops it gracefully.
-#[derive(Debug)]
-pub struct SfnServer {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<io::Result<()>>>,
-}
-
-impl SfnServer {
-    /// The address the server listens on (the real port when asked for port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `http://<addr>`: the endpoint URL to give an SDK (`AWS_ENDPOINT_URL_SFN`).
-    pub fn endpoint_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops accepting requests, lets open ones finish, and waits for that.
-    pub async fn shutdown(mut self) -> io::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.map_err(io::Error::other)?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for SfnServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
+/// [`hlx_loopback_server::ServerHandle::shutdown`]) stops it gracefully;
+/// `endpoint_url()` is `AWS_ENDPOINT_URL_SFN` for a client.
+pub type SfnServer = hlx_loopback_server::ServerHandle;
 
 /// Drives a virtual-time runner for clients that cannot: a background task
 /// that, whenever an execution is running, waits on the runner
