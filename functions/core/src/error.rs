@@ -19,6 +19,10 @@ pub const RECORD_CONFLICT: &str = "hlx.RecordConflict";
 pub const HEALTHLAKE_UNAVAILABLE: &str = "hlx.HealthLakeUnavailable";
 /// The name of a DynamoDB call that got no answer.
 pub const DYNAMODB_UNAVAILABLE: &str = "hlx.DynamoDBUnavailable";
+/// The name of a Step Functions call that got no answer.
+pub const STEP_FUNCTIONS_UNAVAILABLE: &str = "hlx.StepFunctionsUnavailable";
+/// The name of an EventBridge event job-events cannot read.
+pub const INVALID_EVENT: &str = "hlx.InvalidEvent";
 /// The name of an input the function cannot read (a bug in the definition, not the user's request).
 pub const INVALID_INPUT: &str = "hlx.InvalidInput";
 
@@ -48,6 +52,18 @@ pub enum HlxError {
     #[error("DynamoDB did not answer: {0}")]
     DynamoDbUnavailable(String),
 
+    /// Step Functions answered with an error (`SendTaskSuccess`).
+    #[error("Step Functions {code}: {message}")]
+    StepFunctions { code: String, message: String },
+
+    /// Step Functions could not be reached or did not answer in time.
+    #[error("Step Functions did not answer: {0}")]
+    StepFunctionsUnavailable(String),
+
+    /// An event job-events was given is not a HealthLake job event it can read.
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+
     /// A write would replace one terminal status by a different one.
     #[error("export {export_id} is already recorded as {existing}; refusing to record it as {attempted}")]
     RecordConflict {
@@ -68,6 +84,20 @@ impl HlxError {
             Self::DynamoDb { code, .. } => format!("DynamoDB.{code}"),
             Self::DynamoDbUnavailable(_) => DYNAMODB_UNAVAILABLE.to_owned(),
             Self::RecordConflict { .. } => RECORD_CONFLICT.to_owned(),
+            Self::StepFunctions { code, .. } => format!("StepFunctions.{code}"),
+            Self::StepFunctionsUnavailable(_) => STEP_FUNCTIONS_UNAVAILABLE.to_owned(),
+            Self::InvalidEvent(_) => INVALID_EVENT.to_owned(),
+        }
+    }
+
+    pub(crate) fn from_sfn<E, R>(err: SdkError<E, R>, modeled: fn(&E) -> Option<&'static str>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match classify(err, modeled) {
+            Ok((code, message)) => Self::StepFunctions { code, message },
+            Err(detail) => Self::StepFunctionsUnavailable(detail),
         }
     }
 
@@ -181,6 +211,18 @@ mod tests {
                 "hlx.RecordConflict",
             ),
             (HlxError::InvalidInput("x".into()), "hlx.InvalidInput"),
+            (
+                HlxError::StepFunctions {
+                    code: "ThrottlingException".into(),
+                    message: "m".into(),
+                },
+                "StepFunctions.ThrottlingException",
+            ),
+            (
+                HlxError::StepFunctionsUnavailable("timeout".into()),
+                "hlx.StepFunctionsUnavailable",
+            ),
+            (HlxError::InvalidEvent("no jobId".into()), "hlx.InvalidEvent"),
         ];
         for (err, name) in cases {
             assert_eq!(err.error_name(), name, "{err}");

@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use crate::error::HlxError;
 use crate::healthlake::{ExportJobs, StartExportJob};
-use crate::poll::PollSchedule;
+use crate::history::ExportHistory;
+use crate::poll::{PollSchedule, WakeBy};
 use crate::request::{ExportRequest, client_token_for};
 use crate::status::{JobStatus, Phase};
 use crate::time;
@@ -57,7 +58,19 @@ pub struct JobProgress {
     pub status_checks: u32,
     /// Attempts the start took (1 when the first call went through).
     pub start_attempts: u32,
+    /// How long to wait before looking again: with events, the fallback.
     pub next_check_seconds: u64,
+    /// Whether HealthLake's events end the wait (await-export stores the
+    /// task token) or only time does.
+    #[serde(default)]
+    pub wake_by: WakeBy,
+    /// How long the data store's recent exports ran (median of the last
+    /// completed ones), when there is a history to learn from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_run_seconds: Option<u64>,
+    /// Checks made after the expected end passed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub overdue_checks: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,11 +101,19 @@ pub struct CheckExportInput {
     pub now: Timestamp,
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// Validates the request and starts the export, idempotently: the client
 /// token comes from the execution name, so a retried start (after a timeout,
 /// a throttle, a crashed function) gets the job HealthLake already has.
+/// Then it reads how long the data store's recent exports ran, so that the
+/// wait can land just after the expected end; history that cannot be read
+/// leaves the configured schedule in force, it never fails the start.
 pub async fn start_export(
     jobs: &impl ExportJobs,
+    history: &impl ExportHistory,
     schedule: &PollSchedule,
     input: &StartExportInput,
 ) -> Result<JobProgress, HlxError> {
@@ -112,8 +133,19 @@ pub async fn start_export(
         status = %started.status,
         "export started"
     );
+    let expected_run_seconds = match history.expected_run_seconds(&job.datastore_id).await {
+        Ok(expected) => expected,
+        Err(err) => {
+            tracing::warn!(error_type = %err.error_name(), error = %err, "export history unreadable; default schedule");
+            None
+        }
+    };
     let phase = started.status.phase();
     let running_since = matches!(phase, Phase::Running).then_some(input.now);
+    let next_check_seconds = match (running_since, expected_run_seconds) {
+        (Some(_), Some(expected)) => schedule.learned_interval(expected, 0, 0),
+        _ => schedule.interval(phase, 1),
+    };
     Ok(JobProgress {
         job_id: started.job_id,
         datastore_id: job.datastore_id,
@@ -130,7 +162,10 @@ pub async fn start_export(
         checks: 0,
         status_checks: 1,
         start_attempts: input.retry_count + 1,
-        next_check_seconds: schedule.interval(phase, 1),
+        next_check_seconds,
+        wake_by: schedule.wake_by,
+        expected_run_seconds,
+        overdue_checks: 0,
         message: None,
         timed_out_reason: None,
     })
@@ -175,9 +210,19 @@ pub fn next_progress(
     let queued_seconds = time::seconds_between(submit_time, queued_until);
     let running_seconds = running_since.map(|since| time::seconds_between(since, end_time.unwrap_or(now)));
 
+    let expected_run_seconds = previous.expected_run_seconds;
+    let overdue_checks = match (expected_run_seconds, running_seconds) {
+        (Some(expected), Some(ran)) if ran >= expected => previous.overdue_checks + 1,
+        _ => 0,
+    };
     let mut outcome = outcome_of(&status);
     let mut timed_out_reason = None;
-    let mut next_check_seconds = schedule.interval(phase, status_checks);
+    let mut next_check_seconds = match (expected_run_seconds, running_seconds) {
+        (Some(expected), Some(ran)) if phase == Phase::Running => {
+            schedule.learned_interval(expected, ran, overdue_checks.saturating_sub(1))
+        }
+        _ => schedule.interval(phase, status_checks),
+    };
     if outcome == Outcome::Waiting {
         let (spent, limit, what) = match running_since {
             None => (
@@ -216,6 +261,9 @@ pub fn next_progress(
         status_checks,
         start_attempts: previous.start_attempts,
         next_check_seconds,
+        wake_by: schedule.wake_by,
+        expected_run_seconds,
+        overdue_checks,
         message: described.message,
         timed_out_reason,
     }

@@ -3,26 +3,37 @@
 //! Everything the Lambdas decide lives here, free of `lambda_runtime`: the
 //! request and its validation, HealthLake's job statuses, the poll schedule and
 //! deadlines, the job record and the rule that keeps it moving forward, and the
-//! HealthLake and DynamoDB adapters behind small traits.
+//! HealthLake, DynamoDB and Step Functions adapters behind small traits, and
+//! the two halves of event-driven completion (the callback wait and the
+//! handling of HealthLake's events).
 
 pub mod aws;
+pub mod callback;
 pub mod error;
+pub mod event;
 pub mod export;
 pub mod healthlake;
+pub mod history;
 pub mod poll;
 pub mod record;
 pub mod request;
 pub mod status;
 pub mod store;
+pub mod tasks;
 pub mod time;
 pub mod validation;
+pub mod wait;
 
+pub use callback::{AwaitExportInput, Awaited, EventHandled, EventOutcome, await_export, handle_job_event};
 pub use error::HlxError;
 pub use export::{CheckExportInput, JobProgress, Outcome, StartExportInput, check_export, start_export};
 pub use healthlake::{ExportJobs, SdkExportJobs};
-pub use poll::PollSchedule;
+pub use history::{ExportHistory, NoHistory};
+pub use poll::{PollSchedule, WakeBy};
 pub use record::{JobRecord, RecordRequest, RecordWritten, WriteOutcome, record_result};
 pub use request::{ExportRequest, Trigger, client_token_for, output_location};
 pub use status::{JobStatus, Phase, RecordStatus};
 pub use store::{AnyJobStore, DynamoDbJobStore, InMemoryJobStore, JobStore, RecordPage};
+pub use tasks::{SdkTaskTokens, TaskTokens, TokenAnswer};
 pub use validation::FieldError;
+pub use wait::{WaitItem, WaitStore};

@@ -6,10 +6,40 @@
 //! which may wait for hours. Deadlines are hlx's: time queued and time running
 //! have separate limits, and the running limit counts from when the job left
 //! the queue, so a job waiting its turn is never called slow.
+//!
+//! With event-driven completion ([`WakeBy::Events`], the default) a wait is
+//! a callback task that HealthLake's own event ends; the schedule then only
+//! sets the *fallback*, which finds a lost event or a cancellation (which has
+//! no event). The fallback starts at an hour and doubles to a cap of four
+//! hours. Either way the schedule learns from the data store's past exports:
+//! with an expected run time, the first wait of a running job lands just
+//! after the expected end, and later ones shrink.
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::status::Phase;
+
+/// What ends a wait: HealthLake's event (with a fallback), or only time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WakeBy {
+    /// The callback waits for HealthLake's event; the timeout is the fallback.
+    #[default]
+    Events,
+    /// No events: every wait runs to its end (the poll schedule).
+    Poll,
+}
+
+impl WakeBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WakeBy::Events => "events",
+            WakeBy::Poll => "poll",
+        }
+    }
+}
 
 /// The poll schedule and deadlines (configurable per deployment).
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +58,12 @@ pub struct PollSchedule {
     pub max_run: Duration,
     /// How long a job may wait (`SUBMITTED` or `QUEUED`) before it runs.
     pub max_queue: Duration,
+    /// Whether HealthLake's events end waits.
+    pub wake_by: WakeBy,
+    /// With events: the first fallback (s); it doubles in one status.
+    pub fallback_initial_seconds: u64,
+    /// With events: the longest fallback (s).
+    pub fallback_max_seconds: u64,
 }
 
 impl Default for PollSchedule {
@@ -40,6 +76,9 @@ impl Default for PollSchedule {
             queued_initial_seconds: 300,
             max_run: Duration::from_secs(24 * 3600),
             max_queue: Duration::from_secs(24 * 3600),
+            wake_by: WakeBy::Events,
+            fallback_initial_seconds: 3600,
+            fallback_max_seconds: 4 * 3600,
         }
     }
 }
@@ -53,7 +92,7 @@ pub struct ScheduleError {
 }
 
 /// The environment variables that set the schedule, with their meaning.
-pub const SCHEDULE_VARIABLES: [(&str, &str); 7] = [
+pub const SCHEDULE_VARIABLES: [(&str, &str); 10] = [
     (
         "HLX_POLL_INITIAL_SECONDS",
         "first wait while running (default 120)",
@@ -72,6 +111,18 @@ pub const SCHEDULE_VARIABLES: [(&str, &str); 7] = [
     (
         "HLX_MAX_QUEUE_HOURS",
         "how long a job may wait in the queue (default 24)",
+    ),
+    (
+        "HLX_WAKE_BY",
+        "events (HealthLake's events end waits, default) or poll",
+    ),
+    (
+        "HLX_FALLBACK_INITIAL_SECONDS",
+        "with events: first fallback wait (default 3600)",
+    ),
+    (
+        "HLX_FALLBACK_MAX_SECONDS",
+        "with events: longest fallback wait (default 14400)",
     ),
 ];
 
@@ -116,6 +167,17 @@ impl PollSchedule {
                 }
             },
         };
+        let wake_by = match lookup("HLX_WAKE_BY").as_deref().map(str::trim) {
+            None => defaults.wake_by,
+            Some("events") => WakeBy::Events,
+            Some("poll") => WakeBy::Poll,
+            Some(other) => {
+                return Err(ScheduleError {
+                    name: "HLX_WAKE_BY".into(),
+                    problem: format!("must be events or poll, got {other:?}"),
+                });
+            }
+        };
         let schedule = Self {
             initial_seconds: seconds("HLX_POLL_INITIAL_SECONDS", defaults.initial_seconds)?,
             backoff_rate,
@@ -124,7 +186,22 @@ impl PollSchedule {
             queued_initial_seconds: seconds("HLX_POLL_QUEUED_SECONDS", defaults.queued_initial_seconds)?,
             max_run: hours("HLX_MAX_RUN_HOURS", defaults.max_run)?,
             max_queue: hours("HLX_MAX_QUEUE_HOURS", defaults.max_queue)?,
+            wake_by,
+            fallback_initial_seconds: seconds(
+                "HLX_FALLBACK_INITIAL_SECONDS",
+                defaults.fallback_initial_seconds,
+            )?,
+            fallback_max_seconds: seconds("HLX_FALLBACK_MAX_SECONDS", defaults.fallback_max_seconds)?,
         };
+        if schedule.fallback_initial_seconds > schedule.fallback_max_seconds {
+            return Err(ScheduleError {
+                name: "HLX_FALLBACK_INITIAL_SECONDS".into(),
+                problem: format!(
+                    "{} is above HLX_FALLBACK_MAX_SECONDS ({})",
+                    schedule.fallback_initial_seconds, schedule.fallback_max_seconds
+                ),
+            });
+        }
         if schedule.initial_seconds > schedule.max_interval_seconds {
             return Err(ScheduleError {
                 name: "HLX_POLL_INITIAL_SECONDS".into(),
@@ -154,6 +231,12 @@ impl PollSchedule {
                 "HLX_MAX_QUEUE_HOURS",
                 (self.max_queue.as_secs_f64() / 3600.0).to_string(),
             ),
+            ("HLX_WAKE_BY", self.wake_by.as_str().to_owned()),
+            (
+                "HLX_FALLBACK_INITIAL_SECONDS",
+                self.fallback_initial_seconds.to_string(),
+            ),
+            ("HLX_FALLBACK_MAX_SECONDS", self.fallback_max_seconds.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -164,21 +247,63 @@ impl PollSchedule {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// The default schedule without events: every wait runs to its end.
+    pub fn polling() -> Self {
+        Self {
+            wake_by: WakeBy::Poll,
+            ..Self::default()
+        }
+    }
+
+    /// The longest wait: the poll cap, or with events the fallback cap.
+    pub fn cap_seconds(&self) -> u64 {
+        match self.wake_by {
+            WakeBy::Events => self.fallback_max_seconds,
+            WakeBy::Poll => self.max_interval_seconds,
+        }
+    }
+
     /// Seconds to wait before the next check of a job in `phase` that has been
-    /// seen in its current status `streak` times in a row (1 for the first).
+    /// seen in its current status `streak` times in a row (1 for the first),
+    /// with no history to go by.
     pub fn interval(&self, phase: Phase, streak: u32) -> u64 {
-        let base = match phase {
-            Phase::Submitted => return self.submitted_seconds.min(self.max_interval_seconds),
-            Phase::Queued => self.queued_initial_seconds,
-            Phase::Running | Phase::Succeeded | Phase::Failed => self.initial_seconds,
+        let base = match (self.wake_by, phase) {
+            (WakeBy::Events, _) => self.fallback_initial_seconds,
+            (WakeBy::Poll, Phase::Submitted) => {
+                return self.submitted_seconds.min(self.max_interval_seconds);
+            }
+            (WakeBy::Poll, Phase::Queued) => self.queued_initial_seconds,
+            (WakeBy::Poll, Phase::Running | Phase::Succeeded | Phase::Failed) => self.initial_seconds,
         };
+        self.backed_off(base, streak)
+    }
+
+    fn backed_off(&self, base: u64, streak: u32) -> u64 {
         let exponent = i32::try_from(streak.saturating_sub(1).min(64)).unwrap_or(64);
         let wait = base as f64 * self.backoff_rate.powi(exponent);
-        if wait >= self.max_interval_seconds as f64 {
-            self.max_interval_seconds
+        if wait >= self.cap_seconds() as f64 {
+            self.cap_seconds()
         } else {
             (wait.round() as u64).max(1)
         }
+    }
+
+    /// The wait of a running job whose data store's exports usually run
+    /// `expected` seconds, `ran` seconds after it left the queue, `overdue`
+    /// checks after its expected end: until just after the expected end
+    /// (a margin of a twentieth, at least a minute), then shrinking by half
+    /// from a quarter of the expected run to a floor of a sixteenth (at least
+    /// the poll schedule's first wait); never above the cap.
+    pub fn learned_interval(&self, expected: u64, ran: u64, overdue: u32) -> u64 {
+        let margin = (expected / 20).max(60);
+        let wait = if ran < expected {
+            expected - ran + margin
+        } else {
+            let floor = (expected / 16).max(self.initial_seconds);
+            let shrinking = (expected / 4) >> overdue.min(63);
+            shrinking.max(floor)
+        };
+        wait.clamp(1, self.cap_seconds())
     }
 }
 
@@ -189,7 +314,7 @@ mod tests {
 
     #[test]
     fn running_jobs_back_off_from_120_seconds_to_the_cap() {
-        let s = PollSchedule::default();
+        let s = PollSchedule::polling();
         let waits: Vec<u64> = (1..=7).map(|n| s.interval(Phase::Running, n)).collect();
         assert_eq!(waits, [120, 240, 480, 960, 1920, 3600, 3600]);
         assert_eq!(s.interval(Phase::Running, u32::MAX), 3600);
@@ -197,7 +322,7 @@ mod tests {
 
     #[test]
     fn submitted_is_checked_sooner_than_queued() {
-        let s = PollSchedule::default();
+        let s = PollSchedule::polling();
         assert!(s.interval(Phase::Submitted, 1) < s.interval(Phase::Queued, 1));
         assert_eq!(s.interval(Phase::Submitted, 5), 60);
         assert_eq!(s.interval(Phase::Queued, 1), 300);
@@ -214,6 +339,11 @@ mod tests {
         ]
         .into();
         let s = PollSchedule::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.wake_by, WakeBy::Events);
+        let s = PollSchedule {
+            wake_by: WakeBy::Poll,
+            ..s
+        };
         assert_eq!(s.initial_seconds, 5);
         assert_eq!(s.max_interval_seconds, 30);
         assert_eq!(s.max_run, Duration::from_secs(1800));
@@ -231,6 +361,9 @@ mod tests {
             queued_initial_seconds: 11,
             max_run: Duration::from_secs(5400),
             max_queue: Duration::from_secs(900),
+            wake_by: WakeBy::Poll,
+            fallback_initial_seconds: 600,
+            fallback_max_seconds: 7200,
         };
         let env: HashMap<String, String> = schedule.to_env().into_iter().collect();
         assert_eq!(env.len(), SCHEDULE_VARIABLES.len());
@@ -250,6 +383,8 @@ mod tests {
             ("HLX_POLL_MAX_SECONDS", "ten"),
             ("HLX_POLL_BACKOFF_RATE", "0.5"),
             ("HLX_MAX_QUEUE_HOURS", "-1"),
+            ("HLX_WAKE_BY", "sometimes"),
+            ("HLX_FALLBACK_MAX_SECONDS", "0"),
         ] {
             let err = PollSchedule::from_lookup(|k| (k == name).then(|| value.to_string())).unwrap_err();
             assert_eq!(err.name, name);
@@ -257,5 +392,38 @@ mod tests {
         let err = PollSchedule::from_lookup(|k| (k == "HLX_POLL_INITIAL_SECONDS").then(|| "7200".into()))
             .unwrap_err();
         assert!(err.problem.contains("above HLX_POLL_MAX_SECONDS"));
+        let err =
+            PollSchedule::from_lookup(|k| (k == "HLX_FALLBACK_INITIAL_SECONDS").then(|| "20000".into()))
+                .unwrap_err();
+        assert!(err.problem.contains("above HLX_FALLBACK_MAX_SECONDS"));
+    }
+
+    #[test]
+    fn with_events_the_fallback_starts_at_an_hour_and_doubles_to_four() {
+        let s = PollSchedule::default();
+        for phase in [Phase::Submitted, Phase::Queued, Phase::Running] {
+            let waits: Vec<u64> = (1..=4).map(|n| s.interval(phase, n)).collect();
+            assert_eq!(waits, [3600, 7200, 14400, 14400], "{phase:?}");
+        }
+    }
+
+    #[test]
+    fn history_puts_the_first_wait_just_after_the_expected_end_then_shrinks() {
+        let s = PollSchedule::default();
+        let six_hours = 6 * 3600;
+        // Just out of the queue: until the expected end plus 5 %, capped at 4 h.
+        assert_eq!(s.learned_interval(six_hours, 0, 0), 14400);
+        // 4 h in: the rest of the run plus 18 minutes.
+        assert_eq!(s.learned_interval(six_hours, 4 * 3600, 0), 2 * 3600 + 1080);
+        // Overdue: a quarter of the run, halving, down to a sixteenth.
+        let overdue: Vec<u64> = (0..5)
+            .map(|k| s.learned_interval(six_hours, six_hours + 1, k))
+            .collect();
+        assert_eq!(overdue, [5400, 2700, 1350, 1350, 1350]);
+        // A short export: the margin is at least a minute, the floor the poll start.
+        assert_eq!(s.learned_interval(600, 0, 0), 660);
+        assert_eq!(s.learned_interval(600, 700, 3), 120);
+        // Without events the poll cap bounds it.
+        assert_eq!(PollSchedule::polling().learned_interval(six_hours, 0, 0), 3600);
     }
 }

@@ -99,6 +99,12 @@ impl JobStatus {
     pub fn is_terminal(&self) -> bool {
         matches!(self.phase(), Phase::Succeeded | Phase::Failed)
     }
+
+    /// Where the status stands in a job's life (the record's rank): a job
+    /// only moves to a higher one, so a lower or equal one is old news.
+    pub fn rank(&self) -> u8 {
+        RecordStatus::Job(self.clone()).rank()
+    }
 }
 
 impl fmt::Display for JobStatus {

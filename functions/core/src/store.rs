@@ -9,6 +9,9 @@
 //!   rejected before one was known) stay out of the index.
 //! - `expiresAt` (N, epoch seconds) is the table's TTL attribute, set on
 //!   items that expire; job records never do.
+//! - Wait items (`pk` = `AWAIT#EXPORT#<datastoreId>#<jobId>`, see
+//!   [`crate::wait`]) hold the task token of an execution waiting for its
+//!   job's event; they expire a day after their wait would have ended.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -65,6 +68,8 @@ fn sort_key(record: &JobRecord) -> String {
 #[derive(Debug, Default)]
 pub struct InMemoryJobStore {
     records: Mutex<HashMap<String, JobRecord>>,
+    /// Wait items (see [`crate::wait`]), by key.
+    pub(crate) waits: Mutex<HashMap<String, crate::wait::WaitItem>>,
 }
 
 impl InMemoryJobStore {
@@ -176,8 +181,8 @@ fn decode_memory_token(token: &str) -> Result<String, HlxError> {
 /// Job records in DynamoDB, written with a condition that encodes [`decide`].
 #[derive(Debug, Clone)]
 pub struct DynamoDbJobStore {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
+    pub(crate) client: aws_sdk_dynamodb::Client,
+    pub(crate) table: String,
 }
 
 /// The write condition: the same rule as [`decide`], evaluated by DynamoDB so

@@ -6,8 +6,10 @@ use std::sync::Mutex;
 
 use hlx_core::export::{JobProgress, Outcome, human_duration, next_progress};
 use hlx_core::healthlake::{ExportJobs, JobDescription, StartExportJob, StartedJob};
+use hlx_core::history::expected_run_seconds_of;
 use hlx_core::{
-    CheckExportInput, HlxError, JobStatus, PollSchedule, StartExportInput, check_export, start_export,
+    CheckExportInput, ExportHistory, HlxError, InMemoryJobStore, JobRecord, JobStatus, JobStore, NoHistory,
+    PollSchedule, RecordStatus, StartExportInput, WakeBy, check_export, start_export,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
@@ -71,7 +73,7 @@ async fn invalid_requests_are_refused_before_any_call() {
     let fake = FakeHealthLake::default();
     let mut bad = valid_request();
     bad["s3Uri"] = json!("not-a-uri");
-    let err = start_export(&fake, &PollSchedule::default(), &input(bad))
+    let err = start_export(&fake, &NoHistory, &PollSchedule::default(), &input(bad))
         .await
         .unwrap_err();
     assert_eq!(err.error_name(), "hlx.InvalidRequest");
@@ -82,13 +84,13 @@ async fn invalid_requests_are_refused_before_any_call() {
 #[tokio::test]
 async fn the_same_execution_always_sends_the_same_token() {
     let fake = FakeHealthLake::default();
-    let schedule = PollSchedule::default();
-    let first = start_export(&fake, &schedule, &input(valid_request()))
+    let schedule = PollSchedule::polling();
+    let first = start_export(&fake, &NoHistory, &schedule, &input(valid_request()))
         .await
         .unwrap();
     let mut retry = input(valid_request());
     retry.retry_count = 2;
-    let second = start_export(&fake, &schedule, &retry).await.unwrap();
+    let second = start_export(&fake, &NoHistory, &schedule, &retry).await.unwrap();
     assert_eq!(first.job_id, second.job_id);
     assert_eq!(first.client_token, second.client_token);
     assert_eq!(second.start_attempts, 3);
@@ -118,6 +120,9 @@ fn progress() -> JobProgress {
         status_checks: 1,
         start_attempts: 1,
         next_check_seconds: 60,
+        wake_by: WakeBy::Poll,
+        expected_run_seconds: None,
+        overdue_checks: 0,
         message: None,
         timed_out_reason: None,
     }
@@ -139,7 +144,7 @@ fn after(seconds: i64) -> Timestamp {
 
 #[test]
 fn queued_time_ends_when_the_job_is_first_seen_running() {
-    let s = PollSchedule::default();
+    let s = PollSchedule::polling();
     let queued = next_progress(&s, &progress(), described(JobStatus::Queued), after(60));
     assert!(queued.changed);
     assert_eq!(queued.queued_seconds, 60);
@@ -205,7 +210,7 @@ fn the_running_deadline_counts_from_the_end_of_the_queue() {
     let s = PollSchedule {
         max_run: std::time::Duration::from_secs(3600),
         max_queue: std::time::Duration::from_secs(7200),
-        ..PollSchedule::default()
+        ..PollSchedule::polling()
     };
     // Queued for 1.5 h: under the queue limit, and not counted against the run limit.
     let queued = next_progress(&s, &progress(), described(JobStatus::Queued), after(5400));
@@ -275,4 +280,141 @@ fn progress_round_trips_through_the_state_machine_json() {
     assert!(value.get("runningSince").is_none());
     let back: JobProgress = serde_json::from_value(value).unwrap();
     assert_eq!(back, p);
+}
+
+fn completed_record(
+    export_id: &str,
+    started: &str,
+    status: JobStatus,
+    running_seconds: Option<u64>,
+) -> JobRecord {
+    let at: Timestamp = started.parse().unwrap();
+    JobRecord {
+        export_id: export_id.into(),
+        execution_arn: format!("arn:aws:states:us-east-1:123456789012:execution:hlx-export:{export_id}"),
+        status: RecordStatus::Job(status),
+        datastore_id: Some("ds1".into()),
+        trigger: None,
+        job_id: Some(format!("job-{export_id}")),
+        job_name: None,
+        job_status: None,
+        s3_uri: None,
+        kms_key_id: None,
+        data_access_role_arn: None,
+        output_location: None,
+        message: None,
+        error_name: None,
+        error_cause: None,
+        execution_started_at: at,
+        submitted_at: Some(at),
+        running_since: Some(at),
+        ended_at: Some(at),
+        updated_at: at,
+        queued_seconds: Some(0),
+        running_seconds,
+        checks: 3,
+        start_attempts: 1,
+    }
+}
+
+#[test]
+fn the_expected_run_is_the_median_of_the_last_five_completed_exports() {
+    let hours = |h: u64| Some(h * 3600);
+    let records = vec![
+        completed_record("n7", "2026-01-07T02:00:00Z", JobStatus::Failed, hours(1)),
+        completed_record("n6", "2026-01-06T02:00:00Z", JobStatus::Completed, hours(7)),
+        completed_record(
+            "n5",
+            "2026-01-05T02:00:00Z",
+            JobStatus::CompletedWithErrors,
+            hours(5),
+        ),
+        completed_record("n4", "2026-01-04T02:00:00Z", JobStatus::Completed, hours(6)),
+        completed_record("n3", "2026-01-03T02:00:00Z", JobStatus::Completed, None),
+        completed_record("n2", "2026-01-02T02:00:00Z", JobStatus::Completed, hours(20)),
+        completed_record("n1", "2026-01-01T02:00:00Z", JobStatus::Completed, hours(6)),
+        completed_record("n0", "2025-12-31T02:00:00Z", JobStatus::Completed, hours(1)),
+    ];
+    // n6, n5, n4, n2, n1 → 5, 6, 6, 7, 20: the median is 6 h (a slow night does not move it).
+    assert_eq!(expected_run_seconds_of(&records), hours(6));
+    assert_eq!(
+        expected_run_seconds_of(&records[..1]),
+        None,
+        "a failed export says nothing"
+    );
+    assert_eq!(expected_run_seconds_of(&[]), None);
+}
+
+#[tokio::test]
+async fn start_learns_the_expected_run_from_the_store_and_check_lands_after_it() {
+    let store = InMemoryJobStore::new();
+    for (n, h) in [(1, 6), (2, 5), (3, 7)] {
+        let record = completed_record(
+            &format!("n{n}"),
+            &format!("2026-01-0{n}T02:00:00Z"),
+            JobStatus::Completed,
+            Some(h * 3600),
+        );
+        store.write(&record).await.unwrap();
+    }
+    assert_eq!(store.expected_run_seconds("ds1").await.unwrap(), Some(6 * 3600));
+    assert_eq!(store.expected_run_seconds("another").await.unwrap(), None);
+
+    let fake = FakeHealthLake::default();
+    let schedule = PollSchedule::default();
+    let started = start_export(&fake, &store, &schedule, &input(valid_request()))
+        .await
+        .unwrap();
+    assert_eq!(started.expected_run_seconds, Some(6 * 3600));
+    assert_eq!(started.wake_by, WakeBy::Events);
+    assert_eq!(started.next_check_seconds, 3600, "SUBMITTED: the first fallback");
+    // Woken as soon as it runs: the fallback lands at the cap, then just after the expected end.
+    let running = next_progress(&schedule, &started, described(JobStatus::InProgress), after(10));
+    assert_eq!(running.next_check_seconds, 4 * 3600);
+    let later = next_progress(
+        &schedule,
+        &running,
+        described(JobStatus::InProgress),
+        after(10 + 4 * 3600),
+    );
+    assert_eq!(later.next_check_seconds, 2 * 3600 + 18 * 60);
+    // Overdue: a quarter of the run, then shrinking.
+    let overdue = next_progress(
+        &schedule,
+        &later,
+        described(JobStatus::InProgress),
+        after(10 + 6 * 3600 + 1080),
+    );
+    assert_eq!(overdue.overdue_checks, 1);
+    assert_eq!(overdue.next_check_seconds, 5400);
+    let more = next_progress(
+        &schedule,
+        &overdue,
+        described(JobStatus::InProgress),
+        after(10 + 8 * 3600),
+    );
+    assert_eq!((more.overdue_checks, more.next_check_seconds), (2, 2700));
+}
+
+struct BrokenHistory;
+
+impl ExportHistory for BrokenHistory {
+    async fn expected_run_seconds(&self, _datastore_id: &str) -> Result<Option<u64>, HlxError> {
+        Err(HlxError::DynamoDbUnavailable("connection refused".into()))
+    }
+}
+
+#[tokio::test]
+async fn unreadable_history_never_fails_the_start() {
+    let fake = FakeHealthLake::default();
+    let started = start_export(
+        &fake,
+        &BrokenHistory,
+        &PollSchedule::default(),
+        &input(valid_request()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(started.expected_run_seconds, None);
+    assert_eq!(fake.started.lock().unwrap().len(), 1);
 }

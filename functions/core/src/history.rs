@@ -1,0 +1,64 @@
+//! What the data store's past exports say about the next one: how long an
+//! export usually runs, so that the wait lands just after the expected end.
+
+use std::future::Future;
+
+use crate::error::HlxError;
+use crate::record::JobRecord;
+use crate::status::{JobStatus, RecordStatus};
+use crate::store::JobStore;
+
+/// How many recent completed exports the expectation is taken from.
+pub const HISTORY_SAMPLE: usize = 5;
+/// How many records are read to find them (failed ones are skipped).
+const HISTORY_READ: u32 = 25;
+
+/// Where past exports are read from.
+pub trait ExportHistory: Send + Sync {
+    /// The median running time of the data store's last completed exports
+    /// (at most [`HISTORY_SAMPLE`]), if it has any.
+    fn expected_run_seconds(
+        &self,
+        datastore_id: &str,
+    ) -> impl Future<Output = Result<Option<u64>, HlxError>> + Send;
+}
+
+/// No history: the configured schedule alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHistory;
+
+impl ExportHistory for NoHistory {
+    async fn expected_run_seconds(&self, _datastore_id: &str) -> Result<Option<u64>, HlxError> {
+        Ok(None)
+    }
+}
+
+impl<S: JobStore> ExportHistory for S {
+    async fn expected_run_seconds(&self, datastore_id: &str) -> Result<Option<u64>, HlxError> {
+        let page = self.list(datastore_id, HISTORY_READ, None).await?;
+        Ok(expected_run_seconds_of(&page.records))
+    }
+}
+
+/// The median running time of the first [`HISTORY_SAMPLE`] completed
+/// exports among `records` (newest first); failed, cancelled, timed-out and
+/// unfinished exports say nothing about how long a good one takes.
+pub fn expected_run_seconds_of(records: &[JobRecord]) -> Option<u64> {
+    let mut runs: Vec<u64> = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.status,
+                RecordStatus::Job(JobStatus::Completed | JobStatus::CompletedWithErrors)
+            )
+        })
+        .filter_map(|r| r.running_seconds)
+        .filter(|&seconds| seconds > 0)
+        .take(HISTORY_SAMPLE)
+        .collect();
+    if runs.is_empty() {
+        return None;
+    }
+    runs.sort_unstable();
+    Some(runs[runs.len() / 2])
+}
