@@ -50,8 +50,8 @@ pub use process::{
     ProcessInvokerBuilder,
 };
 pub use runner::{
-    EventListener, ExecutionDescription, ExecutionHandle, ExecutionInfo, ExecutionStatus, Runner,
-    RunnerBuilder, RunnerConfig, StartError, TaskTokenError, TimeMode,
+    ActorContext, ActorHandle, EventListener, ExecutionDescription, ExecutionHandle, ExecutionInfo,
+    ExecutionStatus, Runner, RunnerBuilder, RunnerConfig, StartError, TaskTokenError, TimeMode,
 };
 pub use sched::WakeSource;
 pub use sfn_api::{SfnApi, SfnApiError, SfnServer, TimeDriver};

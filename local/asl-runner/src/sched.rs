@@ -33,6 +33,13 @@ pub trait WakeSource: Send + Sync {
     /// The next virtual time strictly after `now` when this source has
     /// something to do, if any. Times at or before `now` are ignored.
     fn next_wake(&self, now: Timestamp) -> Option<Timestamp>;
+
+    /// Whether the source has something to do already, at `now` (an event
+    /// bus with a delivery due): the clock then stays where it is and the
+    /// actors ([`crate::Runner::spawn_actor`]) get a turn first.
+    fn due(&self, _now: Timestamp) -> bool {
+        false
+    }
 }
 
 impl<F> WakeSource for F
@@ -48,6 +55,8 @@ where
 struct ExecSlot {
     idle: bool,
     wakeups: u32,
+    /// Set for an actor: notified at every turn of the clock.
+    turn: Option<Arc<Notify>>,
 }
 
 struct TimerSlot {
@@ -141,6 +150,31 @@ impl Scheduler {
                 mark: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// Registers an actor: a participant of virtual time, like an
+    /// execution, that gets a turn whenever the clock moves (or a source is
+    /// due) and holds the clock while it works.
+    pub fn register_actor(self: &Arc<Self>) -> (ExecFlags, Arc<Notify>) {
+        let flags = self.register();
+        let turn = Arc::new(Notify::new());
+        if let Some(slot) = self.lock().execs.get_mut(&flags.id()) {
+            slot.turn = Some(turn.clone());
+        }
+        (flags, turn)
+    }
+
+    /// Gives every actor a turn (they count as awake until they have run).
+    fn wake_actors(st: &mut SchedState) -> bool {
+        let mut any = false;
+        for slot in st.execs.values_mut() {
+            if let Some(turn) = &slot.turn {
+                slot.wakeups += 1;
+                turn.notify_one();
+                any = true;
+            }
+        }
+        any
     }
 
     fn unregister(&self, id: u64) {
@@ -244,6 +278,7 @@ impl Scheduler {
         let now = self.clock.now();
         // Ask the sources without holding the lock: they may call back in.
         let sources: Vec<_> = self.sources.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let due = sources.iter().any(|s| s.due(now));
         let from_sources = sources
             .iter()
             .filter_map(|s| s.next_wake(now))
@@ -252,6 +287,11 @@ impl Scheduler {
         let mut st = self.lock();
         if !st.all_idle() {
             return false;
+        }
+        if due && Self::wake_actors(&mut st) {
+            drop(st);
+            self.changed.notify_waiters();
+            return true;
         }
         let from_timers = st.timers.keys().next().map(|(t, _)| *t);
         let next = match (from_timers, from_sources) {
@@ -272,6 +312,7 @@ impl Scheduler {
             }
             let _ = timer.tx.send(());
         }
+        Self::wake_actors(&mut st);
         drop(st);
         self.changed.notify_waiters();
         true
