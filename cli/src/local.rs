@@ -21,13 +21,21 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use hlx_asl_runner::{EventKind, ExecutionInfo, ExecutionStatus, HistoryEvent};
-use hlx_core::{JobRecord, JobStore, PollSchedule};
-use hlx_healthlake_emulator::{FaultSpec, Faults, JobProfile, Outcome};
-use hlx_local_stack::{History, Lambdas, LocalStack, StackConfig, Time};
+use hlx_core::{JobRecord, JobStore, PollSchedule, WakeBy};
+use hlx_healthlake_emulator::{EventFaults, FaultSpec, Faults, JobProfile, Outcome};
+use hlx_local_stack::{BusDelivery, History, Lambdas, LocalStack, StackConfig, Time};
 use serde_json::Value;
 
 use crate::cost::{RunCost, human};
-use crate::scenario::{parse_duration, parse_rate, parse_resources};
+use crate::scenario::{parse_delay_range, parse_duration, parse_rate, parse_resources};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WakeMode {
+    /// HealthLake's events end each wait; the timeout is the fallback.
+    Events,
+    /// No events: each wait runs to its end (hlx's poll schedule).
+    Poll,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum JobOutcome {
@@ -48,7 +56,7 @@ pub enum LambdaMode {
 #[derive(Debug, Clone, Args)]
 pub struct LocalArgs {
     /// How long each export job runs in HealthLake.
-    #[arg(long, default_value = "3h", value_parser = parse_duration)]
+    #[arg(long, default_value = "2h45m", value_parser = parse_duration)]
     pub job_duration: Duration,
     /// How long each job stays SUBMITTED before it queues or starts.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
@@ -62,6 +70,25 @@ pub struct LocalArgs {
     /// Share of HealthLake calls answered with InternalServerException (0.0-1.0).
     #[arg(long, default_value = "0", value_parser = parse_rate)]
     pub internal_error_rate: f64,
+    /// What ends a wait: HealthLake's events (the fallback timeout covers a
+    /// lost one), or only the poll schedule. Default: HLX_WAKE_BY, else events.
+    #[arg(long, value_enum)]
+    pub wake_by: Option<WakeMode>,
+    /// Share of HealthLake's EventBridge events never delivered (0.0-1.0).
+    #[arg(long, default_value = "0", value_parser = parse_rate, value_name = "RATE")]
+    pub drop_events: f64,
+    /// Share of events delivered late, by a delay drawn from --event-delay.
+    #[arg(long, default_value = "0", value_parser = parse_rate, value_name = "RATE")]
+    pub delay_events: f64,
+    /// The range late events are delayed by (`5s..60s`, or one value).
+    #[arg(long, default_value = "5s..60s", value_parser = parse_delay_range, value_name = "MIN..MAX")]
+    pub event_delay: std::ops::Range<Duration>,
+    /// Share of events delivered twice (same event, same id).
+    #[arg(long, default_value = "0", value_parser = parse_rate, value_name = "RATE")]
+    pub duplicate_events: f64,
+    /// Share of events held back and delivered after the job's next one.
+    #[arg(long, default_value = "0", value_parser = parse_rate, value_name = "RATE")]
+    pub reorder_events: f64,
     /// Seeds every random choice (data, faults, jitter): a seed repeats a run exactly.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -122,6 +149,18 @@ fn profile(args: &LocalArgs) -> JobProfile {
     }
 }
 
+/// The functions' schedule: the `HLX_POLL_*` / `HLX_FALLBACK_*` settings,
+/// and `--wake-by` over `HLX_WAKE_BY`.
+fn schedule(args: &LocalArgs) -> Result<PollSchedule, String> {
+    let mut schedule = PollSchedule::from_env().map_err(|e| format!("bad poll schedule setting {e}"))?;
+    match args.wake_by {
+        Some(WakeMode::Events) => schedule.wake_by = WakeBy::Events,
+        Some(WakeMode::Poll) => schedule.wake_by = WakeBy::Poll,
+        None => {}
+    }
+    Ok(schedule)
+}
+
 /// Runs `hlx local`; the exit code is 0 when every export succeeded, 1 otherwise.
 pub async fn run(args: LocalArgs) -> Result<u8, String> {
     if args.nights == 0 && !args.serve {
@@ -156,7 +195,14 @@ pub async fn run(args: LocalArgs) -> Result<u8, String> {
             Time::Virtual(hlx_local_stack::first_night())
         },
         definition: args.definition.clone(),
-        schedule: PollSchedule::from_env().map_err(|e| format!("bad poll schedule setting {e}"))?,
+        schedule: schedule(&args)?,
+        event_faults: EventFaults {
+            drop_rate: args.drop_events,
+            delay_rate: args.delay_events,
+            delay: args.event_delay.clone(),
+            duplicate_rate: args.duplicate_events,
+            reorder_rate: args.reorder_events,
+        },
     };
     let stack = LocalStack::start(config).await?;
     if !args.quiet {
@@ -171,9 +217,11 @@ pub async fn run(args: LocalArgs) -> Result<u8, String> {
         println!("exports land in {}", args.output_dir.display());
         println!();
         let last = Arc::new(Mutex::new(None::<String>));
+        let printer = last.clone();
         stack
             .runner
-            .on_event(move |execution, event| print_event(&last, execution, event));
+            .on_event(move |execution, event| print_event(&printer, execution, event));
+        stack.on_event_delivered(move |delivery| print_delivery(&last, delivery));
     }
     for night in 0..args.nights {
         stack.run_night(night).await?;
@@ -298,11 +346,29 @@ fn print_event(last: &Mutex<Option<String>>, execution: &ExecutionInfo, event: &
                     .map(|s| human(Duration::from_secs(s)))
                     .unwrap_or_default()
             ),
+            "Task" if name == "AwaitExport" => {
+                let wait = input
+                    .pointer("/progress/nextCheckSeconds")
+                    .and_then(Value::as_u64)
+                    .map(|s| human(Duration::from_secs(s)))
+                    .unwrap_or_default();
+                match input.pointer("/progress/wakeBy").and_then(Value::as_str) {
+                    Some("POLL") => format!("{name:<16} waiting {wait}"),
+                    _ => format!("{name:<16} waiting for HealthLake's event, fallback in {wait}"),
+                }
+            }
             "Task" | "Succeed" | "Fail" => name.clone(),
             _ => return,
         },
+        EventKind::TaskTimedOut { .. } => "  └ wait over: no event, checking".into(),
         EventKind::LambdaFunctionSucceeded { output } | EventKind::TaskSucceeded { output, .. } => {
-            if let Some(status) = output.get("jobStatus").and_then(Value::as_str) {
+            if let Some(by) = output.get("wokenBy").and_then(Value::as_str) {
+                let status = output.get("jobStatus").and_then(Value::as_str).unwrap_or("?");
+                match output.get("detailType").and_then(Value::as_str) {
+                    Some(detail_type) => format!("  └ woken by the event {detail_type:?}"),
+                    None => format!("  └ woken by {by}: the job was {status} already"),
+                }
+            } else if let Some(status) = output.get("jobStatus").and_then(Value::as_str) {
                 let queued = output.get("queuedSeconds").and_then(Value::as_u64).unwrap_or(0);
                 let mut line = format!("  └ job {status}");
                 if queued > 0 {
@@ -336,6 +402,27 @@ fn print_event(last: &Mutex<Option<String>>, execution: &ExecutionInfo, event: &
         println!("▶ {}", execution.name);
     }
     println!("  {}  {line}", event.timestamp.strftime("%m-%d %H:%M:%S"));
+}
+
+/// One line per event the local bus delivers: when it arrived and what
+/// job-events did with it.
+fn print_delivery(last: &Mutex<Option<String>>, delivery: &BusDelivery) {
+    if !delivery.routed {
+        return;
+    }
+    let mut last = last.lock().expect("print lock");
+    if last.as_deref() != Some("events") {
+        *last = Some("events".into());
+        println!("⚡ HealthLake events");
+    }
+    println!(
+        "  {}  {:<34} job {}…  {}{}",
+        delivery.at.strftime("%m-%d %H:%M:%S"),
+        delivery.detail_type,
+        delivery.job_id.chars().take(8).collect::<String>(),
+        delivery.outcome(),
+        if delivery.duplicate { " (duplicate)" } else { "" }
+    );
 }
 
 async fn summary(run: &LocalStack) -> Result<u8, String> {
@@ -407,6 +494,19 @@ async fn summary(run: &LocalStack) -> Result<u8, String> {
         cost.gb_seconds,
         cost.dollars()
     );
+    let deliveries = run.event_deliveries();
+    if !deliveries.is_empty() {
+        let woke = deliveries.iter().filter(|d| d.outcome() == "WOKEN").count();
+        let events = run.emulator.events();
+        let dropped = events.iter().filter(|e| e.dropped).count();
+        println!(
+            "HealthLake events: {} produced, {} dropped, {} delivered, {} woke an execution",
+            events.len(),
+            dropped,
+            deliveries.len(),
+            woke
+        );
+    }
     let calls = run.emulator.call_counts();
     println!(
         "HealthLake calls: {}",

@@ -54,6 +54,21 @@ pub fn parse_resources(text: &str) -> Result<BTreeMap<String, usize>, String> {
     Ok(counts)
 }
 
+/// `5s..60s` (a range of delays) or `30s` (a fixed one).
+pub fn parse_delay_range(text: &str) -> Result<std::ops::Range<Duration>, String> {
+    let (min, max) = match text.split_once("..") {
+        Some((min, max)) => (parse_duration(min)?, parse_duration(max)?),
+        None => {
+            let fixed = parse_duration(text)?;
+            (fixed, fixed)
+        }
+    };
+    if min > max {
+        return Err(format!("{text:?}: the minimum is above the maximum"));
+    }
+    Ok(min..max)
+}
+
 /// A rate from 0.0 to 1.0.
 pub fn parse_rate(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
@@ -65,6 +80,18 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_delays_are_a_range_or_one_value() {
+        let secs = Duration::from_secs;
+        assert_eq!(parse_delay_range("5s..60s").unwrap(), secs(5)..secs(60));
+        assert_eq!(parse_delay_range("2m").unwrap(), secs(120)..secs(120));
+        assert!(
+            parse_delay_range("1m..5s")
+                .unwrap_err()
+                .contains("above the maximum")
+        );
+    }
 
     #[test]
     fn durations_read_as_people_write_them() {

@@ -6,7 +6,8 @@
 //! `lambda_runtime`; local mode calls the very same functions in process.
 
 use hlx_core::{
-    CheckExportInput, ExportJobs, HlxError, JobStore, PollSchedule, RecordRequest, StartExportInput,
+    AwaitExportInput, CheckExportInput, ExportHistory, ExportJobs, HlxError, JobStore, PollSchedule,
+    RecordRequest, StartExportInput, TaskTokens, WaitStore,
 };
 use lambda_runtime::Diagnostic;
 use serde::de::DeserializeOwned;
@@ -63,18 +64,65 @@ fn to_value(output: impl serde::Serialize) -> Value {
     serde_json::to_value(output).expect("outputs serialize")
 }
 
-/// start-export: validate the request, start the job idempotently.
+/// start-export: validate the request, start the job idempotently, learn
+/// the expected run time from the data store's history.
 pub async fn start_export(
     jobs: &impl ExportJobs,
+    history: &impl ExportHistory,
     schedule: &PollSchedule,
     payload: Value,
 ) -> Result<Value, FunctionError> {
     let input: StartExportInput = parse(payload)?;
     let progress = logged(
         "start-export",
-        hlx_core::start_export(jobs, schedule, &input).await,
+        hlx_core::start_export(jobs, history, schedule, &input).await,
     )?;
     Ok(to_value(progress))
+}
+
+/// await-export: store the callback task's token against the job, look once.
+pub async fn await_export(
+    waits: &impl WaitStore,
+    jobs: &impl ExportJobs,
+    tokens: &impl TaskTokens,
+    payload: Value,
+) -> Result<Value, FunctionError> {
+    let input: AwaitExportInput = parse(payload)?;
+    let awaited = logged(
+        "await-export",
+        hlx_core::await_export(waits, jobs, tokens, &input).await,
+    )?;
+    tracing::info!(
+        export_id = %awaited.export_id,
+        job_id = %awaited.job_id,
+        outcome = ?awaited.outcome,
+        wait_seconds = input.progress.next_check_seconds,
+        "export awaited"
+    );
+    Ok(to_value(awaited))
+}
+
+/// job-events: wake the execution waiting for the event's job. The event
+/// itself is not logged (only its id, detail-type and what was done).
+pub async fn job_events(
+    waits: &impl WaitStore,
+    tokens: &impl TaskTokens,
+    payload: Value,
+) -> Result<Value, FunctionError> {
+    let handled = logged(
+        "job-events",
+        hlx_core::handle_job_event(waits, tokens, &payload).await,
+    )?;
+    tracing::info!(
+        event_id = %handled.event_id,
+        detail_type = payload.get("detail-type").and_then(serde_json::Value::as_str).unwrap_or(""),
+        job_id = handled.job_id.as_deref().unwrap_or(""),
+        export_id = handled.export_id.as_deref().unwrap_or(""),
+        outcome = ?handled.outcome,
+        reason = handled.reason.as_deref().unwrap_or(""),
+        "event handled"
+    );
+    Ok(to_value(handled))
 }
 
 /// check-export: describe the job once and decide.
@@ -144,6 +192,62 @@ mod tests {
             diagnostic.error_message,
             "HealthLake ThrottlingException: Rate exceeded"
         );
+    }
+
+    #[test]
+    fn every_error_the_state_machine_matches_reaches_it_under_its_name() {
+        let definition: Value =
+            serde_json::from_str(include_str!("../../../statemachine/export.asl.json")).unwrap();
+        let mut names: Vec<String> = Vec::new();
+        for state in definition["States"].as_object().unwrap().values() {
+            for list in ["Retry", "Catch"] {
+                for rule in state[list].as_array().into_iter().flatten() {
+                    for name in rule["ErrorEquals"].as_array().unwrap() {
+                        names.push(name.as_str().unwrap().to_owned());
+                    }
+                }
+            }
+        }
+        let ours = [
+            HlxError::HealthLake {
+                code: "ThrottlingException".into(),
+                message: String::new(),
+            },
+            HlxError::HealthLake {
+                code: "InternalServerException".into(),
+                message: String::new(),
+            },
+            HlxError::HealthLakeUnavailable(String::new()),
+            HlxError::DynamoDbUnavailable(String::new()),
+            HlxError::InvalidRequest(hlx_core::FieldError::missing("s3Uri")),
+            HlxError::DynamoDb {
+                code: "ProvisionedThroughputExceededException".into(),
+                message: String::new(),
+            },
+        ];
+        for err in ours {
+            let diagnostic = Diagnostic::from(FunctionError::from(err));
+            assert!(
+                names.contains(&diagnostic.error_type),
+                "{} is matched by no Retry or Catch",
+                diagnostic.error_type
+            );
+        }
+        // The callback's fallback: its timeout goes to the check, never to a Retry.
+        let await_state = &definition["States"]["AwaitExport"];
+        assert_eq!(
+            await_state["Catch"][0]["ErrorEquals"],
+            serde_json::json!(["States.Timeout"])
+        );
+        assert_eq!(await_state["Catch"][0]["Next"], "CheckExport");
+        for rule in await_state["Retry"].as_array().unwrap() {
+            assert!(
+                !rule["ErrorEquals"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&serde_json::json!("States.Timeout"))
+            );
+        }
     }
 
     #[tokio::test]

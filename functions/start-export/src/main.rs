@@ -1,7 +1,9 @@
 //! start-export: validates an export request and starts the HealthLake
-//! export job, idempotently (the client token comes from the execution name).
+//! export job, idempotently (the client token comes from the execution name),
+//! then reads how long the data store's recent exports ran (`HLX_TABLE_NAME`;
+//! without it, the configured schedule alone).
 
-use hlx_core::SdkExportJobs;
+use hlx_core::{DynamoDbJobStore, ExportHistory, NoHistory, PollSchedule, SdkExportJobs};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -11,9 +13,22 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let schedule = hlx_handlers::schedule_from_env()?;
     let config = hlx_core::aws::sdk_config().await;
     let jobs = SdkExportJobs::new(aws_sdk_healthlake::Client::new(&config));
-    let (jobs, schedule) = (&jobs, &schedule);
+    match hlx_core::aws::table_name() {
+        Ok(table) => {
+            let history = DynamoDbJobStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+            serve(&jobs, &history, &schedule).await
+        }
+        Err(_) => serve(&jobs, &NoHistory, &schedule).await,
+    }
+}
+
+async fn serve(
+    jobs: &SdkExportJobs,
+    history: &impl ExportHistory,
+    schedule: &PollSchedule,
+) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        hlx_handlers::start_export(jobs, schedule, event.payload).await
+        hlx_handlers::start_export(jobs, history, schedule, event.payload).await
     }))
     .await
 }

@@ -9,6 +9,12 @@
 //!   a local Lambda Runtime API;
 //! - job history in an embedded store or any DynamoDB-compatible server.
 //!
+//! - HealthLake's EventBridge events, which the emulator emits at every job
+//!   state change, routed by a local event bus to `job-events` with the
+//!   deployed event pattern (`statemachine/healthlake-events.pattern.json`),
+//!   at their virtual time; the functions wake executions through the real
+//!   `aws-sdk-sfn` client and the runner's Step Functions API.
+//!
 //! `hlx local` and the end-to-end tests both stand on this, so what the tests
 //! prove is what a user runs.
 //!
@@ -29,15 +35,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hlx_asl_runner::{
-    BoxFuture, ExecutionDescription, ExecutionHandle, FunctionConfig, ProcessInvoker, Runner, SfnApi,
-    SfnServer, StartError, StateMachine, TaskContext, TaskError, TaskInvoker, TimeDriver,
+    ActorHandle, BoxFuture, ExecutionDescription, ExecutionHandle, FunctionConfig, ProcessInvoker, Runner,
+    SfnApi, SfnServer, StartError, StateMachine, TaskContext, TaskError, TaskInvoker, TimeDriver, WakeSource,
 };
 use hlx_clock::{SharedClock, SystemClock, VirtualClock};
 use hlx_core::{
     AnyJobStore, DynamoDbJobStore, HlxError, InMemoryJobStore, JobRecord, JobStore, PollSchedule,
-    SdkExportJobs,
+    SdkExportJobs, SdkTaskTokens,
 };
-use hlx_healthlake_emulator::{Emulator, EmulatorConfig, Faults, JobProfile, ServerHandle};
+use hlx_healthlake_emulator::{
+    Emulator, EmulatorConfig, EventFaults, Faults, JobProfile, ServerHandle, pattern_matches,
+};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
@@ -46,11 +54,22 @@ pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
 
 /// The functions as the definition's substitutions name them: placeholder, function.
-pub const FUNCTIONS: [(&str, &str); 3] = [
+pub const FUNCTIONS: [(&str, &str); 4] = [
     ("StartExportFunctionArn", "start-export"),
     ("CheckExportFunctionArn", "check-export"),
     ("RecordResultFunctionArn", "record-result"),
+    ("AwaitExportFunctionArn", "await-export"),
 ];
+
+/// The function the event bus delivers HealthLake's events to.
+pub const EVENTS_FUNCTION: &str = "job-events";
+
+/// The deployed event pattern, as the repository has it.
+pub const EVENT_PATTERN_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../statemachine/healthlake-events.pattern.json"
+);
+const EVENT_PATTERN: &str = include_str!("../../../statemachine/healthlake-events.pattern.json");
 
 /// The deployed definition, as the repository has it.
 pub const DEFINITION_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../statemachine/export.asl.json");
@@ -117,8 +136,10 @@ pub struct StackConfig {
     pub time: Time,
     /// The definition; `None` for the repository's `statemachine/export.asl.json`.
     pub definition: Option<PathBuf>,
-    /// The functions' poll schedule.
+    /// The functions' poll schedule (and whether events end waits).
     pub schedule: PollSchedule,
+    /// Faults of HealthLake's EventBridge events: drop, delay, duplicate, reorder.
+    pub event_faults: EventFaults,
 }
 
 impl StackConfig {
@@ -135,6 +156,7 @@ impl StackConfig {
             time: Time::Virtual(first_night()),
             definition: None,
             schedule: PollSchedule::default(),
+            event_faults: EventFaults::none(),
         }
     }
 }
@@ -147,12 +169,40 @@ pub fn first_night() -> Timestamp {
 /// Where a local run keeps job history: in memory, or a DynamoDB-compatible server.
 pub type LocalStore = AnyJobStore;
 
-/// hlx's functions, called in process: the same handlers the binaries run.
+/// hlx's functions, called in process: the same handlers the binaries run,
+/// with the same SDK clients over HTTP.
 struct InProcessFunctions {
     jobs: SdkExportJobs,
+    tokens: SdkTaskTokens,
     schedule: PollSchedule,
     store: Arc<LocalStore>,
-    billed: Arc<Mutex<Vec<Duration>>>,
+    billed: Arc<Mutex<Vec<(String, Duration)>>>,
+}
+
+impl InProcessFunctions {
+    async fn call(&self, function: &str, payload: Value) -> Result<Value, TaskError> {
+        let name = function.strip_prefix("hlx-").unwrap_or(function);
+        let started = Instant::now();
+        let store = self.store.as_ref();
+        let result = match name {
+            "start-export" => hlx_handlers::start_export(&self.jobs, store, &self.schedule, payload).await,
+            "check-export" => hlx_handlers::check_export(&self.jobs, &self.schedule, payload).await,
+            "record-result" => hlx_handlers::record_result(store, payload).await,
+            "await-export" => hlx_handlers::await_export(store, &self.jobs, &self.tokens, payload).await,
+            "job-events" => hlx_handlers::job_events(store, &self.tokens, payload).await,
+            other => {
+                return Err(TaskError::new(
+                    "Lambda.ResourceNotFoundException",
+                    format!("Function not found: {other}"),
+                ));
+            }
+        };
+        self.billed
+            .lock()
+            .expect("billing lock")
+            .push((name.to_owned(), started.elapsed()));
+        result.map_err(|e| TaskError::lambda(e.name, e.message))
+    }
 }
 
 impl TaskInvoker for InProcessFunctions {
@@ -162,23 +212,169 @@ impl TaskInvoker for InProcessFunctions {
         parameters: Value,
         ctx: &'a TaskContext,
     ) -> BoxFuture<'a, Result<Value, TaskError>> {
-        Box::pin(async move {
-            let function = ctx.function_name.as_deref().unwrap_or(resource);
-            let started = Instant::now();
-            let result = match function.strip_prefix("hlx-").unwrap_or(function) {
-                "start-export" => hlx_handlers::start_export(&self.jobs, &self.schedule, parameters).await,
-                "check-export" => hlx_handlers::check_export(&self.jobs, &self.schedule, parameters).await,
-                "record-result" => hlx_handlers::record_result(self.store.as_ref(), parameters).await,
-                other => {
-                    return Err(TaskError::new(
-                        "Lambda.ResourceNotFoundException",
-                        format!("Function not found: {other}"),
-                    ));
+        Box::pin(self.call(ctx.function_name.as_deref().unwrap_or(resource), parameters))
+    }
+}
+
+/// The functions, however they run: what the event bus invokes `job-events` through.
+#[derive(Clone)]
+enum Functions {
+    InProcess(Arc<InProcessFunctions>),
+    Process(ProcessInvoker),
+}
+
+impl Functions {
+    async fn call(&self, name: &str, payload: Value, request_id: &str) -> Result<Value, TaskError> {
+        match self {
+            Functions::InProcess(functions) => functions.call(name, payload).await,
+            Functions::Process(processes) => {
+                processes
+                    .invoke_function(&format!("hlx-{name}"), payload, request_id)
+                    .await
+            }
+        }
+    }
+}
+
+/// One event the local bus handed out, and what came of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusDelivery {
+    /// When it arrived (virtual time in virtual mode).
+    pub at: Timestamp,
+    pub event_id: String,
+    pub detail_type: String,
+    pub job_id: String,
+    pub datastore_id: String,
+    /// The second copy of a duplicated event.
+    pub duplicate: bool,
+    /// Whether the deployed pattern routed it to `job-events`.
+    pub routed: bool,
+    /// `job-events`' answer (`{"outcome": "WOKEN", ...}`) or its error.
+    pub result: Option<Result<Value, TaskError>>,
+}
+
+impl BusDelivery {
+    /// `WOKEN`, `ALREADY_SEEN`, ... or the error's name.
+    pub fn outcome(&self) -> String {
+        match &self.result {
+            None => "NOT_ROUTED".into(),
+            Some(Ok(answer)) => answer["outcome"].as_str().unwrap_or("?").to_owned(),
+            Some(Err(err)) => err.error.clone(),
+        }
+    }
+}
+
+type DeliveryListener = Arc<dyn Fn(&BusDelivery) + Send + Sync>;
+
+/// The deliveries so far, and who is told of each.
+#[derive(Default)]
+struct BusLog {
+    deliveries: Mutex<Vec<BusDelivery>>,
+    listeners: Mutex<Vec<DeliveryListener>>,
+}
+
+impl BusLog {
+    fn push(&self, delivery: BusDelivery) {
+        let listeners = self.listeners.lock().expect("bus lock").clone();
+        for listener in listeners {
+            listener(&delivery);
+        }
+        self.deliveries.lock().expect("bus lock").push(delivery);
+    }
+}
+
+/// The emulator as a wake-up source: the clock stops at each of its job
+/// transitions and event deliveries, and stays put while a delivery is due.
+struct EmulatorClock(Emulator);
+
+impl WakeSource for EmulatorClock {
+    fn next_wake(&self, _now: Timestamp) -> Option<Timestamp> {
+        self.0.next_change_at()
+    }
+
+    fn due(&self, now: Timestamp) -> bool {
+        self.0.next_event_at().is_some_and(|at| at <= now)
+    }
+}
+
+/// The local EventBridge bus: an actor of the runner that takes the
+/// emulator's events as they fall due and delivers the ones the deployed
+/// pattern matches to `job-events`. A failed delivery is retried twice, as
+/// Lambda retries an asynchronous invocation; what still fails is kept in
+/// the log (the deployed stack's dead-letter queue).
+fn spawn_event_bus(
+    runner: &Runner,
+    emulator: Emulator,
+    patterns: Vec<Value>,
+    functions: Functions,
+    log: Arc<BusLog>,
+) -> ActorHandle {
+    runner.add_wake_source(EmulatorClock(emulator.clone()));
+    runner.spawn_actor(move |ctx| async move {
+        let mut n = 0u64;
+        loop {
+            for delivered in emulator.take_due_events(ctx.now()) {
+                let event = delivered.event.to_json();
+                let routed = patterns.iter().any(|p| pattern_matches(p, &event));
+                let mut result = None;
+                if routed {
+                    for _attempt in 0..3 {
+                        n += 1;
+                        let attempt = functions
+                            .call(EVENTS_FUNCTION, event.clone(), &format!("event-{n:08}"))
+                            .await;
+                        let failed = attempt.is_err();
+                        result = Some(attempt);
+                        if !failed {
+                            break;
+                        }
+                    }
                 }
-            };
-            self.billed.lock().expect("billing lock").push(started.elapsed());
-            result.map_err(|e| TaskError::lambda(e.name, e.message))
-        })
+                log.push(BusDelivery {
+                    at: ctx.now(),
+                    event_id: delivered.event.id.clone(),
+                    detail_type: delivered.event.detail_type.clone(),
+                    job_id: delivered.event.detail.job_id.clone(),
+                    datastore_id: delivered.event.detail.datastore_id.clone(),
+                    duplicate: delivered.duplicate,
+                    routed,
+                    result,
+                });
+            }
+            ctx.next_turn(emulator.next_change_at(), Duration::from_millis(100))
+                .await;
+        }
+    })
+}
+
+/// The event pattern for one data store, as the infrastructure deploys it.
+pub fn event_pattern(datastore_id: &str) -> Result<Value, String> {
+    let text = std::fs::read_to_string(EVENT_PATTERN_PATH).unwrap_or_else(|_| EVENT_PATTERN.to_owned());
+    let text = text.replace("${DatastoreId}", datastore_id);
+    serde_json::from_str(&text).map_err(|e| format!("the event pattern is not JSON: {e}"))
+}
+
+/// An invoker chosen after the runner is built (the function processes need
+/// the runner's Step Functions endpoint in their environment).
+#[derive(Clone, Default)]
+struct LateInvoker(Arc<std::sync::OnceLock<Box<dyn TaskInvoker>>>);
+
+impl TaskInvoker for LateInvoker {
+    fn invoke<'a>(
+        &'a self,
+        resource: &'a str,
+        parameters: Value,
+        ctx: &'a TaskContext,
+    ) -> BoxFuture<'a, Result<Value, TaskError>> {
+        match self.0.get() {
+            Some(invoker) => invoker.invoke(resource, parameters, ctx),
+            None => Box::pin(async {
+                Err(TaskError::new(
+                    "Lambda.ServiceException",
+                    "the functions are not set up",
+                ))
+            }),
+        }
     }
 }
 
@@ -199,9 +395,13 @@ pub struct LocalStack {
     virtual_clock: Option<VirtualClock>,
     /// The data stores created, in order.
     pub datastores: Vec<String>,
-    billed: Arc<Mutex<Vec<Duration>>>,
+    billed: Arc<Mutex<Vec<(String, Duration)>>>,
     /// The function processes, when the stack runs the release binaries.
     pub processes: Option<ProcessInvoker>,
+    /// The Step Functions API the functions call (`SendTaskSuccess`).
+    functions_sfn: SfnServer,
+    bus: Arc<BusLog>,
+    _bus: ActorHandle,
 }
 
 impl LocalStack {
@@ -266,20 +466,44 @@ impl LocalStack {
             }
         });
         let billed = Arc::new(Mutex::new(Vec::new()));
+        let late = LateInvoker::default();
+        let builder = Runner::builder(late.clone())
+            .seed(config.seed)
+            .region(REGION)
+            .account(ACCOUNT);
+        let builder = match &virtual_clock {
+            Some(clock) => builder.virtual_time(clock.clone()),
+            None => builder.real_time(clock.clone()),
+        };
+        let runner = builder.build();
+        let sfn = SfnApi::new(runner.clone());
+        let state_machine_arn = sfn.register(machine.clone());
+        // The functions' own Step Functions endpoint, for SendTaskSuccess.
+        let functions_sfn = sfn
+            .serve("127.0.0.1:0".parse().expect("loopback"))
+            .await
+            .map_err(|e| format!("the Step Functions API could not listen: {e}"))?;
+
         let mut process_invoker = None;
-        let invoker: Box<dyn TaskInvoker> = match &config.lambdas {
+        let functions = match &config.lambdas {
             Lambdas::InProcess => {
                 let healthlake = aws_sdk_healthlake::Client::from_conf(
                     aws_sdk_healthlake::config::Builder::from(&sdk)
                         .endpoint_url(server.endpoint_url())
                         .build(),
                 );
-                Box::new(InProcessFunctions {
+                let sfn_client = aws_sdk_sfn::Client::from_conf(
+                    aws_sdk_sfn::config::Builder::from(&sdk)
+                        .endpoint_url(functions_sfn.endpoint_url())
+                        .build(),
+                );
+                Functions::InProcess(Arc::new(InProcessFunctions {
                     jobs: SdkExportJobs::new(healthlake),
+                    tokens: SdkTaskTokens::new(sfn_client),
                     schedule: config.schedule.clone(),
                     store: store.clone(),
                     billed: billed.clone(),
-                })
+                }))
             }
             Lambdas::Process { bin_dir } => {
                 let History::DynamoDb { endpoint, table } = &config.history else {
@@ -290,6 +514,7 @@ impl LocalStack {
                 let mut env: Vec<(String, String)> = vec![
                     ("AWS_ENDPOINT_URL_HEALTHLAKE".into(), server.endpoint_url()),
                     ("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint.clone()),
+                    ("AWS_ENDPOINT_URL_SFN".into(), functions_sfn.endpoint_url()),
                     ("AWS_ACCESS_KEY_ID".into(), "hlx-local".into()),
                     ("AWS_SECRET_ACCESS_KEY".into(), "hlx-local".into()),
                     ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
@@ -298,7 +523,8 @@ impl LocalStack {
                 ];
                 env.extend(config.schedule.to_env());
                 let mut builder = ProcessInvoker::builder().region(REGION).account(ACCOUNT);
-                for (_, name) in FUNCTIONS {
+                let names = FUNCTIONS.iter().map(|(_, name)| *name).chain([EVENTS_FUNCTION]);
+                for name in names {
                     let executable = bin_dir.join(name);
                     if !executable.is_file() {
                         return Err(format!(
@@ -311,20 +537,23 @@ impl LocalStack {
                 }
                 let processes = builder.build();
                 process_invoker = Some(processes.clone());
-                Box::new(processes)
+                Functions::Process(processes)
             }
         };
-        let builder = Runner::builder(BoxedInvoker(invoker))
-            .seed(config.seed)
-            .region(REGION)
-            .account(ACCOUNT);
-        let builder = match &virtual_clock {
-            Some(clock) => builder.virtual_time(clock.clone()),
-            None => builder.real_time(clock.clone()),
+        let invoker: Box<dyn TaskInvoker> = match &functions {
+            Functions::InProcess(functions) => Box::new(SharedInvoker(functions.clone())),
+            Functions::Process(processes) => Box::new(processes.clone()),
         };
-        let runner = builder.build();
-        let sfn = SfnApi::new(runner.clone());
-        let state_machine_arn = sfn.register(machine.clone());
+        if late.0.set(invoker).is_err() {
+            return Err("the functions were set up twice".into());
+        }
+        emulator.set_event_faults(config.event_faults.clone());
+        let patterns = datastores
+            .iter()
+            .map(|id| event_pattern(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let bus = Arc::new(BusLog::default());
+        let bus_actor = spawn_event_bus(&runner, emulator.clone(), patterns, functions, bus.clone());
         Ok(Self {
             emulator,
             server,
@@ -339,7 +568,29 @@ impl LocalStack {
             datastores,
             billed,
             processes: process_invoker,
+            functions_sfn,
+            bus,
+            _bus: bus_actor,
         })
+    }
+
+    /// Every event the local bus handed out so far, in order.
+    pub fn event_deliveries(&self) -> Vec<BusDelivery> {
+        self.bus.deliveries.lock().expect("bus lock").clone()
+    }
+
+    /// Calls `listener` with each event the bus hands out, as it does.
+    pub fn on_event_delivered(&self, listener: impl Fn(&BusDelivery) + Send + Sync + 'static) {
+        self.bus
+            .listeners
+            .lock()
+            .expect("bus lock")
+            .push(Arc::new(listener));
+    }
+
+    /// The Step Functions endpoint the functions call.
+    pub fn functions_sfn_endpoint(&self) -> String {
+        self.functions_sfn.endpoint_url()
     }
 
     /// The emulator's endpoint (`AWS_ENDPOINT_URL_HEALTHLAKE` for a client).
@@ -412,13 +663,22 @@ impl LocalStack {
     }
 
     /// How long every invocation ran, as Lambda would bill it: the handler's
-    /// time in process, or the function process's own time.
+    /// time in process, or the function process's own time. The event bus's
+    /// `job-events` invocations are included.
     pub fn billed_durations(&self) -> Vec<Duration> {
+        self.billed_invocations().into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// The same, with each invocation's function name (`check-export`, ...).
+    pub fn billed_invocations(&self) -> Vec<(String, Duration)> {
         match &self.processes {
             Some(processes) => processes
                 .invocation_records()
                 .iter()
-                .map(|r| r.duration)
+                .map(|r| {
+                    let name = r.function.strip_prefix("hlx-").unwrap_or(&r.function);
+                    (name.to_owned(), r.duration)
+                })
                 .collect(),
             None => self.billed.lock().expect("billing lock").clone(),
         }
@@ -439,10 +699,10 @@ impl ServedStack {
     }
 }
 
-/// A boxed invoker, so the stack can choose one at run time.
-struct BoxedInvoker(Box<dyn TaskInvoker>);
+/// The in-process functions, shared by the runner and the event bus.
+struct SharedInvoker(Arc<InProcessFunctions>);
 
-impl TaskInvoker for BoxedInvoker {
+impl TaskInvoker for SharedInvoker {
     fn invoke<'a>(
         &'a self,
         resource: &'a str,
