@@ -67,7 +67,7 @@ npm_packages() {
 # so that no Rust build and no Docker are needed.
 assets=$(mktemp -d)
 trap 'rm -rf "$assets"' EXIT
-for binary in start-export check-export record-result api; do
+for binary in start-export check-export record-result await-export job-events api; do
   mkdir -p "$assets/$binary"
   printf '#!/bin/sh\n# placeholder: infra/check.sh synthesizes without building Rust\n' >"$assets/$binary/bootstrap"
 done

@@ -20,6 +20,9 @@ from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
 INFRA = pathlib.Path(__file__).resolve().parents[1]
+REPO = INFRA.parent
+EVENTS_PATTERN = REPO / "statemachine" / "healthlake-events.pattern.json"
+PLACEHOLDER = re.compile(r"^\$\{([A-Za-z0-9_]+)\}$")
 SAM_DIR = INFRA / "sam"
 TEMPLATE = SAM_DIR / "template.yaml"
 CDK_TEMPLATE = pathlib.Path(os.environ.get("HLX_CDK_TEMPLATE", INFRA / "cdk" / "cdk.out" / "hlx.template.json"))
@@ -58,6 +61,17 @@ def _expand_includes(node):
 
 def _translate(template):
     return transform(template, {}, _NoManagedPolicies())
+
+
+def _with_refs(node):
+    """A pattern file as a template holds it: each "${Parameter}" value made {"Ref": Parameter}."""
+    if isinstance(node, dict):
+        return {key: _with_refs(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_with_refs(value) for value in node]
+    if isinstance(node, str) and PLACEHOLDER.match(node):
+        return {"Ref": PLACEHOLDER.match(node).group(1)}
+    return node
 
 
 class SamTranslationTest(unittest.TestCase):
@@ -99,11 +113,26 @@ class SamTranslationTest(unittest.TestCase):
         types = [resource["Type"] for resource in self.deployed.values()]
         for resource_type in ("AWS::ApiGateway::Method", "AWS::ApiGateway::Resource", "AWS::ApiGateway::Authorizer"):
             self.assertNotIn(resource_type, types)
-        permissions = [i for i, r in self.deployed.items() if r["Type"] == "AWS::Lambda::Permission"]
-        self.assertEqual(permissions, ["ApiFunctionInvokePermission"])
+        permissions = sorted(i for i, r in self.deployed.items() if r["Type"] == "AWS::Lambda::Permission")
+        self.assertEqual(permissions, ["ApiFunctionInvokePermission", "JobEventsFunctionInvokePermission"])
         stage = self.deployed["ExportsApiv1Stage"]["Properties"]
         self.assertEqual(stage["StageName"], "v1")
         self.assertEqual(stage["RestApiId"], {"Ref": "ExportsApi"})
+
+    def test_the_job_events_pattern_is_the_file(self):
+        # SAM cannot read a file into an EventPattern: the template inlines
+        # statemachine/healthlake-events.pattern.json, which must not drift.
+        expected = _with_refs(json.loads(EVENTS_PATTERN.read_text()))
+        for name in re.findall(r"\$\{([A-Za-z0-9_]+)\}", EVENTS_PATTERN.read_text()):
+            self.assertIn(name, self.source["Parameters"], f"${{{name}}} is a SAM parameter")
+        self.assertEqual(self.deployed["JobEventsRule"]["Properties"]["EventPattern"], expected)
+        # ... and the CDK app fills the file in with the data store's id.
+        datastore = self.cdk["JobEventsRule"]["Properties"]["EventPattern"]["detail"]["datastoreId"]
+        self.assertEqual(len(datastore), 1)
+        self.assertEqual(
+            self.cdk["JobEventsRule"]["Properties"]["EventPattern"],
+            json.loads(EVENTS_PATTERN.read_text().replace("${DatastoreId}", datastore[0])),
+        )
 
 
 if __name__ == "__main__":

@@ -61,6 +61,9 @@ const PARAMETERS = [
   { key: 'pollMaxSeconds', samName: 'PollMaxSeconds', default: 3600, number: true, min: 1 },
   { key: 'pollSubmittedSeconds', samName: 'PollSubmittedSeconds', default: 60, number: true, min: 1 },
   { key: 'pollQueuedSeconds', samName: 'PollQueuedSeconds', default: 300, number: true, min: 1 },
+  { key: 'wakeBy', samName: 'WakeBy', default: 'events', allowed: ['events', 'poll'] },
+  { key: 'fallbackInitialSeconds', samName: 'FallbackInitialSeconds', default: 3600, number: true, min: 1 },
+  { key: 'fallbackMaxSeconds', samName: 'FallbackMaxSeconds', default: 14400, number: true, min: 1 },
 ];
 
 /** Context keys that are not stack parameters. */

@@ -25,11 +25,13 @@ const INFRA = path.resolve(__dirname, '..', '..');
 const REPO = path.resolve(INFRA, '..');
 const EXPORT_ASL = path.join(REPO, 'statemachine', 'export.asl.json');
 const LAUNCHER_ASL = path.join(INFRA, 'statemachine', 'nightly-launcher.asl.json');
+const HEALTHLAKE_EVENTS_PATTERN = path.join(REPO, 'statemachine', 'healthlake-events.pattern.json');
 const openapi = require('./openapi');
 
 /**
  * The functions: logical ID prefix, Cargo binary, what they do, who invokes
- * them (the export state machine's Tasks, or the exports API).
+ * them (the export state machine's Tasks, the exports API, or EventBridge),
+ * and whether their Errors metric has an alarm of its own.
  */
 const FUNCTIONS = [
   {
@@ -37,7 +39,6 @@ const FUNCTIONS = [
     binary: 'start-export',
     description: 'hlx start-export - validates the request and starts the HealthLake export, idempotently',
     roleDescription: 'hlx start-export - starts the HealthLake export job',
-    pollSchedule: true,
     invokedBy: 'states',
   },
   {
@@ -45,7 +46,6 @@ const FUNCTIONS = [
     binary: 'check-export',
     description: 'hlx check-export - reads the job status and says when to look again',
     roleDescription: 'hlx check-export - reads the HealthLake export job',
-    pollSchedule: true,
     invokedBy: 'states',
   },
   {
@@ -53,18 +53,36 @@ const FUNCTIONS = [
     binary: 'record-result',
     description: 'hlx record-result - writes the job record by the forward-only rule',
     roleDescription: 'hlx record-result - writes the job record',
-    pollSchedule: false,
     invokedBy: 'states',
+  },
+  {
+    id: 'AwaitExport',
+    binary: 'await-export',
+    description:
+      'hlx await-export - stores the task token until HealthLake\'s event for the job, wakes the execution if the job already moved on',
+    roleDescription: "hlx await-export - stores the wait for the job's event, reads the export job",
+    invokedBy: 'states',
+    // When it keeps failing, the execution takes the poll path and still ends recorded.
+    errorsAlarm: false,
   },
   {
     id: 'Api',
     binary: 'api',
     description: 'hlx api - starts exports idempotently and reads their job records, behind ExportsApi',
     roleDescription: 'hlx api - starts and describes export executions, reads job records',
-    pollSchedule: false,
     invokedBy: 'apigateway',
     // API Gateway stops waiting for a Lambda integration after 29 seconds.
     timeoutSeconds: 29,
+  },
+  {
+    id: 'JobEvents',
+    binary: 'job-events',
+    description: 'hlx job-events - wakes the export execution waiting for the job a HealthLake event names',
+    roleDescription:
+      'hlx job-events - reads and settles wait items, sends their task results to the export state machine',
+    invokedBy: 'events',
+    // An event it keeps failing on ends in JobEventsDeadLetterQueue, which has the alarm.
+    errorsAlarm: false,
   },
 ];
 /** The functions the export state machine's Tasks invoke. */
@@ -106,6 +124,24 @@ const FUNCTION_NAG = {
         'NAT or endpoint costs without narrowing access.',
     ],
   ],
+  events: [
+    [
+      'HIPAA.Security-LambdaConcurrency',
+      'Invoked once per HealthLake job status change of one data store, a handful a night; a reservation ' +
+        'would only take concurrency from the account (and fails on accounts with the minimum quota).',
+    ],
+    [
+      'HIPAA.Security-LambdaDLQ',
+      'Its asynchronous invocations have an on-failure destination instead (JobEventsFunctionEventInvokeConfig ' +
+        'to the encrypted, alarmed JobEventsDeadLetterQueue), which keeps the event, the error and the attempts; ' +
+        'the rule reads only the older DeadLetterConfig.',
+    ],
+    [
+      'HIPAA.Security-LambdaInsideVPC',
+      'The function reaches only AWS APIs (DynamoDB, Step Functions, SQS) over TLS with IAM; a VPC would add ' +
+        'NAT or endpoint costs without narrowing access.',
+    ],
+  ],
 };
 
 const ACCESS_LOG_FORMAT = JSON.stringify({
@@ -139,6 +175,23 @@ const XRAY_WILDCARD = [
   'AwsSolutions-IAM5[Resource::*]',
   'X-Ray trace and sampling actions have no resource-level permissions.',
 ];
+
+/**
+ * An EventBridge pattern file with its `${Name}` placeholders filled in from
+ * `values`; a placeholder without a value is an error.
+ */
+function eventPattern(file, values) {
+  const fill = (v) => {
+    if (Array.isArray(v)) return v.map(fill);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fill(x)]));
+    if (typeof v !== 'string') return v;
+    return v.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_, name) => {
+      if (!(name in values)) throw new Error(`${path.basename(file)}: no value for \${${name}}`);
+      return values[name];
+    });
+  };
+  return fill(JSON.parse(fs.readFileSync(file, 'utf8')));
+}
 
 function xrayStatement(actions) {
   return new iam.PolicyStatement({ sid: 'XRayHasNoResourceLevelPermissions', actions, resources: ['*'] });
@@ -174,8 +227,9 @@ class HlxStack extends Stack {
     super(scope, id, {
       description:
         'hlx: nightly, API and manual AWS HealthLake FHIR exports orchestrated by one Step Functions ' +
-        'Standard workflow of three Rust Lambda functions, an IAM-authorized REST API served by a fourth, ' +
-        'and the job history in DynamoDB (CDK app; the same stack as infra/sam/template.yaml).',
+        "Standard workflow of four Rust Lambda functions, woken by HealthLake's job events through a fifth, " +
+        'an IAM-authorized REST API served by a sixth, and the job history in DynamoDB (CDK app; the same ' +
+        'stack as infra/sam/template.yaml).',
       ...stackProps,
     });
     this.config = config;
@@ -186,7 +240,7 @@ class HlxStack extends Stack {
     // ------------------------------------------------------------ encryption
     const key = logicalId(
       new kms.Key(this, 'EncryptionKey', {
-        description: 'hlx - job table, log groups, failure topic and dead-letter queue',
+        description: 'hlx - job table, log groups, failure topic and dead-letter queues',
         enableKeyRotation: true,
         pendingWindow: Duration.days(30),
         removalPolicy: RemovalPolicy.RETAIN,
@@ -210,7 +264,7 @@ class HlxStack extends Stack {
               },
             }),
             new iam.PolicyStatement({
-              sid: 'EventBridgeAndAlarmsPublishToTheEncryptedTopic',
+              sid: 'EventBridgeAndAlarmsWriteToTheEncryptedTopicAndQueue',
               principals: [
                 new iam.ServicePrincipal('events.amazonaws.com'),
                 new iam.ServicePrincipal('cloudwatch.amazonaws.com'),
@@ -276,7 +330,19 @@ class HlxStack extends Stack {
       HLX_POLL_QUEUED_SECONDS: String(config.pollQueuedSeconds),
       HLX_MAX_RUN_HOURS: String(config.maxJobHours),
       HLX_MAX_QUEUE_HOURS: String(config.maxQueueHours),
+      HLX_WAKE_BY: config.wakeBy,
+      HLX_FALLBACK_INITIAL_SECONDS: String(config.fallbackInitialSeconds),
+      HLX_FALLBACK_MAX_SECONDS: String(config.fallbackMaxSeconds),
     };
+    const decryptThroughDynamoDb = () =>
+      new iam.PolicyStatement({
+        sid: 'DecryptJobRecordsThroughDynamoDB',
+        actions: ['kms:Decrypt'],
+        resources: [key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${cdk.Aws.REGION}.${cdk.Aws.URL_SUFFIX}` } },
+      });
+    // Wait items (keys AWAIT#...) share the job table; these grants reach no job record.
+    const waitItemsOnly = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['AWAIT#*'] } };
     const permissions = {
       StartExport: [
         new iam.PolicyStatement({
@@ -298,6 +364,12 @@ class HlxStack extends Stack {
             StringEquals: { 'kms:ViaService': `healthlake.${cdk.Aws.REGION}.${cdk.Aws.URL_SUFFIX}` },
           },
         }),
+        new iam.PolicyStatement({
+          sid: 'ReadPastExportsOfTheDatastore',
+          actions: ['dynamodb:Query'],
+          resources: [`${table.tableArn}/index/by-datastore`],
+        }),
+        decryptThroughDynamoDb(),
       ],
       CheckExport: [
         new iam.PolicyStatement({
@@ -314,13 +386,30 @@ class HlxStack extends Stack {
         }),
         // A table under a customer-managed key is read and written with the
         // caller's kms:Decrypt, through DynamoDB only (as for the api function).
-        new iam.PolicyStatement({
-          sid: 'DecryptJobRecordsThroughDynamoDB',
-          actions: ['kms:Decrypt'],
-          resources: [key.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${cdk.Aws.REGION}.${cdk.Aws.URL_SUFFIX}` } },
-        }),
+        decryptThroughDynamoDb(),
       ],
+      // Its states:SendTaskSuccess is AwaitExportFunctionTaskTokenPolicy, below.
+      AwaitExport: [
+        new iam.PolicyStatement({
+          sid: 'WriteWaitItems',
+          actions: ['dynamodb:PutItem'],
+          resources: [table.tableArn],
+          conditions: waitItemsOnly,
+        }),
+        new iam.PolicyStatement({
+          sid: 'DescribeExportsOfTheDatastore',
+          actions: ['healthlake:DescribeFHIRExportJob'],
+          resources: [datastoreArn],
+        }),
+        decryptThroughDynamoDb(),
+      ],
+    };
+    /** The environment of each task function, beyond RUST_LOG. */
+    const environments = {
+      StartExport: { ...pollEnvironment, HLX_TABLE_NAME: table.tableName },
+      CheckExport: { ...pollEnvironment },
+      RecordResult: { HLX_TABLE_NAME: table.tableName },
+      AwaitExport: { HLX_TABLE_NAME: table.tableName },
     };
 
     /** A function with its own log group and role (one customer-managed policy). */
@@ -355,14 +444,14 @@ class HlxStack extends Stack {
       logicalId(fn, `${f.id}Function`);
       acknowledge(fn, FUNCTION_NAG[f.invokedBy]);
       this.functions[f.id] = fn;
+      this.functionRoles[f.id] = role;
       return fn;
     };
 
     this.functions = {};
+    this.functionRoles = {};
     for (const f of TASK_FUNCTIONS) {
-      const environment = f.pollSchedule ? { ...pollEnvironment } : {};
-      if (f.id === 'RecordResult') environment.HLX_TABLE_NAME = table.tableName;
-      rustLambda(f, permissions[f.id], environment);
+      rustLambda(f, permissions[f.id], environments[f.id]);
     }
 
     // ---------------------------------------------------- export state machine
@@ -390,10 +479,10 @@ class HlxStack extends Stack {
 
     const exportRole = stateMachineRole(
       'ExportStateMachineRole',
-      'hlx export state machine - invokes exactly the three functions',
+      'hlx export state machine - invokes exactly the four task functions',
       [
         new iam.PolicyStatement({
-          sid: 'InvokeTheThreeFunctions',
+          sid: 'InvokeTheTaskFunctions',
           actions: ['lambda:InvokeFunction'],
           resources: TASK_FUNCTIONS.map((f) => this.functions[f.id].functionArn),
         }),
@@ -410,6 +499,7 @@ class HlxStack extends Stack {
           StartExportFunctionArn: this.functions.StartExport.functionArn,
           CheckExportFunctionArn: this.functions.CheckExport.functionArn,
           RecordResultFunctionArn: this.functions.RecordResult.functionArn,
+          AwaitExportFunctionArn: this.functions.AwaitExport.functionArn,
         },
         role: exportRole.withoutPolicyUpdates(),
         logs: { destination: exportLogs, level: sfn.LogLevel.ERROR, includeExecutionData: false },
@@ -418,6 +508,115 @@ class HlxStack extends Stack {
       'ExportStateMachine',
     );
     this.stateMachineNag(exportStateMachine);
+    // Attached from the policy's side: the state machine depends on
+    // AwaitExportFunction, so the function's role may not name the machine.
+    logicalId(
+      new iam.ManagedPolicy(this, 'AwaitExportFunctionTaskTokenPolicy', {
+        description: 'hlx await-export - wakes its own export execution when the job already moved on',
+        roles: [this.functionRoles.AwaitExport],
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'WakeExportExecutions',
+            actions: ['states:SendTaskSuccess'],
+            resources: [exportStateMachine.stateMachineArn],
+          }),
+        ],
+      }),
+      'AwaitExportFunctionTaskTokenPolicy',
+    );
+
+    // ------------------------------------------------------ HealthLake events
+    const jobEventsDeadLetters = logicalId(
+      new sqs.Queue(this, 'JobEventsDeadLetterQueue', {
+        encryption: sqs.QueueEncryption.KMS,
+        encryptionMasterKey: key,
+        dataKeyReuse: Duration.seconds(300),
+        retentionPeriod: Duration.days(14),
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
+      'JobEventsDeadLetterQueue',
+    );
+    acknowledge(jobEventsDeadLetters, [
+      ['AwsSolutions-SQS3', 'This queue is itself the dead-letter queue of the job events rule and function.'],
+    ]);
+    const jobEventsFunction = rustLambda(
+      FUNCTIONS.find((f) => f.id === 'JobEvents'),
+      [
+        new iam.PolicyStatement({
+          sid: 'ReadAndSettleWaitItems',
+          actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+          resources: [table.tableArn],
+          conditions: waitItemsOnly,
+        }),
+        decryptThroughDynamoDb(),
+        new iam.PolicyStatement({
+          sid: 'WakeExportExecutions',
+          actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
+          resources: [exportStateMachine.stateMachineArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'DeadLetterUnhandledEvents',
+          actions: ['sqs:SendMessage'],
+          resources: [jobEventsDeadLetters.queueArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'EncryptDeadLettersThroughSqs',
+          actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          resources: [key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `sqs.${cdk.Aws.REGION}.${cdk.Aws.URL_SUFFIX}` } },
+        }),
+      ],
+      { HLX_TABLE_NAME: table.tableName },
+    );
+    new lambda.CfnEventInvokeConfig(this, 'JobEventsFunctionEventInvokeConfig', {
+      functionName: jobEventsFunction.functionName,
+      qualifier: '$LATEST',
+      maximumRetryAttempts: 2,
+      maximumEventAgeInSeconds: 3600,
+      destinationConfig: { onFailure: { destination: jobEventsDeadLetters.queueArn } },
+    }).overrideLogicalId('JobEventsFunctionEventInvokeConfig');
+    const jobEventsRule = new events.CfnRule(this, 'JobEventsRule', {
+      description: 'hlx - HealthLake job status changes of the data store, to job-events',
+      state: 'ENABLED',
+      eventPattern: eventPattern(HEALTHLAKE_EVENTS_PATTERN, { DatastoreId: config.datastoreId }),
+      targets: [
+        {
+          id: 'job-events-function',
+          arn: jobEventsFunction.functionArn,
+          retryPolicy: { maximumEventAgeInSeconds: 86400, maximumRetryAttempts: 185 },
+          deadLetterConfig: { arn: jobEventsDeadLetters.queueArn },
+        },
+      ],
+    });
+    jobEventsRule.overrideLogicalId('JobEventsRule');
+    new lambda.CfnPermission(this, 'JobEventsFunctionInvokePermission', {
+      action: 'lambda:InvokeFunction',
+      functionName: jobEventsFunction.functionArn,
+      principal: 'events.amazonaws.com',
+      sourceArn: jobEventsRule.attrArn,
+    }).overrideLogicalId('JobEventsFunctionInvokePermission');
+    new sqs.CfnQueuePolicy(this, 'JobEventsDeadLetterQueuePolicy', {
+      queues: [jobEventsDeadLetters.queueUrl],
+      policyDocument: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'JobEventsRuleDeadLetters',
+            principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+            actions: ['sqs:SendMessage'],
+            resources: [jobEventsDeadLetters.queueArn],
+            conditions: { ArnEquals: { 'aws:SourceArn': jobEventsRule.attrArn } },
+          }),
+          new iam.PolicyStatement({
+            sid: 'DenyWithoutTls',
+            effect: iam.Effect.DENY,
+            principals: [new iam.AnyPrincipal()],
+            actions: ['sqs:*'],
+            resources: [jobEventsDeadLetters.queueArn],
+            conditions: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ],
+      }),
+    }).overrideLogicalId('JobEventsDeadLetterQueuePolicy');
 
     // ---------------------------------------------------------- nightly trigger
     const launcherRole = stateMachineRole(
@@ -756,7 +955,7 @@ class HlxStack extends Stack {
       name: 'StateMachineArn',
       value: exportStateMachine.stateMachineArn,
     });
-    for (const f of FUNCTIONS) {
+    for (const f of FUNCTIONS.filter((fn) => fn.errorsAlarm !== false)) {
       alarm(`${f.id}ErrorsAlarm`, `hlx - ${f.binary} returned errors`, 'AWS/Lambda', 'Errors', {
         name: 'FunctionName',
         value: this.functions[f.id].functionName,
@@ -768,6 +967,14 @@ class HlxStack extends Stack {
       'AWS/SQS',
       'ApproximateNumberOfMessagesVisible',
       { name: 'QueueName', value: deadLetters.queueName },
+      'Maximum',
+    );
+    alarm(
+      'JobEventsDeadLetterAlarm',
+      'hlx - a HealthLake job event could not be delivered or handled (see the job events dead-letter queue)',
+      'AWS/SQS',
+      'ApproximateNumberOfMessagesVisible',
+      { name: 'QueueName', value: jobEventsDeadLetters.queueName },
       'Maximum',
     );
 
@@ -855,4 +1062,4 @@ class HlxStack extends Stack {
   }
 }
 
-module.exports = { HlxStack, FUNCTIONS, TASK_FUNCTIONS, ACCESS_LOG_FORMAT };
+module.exports = { HlxStack, FUNCTIONS, TASK_FUNCTIONS, ACCESS_LOG_FORMAT, HEALTHLAKE_EVENTS_PATTERN, eventPattern };

@@ -9,11 +9,13 @@ const os = require('node:os');
 const path = require('node:path');
 const YAML = require('yaml');
 const { buildApp } = require('../lib/app');
+const { FUNCTIONS } = require('../lib/hlx-stack');
 
 const INFRA = path.resolve(__dirname, '..', '..');
 const REPO = path.resolve(INFRA, '..');
 const SAM_TEMPLATE = path.join(INFRA, 'sam', 'template.yaml');
-const BINARIES = ['start-export', 'check-export', 'record-result', 'api'];
+/** The Cargo binaries of the stack's functions (infra/check.sh lists the same for its placeholders). */
+const BINARIES = FUNCTIONS.map((f) => f.binary);
 
 /** The required settings, shaped like a real deployment's. */
 const REQUIRED = {
@@ -44,6 +46,9 @@ const DISTINCT = {
   pollMaxSeconds: 3599,
   pollSubmittedSeconds: 61,
   pollQueuedSeconds: 301,
+  wakeBy: 'poll',
+  fallbackInitialSeconds: 3601,
+  fallbackMaxSeconds: 14399,
 };
 
 let assetDir;
@@ -202,16 +207,30 @@ function resourcesOfType(template, type) {
   return Object.fromEntries(Object.entries(template.Resources).filter(([, r]) => r.Type === type));
 }
 
-/** All statements of the customer-managed policies attached to a role, by role. */
+/** The customer-managed policies that name a role in their own Roles (attached from the policy's side). */
+function policiesAttachedTo(template, roleId) {
+  return Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::IAM::ManagedPolicy')
+    .filter(([, r]) => (r.Properties.Roles ?? []).some((ref) => ref && ref.Ref === roleId))
+    .map(([id]) => id);
+}
+
+/**
+ * All statements of the customer-managed policies attached to a role, by
+ * role: those of its ManagedPolicyArns and those naming it in their Roles.
+ */
 function roleStatements(template, roleId, conditions) {
   const role = template.Resources[roleId];
   const arns = render(role.Properties.ManagedPolicyArns ?? [], conditions);
   const statements = [];
-  for (const arn of arns) {
+  const policyIds = arns.map((arn) => {
     const policyId = /^\$\{([A-Za-z0-9]+)\}$/.exec(arn)?.[1];
     const policy = template.Resources[policyId];
     if (!policy || policy.Type !== 'AWS::IAM::ManagedPolicy') throw new Error(`${roleId}: ${arn} is not a policy of the stack`);
-    statements.push(...render(policy.Properties.PolicyDocument.Statement, conditions));
+    return policyId;
+  });
+  for (const policyId of [...policyIds, ...policiesAttachedTo(template, roleId)]) {
+    statements.push(...render(template.Resources[policyId].Properties.PolicyDocument.Statement, conditions));
   }
   for (const inline of role.Properties.Policies ?? []) statements.push(...render(inline.PolicyDocument.Statement, conditions));
   return statements;
@@ -229,6 +248,7 @@ module.exports = {
   parameterize,
   placeholderAssets,
   placeholders,
+  policiesAttachedTo,
   render,
   resourcesOfType,
   roleStatements,

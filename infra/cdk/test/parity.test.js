@@ -13,7 +13,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { PARAMETERS } = require('../lib/config');
 const YAML = require('yaml');
-const { FUNCTIONS } = require('../lib/hlx-stack');
+const { FUNCTIONS, HEALTHLAKE_EVENTS_PATTERN } = require('../lib/hlx-stack');
 const openapi = require('../lib/openapi');
 const {
   DISTINCT,
@@ -88,11 +88,22 @@ test('parity: the poll schedule defaults are the code defaults (functions/core/s
     HLX_POLL_QUEUED_SECONDS: 'PollQueuedSeconds',
     HLX_MAX_RUN_HOURS: 'MaxJobHours',
     HLX_MAX_QUEUE_HOURS: 'MaxQueueHours',
+    HLX_FALLBACK_INITIAL_SECONDS: 'FallbackInitialSeconds',
+    HLX_FALLBACK_MAX_SECONDS: 'FallbackMaxSeconds',
   };
   assert.deepEqual(Object.keys(documented).sort(), Object.keys(byVariable).sort(), 'every schedule variable is a parameter');
   for (const [variable, parameter] of Object.entries(byVariable)) {
     assert.equal(Number(sam.Parameters[parameter].Default), documented[variable], `${parameter} = ${variable}'s default`);
   }
+
+  // HLX_WAKE_BY is a word: WakeBy allows exactly the values the code reads, and defaults to the code's default.
+  assert.match(source, /"HLX_WAKE_BY"/);
+  const accepted = [...source.matchAll(/Some\("([a-z]+)"\)\s*=>\s*WakeBy::/g)].map((m) => m[1]);
+  assert.deepEqual([...sam.Parameters.WakeBy.AllowedValues].sort(), accepted.sort(), 'WakeBy = the values HLX_WAKE_BY takes');
+  const variant = /enum WakeBy \{[\s\S]*?#\[default\](?:\s*\/\/\/[^\n]*)*\s*([A-Z][A-Za-z]*)/.exec(source)?.[1];
+  assert.ok(variant, 'the default WakeBy variant');
+  const word = new RegExp(`WakeBy::${variant}\\s*=>\\s*"([a-z]+)"`).exec(source)?.[1];
+  assert.equal(sam.Parameters.WakeBy.Default, word, `WakeBy defaults to WakeBy::${variant}`);
 });
 
 test('parity: the same resources under the same logical IDs', () => {
@@ -124,7 +135,7 @@ test('parity: every plain CloudFormation resource has the same properties and po
   }
 });
 
-test('parity: the same four functions (binaries, runtime, architecture, memory, timeout, logging, environment)', () => {
+test('parity: the same functions (binaries, runtime, architecture, memory, timeout, logging, environment)', () => {
   const globals = sam.Globals.Function;
   const samFunctions = Object.entries(sam.Resources).filter(([, r]) => r.Type === 'AWS::Serverless::Function');
   assert.deepEqual(samFunctions.map(([id]) => id).sort(), FUNCTIONS.map((f) => `${f.id}Function`).sort());
@@ -134,7 +145,9 @@ test('parity: the same four functions (binaries, runtime, architecture, memory, 
     const id = `${f.id}Function`;
     const s = sam.Resources[id];
     assert.deepEqual(s.Metadata, { BuildMethod: 'rust-cargolambda', BuildProperties: { Binary: f.binary } }, id);
-    const crate = fs.readFileSync(path.join(REPO, 'functions', f.binary, 'Cargo.toml'), 'utf8');
+    const manifest = path.join(REPO, 'functions', f.binary, 'Cargo.toml');
+    assert.ok(fs.existsSync(manifest), `${id}: binary ${f.binary} needs its crate, functions/${f.binary}/Cargo.toml`);
+    const crate = fs.readFileSync(manifest, 'utf8');
     assert.match(crate, new RegExp(`^name = "${f.binary}"$`, 'm'), `functions/${f.binary} is the crate of binary ${f.binary}`);
     assert.ok(fs.existsSync(path.join(REPO, 'functions', f.binary, 'src', 'main.rs')), `${f.binary} is a binary crate`);
     // A crate with several binaries must name this one after itself, on src/main.rs.
@@ -209,6 +222,22 @@ test('parity: the same state machines, from the same definition files, with subs
     for (const k of placeholders(path.join(REPO, 'statemachine', name))) repoPlaceholders.add(k);
   }
   assert.deepEqual([...substitutedFromRepo].sort(), [...repoPlaceholders].sort(), 'statemachine/*.asl.json placeholders');
+});
+
+test('parity: JobEventsRule matches statemachine/healthlake-events.pattern.json in both (SAM inlines it)', () => {
+  const file = JSON.parse(fs.readFileSync(HEALTHLAKE_EVENTS_PATTERN, 'utf8'));
+  // Its placeholders are SAM parameters (CDK fills in the same settings).
+  const names = [...placeholders(HEALTHLAKE_EVENTS_PATTERN)];
+  assert.deepEqual(names, ['DatastoreId']);
+  for (const name of names) assert.ok(sam.Parameters[name], `\${${name}} is a SAM parameter`);
+  // SAM: the inlined pattern, each !Ref P rendered as ${P}, is the file as it is.
+  assert.deepEqual(
+    render(sam.Resources.JobEventsRule.Properties.EventPattern, conditions),
+    file,
+    'infra/sam/template.yaml JobEventsRule.EventPattern differs from statemachine/healthlake-events.pattern.json',
+  );
+  // CDK: the file with the settings' values, which map back to the same parameters.
+  assert.deepEqual(parameterize(cdk.Resources.JobEventsRule.Properties.EventPattern, values), file);
 });
 
 test('parity: the same API definition, functions/api/openapi.yaml, with only its integration URIs substituted', () => {

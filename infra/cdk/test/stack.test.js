@@ -7,7 +7,17 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { Match, Template } = require('aws-cdk-lib/assertions');
-const { DISTINCT, REPO, REQUIRED, INFRA, render, resourcesOfType, roleStatements, synth } = require('./helpers');
+const {
+  DISTINCT,
+  REPO,
+  REQUIRED,
+  INFRA,
+  policiesAttachedTo,
+  render,
+  resourcesOfType,
+  roleStatements,
+  synth,
+} = require('./helpers');
 const { readConfig, ConfigError } = require('../lib/config');
 const openapi = require('../lib/openapi');
 
@@ -17,7 +27,16 @@ const cfn = defaults.template;
 const ON = { TracingOn: true };
 const datastoreArn = `arn:\${AWS::Partition}:healthlake:\${AWS::Region}:\${AWS::AccountId}:datastore/fhir/${REQUIRED.datastoreId}`;
 
-const FUNCTIONS = ['StartExportFunction', 'CheckExportFunction', 'RecordResultFunction', 'ApiFunction'];
+const FUNCTIONS = [
+  'StartExportFunction',
+  'CheckExportFunction',
+  'RecordResultFunction',
+  'AwaitExportFunction',
+  'ApiFunction',
+  'JobEventsFunction',
+];
+/** The functions with an Errors alarm of their own (await-export and job-events have other safety nets). */
+const ALARMED_FUNCTIONS = ['StartExportFunction', 'CheckExportFunction', 'RecordResultFunction', 'ApiFunction'];
 const POLL_VARIABLES = [
   'HLX_POLL_INITIAL_SECONDS',
   'HLX_POLL_BACKOFF_RATE',
@@ -26,6 +45,9 @@ const POLL_VARIABLES = [
   'HLX_POLL_QUEUED_SECONDS',
   'HLX_MAX_RUN_HOURS',
   'HLX_MAX_QUEUE_HOURS',
+  'HLX_WAKE_BY',
+  'HLX_FALLBACK_INITIAL_SECONDS',
+  'HLX_FALLBACK_MAX_SECONDS',
 ];
 
 /** Actions that AWS offers only on Resource "*". */
@@ -72,11 +94,25 @@ test('functions: provided.al2023, bootstrap, arm64 by default, 128 MB, JSON logs
 
 test('functions: environment variables per function', () => {
   const env = (id) => cfn.Resources[id].Properties.Environment.Variables;
-  assert.deepEqual(Object.keys(env('StartExportFunction')).sort(), ['RUST_LOG', ...POLL_VARIABLES].sort());
+  assert.deepEqual(Object.keys(env('StartExportFunction')).sort(), ['RUST_LOG', 'HLX_TABLE_NAME', ...POLL_VARIABLES].sort());
+  assert.deepEqual(env('StartExportFunction').HLX_TABLE_NAME, { Ref: 'JobTable' });
   assert.deepEqual(Object.keys(env('CheckExportFunction')).sort(), ['RUST_LOG', ...POLL_VARIABLES].sort());
   assert.deepEqual(env('RecordResultFunction'), { RUST_LOG: 'info', HLX_TABLE_NAME: { Ref: 'JobTable' } });
-  assert.equal(env('StartExportFunction').HLX_MAX_RUN_HOURS, '24');
-  assert.equal(env('StartExportFunction').HLX_MAX_QUEUE_HOURS, '24');
+  assert.deepEqual(env('AwaitExportFunction'), { RUST_LOG: 'info', HLX_TABLE_NAME: { Ref: 'JobTable' } });
+  assert.deepEqual(env('JobEventsFunction'), { RUST_LOG: 'info', HLX_TABLE_NAME: { Ref: 'JobTable' } });
+  for (const id of ['StartExportFunction', 'CheckExportFunction']) {
+    assert.equal(env(id).HLX_MAX_RUN_HOURS, '24', id);
+    assert.equal(env(id).HLX_MAX_QUEUE_HOURS, '24', id);
+    assert.equal(env(id).HLX_WAKE_BY, 'events', id);
+    assert.equal(env(id).HLX_FALLBACK_INITIAL_SECONDS, '3600', id);
+    assert.equal(env(id).HLX_FALLBACK_MAX_SECONDS, '14400', id);
+  }
+  const polled = synth({ wakeBy: 'poll', fallbackInitialSeconds: 1800, fallbackMaxSeconds: 7200 }).template;
+  for (const id of ['StartExportFunction', 'CheckExportFunction']) {
+    const v = polled.Resources[id].Properties.Environment.Variables;
+    assert.deepEqual([v.HLX_WAKE_BY, v.HLX_FALLBACK_INITIAL_SECONDS, v.HLX_FALLBACK_MAX_SECONDS], ['poll', '1800', '7200'], id);
+  }
+  assert.throws(() => readConfig((k) => ({ ...REQUIRED, wakeBy: 'sometimes' })[k]), /wakeBy must be one of events, poll/);
   assert.deepEqual(env('ApiFunction'), {
     RUST_LOG: 'info',
     HLX_STATE_MACHINE_ARN: { Ref: 'ExportStateMachine' },
@@ -124,10 +160,12 @@ test('log groups: retention (90 days by default) and the stack key', () => {
   const groups = resourcesOfType(cfn, 'AWS::Logs::LogGroup');
   assert.deepEqual(Object.keys(groups).sort(), [
     'ApiLogGroup',
+    'AwaitExportLogGroup',
     'CheckExportLogGroup',
     'ExportStateMachineLogGroup',
     'ExportsApiAccessLogGroup',
     'ExportsApiExecutionLogGroup',
+    'JobEventsLogGroup',
     'NightlyLauncherLogGroup',
     'RecordResultLogGroup',
     'StartExportLogGroup',
@@ -152,8 +190,12 @@ test('encryption key: rotated, retained, usable by CloudWatch Logs, EventBridge 
   assert.deepEqual(sids, [
     'AccountAdministersKeyThroughIam',
     'CloudWatchLogsEncryptsThisAccountsLogGroups',
-    'EventBridgeAndAlarmsPublishToTheEncryptedTopic',
+    'EventBridgeAndAlarmsWriteToTheEncryptedTopicAndQueue',
   ]);
+  // EventBridge writes the job events dead letters with this key: the key policy must let it.
+  const events = statements.find((s) => s.Sid === 'EventBridgeAndAlarmsWriteToTheEncryptedTopicAndQueue');
+  assert.ok([].concat(events.Principal.Service).includes('events.amazonaws.com'));
+  assert.deepEqual([].concat(events.Action).sort(), ['kms:Decrypt', 'kms:GenerateDataKey*']);
   const logs = statements.find((s) => s.Sid === 'CloudWatchLogsEncryptsThisAccountsLogGroups');
   assert.ok(logs.Condition.ArnLike['kms:EncryptionContext:aws:logs:arn'], 'scoped to this account and Region');
 });
@@ -206,6 +248,7 @@ test('export state machine: Standard, ERROR logs without execution data, tracing
     StartExportFunctionArn: { 'Fn::GetAtt': ['StartExportFunction', 'Arn'] },
     CheckExportFunctionArn: { 'Fn::GetAtt': ['CheckExportFunction', 'Arn'] },
     RecordResultFunctionArn: { 'Fn::GetAtt': ['RecordResultFunction', 'Arn'] },
+    AwaitExportFunctionArn: { 'Fn::GetAtt': ['AwaitExportFunction', 'Arn'] },
   });
   const key = p.DefinitionS3Location.Key;
   const asset = path.join(defaults.outdir, `asset.${key}`);
@@ -231,12 +274,24 @@ test('nightly launcher: Standard, ERROR logs without execution data, starts the 
 test('IAM: each role holds exactly its actions on exactly its resources', () => {
   const start = statementsBySid(cfn, 'StartExportFunctionRole');
   assert.deepEqual(Object.keys(start).sort(), [
+    'DecryptJobRecordsThroughDynamoDB',
     'PassTheDataAccessRoleToHealthLake',
+    'ReadPastExportsOfTheDatastore',
     'StartExportOfTheDatastore',
     'UseTheExportKeyOnlyThroughHealthLake',
     'WriteOwnLogs',
     'XRayHasNoResourceLevelPermissions',
   ]);
+  const [byDatastore] = cfn.Resources.JobTable.Properties.GlobalSecondaryIndexes;
+  // The data store's past exports, through the index only: no GetItem, no Query on the table itself.
+  assert.deepEqual(start.ReadPastExportsOfTheDatastore.Action, ['dynamodb:Query']);
+  assert.deepEqual(start.ReadPastExportsOfTheDatastore.Resource, [`\${JobTable.Arn}/index/${byDatastore.IndexName}`]);
+  assert.equal(start.ReadPastExportsOfTheDatastore.Condition, undefined);
+  assert.deepEqual(start.DecryptJobRecordsThroughDynamoDB.Action, ['kms:Decrypt']);
+  assert.deepEqual(start.DecryptJobRecordsThroughDynamoDB.Resource, ['${EncryptionKey.Arn}']);
+  assert.deepEqual(start.DecryptJobRecordsThroughDynamoDB.Condition, {
+    StringEquals: { 'kms:ViaService': 'dynamodb.${AWS::Region}.${AWS::URLSuffix}' },
+  });
   assert.deepEqual(start.StartExportOfTheDatastore.Action, ['healthlake:StartFHIRExportJob']);
   assert.deepEqual(start.StartExportOfTheDatastore.Resource, [datastoreArn]);
   assert.deepEqual(start.PassTheDataAccessRoleToHealthLake.Action, ['iam:PassRole']);
@@ -272,8 +327,9 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
   assert.deepEqual(record.ReadAndWriteJobRecords.Resource, ['${JobTable.Arn}']);
 
   const machine = statementsBySid(cfn, 'ExportStateMachineRole');
-  assert.deepEqual(machine.InvokeTheThreeFunctions.Action, ['lambda:InvokeFunction']);
-  assert.deepEqual(machine.InvokeTheThreeFunctions.Resource, [
+  assert.deepEqual(machine.InvokeTheTaskFunctions.Action, ['lambda:InvokeFunction']);
+  assert.deepEqual(machine.InvokeTheTaskFunctions.Resource, [
+    '${AwaitExportFunction.Arn}',
     '${CheckExportFunction.Arn}',
     '${RecordResultFunction.Arn}',
     '${StartExportFunction.Arn}',
@@ -323,6 +379,106 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
     render(cfn.Resources.ApiFunctionRole.Properties.AssumeRolePolicyDocument.Statement),
     [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }],
   );
+});
+
+const WAIT_ITEMS_ONLY = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['AWAIT#*'] } };
+const DECRYPT_THROUGH_DYNAMODB = {
+  Action: ['kms:Decrypt'],
+  Resource: ['${EncryptionKey.Arn}'],
+  Condition: { StringEquals: { 'kms:ViaService': 'dynamodb.${AWS::Region}.${AWS::URLSuffix}' } },
+};
+const pick = (statement) => ({ Action: statement.Action, Resource: statement.Resource, Condition: statement.Condition });
+
+test('IAM: await-export writes wait items only, reads the job, and may wake executions of the export machine only', () => {
+  const wait = statementsBySid(cfn, 'AwaitExportFunctionRole');
+  assert.deepEqual(Object.keys(wait).sort(), [
+    'DecryptJobRecordsThroughDynamoDB',
+    'DescribeExportsOfTheDatastore',
+    'WakeExportExecutions',
+    'WriteOwnLogs',
+    'XRayHasNoResourceLevelPermissions',
+    'WriteWaitItems',
+  ].sort());
+  assert.deepEqual(wait.WriteOwnLogs.Resource, ['${AwaitExportLogGroup.Arn}']);
+  assert.deepEqual(pick(wait.WriteWaitItems), {
+    Action: ['dynamodb:PutItem'],
+    Resource: ['${JobTable.Arn}'],
+    Condition: WAIT_ITEMS_ONLY,
+  });
+  assert.deepEqual(pick(wait.DescribeExportsOfTheDatastore), {
+    Action: ['healthlake:DescribeFHIRExportJob'],
+    Resource: [datastoreArn],
+    Condition: undefined,
+  });
+  assert.deepEqual(pick(wait.DecryptJobRecordsThroughDynamoDB), DECRYPT_THROUGH_DYNAMODB);
+  assert.deepEqual(pick(wait.WakeExportExecutions), {
+    Action: ['states:SendTaskSuccess'],
+    Resource: ['${ExportStateMachine}'],
+    Condition: undefined,
+  });
+
+  // No cycle: the state machine names the function, so the policy that names
+  // the state machine is attached from its own side (Roles), not listed in the
+  // role's ManagedPolicyArns, which the function depends on.
+  const role = cfn.Resources.AwaitExportFunctionRole.Properties;
+  assert.deepEqual(role.ManagedPolicyArns, [{ Ref: 'AwaitExportFunctionRolePolicy' }]);
+  assert.ok(!JSON.stringify(cfn.Resources.AwaitExportFunctionRolePolicy).includes('ExportStateMachine'));
+  assert.deepEqual(policiesAttachedTo(cfn, 'AwaitExportFunctionRole'), ['AwaitExportFunctionTaskTokenPolicy']);
+  assert.deepEqual(cfn.Resources.AwaitExportFunctionTaskTokenPolicy.Properties.Roles, [{ Ref: 'AwaitExportFunctionRole' }]);
+  assert.deepEqual(
+    render(cfn.Resources.AwaitExportFunctionTaskTokenPolicy.Properties.PolicyDocument.Statement).map((st) => st.Sid),
+    ['WakeExportExecutions'],
+  );
+});
+
+test('IAM: job-events reads and settles wait items only, answers the export machine\'s tasks, dead-letters what it cannot handle', () => {
+  const events = statementsBySid(cfn, 'JobEventsFunctionRole');
+  assert.deepEqual(Object.keys(events).sort(), [
+    'DeadLetterUnhandledEvents',
+    'DecryptJobRecordsThroughDynamoDB',
+    'EncryptDeadLettersThroughSqs',
+    'ReadAndSettleWaitItems',
+    'WakeExportExecutions',
+    'WriteOwnLogs',
+    'XRayHasNoResourceLevelPermissions',
+  ]);
+  assert.deepEqual(events.WriteOwnLogs.Resource, ['${JobEventsLogGroup.Arn}']);
+  assert.deepEqual(pick(events.ReadAndSettleWaitItems), {
+    Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    Resource: ['${JobTable.Arn}'],
+    Condition: WAIT_ITEMS_ONLY,
+  });
+  assert.deepEqual(pick(events.DecryptJobRecordsThroughDynamoDB), DECRYPT_THROUGH_DYNAMODB);
+  assert.deepEqual(pick(events.WakeExportExecutions), {
+    Action: ['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess'],
+    Resource: ['${ExportStateMachine}'],
+    Condition: undefined,
+  });
+  assert.deepEqual(pick(events.DeadLetterUnhandledEvents), {
+    Action: ['sqs:SendMessage'],
+    Resource: ['${JobEventsDeadLetterQueue.Arn}'],
+    Condition: undefined,
+  });
+  assert.deepEqual(pick(events.EncryptDeadLettersThroughSqs), {
+    Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+    Resource: ['${EncryptionKey.Arn}'],
+    Condition: { StringEquals: { 'kms:ViaService': 'sqs.${AWS::Region}.${AWS::URLSuffix}' } },
+  });
+  assert.deepEqual(policiesAttachedTo(cfn, 'JobEventsFunctionRole'), []);
+
+  // Only these two policies answer tasks, and only record-result writes job records.
+  for (const [id, policy] of Object.entries(resourcesOfType(cfn, 'AWS::IAM::ManagedPolicy'))) {
+    const statements = policy.Properties.PolicyDocument.Statement;
+    const answers = statements.filter((st) => asList(st.Action).some((a) => a.startsWith('states:SendTask')));
+    const expected = { AwaitExportFunctionTaskTokenPolicy: 1, JobEventsFunctionRolePolicy: 1 }[id] ?? 0;
+    assert.equal(answers.length, expected, `${id} answers tasks`);
+    const writesAnyKey = statements.filter(
+      (st) =>
+        asList(st.Action).some((a) => ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'].includes(a)) &&
+        !st.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'],
+    );
+    assert.equal(writesAnyKey.length, id === 'RecordResultFunctionRolePolicy' ? 1 : 0, `${id} writes job records`);
+  }
 });
 
 test('IAM: "*" only where AWS offers nothing narrower, no AWS-managed or inline policies, only Allow', () => {
@@ -433,7 +589,7 @@ test('API: the auth check refuses definitions that would let a method through un
 
 test('API: API Gateway may invoke the api function, from this API\'s v1 stage only', () => {
   const permissions = resourcesOfType(cfn, 'AWS::Lambda::Permission');
-  assert.deepEqual(Object.keys(permissions), ['ApiFunctionInvokePermission']);
+  assert.deepEqual(Object.keys(permissions).sort(), ['ApiFunctionInvokePermission', 'JobEventsFunctionInvokePermission']);
   const p = permissions.ApiFunctionInvokePermission.Properties;
   assert.equal(p.Action, 'lambda:InvokeFunction');
   assert.deepEqual(p.FunctionName, { 'Fn::GetAtt': ['ApiFunction', 'Arn'] });
@@ -499,7 +655,7 @@ test('alarms: failed executions and errors of each function notify the topic', (
     Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: 'ExportStateMachine' } }],
     AlarmActions: [{ Ref: 'AlarmTopic' }],
   });
-  for (const id of FUNCTIONS) {
+  for (const id of ALARMED_FUNCTIONS) {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/Lambda',
       MetricName: 'Errors',
@@ -509,6 +665,133 @@ test('alarms: failed executions and errors of each function notify the topic', (
       AlarmActions: [{ Ref: 'AlarmTopic' }],
     });
   }
+});
+
+test('alarms: the job events dead-letter queue notifies the topic as soon as it holds a message', () => {
+  const alarm = cfn.Resources.JobEventsDeadLetterAlarm.Properties;
+  assert.deepEqual(
+    { ...alarm, AlarmDescription: undefined },
+    {
+      AlarmDescription: undefined,
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['JobEventsDeadLetterQueue', 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: 'AlarmTopic' }],
+    },
+  );
+  // await-export and job-events have no Errors alarm of their own (see ALARMED_FUNCTIONS).
+  const errorAlarms = Object.values(resourcesOfType(cfn, 'AWS::CloudWatch::Alarm')).filter((a) => a.Properties.MetricName === 'Errors');
+  assert.deepEqual(errorAlarms.map((a) => a.Properties.Dimensions[0].Value.Ref).sort(), [...ALARMED_FUNCTIONS].sort());
+});
+
+test('HealthLake events: the rule takes statemachine/healthlake-events.pattern.json, for the deployed data store', () => {
+  const rule = cfn.Resources.JobEventsRule.Properties;
+  assert.equal(rule.State, 'ENABLED');
+  assert.equal(rule.EventBusName, undefined, 'the default bus, where HealthLake sends its events');
+  const file = fs.readFileSync(path.join(REPO, 'statemachine', 'healthlake-events.pattern.json'), 'utf8');
+  assert.deepEqual(rule.EventPattern, JSON.parse(file.replaceAll('${DatastoreId}', REQUIRED.datastoreId)));
+  assert.deepEqual(rule.EventPattern.detail.datastoreId, [REQUIRED.datastoreId]);
+  assert.ok(!JSON.stringify(rule.EventPattern).includes('${'), 'every placeholder filled in');
+  const other = synth({ datastoreId: 'fedcba9876543210fedcba9876543210' }).template;
+  assert.deepEqual(other.Resources.JobEventsRule.Properties.EventPattern.detail.datastoreId, ['fedcba9876543210fedcba9876543210']);
+});
+
+test('HealthLake events: one target, job-events, retried for a day, then the encrypted dead-letter queue', () => {
+  const { Targets } = cfn.Resources.JobEventsRule.Properties;
+  assert.deepEqual(Targets, [
+    {
+      Id: 'job-events-function',
+      Arn: { 'Fn::GetAtt': ['JobEventsFunction', 'Arn'] },
+      RetryPolicy: { MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 },
+      DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['JobEventsDeadLetterQueue', 'Arn'] } },
+    },
+  ]);
+  const queue = cfn.Resources.JobEventsDeadLetterQueue.Properties;
+  assert.deepEqual(queue.KmsMasterKeyId, { 'Fn::GetAtt': ['EncryptionKey', 'Arn'] });
+  assert.equal(queue.MessageRetentionPeriod, 1209600);
+
+  // EventBridge may send to the queue for this rule only; nobody without TLS.
+  const policy = cfn.Resources.JobEventsDeadLetterQueuePolicy.Properties;
+  assert.deepEqual(policy.Queues, [{ Ref: 'JobEventsDeadLetterQueue' }]);
+  assert.deepEqual(render(policy.PolicyDocument.Statement), [
+    {
+      Sid: 'JobEventsRuleDeadLetters',
+      Effect: 'Allow',
+      Principal: { Service: 'events.amazonaws.com' },
+      Action: 'sqs:SendMessage',
+      Resource: '${JobEventsDeadLetterQueue.Arn}',
+      Condition: { ArnEquals: { 'aws:SourceArn': '${JobEventsRule.Arn}' } },
+    },
+    {
+      Sid: 'DenyWithoutTls',
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 'sqs:*',
+      Resource: '${JobEventsDeadLetterQueue.Arn}',
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    },
+  ]);
+
+  // EventBridge may invoke job-events from this rule only.
+  const permission = cfn.Resources.JobEventsFunctionInvokePermission.Properties;
+  assert.deepEqual(permission, {
+    Action: 'lambda:InvokeFunction',
+    FunctionName: { 'Fn::GetAtt': ['JobEventsFunction', 'Arn'] },
+    Principal: 'events.amazonaws.com',
+    SourceArn: { 'Fn::GetAtt': ['JobEventsRule', 'Arn'] },
+  });
+
+  // Asynchronous invocations that keep failing land in the same queue.
+  assert.deepEqual(cfn.Resources.JobEventsFunctionEventInvokeConfig.Properties, {
+    FunctionName: { Ref: 'JobEventsFunction' },
+    Qualifier: '$LATEST',
+    MaximumRetryAttempts: 2,
+    MaximumEventAgeInSeconds: 3600,
+    DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['JobEventsDeadLetterQueue', 'Arn'] } } },
+  });
+  assert.deepEqual(Object.keys(resourcesOfType(cfn, 'AWS::Lambda::EventInvokeConfig')), ['JobEventsFunctionEventInvokeConfig']);
+});
+
+/** The logical IDs a resource refers to (Ref, GetAtt, Sub and DependsOn). */
+function references(resource) {
+  const out = new Set([].concat(resource.DependsOn ?? []));
+  const walk = (v) => {
+    if (Array.isArray(v)) return v.forEach(walk);
+    if (!v || typeof v !== 'object') return;
+    if (typeof v.Ref === 'string') out.add(v.Ref);
+    if (v['Fn::GetAtt']) out.add([].concat(v['Fn::GetAtt'])[0].split('.')[0]);
+    if (v['Fn::Sub']) {
+      const text = [].concat(v['Fn::Sub'])[0];
+      for (const m of text.matchAll(/\$\{([A-Za-z0-9]+)[.}]/g)) out.add(m[1]);
+    }
+    Object.values(v).forEach(walk);
+  };
+  walk(resource.Properties);
+  return out;
+}
+
+test('template: no circular dependency (the state machine, the callback function and its roles)', () => {
+  const ids = new Set(Object.keys(cfn.Resources));
+  const edges = Object.fromEntries(
+    Object.entries(cfn.Resources).map(([id, r]) => [id, [...references(r)].filter((x) => ids.has(x))]),
+  );
+  const state = {};
+  const visit = (id, trail) => {
+    if (state[id] === 'done') return;
+    assert.notEqual(state[id], 'open', `cycle: ${[...trail, id].join(' -> ')}`);
+    state[id] = 'open';
+    for (const next of edges[id]) visit(next, [...trail, id]);
+    state[id] = 'done';
+  };
+  for (const id of ids) visit(id, []);
+  assert.ok(edges.ExportStateMachine.includes('AwaitExportFunction'));
+  assert.ok(edges.AwaitExportFunctionTaskTokenPolicy.includes('ExportStateMachine'));
 });
 
 test('settings: missing or malformed values are refused with their names', () => {
