@@ -129,7 +129,9 @@ pub async fn await_export(
         }
     };
     let status = described.status;
-    if status.rank() <= progress.job_status.rank() {
+    // A terminal status always needs the execution's check, even one the
+    // execution has heard of (a start that answered with it).
+    if !status.is_terminal() && status.rank() <= progress.job_status.rank() {
         return Ok(answer(AwaitOutcome::Stored, Some(status)));
     }
     let output = wake_output("await-export", &status, None, Some(input.now));

@@ -143,8 +143,19 @@ impl DynamoDbJobStore {
     fn read_wait(attributes: &HashMap<String, AttributeValue>) -> Result<WaitItem, HlxError> {
         let mut value = from_item(attributes);
         if let serde_json::Value::Object(map) = &mut value {
-            for internal in ["pk", "statusRank", "expiresAt", "wokenAt"] {
+            for internal in ["pk", "statusRank"] {
                 map.remove(internal);
+            }
+            // The TTL attribute is epoch seconds, as DynamoDB's TTL needs it.
+            let expires = map
+                .get("expiresAt")
+                .and_then(serde_json::Value::as_i64)
+                .and_then(|s| Timestamp::from_second(s).ok());
+            if let Some(expires) = expires {
+                map.insert(
+                    "expiresAt".into(),
+                    serde_json::Value::String(time::format(expires)),
+                );
             }
         }
         serde_json::from_value(value)

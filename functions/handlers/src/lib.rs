@@ -96,6 +96,7 @@ pub async fn await_export(
         export_id = %awaited.export_id,
         job_id = %awaited.job_id,
         outcome = ?awaited.outcome,
+        job_status = awaited.job_status.as_ref().map_or("", |s| s.as_str()),
         wait_seconds = input.progress.next_check_seconds,
         "export awaited"
     );

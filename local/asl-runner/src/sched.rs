@@ -265,10 +265,37 @@ impl Scheduler {
         }
     }
 
+    /// Drives the simulation until the clock reaches `at` or nothing is left
+    /// to happen (no timer, no wake-up source), even with no execution
+    /// running: actors (an event bus) still get their turns.
+    pub async fn drive_to(&self, at: Timestamp) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.now() >= at {
+                return;
+            }
+            if self.advance_within(Some(at)) {
+                continue;
+            }
+            if self.lock().all_idle() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// One step of the simulation: when every live execution is idle, moves
     /// the clock to the next wake-up and fires the timers due. Returns true
     /// if it did.
     fn advance(&self) -> bool {
+        self.advance_within(None)
+    }
+
+    /// [`Scheduler::advance`], never past `limit`: a wake-up beyond it moves
+    /// the clock to `limit` only.
+    fn advance_within(&self, limit: Option<Timestamp>) -> bool {
         let Some(vclock) = &self.virtual_clock else {
             return false;
         };
@@ -299,7 +326,24 @@ impl Scheduler {
             (Some(a), None) | (None, Some(a)) => a,
             (None, None) => return false,
         };
+        if let Some(limit) = limit
+            && next > limit
+        {
+            vclock.advance_to(limit.max(now));
+            return true;
+        }
         let target = next.max(now);
+        // What outside sources do at an instant comes before the timers due
+        // then: the clock moves, the actors take their turn, and the timers
+        // fire on the next step (an event at T beats a timeout at T).
+        if from_sources == Some(target) && target > now && from_timers == Some(target) {
+            vclock.advance_to(target);
+            if Self::wake_actors(&mut st) {
+                drop(st);
+                self.changed.notify_waiters();
+                return true;
+            }
+        }
         vclock.advance_to(target);
         let target = self.clock.now();
         while let Some(entry) = st.timers.first_entry() {

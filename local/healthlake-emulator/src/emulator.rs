@@ -209,6 +209,24 @@ impl Emulator {
         state.events.take_due(now.min(clock))
     }
 
+    /// Cancels an export job, as HealthLake's FHIR REST `DELETE` on the job
+    /// does: `CANCEL_SUBMITTED`, then `CANCEL_IN_PROGRESS`, then
+    /// `CANCEL_COMPLETED` (30 s each), with no EventBridge events. `None`
+    /// when the job had already ended; an unknown job is an error.
+    pub fn cancel_export(
+        &self,
+        datastore_id: &str,
+        job_id: &str,
+    ) -> Result<Option<hlx_core::JobStatus>, EmulatorError> {
+        let now = self.now();
+        let mut state = self.state();
+        state.process(now);
+        let index = state
+            .job_index_of(JobKind::Export, datastore_id, job_id)
+            .ok_or_else(|| EmulatorError::UnknownJob(job_id.to_owned()))?;
+        Ok(state.cancel(index, now))
+    }
+
     /// Every transition so far, in the order they happened.
     pub fn transitions(&self) -> Vec<Transition> {
         self.state().transitions.clone()

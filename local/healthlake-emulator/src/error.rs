@@ -121,6 +121,8 @@ impl ApiError {
 pub enum EmulatorError {
     #[error("no data store with id {0}")]
     UnknownDatastore(String),
+    #[error("no export job with id {0}")]
+    UnknownJob(String),
     #[error("unsupported resource type {0} (supported: {supported})", supported = crate::SUPPORTED_RESOURCE_TYPES.join(", "))]
     UnsupportedResourceType(String),
 }

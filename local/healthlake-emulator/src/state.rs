@@ -40,8 +40,16 @@ enum Stage {
     Submitted,
     Waiting,
     Running,
+    /// `CANCEL_SUBMITTED` until `ready_at`, then `CANCEL_IN_PROGRESS`.
+    CancelSubmitted,
+    /// `CANCEL_IN_PROGRESS` until `ends_at`, then `CANCEL_COMPLETED`.
+    Cancelling,
     Done,
 }
+
+/// How long each cancellation step takes: `CANCEL_SUBMITTED` for this long,
+/// then `CANCEL_IN_PROGRESS` for as long again.
+pub const CANCEL_STEP: Duration = Duration::from_secs(30);
 
 struct Job {
     info: JobInfo,
@@ -228,6 +236,11 @@ impl State {
             .filter(|job| job.kind == kind && job.datastore_id == datastore_id)
     }
 
+    pub fn job_index_of(&self, kind: JobKind, datastore_id: &str, job_id: &str) -> Option<usize> {
+        self.job(kind, datastore_id, job_id)?;
+        self.job_index.get(job_id).copied()
+    }
+
     pub fn jobs(&self, kind: JobKind) -> impl DoubleEndedIterator<Item = &JobInfo> {
         self.jobs
             .iter()
@@ -310,8 +323,8 @@ impl State {
         self.jobs
             .iter()
             .filter_map(|job| match job.stage {
-                Stage::Submitted => Some(job.ready_at),
-                Stage::Running => job.ends_at,
+                Stage::Submitted | Stage::CancelSubmitted => Some(job.ready_at),
+                Stage::Running | Stage::Cancelling => job.ends_at,
                 Stage::Waiting | Stage::Done => None,
             })
             .min()
@@ -327,11 +340,55 @@ impl State {
         self.transitions[before..].to_vec()
     }
 
+    /// Cancels a job that has not ended: `CANCEL_SUBMITTED` now,
+    /// `CANCEL_IN_PROGRESS` after [`CANCEL_STEP`], `CANCEL_COMPLETED` after
+    /// another; a running job keeps its slot until then, a waiting one leaves
+    /// the line at once. HealthLake sends no events for these statuses.
+    /// Returns the status, or `None` when the job had already ended.
+    pub fn cancel(&mut self, index: usize, now: Timestamp) -> Option<JobStatus> {
+        let stage = self.jobs[index].stage;
+        match stage {
+            Stage::Done => return None,
+            Stage::CancelSubmitted | Stage::Cancelling => return Some(self.jobs[index].info.status.clone()),
+            Stage::Waiting => {
+                let kind = self.jobs[index].info.kind.index();
+                self.waiting[kind].retain(|&other| other != index);
+            }
+            Stage::Submitted | Stage::Running => {}
+        }
+        let job = &mut self.jobs[index];
+        job.stage = Stage::CancelSubmitted;
+        job.ready_at = later(now, CANCEL_STEP);
+        job.info.status = JobStatus::CancelSubmitted;
+        self.record(now, index, JobStatus::CancelSubmitted);
+        Some(JobStatus::CancelSubmitted)
+    }
+
     fn step(&mut self, at: Timestamp) {
+        for index in 0..self.jobs.len() {
+            let job = &mut self.jobs[index];
+            if job.stage == Stage::CancelSubmitted && job.ready_at == at {
+                job.stage = Stage::Cancelling;
+                job.ends_at = Some(later(at, CANCEL_STEP));
+                job.info.status = JobStatus::CancelInProgress;
+                self.record(at, index, JobStatus::CancelInProgress);
+            } else if job.stage == Stage::Cancelling && job.ends_at == Some(at) {
+                job.stage = Stage::Done;
+                job.info.status = JobStatus::CancelCompleted;
+                job.info.end_time = Some(at);
+                job.info.message = Some("The export job was cancelled.".into());
+                let kind = job.info.kind.index();
+                if self.running[kind] == Some(index) {
+                    self.running[kind] = None;
+                }
+                self.record(at, index, JobStatus::CancelCompleted);
+            }
+        }
         // Jobs that end now free their slot first, so a job that becomes
         // ready at the same instant can start without queueing.
         for slot in 0..2 {
             if let Some(index) = self.running[slot]
+                && self.jobs[index].stage == Stage::Running
                 && self.jobs[index].ends_at == Some(at)
             {
                 self.running[slot] = None;

@@ -297,49 +297,66 @@ impl WakeSource for EmulatorClock {
     }
 }
 
-/// The local EventBridge bus: an actor of the runner that takes the
-/// emulator's events as they fall due and delivers the ones the deployed
-/// pattern matches to `job-events`. A failed delivery is retried twice, as
-/// Lambda retries an asynchronous invocation; what still fails is kept in
-/// the log (the deployed stack's dead-letter queue).
-fn spawn_event_bus(
-    runner: &Runner,
-    emulator: Emulator,
+/// The local EventBridge bus: routes an event by the deployed patterns to
+/// `job-events`. A failed delivery is retried twice, as Lambda retries an
+/// asynchronous invocation; what still fails is kept in the log (the
+/// deployed stack's dead-letter queue).
+struct EventBus {
     patterns: Vec<Value>,
     functions: Functions,
-    log: Arc<BusLog>,
-) -> ActorHandle {
+    log: BusLog,
+    sent: std::sync::atomic::AtomicU64,
+}
+
+impl EventBus {
+    async fn deliver(&self, at: Timestamp, event: Value, duplicate: bool) -> BusDelivery {
+        let routed = self.patterns.iter().any(|p| pattern_matches(p, &event));
+        let mut result = None;
+        if routed {
+            for _attempt in 0..3 {
+                let n = self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                let attempt = self
+                    .functions
+                    .call(EVENTS_FUNCTION, event.clone(), &format!("event-{n:08}"))
+                    .await;
+                let failed = attempt.is_err();
+                result = Some(attempt);
+                if !failed {
+                    break;
+                }
+            }
+        }
+        let text = |pointer: &str| {
+            event
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let delivery = BusDelivery {
+            at,
+            event_id: text("/id"),
+            detail_type: text("/detail-type"),
+            job_id: text("/detail/jobId"),
+            datastore_id: text("/detail/datastoreId"),
+            duplicate,
+            routed,
+            result,
+        };
+        self.log.push(delivery.clone());
+        delivery
+    }
+}
+
+/// Runs the bus as an actor of the runner: it takes the emulator's events
+/// as they fall due, at their virtual time, and delivers them.
+fn spawn_event_bus(runner: &Runner, emulator: Emulator, bus: Arc<EventBus>) -> ActorHandle {
     runner.add_wake_source(EmulatorClock(emulator.clone()));
     runner.spawn_actor(move |ctx| async move {
-        let mut n = 0u64;
         loop {
             for delivered in emulator.take_due_events(ctx.now()) {
-                let event = delivered.event.to_json();
-                let routed = patterns.iter().any(|p| pattern_matches(p, &event));
-                let mut result = None;
-                if routed {
-                    for _attempt in 0..3 {
-                        n += 1;
-                        let attempt = functions
-                            .call(EVENTS_FUNCTION, event.clone(), &format!("event-{n:08}"))
-                            .await;
-                        let failed = attempt.is_err();
-                        result = Some(attempt);
-                        if !failed {
-                            break;
-                        }
-                    }
-                }
-                log.push(BusDelivery {
-                    at: ctx.now(),
-                    event_id: delivered.event.id.clone(),
-                    detail_type: delivered.event.detail_type.clone(),
-                    job_id: delivered.event.detail.job_id.clone(),
-                    datastore_id: delivered.event.detail.datastore_id.clone(),
-                    duplicate: delivered.duplicate,
-                    routed,
-                    result,
-                });
+                bus.deliver(ctx.now(), delivered.event.to_json(), delivered.duplicate)
+                    .await;
             }
             ctx.next_turn(emulator.next_change_at(), Duration::from_millis(100))
                 .await;
@@ -400,7 +417,7 @@ pub struct LocalStack {
     pub processes: Option<ProcessInvoker>,
     /// The Step Functions API the functions call (`SendTaskSuccess`).
     functions_sfn: SfnServer,
-    bus: Arc<BusLog>,
+    bus: Arc<EventBus>,
     _bus: ActorHandle,
 }
 
@@ -552,8 +569,13 @@ impl LocalStack {
             .iter()
             .map(|id| event_pattern(id))
             .collect::<Result<Vec<_>, _>>()?;
-        let bus = Arc::new(BusLog::default());
-        let bus_actor = spawn_event_bus(&runner, emulator.clone(), patterns, functions, bus.clone());
+        let bus = Arc::new(EventBus {
+            patterns,
+            functions,
+            log: BusLog::default(),
+            sent: Default::default(),
+        });
+        let bus_actor = spawn_event_bus(&runner, emulator.clone(), bus.clone());
         Ok(Self {
             emulator,
             server,
@@ -576,16 +598,24 @@ impl LocalStack {
 
     /// Every event the local bus handed out so far, in order.
     pub fn event_deliveries(&self) -> Vec<BusDelivery> {
-        self.bus.deliveries.lock().expect("bus lock").clone()
+        self.bus.log.deliveries.lock().expect("bus lock").clone()
     }
 
     /// Calls `listener` with each event the bus hands out, as it does.
     pub fn on_event_delivered(&self, listener: impl Fn(&BusDelivery) + Send + Sync + 'static) {
         self.bus
+            .log
             .listeners
             .lock()
             .expect("bus lock")
             .push(Arc::new(listener));
+    }
+
+    /// Puts an event on the local bus now (EventBridge's `PutEvents`), routed
+    /// by the same patterns: how a test replays an event late or sends one
+    /// for a job hlx did not start.
+    pub async fn put_event(&self, event: Value) -> BusDelivery {
+        self.bus.deliver(self.clock.now(), event, false).await
     }
 
     /// The Step Functions endpoint the functions call.

@@ -2,6 +2,8 @@
 //! (moto's, from the virtual environment `tests/run.sh` creates) and the
 //! paths of the release binaries.
 
+pub mod scenario;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

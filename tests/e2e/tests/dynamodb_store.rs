@@ -110,3 +110,126 @@ async fn a_data_stores_exports_list_newest_first_across_pages() {
     let err = store.list("ds1", 3, Some("bm90IGEgdG9rZW4")).await.unwrap_err();
     assert_eq!(err.error_name(), "hlx.InvalidRequest");
 }
+
+fn wait(token: &str, export_id: &str, status: hlx_core::JobStatus, checks: u32) -> hlx_core::WaitItem {
+    hlx_core::WaitItem {
+        datastore_id: "ds1".into(),
+        job_id: "job-1".into(),
+        export_id: export_id.into(),
+        task_token: token.into(),
+        job_status: status,
+        checks,
+        stored_at: "2026-01-01T02:00:00Z".parse().unwrap(),
+        expires_at: "2026-01-02T03:00:00Z".parse().unwrap(),
+        woken_by: None,
+    }
+}
+
+#[tokio::test]
+async fn dynamodb_and_memory_wait_stores_agree_and_the_ttl_is_epoch_seconds() {
+    use hlx_core::wait::{StoredWait, wait_key};
+    use hlx_core::{JobStatus, WaitStore};
+    let moto = MotoServer::start();
+    let client = moto.dynamodb().await;
+    let dynamo = DynamoDbJobStore::new(client.clone(), "hlx-jobs");
+    dynamo.create_table().await.unwrap();
+    let memory = InMemoryJobStore::new();
+
+    let steps: Vec<(hlx_core::WaitItem, StoredWait)> = vec![
+        (wait("t1", "e1", JobStatus::Submitted, 0), StoredWait::Stored),
+        (wait("t2", "e1", JobStatus::InProgress, 2), StoredWait::Stored),
+        (wait("t-stale", "e1", JobStatus::Submitted, 1), StoredWait::Stale),
+        (wait("t-other", "e2", JobStatus::Submitted, 9), StoredWait::Stale),
+        (wait("t3", "e1", JobStatus::InProgress, 2), StoredWait::Stored),
+    ];
+    for (item, expected) in &steps {
+        assert_eq!(
+            dynamo.put_wait(item).await.unwrap(),
+            *expected,
+            "{}",
+            item.task_token
+        );
+        assert_eq!(
+            memory.put_wait(item).await.unwrap(),
+            *expected,
+            "{}",
+            item.task_token
+        );
+    }
+    let stored = dynamo.get_wait("ds1", "job-1").await.unwrap().unwrap();
+    assert_eq!(
+        Some(&stored),
+        memory.get_wait("ds1", "job-1").await.unwrap().as_ref()
+    );
+    assert_eq!(stored.task_token, "t3");
+    assert_eq!(
+        stored.expires_at,
+        "2026-01-02T03:00:00Z".parse::<jiff::Timestamp>().unwrap()
+    );
+
+    // A wake is recorded once, for the stored token, and only for news.
+    for store_result in [
+        dynamo
+            .mark_woken(
+                &wait("t1", "e1", JobStatus::Submitted, 0),
+                &JobStatus::Completed,
+                "e",
+            )
+            .await,
+        memory
+            .mark_woken(
+                &wait("t1", "e1", JobStatus::Submitted, 0),
+                &JobStatus::Completed,
+                "e",
+            )
+            .await,
+    ] {
+        assert!(!store_result.unwrap(), "an old token is not the stored one");
+    }
+    assert!(
+        dynamo
+            .mark_woken(&stored, &JobStatus::Completed, "event-1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        memory
+            .mark_woken(&stored, &JobStatus::Completed, "event-1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !dynamo
+            .mark_woken(&stored, &JobStatus::Completed, "event-2")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !memory
+            .mark_woken(&stored, &JobStatus::Completed, "event-2")
+            .await
+            .unwrap()
+    );
+    let woken = dynamo.get_wait("ds1", "job-1").await.unwrap().unwrap();
+    assert_eq!(
+        Some(&woken),
+        memory.get_wait("ds1", "job-1").await.unwrap().as_ref()
+    );
+    assert_eq!(woken.job_status, JobStatus::Completed);
+    assert_eq!(woken.woken_by.as_deref(), Some("event-1"));
+
+    // The raw item: the TTL attribute is a number, and wait items stay out of the data store's list.
+    let raw = client
+        .get_item()
+        .table_name("hlx-jobs")
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(wait_key("ds1", "job-1")),
+        )
+        .send()
+        .await
+        .unwrap();
+    let expires = raw.item().unwrap()["expiresAt"].as_n().unwrap().clone();
+    assert_eq!(expires, "1767322800");
+    assert!(dynamo.list("ds1", 10, None).await.unwrap().records.is_empty());
+}

@@ -10,106 +10,12 @@
 
 use std::time::Duration;
 
-use hlx_asl_runner::{ExecutionDescription, ExecutionStatus};
-use hlx_core::{JobRecord, JobStatus, PollSchedule, RecordStatus};
-use hlx_e2e::MotoServer;
+use hlx_asl_runner::ExecutionStatus;
+use hlx_core::{JobStatus, PollSchedule, RecordStatus};
+use hlx_e2e::scenario::{report, scenario};
 use hlx_healthlake_emulator::{FaultSpec, Faults, JobKind, JobProfile, Operation, Outcome};
-use hlx_local_stack::{History, Lambdas, LocalStack, StackConfig};
+
 use serde_json::{Value, json};
-
-struct Scenario {
-    _moto: MotoServer,
-    _dir: tempdir::Dir,
-    stack: LocalStack,
-}
-
-mod tempdir {
-    /// A directory removed when dropped.
-    pub struct Dir(pub std::path::PathBuf);
-
-    impl Dir {
-        pub fn new(name: &str) -> Self {
-            let path = std::env::temp_dir().join(format!("hlx-e2e-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).expect("temp dir");
-            Self(path)
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-async fn scenario(name: &str, configure: impl FnOnce(&mut StackConfig)) -> Scenario {
-    let moto = MotoServer::start();
-    let dir = tempdir::Dir::new(name);
-    let mut config = StackConfig::new(dir.0.join("s3"));
-    config.history = History::DynamoDb {
-        endpoint: moto.endpoint.clone(),
-        table: "hlx-jobs".into(),
-    };
-    config.profile =
-        JobProfile::default().with_timing(Duration::from_secs(20), Duration::from_secs(3 * 3600));
-    config.lambdas = Lambdas::Process {
-        bin_dir: hlx_e2e::bin_dir(),
-    };
-    configure(&mut config);
-    let stack = LocalStack::start(config).await.expect("the local stack starts");
-    Scenario {
-        _moto: moto,
-        _dir: dir,
-        stack,
-    }
-}
-
-impl Scenario {
-    fn datastore(&self) -> &str {
-        &self.stack.datastores[0]
-    }
-
-    async fn run(&self, name: &str, input: Value) -> ExecutionDescription {
-        let handle = self
-            .stack
-            .start_export(name, input)
-            .expect("the execution starts");
-        self.stack.runner.wait_all().await;
-        handle.describe()
-    }
-
-    async fn record(&self, name: &str) -> JobRecord {
-        self.stack
-            .record(name)
-            .await
-            .expect("DynamoDB answers")
-            .unwrap_or_else(|| panic!("{name} has no job record"))
-    }
-
-    fn exports_started(&self) -> usize {
-        self.stack.emulator.export_jobs().len()
-    }
-
-    fn calls(&self, operation: &str) -> usize {
-        self.stack
-            .emulator
-            .call_counts()
-            .get(operation)
-            .copied()
-            .unwrap_or(0)
-    }
-}
-
-fn report(scenario: &str, execution: &ExecutionDescription) {
-    println!(
-        "scenario {scenario:<40} {:<9} {:>3} state transitions, {:>3} retries, {:>3} invocations",
-        execution.status.as_str(),
-        execution.stats.state_transitions,
-        execution.stats.retries,
-        execution.stats.total_task_invocations()
-    );
-}
 
 #[tokio::test]
 async fn happy_path() {
@@ -502,7 +408,7 @@ async fn a_start_repeated_for_the_same_execution_gets_the_same_job_back() {
     // start-export binary starts "the same" export twice: HealthLake (the
     // emulator) must see the same ClientToken and return the same job.
     let s = scenario("lost", |_| {}).await;
-    let definition = s._dir.0.join("start-only.asl.json");
+    let definition = s.dir.0.join("start-only.asl.json");
     std::fs::write(&definition, START_ONLY).unwrap();
     let machine = hlx_local_stack::load_definition(Some(&definition)).unwrap();
     let first = std::sync::Arc::new(machine.as_ref().clone().with_name("start-a"));

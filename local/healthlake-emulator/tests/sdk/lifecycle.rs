@@ -386,3 +386,55 @@ async fn futures_join(h: &Harness, n: usize) -> Vec<String> {
     }
     ids
 }
+
+#[tokio::test]
+async fn a_cancelled_export_goes_through_the_cancel_statuses_without_events_and_frees_its_slot() {
+    let h = Harness::new(profile(5, 3600)).await;
+    let t0 = h.clock.now();
+    let running = h.start_export(|a| a).await.unwrap().job_id().to_owned();
+    h.advance_secs(5);
+    let queued = h.start_export(|a| a).await.unwrap().job_id().to_owned();
+    h.advance_secs(600);
+    assert_eq!(h.describe_export(&queued).await.job_status(), &JobStatus::Queued);
+
+    let cancelled = h.emulator.cancel_export(&h.datastore_id, &running).unwrap();
+    assert_eq!(cancelled, Some(Status::CancelSubmitted));
+    assert_eq!(
+        h.describe_export(&running).await.job_status(),
+        &JobStatus::CancelSubmitted
+    );
+    h.advance_secs(30);
+    assert_eq!(
+        h.describe_export(&running).await.job_status(),
+        &JobStatus::CancelInProgress
+    );
+    assert_eq!(
+        h.describe_export(&queued).await.job_status(),
+        &JobStatus::Queued,
+        "the slot is still held"
+    );
+    h.advance_secs(30);
+    let described = h.describe_export(&running).await;
+    assert_eq!(described.job_status(), &JobStatus::CancelCompleted);
+    assert_eq!(
+        described.end_time(),
+        Some(&at(t0 + SignedDuration::from_secs(665)))
+    );
+    assert_eq!(
+        h.describe_export(&queued).await.job_status(),
+        &JobStatus::InProgress,
+        "the next export starts when the cancellation completes"
+    );
+    // A job that ended cannot be cancelled; an unknown one is an error.
+    assert_eq!(h.emulator.cancel_export(&h.datastore_id, &running).unwrap(), None);
+    assert!(h.emulator.cancel_export(&h.datastore_id, "nope").is_err());
+    // HealthLake sends no events for the cancel statuses.
+    let detail_types: Vec<String> = h
+        .emulator
+        .events()
+        .iter()
+        .filter(|e| e.event.detail.job_id == running)
+        .map(|e| e.event.detail_type.clone())
+        .collect();
+    assert_eq!(detail_types, ["Export Job Submitted", "Export Job In Progress"]);
+}
