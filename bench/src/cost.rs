@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hlx_asl_runner::EventKind;
 use hlx_core::PollSchedule;
-use hlx_healthlake_emulator::JobProfile;
+use hlx_healthlake_emulator::{EventFaults, JobProfile};
 use hlx_local_stack::{LocalStack, StackConfig, first_night};
 
 /// Step Functions Standard: $0.025 per 1,000 state transitions.
@@ -21,35 +21,66 @@ pub const MEMORY_GB: f64 = 128.0 / 1024.0;
 /// One nightly export a month.
 pub const NIGHTS: f64 = 30.0;
 
-/// The two schedules compared.
+/// The strategies compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schedule {
-    /// hlx's default: 60 s while SUBMITTED, 300 s doubling while QUEUED,
-    /// 120 s doubling while running, capped at 3600 s.
+    /// Event-driven with fallback (the default): HealthLake's event wakes
+    /// the callback wait; the fallback starts at 1 h, doubling to 4 h. The
+    /// data store's first export (no history).
+    Events,
+    /// The same, on the second night: the fallback learned the expected run
+    /// from the first night's record.
+    EventsLearned,
+    /// Event-driven, but every event lost: the fallback alone finds the end.
+    EventsLost,
+    /// Poll only, hlx's schedule (`HLX_WAKE_BY=poll`): 60 s while SUBMITTED,
+    /// 300 s doubling while QUEUED, 120 s doubling while running, capped at 3600 s.
     Default,
-    /// The AWS job-poller sample's approach: the same definition, 60 s everywhere, no backoff.
+    /// The AWS job-poller sample's approach: the same definition, 60 s everywhere, no backoff, no events.
     Fixed60,
 }
 
 impl Schedule {
+    pub const ALL: [Schedule; 5] = [
+        Schedule::Events,
+        Schedule::EventsLearned,
+        Schedule::EventsLost,
+        Schedule::Default,
+        Schedule::Fixed60,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
-            Schedule::Default => "hlx default",
+            Schedule::Events => "events + fallback",
+            Schedule::EventsLearned => "events, 2nd night",
+            Schedule::EventsLost => "events all lost",
+            Schedule::Default => "poll only (hlx)",
             Schedule::Fixed60 => "fixed 60 s",
         }
     }
 
     pub fn poll(self) -> PollSchedule {
         match self {
-            Schedule::Default => PollSchedule::default(),
+            Schedule::Events | Schedule::EventsLearned | Schedule::EventsLost => PollSchedule::default(),
+            Schedule::Default => PollSchedule::polling(),
             Schedule::Fixed60 => PollSchedule {
                 initial_seconds: 60,
                 backoff_rate: 1.0,
                 max_interval_seconds: 60,
                 submitted_seconds: 60,
                 queued_initial_seconds: 60,
-                ..PollSchedule::default()
+                ..PollSchedule::polling()
             },
+        }
+    }
+
+    fn event_faults(self) -> EventFaults {
+        match self {
+            Schedule::EventsLost => EventFaults {
+                drop_rate: 1.0,
+                ..EventFaults::none()
+            },
+            _ => EventFaults::none(),
         }
     }
 }
@@ -68,6 +99,9 @@ pub struct CostRun {
     pub seen_delay: Option<i64>,
     /// From the job's end to the execution's end.
     pub end_delay: Option<i64>,
+    /// The wait the execution was in when it saw the end (s): with events,
+    /// the fallback interval a lost event costs at most.
+    pub last_wait: Option<u64>,
 }
 
 impl CostRun {
@@ -80,10 +114,12 @@ impl CostRun {
     pub fn dollars(&self, billed_ms: &BTreeMap<String, f64>) -> f64 {
         let mut total = self.transitions as f64 * PRICE_PER_TRANSITION;
         for (function, n) in &self.invocations {
+            // A function not measured in sections 1-3 is priced as the slowest one that was.
+            let slowest = billed_ms.values().copied().fold(f64::NAN, f64::max);
             let ms = billed_ms
                 .get(function)
                 .copied()
-                .unwrap_or(f64::NAN)
+                .unwrap_or(slowest)
                 .ceil()
                 .max(1.0);
             total += *n as f64 * (PRICE_PER_REQUEST + ms / 1000.0 * MEMORY_GB * PRICE_PER_GB_SECOND_ARM64);
@@ -109,16 +145,28 @@ async fn run_in(dir: &std::path::Path, job: Duration, schedule: Schedule) -> Res
     let mut config = StackConfig::new(dir);
     config.profile = JobProfile::default().with_timing(Duration::from_secs(5), job);
     config.schedule = schedule.poll();
+    config.event_faults = schedule.event_faults();
     let stack = LocalStack::start(config).await?;
     stack.advance_to(first_night());
     let datastore = stack.datastores[0].clone();
+    if schedule == Schedule::EventsLearned {
+        // The night before, the same export: its record is the history.
+        stack
+            .start_export("nightly-bench-before", stack.export_request(&datastore))
+            .map_err(|e| format!("the execution could not start: {e}"))?;
+        stack.runner.wait_all().await;
+        stack.advance_to(first_night() + jiff::SignedDuration::from_hours(48));
+    }
+    let describes_before = describes(&stack);
+    let deliveries_before = stack.event_deliveries().len();
     let handle = stack
         .start_export("nightly-bench", stack.export_request(&datastore))
         .map_err(|e| format!("the execution could not start: {e}"))?;
     stack.runner.wait_all().await;
     let done = handle.describe();
-    let end_time = stack.emulator.export_jobs().first().and_then(|j| j.end_time);
-    let seen = handle.history().into_iter().find_map(|event| match &event.kind {
+    let end_time = stack.emulator.export_jobs().last().and_then(|j| j.end_time);
+    let history = handle.history();
+    let seen = history.iter().find_map(|event| match &event.kind {
         EventKind::StateExited { name, output, .. }
             if name == "CheckExport" && output["progress"]["outcome"].as_str() != Some("WAITING") =>
         {
@@ -126,11 +174,21 @@ async fn run_in(dir: &std::path::Path, job: Duration, schedule: Schedule) -> Res
         }
         _ => None,
     });
+    let last_wait = history
+        .iter()
+        .filter(|event| seen.is_none_or(|seen| event.timestamp <= seen))
+        .filter_map(|event| match &event.kind {
+            EventKind::StateEntered { name, input, .. } if name == "AwaitExport" || name == "WaitForJob" => {
+                input["progress"]["nextCheckSeconds"].as_u64()
+            }
+            _ => None,
+        })
+        .last();
     let delay = |at: Option<jiff::Timestamp>| match (at, end_time) {
         (Some(at), Some(end)) => Some(at.as_second() - end.as_second()),
         _ => None,
     };
-    let invocations = done
+    let mut invocations: BTreeMap<String, u64> = done
         .stats
         .task_invocations
         .iter()
@@ -139,21 +197,33 @@ async fn run_in(dir: &std::path::Path, job: Duration, schedule: Schedule) -> Res
             (name.strip_prefix("hlx-").unwrap_or(name).to_owned(), *n)
         })
         .collect();
+    let job_events = stack.event_deliveries()[deliveries_before..]
+        .iter()
+        .filter(|d| d.routed)
+        .count() as u64;
+    if job_events > 0 {
+        invocations.insert("job-events".into(), job_events);
+    }
     Ok(CostRun {
         job,
         schedule,
         status: done.status.as_str().to_owned(),
         transitions: done.stats.state_transitions,
         invocations,
-        describes: stack
-            .emulator
-            .call_counts()
-            .get("DescribeFHIRExportJob")
-            .copied()
-            .unwrap_or(0),
+        describes: describes(&stack) - describes_before,
         seen_delay: delay(seen),
         end_delay: delay(done.stop_date),
+        last_wait,
     })
+}
+
+fn describes(stack: &LocalStack) -> usize {
+    stack
+        .emulator
+        .call_counts()
+        .get("DescribeFHIRExportJob")
+        .copied()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -171,6 +241,7 @@ mod tests {
             describes: 2,
             seen_delay: Some(0),
             end_delay: Some(0),
+            last_wait: None,
         };
         let billed = [("check-export".to_owned(), 2.2)].into();
         let expected = 40.0 * 0.000_025 + 2.0 * (0.000_000_2 + 0.003 * 0.125 * 0.000_013_333_4);

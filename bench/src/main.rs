@@ -109,7 +109,7 @@ async fn run(args: Args) -> Result<(), String> {
 
     let mut runs = Vec::new();
     for job in [600, 3600, 6 * 3600, 24 * 3600].map(Duration::from_secs) {
-        for schedule in [cost::Schedule::Default, cost::Schedule::Fixed60] {
+        for schedule in cost::Schedule::ALL {
             eprintln!(
                 "export of a {} job, {} (virtual time)",
                 stats::seconds(job.as_secs() as i64),

@@ -16,6 +16,10 @@ const INIT_TARGET_MS: f64 = 20.0;
 const INIT_SPEEDUP_TARGET: f64 = 10.0;
 const RSS_TARGET_KIB: u64 = 32 * 1024;
 const TRANSITIONS_TARGET_6H: u64 = 40;
+/// Issue 11: a 6-hour export woken by its event in at most this many transitions...
+const EVENT_TRANSITIONS_TARGET_6H: u64 = 20;
+/// ... and seen ended within this many seconds of its end.
+const EVENT_DETECTION_TARGET_S: i64 = 5;
 
 pub struct PackageSize {
     pub raw: u64,
@@ -195,6 +199,7 @@ impl Report {
             out.push_str("(Sections 1–3 were skipped: --cost-only.)\n\n");
         }
         self.section_cost(&mut out, figures.as_ref());
+        self.section_events(&mut out);
         self.section_targets(&mut out, figures.as_ref());
         out
     }
@@ -368,7 +373,8 @@ impl Report {
             "## 4. Cost of an export\n\n\
              The deployed definition (statemachine/export.asl.json) on the local runner's virtual time, \
              hlx's handlers in process, the HealthLake emulator over HTTP; the job is SUBMITTED for 5 s, \
-             then runs for the given time. \"fixed 60 s\" runs the same definition with a schedule of 60 s \
+             then runs for the given time, with no events (`HLX_WAKE_BY=poll`; section 5 adds them). \
+             \"fixed 60 s\" runs the same definition with a schedule of 60 s \
              everywhere and backoff 1.0 (the AWS job-poller sample's approach). Delay: from the job's \
              `EndTime` to the check that saw it ended, and to the execution's end.\n\n",
         );
@@ -382,7 +388,11 @@ impl Report {
             "delay to the check",
             "delay to the end",
         ]);
-        for run in &self.cost {
+        for run in self
+            .cost
+            .iter()
+            .filter(|r| matches!(r.schedule, Schedule::Default | Schedule::Fixed60))
+        {
             t.row([
                 job_label(run.job),
                 run.schedule.label().to_string(),
@@ -395,7 +405,7 @@ impl Report {
             ]);
         }
         out.push_str(&t.render());
-        out.push_str("\nhlx default ÷ fixed 60 s:\n\n");
+        out.push_str("\npoll only (hlx) ÷ fixed 60 s:\n\n");
         let mut t = Table::new([
             "job",
             "state transitions",
@@ -442,15 +452,17 @@ impl Report {
         let (peer_warm, peer_cold) = (peer.billed(false), peer.billed(true));
         let mut t = Table::new([
             "job",
-            "hlx default, warm",
-            "hlx default, cold",
+            "hlx events, warm",
+            "hlx poll only, warm",
+            "hlx poll only, cold",
             "hlx fixed 60 s, warm",
             "peer fixed 60 s, warm",
             "peer fixed 60 s, cold",
-            "of which Step Functions (hlx default)",
+            "of which Step Functions (hlx poll only)",
         ]);
         for job in [600, 3600, 6 * 3600, 24 * 3600] {
-            if let (Some(d), Some(f)) = (
+            if let (Some(e), Some(d), Some(f)) = (
+                self.find(job, Schedule::Events),
                 self.find(job, Schedule::Default),
                 self.find(job, Schedule::Fixed60),
             ) {
@@ -459,6 +471,7 @@ impl Report {
                 };
                 t.row([
                     job_label(d.job),
+                    month(e, &hlx_warm),
                     month(d, &hlx_warm),
                     month(d, &hlx_cold),
                     month(f, &hlx_warm),
@@ -468,6 +481,71 @@ impl Report {
                         "{:.4}",
                         cost::NIGHTS * d.transitions as f64 * cost::PRICE_PER_TRANSITION
                     ),
+                ]);
+            }
+        }
+        out.push_str(&t.render());
+        out.push('\n');
+    }
+
+    fn section_events(&self, out: &mut String) {
+        out.push_str(
+            "## 5. Event-driven completion against polling\n\n\
+             The same export (SUBMITTED 5 s, then the given run) with three strategies: **events + \
+             fallback** (the default: HealthLake's EventBridge event, routed by the deployed pattern to \
+             job-events, wakes the callback wait; the fallback timeout starts at 1 h and doubles to 4 h), \
+             on the data store's first night and on its second (the fallback learned the expected run \
+             from the first night's record), and with every event lost (the fallback alone); **poll only** \
+             (hlx's schedule, no events); **fixed 60 s** (no events). Lambda invocations include \
+             job-events'. Detection: from the job's `EndTime` to the check that saw it ended; \"wait\" is \
+             the wait the execution was in then (for a lost event, the most it can cost).\n\n",
+        );
+        let mut t = Table::new([
+            "job",
+            "strategy",
+            "state transitions",
+            "Lambda invocations",
+            "Describe calls",
+            "detection",
+            "wait",
+        ]);
+        for job in [600, 3600, 6 * 3600, 24 * 3600] {
+            for schedule in Schedule::ALL {
+                if let Some(run) = self.find(job, schedule) {
+                    t.row([
+                        job_label(run.job),
+                        schedule.label().to_string(),
+                        run.transitions.to_string(),
+                        run.total_invocations().to_string(),
+                        run.describes.to_string(),
+                        opt_seconds(run.seen_delay),
+                        run.last_wait
+                            .map(|w| stats::seconds(w as i64))
+                            .unwrap_or_else(|| "–".into()),
+                    ]);
+                }
+            }
+        }
+        out.push_str(&t.render());
+        out.push_str(
+            "
+events + fallback ÷ poll only (hlx) and ÷ fixed 60 s, state transitions:
+
+",
+        );
+        let mut t = Table::new(["job", "÷ poll only", "÷ fixed 60 s", "2nd night ÷ poll only"]);
+        for job in [600, 3600, 6 * 3600, 24 * 3600] {
+            if let (Some(e), Some(l), Some(p), Some(f)) = (
+                self.find(job, Schedule::Events),
+                self.find(job, Schedule::EventsLearned),
+                self.find(job, Schedule::Default),
+                self.find(job, Schedule::Fixed60),
+            ) {
+                t.row([
+                    job_label(e.job),
+                    ratio(e.transitions as f64, p.transitions as f64),
+                    ratio(e.transitions as f64, f.transitions as f64),
+                    ratio(l.transitions as f64, p.transitions as f64),
                 ]);
             }
         }
@@ -541,6 +619,43 @@ impl Report {
                 format!("detection delay ≤ poll cap ({cap} s), hlx default"),
                 format!("{} at most ({} job)", stats::seconds(delay), job_label(run.job)),
                 verdict(delay <= cap, stats::seconds(delay - cap)),
+            ]);
+        }
+        if let Some(run) = self.find(6 * 3600, Schedule::Events) {
+            t.row([
+                format!("≤ {EVENT_TRANSITIONS_TARGET_6H} state transitions, 6-hour export, events"),
+                run.transitions.to_string(),
+                verdict(
+                    run.transitions <= EVENT_TRANSITIONS_TARGET_6H,
+                    format!("{}", run.transitions.saturating_sub(EVENT_TRANSITIONS_TARGET_6H)),
+                ),
+            ]);
+            let delay = run.seen_delay.unwrap_or(i64::MAX);
+            t.row([
+                format!("detection ≤ {EVENT_DETECTION_TARGET_S} s when the event arrives, 6-hour export"),
+                opt_seconds(run.seen_delay),
+                verdict(
+                    delay <= EVENT_DETECTION_TARGET_S,
+                    stats::seconds(delay.saturating_sub(EVENT_DETECTION_TARGET_S)),
+                ),
+            ]);
+        }
+        for run in self.cost.iter().filter(|r| r.schedule == Schedule::EventsLost) {
+            let (delay, wait) = (
+                run.seen_delay.unwrap_or(i64::MAX),
+                run.last_wait.unwrap_or(0) as i64,
+            );
+            t.row([
+                format!(
+                    "event lost: detection ≤ the fallback interval, {} job",
+                    job_label(run.job)
+                ),
+                format!(
+                    "{} (fallback {})",
+                    opt_seconds(run.seen_delay),
+                    stats::seconds(wait)
+                ),
+                verdict(delay <= wait, stats::seconds(delay.saturating_sub(wait))),
             ]);
         }
         out.push_str(&t.render());

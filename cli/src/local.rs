@@ -203,6 +203,7 @@ pub async fn run(args: LocalArgs) -> Result<u8, String> {
             duplicate_rate: args.duplicate_events,
             reorder_rate: args.reorder_events,
         },
+        functions_sfn_endpoint: None,
     };
     let stack = LocalStack::start(config).await?;
     if !args.quiet {

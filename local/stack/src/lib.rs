@@ -140,6 +140,9 @@ pub struct StackConfig {
     pub schedule: PollSchedule,
     /// Faults of HealthLake's EventBridge events: drop, delay, duplicate, reorder.
     pub event_faults: EventFaults,
+    /// The Step Functions endpoint the functions call (`SendTaskSuccess`);
+    /// `None` for the runner's own. Another engine (moto's) sets its own.
+    pub functions_sfn_endpoint: Option<String>,
 }
 
 impl StackConfig {
@@ -157,6 +160,7 @@ impl StackConfig {
             definition: None,
             schedule: PollSchedule::default(),
             event_faults: EventFaults::none(),
+            functions_sfn_endpoint: None,
         }
     }
 }
@@ -501,6 +505,10 @@ impl LocalStack {
             .await
             .map_err(|e| format!("the Step Functions API could not listen: {e}"))?;
 
+        let sfn_endpoint = config
+            .functions_sfn_endpoint
+            .clone()
+            .unwrap_or_else(|| functions_sfn.endpoint_url());
         let mut process_invoker = None;
         let functions = match &config.lambdas {
             Lambdas::InProcess => {
@@ -511,7 +519,7 @@ impl LocalStack {
                 );
                 let sfn_client = aws_sdk_sfn::Client::from_conf(
                     aws_sdk_sfn::config::Builder::from(&sdk)
-                        .endpoint_url(functions_sfn.endpoint_url())
+                        .endpoint_url(&sfn_endpoint)
                         .build(),
                 );
                 Functions::InProcess(Arc::new(InProcessFunctions {
@@ -531,7 +539,7 @@ impl LocalStack {
                 let mut env: Vec<(String, String)> = vec![
                     ("AWS_ENDPOINT_URL_HEALTHLAKE".into(), server.endpoint_url()),
                     ("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint.clone()),
-                    ("AWS_ENDPOINT_URL_SFN".into(), functions_sfn.endpoint_url()),
+                    ("AWS_ENDPOINT_URL_SFN".into(), sfn_endpoint.clone()),
                     ("AWS_ACCESS_KEY_ID".into(), "hlx-local".into()),
                     ("AWS_SECRET_ACCESS_KEY".into(), "hlx-local".into()),
                     ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
