@@ -399,6 +399,15 @@ impl Runner {
         }
     }
 
+    /// Lets what is under way at this virtual instant finish (an actor's
+    /// delivery after the last execution ended), without moving the clock.
+    /// No-op on real time.
+    pub async fn settle(&self) {
+        if self.inner.sched.is_virtual() {
+            self.inner.sched.settle().await;
+        }
+    }
+
     /// Counts summed over every execution.
     pub fn stats(&self) -> ExecutionStats {
         let mut total = ExecutionStats::default();

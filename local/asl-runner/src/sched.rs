@@ -265,6 +265,23 @@ impl Scheduler {
         }
     }
 
+    /// Waits until every execution and actor is idle, without moving the
+    /// clock: what is under way at this instant (an event delivery) finishes.
+    pub async fn settle(&self) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let st = self.lock();
+                if st.execs.is_empty() || st.all_idle() {
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+
     /// Drives the simulation until the clock reaches `at` or nothing is left
     /// to happen (no timer, no wake-up source), even with no execution
     /// running: actors (an event bus) still get their turns.

@@ -677,6 +677,8 @@ impl LocalStack {
             handles.push(handle);
         }
         self.runner.wait_all().await;
+        // The bus may still be handing out what fell due at the end.
+        self.runner.settle().await;
         Ok(handles.iter().map(ExecutionHandle::describe).collect())
     }
 

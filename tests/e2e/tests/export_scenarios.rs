@@ -93,7 +93,7 @@ async fn failed_carries_healthlakes_message() {
 async fn a_throttling_storm_still_completes_with_one_job() {
     let s = scenario("throttle", |c| {
         c.faults = Faults::uniform(FaultSpec {
-            throttle_rate: 0.6,
+            throttle_rate: 0.8,
             ..FaultSpec::default()
         })
     })
@@ -101,7 +101,7 @@ async fn a_throttling_storm_still_completes_with_one_job() {
     let done = s
         .run("nightly-throttled", s.stack.export_request(s.datastore()))
         .await;
-    report("throttling storm (60% of calls)", &done);
+    report("throttling storm (80% of calls)", &done);
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
     let calls = s.stack.emulator.calls();
     let throttled = calls

@@ -34,7 +34,9 @@ fn hlx_local_runs_one_nightly_export_and_shows_it() {
     for expected in [
         "StartExport",
         "└ job SUBMITTED",
-        "WaitForJob",
+        "AwaitExport      waiting for HealthLake's event, fallback in 1h 00m",
+        "Export Job Completed               job",
+        "└ woken by the event \"Export Job Completed\"",
         "└ job IN_PROGRESS",
         "└ recorded COMPLETED",
         "execution SUCCEEDED",
@@ -42,6 +44,7 @@ fn hlx_local_runs_one_nightly_export_and_shows_it() {
         "Patient                1 file(s), 25 resource(s)",
         "Observation            1 file(s), 200 resource(s)",
         "In AWS this run would bill",
+        "HealthLake events: 3 produced, 0 dropped, 3 delivered, 2 woke an execution",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
