@@ -405,24 +405,32 @@ fn print_event(last: &Mutex<Option<String>>, execution: &ExecutionInfo, event: &
     println!("  {}  {line}", event.timestamp.strftime("%m-%d %H:%M:%S"));
 }
 
-/// One line per event the local bus delivers: when it arrived and what
-/// job-events did with it.
+/// One line per event the local bus delivers, as it arrives, and what
+/// job-events did with it when that was not to wake an execution (a woken
+/// execution says so itself).
 fn print_delivery(last: &Mutex<Option<String>>, delivery: &BusDelivery) {
     if !delivery.routed {
         return;
     }
-    let mut last = last.lock().expect("print lock");
-    if last.as_deref() != Some("events") {
-        *last = Some("events".into());
-        println!("⚡ HealthLake events");
+    let outcome = delivery.outcome();
+    if delivery.handled && outcome == "WOKEN" {
+        return;
     }
+    let mut last = last.lock().expect("print lock");
+    *last = None;
+    let what = if delivery.handled {
+        format!("  └ job-events: {outcome}")
+    } else {
+        format!(
+            "⚡ {}{}",
+            delivery.detail_type,
+            if delivery.duplicate { " (again)" } else { "" }
+        )
+    };
     println!(
-        "  {}  {:<34} job {}…  {}{}",
+        "  {}  {what:<40} job {}…",
         delivery.at.strftime("%m-%d %H:%M:%S"),
-        delivery.detail_type,
         delivery.job_id.chars().take(8).collect::<String>(),
-        delivery.outcome(),
-        if delivery.duplicate { " (duplicate)" } else { "" }
     );
 }
 

@@ -253,8 +253,12 @@ pub struct BusDelivery {
     pub duplicate: bool,
     /// Whether the deployed pattern routed it to `job-events`.
     pub routed: bool,
-    /// `job-events`' answer (`{"outcome": "WOKEN", ...}`) or its error.
+    /// `job-events`' answer (`{"outcome": "WOKEN", ...}`) or its error;
+    /// `None` while it is being delivered, or when it was not routed.
     pub result: Option<Result<Value, TaskError>>,
+    /// Listeners hear of an event twice: as it arrives (false), and once
+    /// job-events has answered (true). The log keeps the second.
+    pub handled: bool,
 }
 
 impl BusDelivery {
@@ -278,11 +282,15 @@ struct BusLog {
 }
 
 impl BusLog {
-    fn push(&self, delivery: BusDelivery) {
+    fn tell(&self, delivery: &BusDelivery) {
         let listeners = self.listeners.lock().expect("bus lock").clone();
         for listener in listeners {
-            listener(&delivery);
+            listener(delivery);
         }
+    }
+
+    fn push(&self, delivery: BusDelivery) {
+        self.tell(&delivery);
         self.deliveries.lock().expect("bus lock").push(delivery);
     }
 }
@@ -315,6 +323,25 @@ struct EventBus {
 impl EventBus {
     async fn deliver(&self, at: Timestamp, event: Value, duplicate: bool) -> BusDelivery {
         let routed = self.patterns.iter().any(|p| pattern_matches(p, &event));
+        let text = |pointer: &str| {
+            event
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let mut delivery = BusDelivery {
+            at,
+            event_id: text("/id"),
+            detail_type: text("/detail-type"),
+            job_id: text("/detail/jobId"),
+            datastore_id: text("/detail/datastoreId"),
+            duplicate,
+            routed,
+            result: None,
+            handled: false,
+        };
+        self.log.tell(&delivery);
         let mut result = None;
         if routed {
             for _attempt in 0..3 {
@@ -330,23 +357,8 @@ impl EventBus {
                 }
             }
         }
-        let text = |pointer: &str| {
-            event
-                .pointer(pointer)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        };
-        let delivery = BusDelivery {
-            at,
-            event_id: text("/id"),
-            detail_type: text("/detail-type"),
-            job_id: text("/detail/jobId"),
-            datastore_id: text("/detail/datastoreId"),
-            duplicate,
-            routed,
-            result,
-        };
+        delivery.result = result;
+        delivery.handled = true;
         self.log.push(delivery.clone());
         delivery
     }

@@ -35,7 +35,7 @@ fn hlx_local_runs_one_nightly_export_and_shows_it() {
         "StartExport",
         "└ job SUBMITTED",
         "AwaitExport      waiting for HealthLake's event, fallback in 1h 00m",
-        "Export Job Completed               job",
+        "⚡ Export Job Completed",
         "└ woken by the event \"Export Job Completed\"",
         "└ job IN_PROGRESS",
         "└ recorded COMPLETED",
