@@ -2,20 +2,31 @@
 //! scenarios run once on hlx's runner and once on moto's Step Functions
 //! executor (LocalStack's ASL interpreter), both calling the same release
 //! binaries, the HealthLake emulator and moto's DynamoDB. For each scenario
-//! the two must visit the same states in the same order and leave the same
-//! job record.
+//! the two must visit the same states in the same order, end each
+//! `AwaitExport` callback the same way (the same event, or the timeout), give
+//! it the same timeout (read by `TimeoutSecondsPath`), and leave the same job
+//! record.
 //!
-//! moto's engine waits in real time, so the poll schedule is shortened to
-//! seconds by configuration, and the export jobs take one second.
+//! moto's engine waits in real time, so the poll schedule and the fallback
+//! are shortened to seconds by configuration, and the export jobs take one
+//! to four seconds. The timings are chosen so that each scenario has one
+//! path whatever the wall-clock jitter of moto (a second or more of margin
+//! at every race), see each scenario's comment.
+//!
+//! Which Step Functions the functions call (`SendTaskSuccess` from
+//! `job-events` and `await-export`): the runner's own on the runner; moto's
+//! on moto (`StackConfig::functions_sfn_endpoint`). The local event bus
+//! delivers the emulator's events to `job-events` in both runs (virtual time
+//! on the runner, real time on moto).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use hlx_asl_runner::EventKind;
-use hlx_core::PollSchedule;
+use hlx_core::{PollSchedule, WakeBy};
 use hlx_e2e::{LateInvoker, MotoServer, serve_invoke_api};
-use hlx_healthlake_emulator::{FaultSpec, Faults, JobProfile, Operation, Outcome};
+use hlx_healthlake_emulator::{EventFaults, FaultSpec, Faults, JobProfile, Operation, Outcome};
 use hlx_local_stack::{FUNCTIONS, History, Lambdas, LocalStack, StackConfig, Time, function_arn};
 use serde_json::{Value, json};
 
@@ -27,25 +38,72 @@ struct Scenario {
     crash: Option<(&'static str, u64)>,
     /// Changes the valid request (to make it invalid).
     input: fn(Value) -> Value,
+    /// How long the job stays `SUBMITTED`, then `IN_PROGRESS`.
+    queue_delay: Duration,
+    run_duration: Duration,
+    schedule: PollSchedule,
+    event_faults: EventFaults,
 }
 
 #[derive(Debug, PartialEq)]
 struct EngineRun {
     status: String,
     states: Vec<String>,
+    /// What ended each `AwaitExport` callback: `event: <detail-type>`,
+    /// `await-export: <status>` or `timeout`.
+    wakes: Vec<String>,
+    /// The timeout each `AwaitExport` callback was given (its
+    /// `TaskScheduled` event's `timeoutInSeconds`).
+    callback_timeouts: Vec<Option<u64>>,
     record: Value,
+    /// What the local bus delivered to `job-events` and its answer
+    /// (`detail-type outcome`).
+    deliveries: Vec<String>,
+    /// Events the emulator produced, and how many of them it dropped.
+    events: (usize, usize),
     /// Retries the engine made (known for hlx's runner only).
     retries: Option<u64>,
 }
 
-fn fast_schedule() -> PollSchedule {
+impl EngineRun {
+    /// The deliveries that woke the execution (the others, `NOT_AWAITED` or
+    /// `ALREADY_SEEN` for the `Submitted` event, depend on whether the token
+    /// was stored when it came: a real-time race that changes nothing).
+    fn woken_by_events(&self) -> Vec<String> {
+        self.deliveries
+            .iter()
+            .filter_map(|d| d.strip_suffix(" WOKEN").map(str::to_owned))
+            .collect()
+    }
+}
+
+/// The poll schedule in seconds (wake_by: poll). The job of the first five
+/// scenarios starts running at once (the emulator's start already answers
+/// `IN_PROGRESS` with no queue delay) and ends 1 s later; every wait is 2 s
+/// (`SUBMITTED` or running alike), so the callback times out a second after
+/// the end and the check finds it, on both engines. (A first wait of 1 s
+/// would tie with the end: the runner's tie rule settles it, moto's wall
+/// clock does not.)
+fn poll_schedule() -> PollSchedule {
     PollSchedule {
-        initial_seconds: 1,
+        initial_seconds: 2,
         backoff_rate: 1.0,
         max_interval_seconds: 2,
         submitted_seconds: 2,
-        queued_initial_seconds: 1,
+        queued_initial_seconds: 2,
+        wake_by: WakeBy::Poll,
         ..PollSchedule::default()
+    }
+}
+
+/// Events end the waits; the fallback (the callback's timeout) is
+/// `fallback` seconds, the same in every status (backoff rate 1).
+fn events_schedule(fallback: u64) -> PollSchedule {
+    PollSchedule {
+        wake_by: WakeBy::Events,
+        fallback_initial_seconds: fallback,
+        fallback_max_seconds: fallback,
+        ..poll_schedule()
     }
 }
 
@@ -59,9 +117,10 @@ fn config(
     let mut config = StackConfig::new(dir.join("s3"));
     config.seed = 11;
     config.profile = JobProfile::default()
-        .with_timing(Duration::ZERO, Duration::from_secs(1))
+        .with_timing(scenario.queue_delay, scenario.run_duration)
         .with_outcome(scenario.outcome.clone());
     config.faults = scenario.faults.clone();
+    config.event_faults = scenario.event_faults.clone();
     config.history = History::DynamoDb {
         endpoint: moto.endpoint.clone(),
         table: table.into(),
@@ -70,7 +129,7 @@ fn config(
         bin_dir: hlx_e2e::bin_dir(),
     };
     config.time = time;
-    config.schedule = fast_schedule();
+    config.schedule = scenario.schedule.clone();
     config
 }
 
@@ -93,6 +152,43 @@ fn comparable(record: &hlx_core::JobRecord) -> Value {
     value
 }
 
+/// A woken callback's output (`$.wake`) as a label.
+fn wake_label(output: &Value) -> String {
+    match output["wokenBy"].as_str() {
+        Some("event") => format!("event: {}", output["detailType"].as_str().unwrap_or("?")),
+        Some(by) => format!("{by}: {}", output["jobStatus"].as_str().unwrap_or("?")),
+        None => format!("unexpected output {output}"),
+    }
+}
+
+/// What the stack's bus and emulator saw of HealthLake's events, once every
+/// event handed out has its answer (the bus logs a delivery when job-events
+/// returns, which may be after the execution it woke has ended).
+async fn bus_report(stack: &LocalStack) -> (Vec<String>, (usize, usize)) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let handed_out: usize = stack
+            .emulator
+            .events()
+            .iter()
+            .map(|e| usize::from(e.delivered))
+            .sum();
+        if stack.event_deliveries().len() >= handed_out {
+            break;
+        }
+        assert!(Instant::now() < deadline, "job-events did not answer every event");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deliveries = stack
+        .event_deliveries()
+        .iter()
+        .map(|d| format!("{} {}", d.detail_type, d.outcome()))
+        .collect();
+    let events = stack.emulator.events();
+    let dropped = events.iter().filter(|e| e.dropped).count();
+    (deliveries, (events.len(), dropped))
+}
+
 async fn on_runner(scenario: &Scenario, moto: &MotoServer, dir: &std::path::Path) -> EngineRun {
     let stack = LocalStack::start(config(
         scenario,
@@ -113,19 +209,43 @@ async fn on_runner(scenario: &Scenario, moto: &MotoServer, dir: &std::path::Path
     let input = (scenario.input)(stack.export_request(&stack.datastores[0]));
     let handle = stack.start_export(scenario.name, input).unwrap();
     let done = handle.wait().await;
-    let states = handle
-        .history()
+    let history = handle.history();
+    let states = history
         .iter()
         .filter_map(|e| match &e.kind {
             EventKind::StateEntered { name, .. } => Some(name.clone()),
             _ => None,
         })
         .collect();
+    // Only AwaitExport is a service integration: its Task* events are the callback's.
+    let wakes = history
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::TaskSucceeded { output, .. } => Some(wake_label(output)),
+            EventKind::TaskTimedOut { .. } => Some("timeout".to_owned()),
+            EventKind::TaskFailed { error, .. } => Some(format!("failed: {error}")),
+            _ => None,
+        })
+        .collect();
+    let callback_timeouts = history
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::TaskScheduled {
+                timeout_in_seconds, ..
+            } => Some(*timeout_in_seconds),
+            _ => None,
+        })
+        .collect();
     let record = stack.record(scenario.name).await.unwrap().expect("a record");
+    let (deliveries, events) = bus_report(&stack).await;
     EngineRun {
         status: done.status.as_str().to_owned(),
         states,
+        wakes,
+        callback_timeouts,
         record: comparable(&record),
+        deliveries,
+        events,
         retries: Some(done.stats.retries),
     }
 }
@@ -134,9 +254,11 @@ async fn on_moto(scenario: &Scenario, dir: &std::path::Path) -> EngineRun {
     let late: LateInvoker = Arc::new(OnceLock::new());
     let invoke_endpoint = serve_invoke_api(late.clone()).await;
     let moto = MotoServer::start_with_step_functions(&invoke_endpoint);
-    let stack = LocalStack::start(config(scenario, dir, &moto, "hlx-jobs-moto", Time::Real))
-        .await
-        .unwrap();
+    let mut stack_config = config(scenario, dir, &moto, "hlx-jobs-moto", Time::Real);
+    // job-events' and await-export's SendTaskSuccess go to moto's Step
+    // Functions, where the execution waits, not to the runner's.
+    stack_config.functions_sfn_endpoint = Some(moto.endpoint.clone());
+    let stack = LocalStack::start(stack_config).await.unwrap();
     let processes = stack.processes.clone().unwrap();
     if let Some((function, nth)) = scenario.crash {
         processes.crash_on_invocation(function, nth);
@@ -195,28 +317,82 @@ async fn on_moto(scenario: &Scenario, dir: &std::path::Path) -> EngineRun {
         .iter()
         .filter_map(|e| e.state_entered_event_details().map(|d| d.name().to_owned()))
         .collect();
+    // When moto entered each state, from the execution's start: the margins
+    // the scenario's timings leave on the wall clock.
+    let origin = history.events().first().map(|e| e.timestamp().as_secs_f64());
+    let timeline: Vec<String> = history
+        .events()
+        .iter()
+        .filter_map(|e| {
+            let name = e.state_entered_event_details()?.name();
+            Some(format!("{name}@{:.2}", e.timestamp().as_secs_f64() - origin?))
+        })
+        .collect();
+    println!("    moto timeline (s): {}", timeline.join(" "));
+    let wakes = history
+        .events()
+        .iter()
+        .filter_map(|e| {
+            if let Some(d) = e.task_succeeded_event_details() {
+                let output: Value = d
+                    .output()
+                    .and_then(|o| serde_json::from_str(o).ok())
+                    .unwrap_or(Value::Null);
+                Some(wake_label(&output))
+            } else if e.task_timed_out_event_details().is_some() {
+                Some("timeout".to_owned())
+            } else {
+                e.task_failed_event_details()
+                    .map(|d| format!("failed: {}", d.error().unwrap_or("?")))
+            }
+        })
+        .collect();
+    let callback_timeouts = history
+        .events()
+        .iter()
+        .filter_map(|e| e.task_scheduled_event_details())
+        .map(|d| d.timeout_in_seconds().map(|s| s as u64))
+        .collect();
     let record = stack.record(scenario.name).await.unwrap().expect("a record");
+    let (deliveries, events) = bus_report(&stack).await;
     EngineRun {
         status,
         states,
+        wakes,
+        callback_timeouts,
         record: comparable(&record),
+        deliveries,
+        events,
         retries: None,
     }
 }
 
 fn scenarios() -> Vec<Scenario> {
     let unchanged: fn(Value) -> Value = |v| v;
+    // The first five run on the poll schedule (wake_by: poll): await-export
+    // stores nothing and returns at once, and the callback task times out
+    // after nextCheckSeconds (2 s), caught as States.Timeout into
+    // CheckExport. The job (1 s running) has ended by then, so each engine
+    // checks once and finds the end: one path. The
+    // emulator's events still reach job-events, which finds no wait
+    // (NOT_AWAITED). With events these scenarios would race the job's 1 s
+    // run against moto's wall clock (a CheckExport woken by `In Progress`
+    // may or may not see the end), so they stay on the poll schedule.
+    let poll = Scenario {
+        name: "happy",
+        outcome: Outcome::Completed,
+        faults: Faults::none(),
+        crash: None,
+        input: unchanged,
+        queue_delay: Duration::ZERO,
+        run_duration: Duration::from_secs(1),
+        schedule: poll_schedule(),
+        event_faults: EventFaults::none(),
+    };
     vec![
-        Scenario {
-            name: "happy",
-            outcome: Outcome::Completed,
-            faults: Faults::none(),
-            crash: None,
-            input: unchanged,
-        },
+        poll.clone(),
         Scenario {
             name: "throttled-start",
-            outcome: Outcome::Completed,
             faults: Faults::none().with(
                 Operation::StartFhirExportJob,
                 FaultSpec {
@@ -224,41 +400,71 @@ fn scenarios() -> Vec<Scenario> {
                     ..FaultSpec::default()
                 },
             ),
-            crash: None,
-            input: unchanged,
+            ..poll.clone()
         },
         Scenario {
             name: "failed",
             outcome: Outcome::Failed {
                 message: "Export failed: the KMS key is disabled".into(),
             },
-            faults: Faults::none(),
-            crash: None,
-            input: unchanged,
+            ..poll.clone()
         },
         Scenario {
             name: "rejected",
-            outcome: Outcome::Completed,
-            faults: Faults::none(),
-            crash: None,
             input: |mut v| {
                 v["s3Uri"] = json!("https://not-s3/bucket");
                 v
             },
+            ..poll.clone()
         },
         Scenario {
             name: "crashed-check",
-            outcome: Outcome::Completed,
-            faults: Faults::none(),
             crash: Some(("hlx-check-export", 1)),
-            input: unchanged,
+            ..poll.clone()
+        },
+        // Events end the waits. The job is SUBMITTED for 2 s, then runs 2 s;
+        // the fallback is 20 s, so an event always comes first. The first
+        // AwaitExport has stored its token well before `In Progress` (at
+        // 2 s; it is entered within a fraction of a second), the woken
+        // CheckExport sees IN_PROGRESS (the end is 2 s away), RecordProgress
+        // and the second AwaitExport come before `Completed` (at 4 s), which
+        // wakes it; the last CheckExport sees COMPLETED. (Were a token stored
+        // after its event, await-export's own look would wake the execution:
+        // the same states, but another wake, which the test would report.)
+        Scenario {
+            name: "events",
+            queue_delay: Duration::from_secs(2),
+            run_duration: Duration::from_secs(2),
+            schedule: events_schedule(20),
+            ..poll.clone()
+        },
+        // Every event is lost. The job is SUBMITTED for 2 s (await-export's
+        // look, a fraction of a second after the start, sees SUBMITTED and
+        // does not wake), runs 1 s and has ended at 3 s; the fallback
+        // (5 s after AwaitExport is entered) times the callback out, and the
+        // check finds the end.
+        Scenario {
+            name: "lost-event",
+            queue_delay: Duration::from_secs(2),
+            run_duration: Duration::from_secs(1),
+            schedule: events_schedule(5),
+            event_faults: EventFaults {
+                drop_rate: 1.0,
+                ..EventFaults::none()
+            },
+            ..poll.clone()
         },
     ]
 }
 
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_engines_visit_the_same_states_and_leave_the_same_record() {
-    let mut report = BTreeMap::new();
+    let started = Instant::now();
+    let mut runs = BTreeMap::new();
     for scenario in scenarios() {
         let dir = std::env::temp_dir().join(format!(
             "hlx-e2e-engines-{}-{}",
@@ -267,8 +473,11 @@ async fn both_engines_visit_the_same_states_and_leave_the_same_record() {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         let moto = MotoServer::start();
+        let scenario_started = Instant::now();
         let ours = on_runner(&scenario, &moto, &dir.join("runner")).await;
+        let runner_took = scenario_started.elapsed();
         let theirs = on_moto(&scenario, &dir.join("moto")).await;
+        let moto_took = scenario_started.elapsed() - runner_took;
         let _ = std::fs::remove_dir_all(&dir);
         println!(
             "scenario {:<16} {:<9} {} states: {}",
@@ -277,9 +486,30 @@ async fn both_engines_visit_the_same_states_and_leave_the_same_record() {
             ours.states.len(),
             ours.states.join(" → ")
         );
+        println!(
+            "    wakes {:?}, callback timeouts {:?}; runner {:.1}s, moto {:.1}s",
+            ours.wakes,
+            ours.callback_timeouts,
+            runner_took.as_secs_f64(),
+            moto_took.as_secs_f64()
+        );
+        println!(
+            "    events {:?} (produced, dropped); deliveries runner {:?}, moto {:?}",
+            ours.events, ours.deliveries, theirs.deliveries
+        );
         assert_eq!(
             ours.states, theirs.states,
             "{}: the engines took different paths",
+            scenario.name
+        );
+        assert_eq!(
+            ours.wakes, theirs.wakes,
+            "{}: the engines' callbacks ended differently",
+            scenario.name
+        );
+        assert_eq!(
+            ours.callback_timeouts, theirs.callback_timeouts,
+            "{}: the engines gave the callbacks different timeouts (TimeoutSecondsPath)",
             scenario.name
         );
         assert_eq!(
@@ -288,25 +518,114 @@ async fn both_engines_visit_the_same_states_and_leave_the_same_record() {
             scenario.name
         );
         assert_eq!(ours.status, theirs.status, "{}", scenario.name);
-        report.insert(
-            scenario.name,
-            (ours.status, ours.record["startAttempts"].clone(), ours.retries),
+        assert_eq!(
+            ours.woken_by_events(),
+            theirs.woken_by_events(),
+            "{}: different events woke the engines",
+            scenario.name
         );
+        assert_eq!(
+            ours.events, theirs.events,
+            "{}: the emulator's events",
+            scenario.name
+        );
+        for run in [&ours, &theirs] {
+            for delivery in &run.deliveries {
+                assert!(
+                    ["WOKEN", "NOT_AWAITED", "ALREADY_SEEN"]
+                        .iter()
+                        .any(|outcome| delivery.ends_with(&format!(" {outcome}"))),
+                    "{}: job-events answered {delivery}",
+                    scenario.name
+                );
+            }
+        }
+        runs.insert(scenario.name, ours);
     }
-    println!("{report:?}");
-    assert_eq!(report["happy"].0, "SUCCEEDED");
-    assert_eq!(report["happy"].2, Some(0));
-    assert_eq!(report["throttled-start"].0, "SUCCEEDED");
+    println!(
+        "all scenarios, both engines: {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // The poll-schedule scenarios: one timed-out callback of 2 s, then the end.
+    for name in ["happy", "throttled-start", "failed", "crashed-check"] {
+        assert_eq!(runs[name].wakes, ["timeout"], "{name}");
+        assert_eq!(runs[name].callback_timeouts, [Some(2)], "{name}");
+        assert!(runs[name].woken_by_events().is_empty(), "{name}");
+    }
+    assert_eq!(runs["happy"].status, "SUCCEEDED");
+    assert_eq!(runs["happy"].retries, Some(0));
+    assert_eq!(
+        runs["happy"].states,
+        strings(&[
+            "Accept",
+            "StartExport",
+            "RecordSubmitted",
+            "AwaitExport",
+            "CheckExport",
+            "JobEnded?",
+            "RecordSucceeded",
+            "ExportSucceeded"
+        ])
+    );
+    assert_eq!(runs["throttled-start"].status, "SUCCEEDED");
     assert!(
-        report["throttled-start"].1.as_u64().unwrap() > 1,
+        runs["throttled-start"].record["startAttempts"].as_u64().unwrap() > 1,
         "the start really was throttled and retried"
     );
-    assert_eq!(report["failed"].0, "FAILED");
-    assert_eq!(report["rejected"].0, "FAILED");
-    assert_eq!(report["crashed-check"].0, "SUCCEEDED");
+    assert_eq!(runs["failed"].status, "FAILED");
+    assert_eq!(runs["rejected"].status, "FAILED");
+    assert!(runs["rejected"].wakes.is_empty(), "a rejected export never waits");
+    assert_eq!(runs["crashed-check"].status, "SUCCEEDED");
     assert_eq!(
-        report["crashed-check"].2,
+        runs["crashed-check"].retries,
         Some(1),
         "the crashed check was retried"
     );
+
+    // Events: both waits woken by HealthLake's events through job-events.
+    let events = &runs["events"];
+    assert_eq!(events.status, "SUCCEEDED");
+    assert_eq!(
+        events.states,
+        strings(&[
+            "Accept",
+            "StartExport",
+            "RecordSubmitted",
+            "AwaitExport",
+            "CheckExport",
+            "JobEnded?",
+            "RecordProgress",
+            "AwaitExport",
+            "CheckExport",
+            "JobEnded?",
+            "RecordSucceeded",
+            "ExportSucceeded"
+        ])
+    );
+    assert_eq!(
+        events.wakes,
+        ["event: Export Job In Progress", "event: Export Job Completed"]
+    );
+    assert_eq!(
+        events.woken_by_events(),
+        ["Export Job In Progress", "Export Job Completed"]
+    );
+    assert_eq!(events.callback_timeouts, [Some(20), Some(20)]);
+    assert_eq!(events.record["checks"], 2);
+
+    // Lost events: the fallback finds the end.
+    let lost = &runs["lost-event"];
+    assert_eq!(lost.status, "SUCCEEDED");
+    assert_eq!(lost.states, runs["happy"].states);
+    assert_eq!(lost.wakes, ["timeout"]);
+    assert_eq!(lost.callback_timeouts, [Some(5)]);
+    assert!(lost.deliveries.is_empty(), "every event was dropped");
+    assert!(
+        lost.events.0 >= 3 && lost.events.0 == lost.events.1,
+        "{:?}",
+        lost.events
+    );
+    assert_eq!(lost.record["checks"], 1);
+    assert_eq!(lost.record["status"], runs["happy"].record["status"]);
 }
