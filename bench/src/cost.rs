@@ -176,14 +176,14 @@ async fn run_in(dir: &std::path::Path, job: Duration, schedule: Schedule) -> Res
     });
     let last_wait = history
         .iter()
+        .rev()
         .filter(|event| seen.is_none_or(|seen| event.timestamp <= seen))
-        .filter_map(|event| match &event.kind {
+        .find_map(|event| match &event.kind {
             EventKind::StateEntered { name, input, .. } if name == "AwaitExport" || name == "WaitForJob" => {
                 input["progress"]["nextCheckSeconds"].as_u64()
             }
             _ => None,
-        })
-        .last();
+        });
     let delay = |at: Option<jiff::Timestamp>| match (at, end_time) {
         (Some(at), Some(end)) => Some(at.as_second() - end.as_second()),
         _ => None,

@@ -179,14 +179,14 @@ async fn the_event_wakes_the_export_within_seconds_and_a_lost_one_costs_one_fall
     let last_wait = fallback
         .history()
         .into_iter()
-        .filter_map(|event| match &event.kind {
+        .rev()
+        .find_map(|event| match &event.kind {
             EventKind::StateEntered { name, input, .. } if name == "AwaitExport" => Some((
                 event.timestamp,
                 input["progress"]["nextCheckSeconds"].as_u64().unwrap(),
             )),
             _ => None,
         })
-        .last()
         .unwrap();
     let detected = fallback.detected_at();
     assert_eq!(
