@@ -209,17 +209,6 @@ impl InProcessFunctions {
     }
 }
 
-impl TaskInvoker for InProcessFunctions {
-    fn invoke<'a>(
-        &'a self,
-        resource: &'a str,
-        parameters: Value,
-        ctx: &'a TaskContext,
-    ) -> BoxFuture<'a, Result<Value, TaskError>> {
-        Box::pin(self.call(ctx.function_name.as_deref().unwrap_or(resource), parameters))
-    }
-}
-
 /// The functions, however they run: what the event bus invokes `job-events` through.
 #[derive(Clone)]
 enum Functions {
@@ -761,7 +750,10 @@ impl TaskInvoker for SharedInvoker {
         parameters: Value,
         ctx: &'a TaskContext,
     ) -> BoxFuture<'a, Result<Value, TaskError>> {
-        self.0.invoke(resource, parameters, ctx)
+        Box::pin(
+            self.0
+                .call(ctx.function_name.as_deref().unwrap_or(resource), parameters),
+        )
     }
 }
 
