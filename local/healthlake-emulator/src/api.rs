@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ErrorKind};
 use crate::state::{NewJob, State};
-use crate::{DatastoreInfo, JobInfo, JobKind, Operation};
+use crate::{DatastoreInfo, ImportReport, JobInfo, JobKind, Operation};
 
 /// Runs `operation` on `input` at `now` (after the state was brought up to `now`).
 pub(crate) fn handle(
@@ -673,7 +673,24 @@ fn job_properties(job: &JobInfo) -> Value {
     if let Some(message) = &job.message {
         props["Message"] = json!(message);
     }
+    if let Some(report) = &job.import_report {
+        props["JobProgressReport"] = job_progress_report(report);
+    }
     props
+}
+
+/// `JobProgressReport`, the wire form of an [`ImportReport`].
+fn job_progress_report(report: &ImportReport) -> Value {
+    json!({
+        "TotalNumberOfScannedFiles": report.scanned_files,
+        "TotalSizeOfScannedFilesInMB": report.scanned_size_mb,
+        "TotalNumberOfImportedFiles": report.imported_files,
+        "TotalNumberOfResourcesScanned": report.scanned_resources,
+        "TotalNumberOfResourcesImported": report.imported_resources,
+        "TotalNumberOfResourcesWithCustomerError": report.resources_with_customer_error,
+        "TotalNumberOfFilesReadWithCustomerError": report.files_read_with_customer_error,
+        "Throughput": report.throughput,
+    })
 }
 
 fn properties_member(kind: JobKind) -> &'static str {

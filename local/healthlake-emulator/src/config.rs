@@ -109,6 +109,12 @@ impl JobProfile {
 }
 
 /// How a job ends.
+///
+/// An import that has an output root to read from ends as its data says
+/// (`COMPLETED`, `COMPLETED_WITH_ERRORS` or `FAILED`) unless its outcome is
+/// `Failed`: `Completed` and `CompletedWithErrors` (its message unused) both
+/// let the data decide. Without an output root an import reads nothing and
+/// ends as its outcome says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// `COMPLETED`; an export writes its files.
@@ -116,7 +122,7 @@ pub enum Outcome {
     /// `COMPLETED_WITH_ERRORS` with this `Message`; an export writes its files
     /// and an `OperationOutcome` file under `errors/`.
     CompletedWithErrors { message: String },
-    /// `FAILED` with this `Message`; nothing is written.
+    /// `FAILED` with this `Message`; nothing is written, an import loads nothing.
     Failed { message: String },
 }
 

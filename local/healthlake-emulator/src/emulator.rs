@@ -1,6 +1,6 @@
 //! The emulator handle: library API and the request pipeline.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use hlx_clock::SharedClock;
@@ -81,7 +81,9 @@ impl Emulator {
 
     /// Creates an `ACTIVE` data store (as `CreateFHIRDatastore` does) with its
     /// own profile, or the default one; returns its id. Its content is generated
-    /// from the seed at once.
+    /// from the seed at once; a profile with no `resources`
+    /// (`JobProfile::default().with_resources([])`) makes an empty data store,
+    /// for imports to fill.
     pub fn create_datastore(&self, name: &str, profile: Option<JobProfile>) -> Result<String, EmulatorError> {
         let now = self.now();
         let mut state = self.state();
@@ -92,7 +94,8 @@ impl Emulator {
     }
 
     /// Replaces a data store's profile. Jobs already submitted keep the profile
-    /// they were submitted with; new resource counts regenerate the content.
+    /// they were submitted with; new resource counts regenerate the content
+    /// (discarding what imports loaded).
     pub fn set_profile(&self, datastore_id: &str, profile: JobProfile) -> Result<(), EmulatorError> {
         self.state().set_profile(datastore_id, profile)
     }
@@ -123,6 +126,20 @@ impl Emulator {
                 .content
                 .iter()
                 .map(|(t, resources)| (t.clone(), resources.iter().map(|r| r.line.clone()).collect()))
+                .collect(),
+        )
+    }
+
+    /// The ids a data store holds, per resource type (generated and imported).
+    pub fn resource_ids(&self, datastore_id: &str) -> Option<BTreeMap<String, BTreeSet<String>>> {
+        let state = self.state();
+        let index = state.datastore_position(datastore_id)?;
+        Some(
+            state.datastores[index]
+                .content
+                .iter()
+                .filter(|(_, resources)| !resources.is_empty())
+                .map(|(t, resources)| (t.clone(), resources.iter().map(|r| r.id.clone()).collect()))
                 .collect(),
         )
     }

@@ -26,7 +26,8 @@ pub const SUPPORTED_RESOURCE_TYPES: &[&str] = &[
     "MedicationRequest",
 ];
 
-/// One stored resource: its id and its JSON, one NDJSON line.
+/// One stored resource: its id and its JSON, one NDJSON line. Generated or
+/// imported, of any R4 type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StoredResource {
     pub id: String,
@@ -66,12 +67,18 @@ pub(crate) fn generate(
 }
 
 fn stored(value: Value) -> StoredResource {
-    let id = value["id"].as_str().unwrap_or_default().to_owned();
-    let subject = value["subject"]["reference"].as_str().map(str::to_owned);
-    StoredResource {
-        id,
-        subject,
-        line: value.to_string(),
+    let line = value.to_string();
+    StoredResource::new(&value, line)
+}
+
+impl StoredResource {
+    /// `value` stored as `line` (its NDJSON text, written back as is by exports).
+    pub(crate) fn new(value: &Value, line: String) -> Self {
+        Self {
+            id: value["id"].as_str().unwrap_or_default().to_owned(),
+            subject: value["subject"]["reference"].as_str().map(str::to_owned),
+            line,
+        }
     }
 }
 

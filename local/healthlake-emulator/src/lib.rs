@@ -7,8 +7,11 @@
 //! Create/Describe/List FHIR data stores and Start/Describe/List FHIR export
 //! and import jobs, with the service's validation, error shapes and HTTP codes,
 //! idempotency tokens, one export and one import running at a time per Region
-//! (further jobs wait in a FIFO queue), and exports that write real NDJSON
-//! files of synthetic FHIR R4 resources to a local directory standing for S3.
+//! (further jobs wait in a FIFO queue), exports that write real NDJSON
+//! files of synthetic FHIR R4 resources to a local directory standing for S3,
+//! and imports that read NDJSON from it, check every line, load the good
+//! resources into the data store (a later export returns them) and write
+//! HealthLake's `SUCCESS`/`FAILURE` logs and manifest.
 //!
 //! Time comes from an injected [`hlx_clock::SharedClock`]: with a
 //! [`hlx_clock::VirtualClock`] a three-hour export finishes the moment the
@@ -44,10 +47,12 @@ mod emulator;
 mod error;
 mod events;
 mod fhir;
+mod import;
 mod model;
 mod ops;
 mod output;
 mod pattern;
+mod r4;
 mod seed;
 mod server;
 mod state;
@@ -60,8 +65,10 @@ pub use events::{
     S3Location, detail_type,
 };
 pub use fhir::SUPPORTED_RESOURCE_TYPES;
-pub use model::{CallRecord, DatastoreInfo, JobInfo, JobKind, Transition};
+pub use import::{FAILURE_FOLDER, MANIFEST_FILE, SUCCESS_FOLDER, no_input_message};
+pub use model::{CallRecord, DatastoreInfo, ImportReport, JobInfo, JobKind, Transition};
 pub use ops::{Operation, TARGET_PREFIX};
-pub use output::{ERROR_FOLDER, export_folder_name, s3_uri_to_path};
+pub use output::{ERROR_FOLDER, export_folder_name, import_folder_name, s3_uri_to_path};
 pub use pattern::{check_pattern, pattern_matches};
+pub use r4::R4_RESOURCE_TYPES;
 pub use server::{CONTENT_TYPE, ServerHandle};

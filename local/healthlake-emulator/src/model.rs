@@ -56,10 +56,40 @@ pub struct JobInfo {
     pub job_output_s3_uri: Option<String>,
     pub data_access_role_arn: String,
     pub client_token: Option<String>,
-    /// Files an export wrote, NDJSON data files first, then error files.
+    /// Files the job wrote. An export: its NDJSON data files, then its error
+    /// files. An import: its `SUCCESS` logs, then its `FAILURE` logs, then
+    /// `manifest.json`.
     pub files: Vec<PathBuf>,
-    /// The directory an export wrote to (`.../{DatastoreId}-FHIR_EXPORT-{JobId}`).
+    /// The directory the job wrote to: an export's
+    /// `.../{DatastoreId}-FHIR_EXPORT-{JobId}`, an import's
+    /// `.../{DatastoreId}-FHIR_IMPORT-{JobId}` (under `JobOutputDataConfig`).
     pub output_dir: Option<PathBuf>,
+    /// An import's `JobProgressReport`: `None` until the import is
+    /// `IN_PROGRESS`, zeros while it runs, its counts once it ended.
+    /// Always `None` for exports.
+    pub import_report: Option<ImportReport>,
+}
+
+/// What an import read and loaded: its `JobProgressReport`, member by member.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ImportReport {
+    /// `TotalNumberOfScannedFiles`: regular files found under the input prefix.
+    pub scanned_files: u64,
+    /// `TotalSizeOfScannedFilesInMB`: their size, in MB of 2^20 bytes.
+    pub scanned_size_mb: f64,
+    /// `TotalNumberOfImportedFiles`: files with at least one resource imported.
+    pub imported_files: u64,
+    /// `TotalNumberOfResourcesScanned`: non-empty lines read.
+    pub scanned_resources: u64,
+    /// `TotalNumberOfResourcesImported`: lines stored (a resource given twice counts twice).
+    pub imported_resources: u64,
+    /// `TotalNumberOfResourcesWithCustomerError`: lines rejected (see the `FAILURE` logs).
+    pub resources_with_customer_error: u64,
+    /// `TotalNumberOfFilesReadWithCustomerError`: files that could not be read at all.
+    pub files_read_with_customer_error: u64,
+    /// `Throughput`: resources imported per second of the job's `IN_PROGRESS`
+    /// time (0 when it took no time).
+    pub throughput: f64,
 }
 
 /// A data store as the emulator holds it.

@@ -1,4 +1,5 @@
-//! Export output: NDJSON files under a local directory standing for S3.
+//! Job output under a local directory standing for S3: where an S3 URI
+//! lives, the folder of each job, and an export's NDJSON files.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -44,6 +45,13 @@ pub fn s3_uri_to_path(root: &Path, s3_uri: &str) -> PathBuf {
 /// The directory name of one export: `{DatastoreId}-FHIR_EXPORT-{JobId}`.
 pub fn export_folder_name(datastore_id: &str, job_id: &str) -> String {
     format!("{datastore_id}-FHIR_EXPORT-{job_id}")
+}
+
+/// The directory name of one import's logs: `{DatastoreId}-FHIR_IMPORT-{JobId}`,
+/// as HealthLake names it under `JobOutputDataConfig.S3Uri` (the import
+/// manifest's `outputDataConfig.s3Uri` in the HealthLake developer guide).
+pub fn import_folder_name(datastore_id: &str, job_id: &str) -> String {
+    format!("{datastore_id}-FHIR_IMPORT-{job_id}")
 }
 
 pub(crate) struct WrittenExport {
@@ -107,7 +115,8 @@ pub(crate) fn write_export(
     Ok(WrittenExport { dir, files })
 }
 
-fn write_lines<'a>(path: &Path, lines: impl Iterator<Item = &'a str>) -> io::Result<()> {
+/// Writes `lines` to `path`, each followed by a newline.
+pub(crate) fn write_lines<'a>(path: &Path, lines: impl Iterator<Item = &'a str>) -> io::Result<()> {
     let mut out = BufWriter::new(File::create(path)?);
     for line in lines {
         out.write_all(line.as_bytes())?;

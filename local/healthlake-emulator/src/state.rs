@@ -20,12 +20,12 @@ use serde_json::{Map, Value};
 use crate::error::{EmulatorError, ErrorKind};
 use crate::events::{EventBus, EventContext};
 use crate::fhir::{self, Content, SUPPORTED_RESOURCE_TYPES};
-use crate::output;
 use crate::seed::{derive_seed, hex_id, request_id};
 use crate::{
-    CallRecord, DatastoreInfo, EmulatorConfig, Faults, JobInfo, JobKind, JobProfile, Operation, Outcome,
-    Transition,
+    CallRecord, DatastoreInfo, EmulatorConfig, Faults, ImportReport, JobInfo, JobKind, JobProfile, Operation,
+    Outcome, Transition,
 };
+use crate::{import, output};
 
 pub(crate) struct Datastore {
     pub info: DatastoreInfo,
@@ -271,6 +271,7 @@ impl State {
             client_token: new.client_token.clone(),
             files: Vec::new(),
             output_dir: None,
+            import_report: None,
         };
         self.jobs.push(Job {
             info,
@@ -427,10 +428,19 @@ impl State {
         job.ends_at = Some(later(at, job.profile.run_duration));
         job.info.start_time = Some(at);
         job.info.status = JobStatus::InProgress;
+        if job.info.kind == JobKind::Import {
+            job.info.import_report = Some(ImportReport::default());
+        }
         self.running[job.info.kind.index()] = Some(index);
         self.record(at, index, JobStatus::InProgress);
     }
 
+    /// Ends a running job at `at`. An export writes its data store's content
+    /// (unless its profile fails it). An import loads its input (see
+    /// [`import::run`]) when there is an output root and its profile does not
+    /// fail it; then the data decides how it ends, whatever else the profile
+    /// says. Without an output root an import reads nothing and ends as its
+    /// profile says.
     fn finish(&mut self, index: usize, at: Timestamp) {
         let (mut status, mut message) = match &self.jobs[index].profile.outcome {
             Outcome::Completed => (JobStatus::Completed, None),
@@ -472,6 +482,21 @@ impl State {
                 }
             }
         }
+        let job = &self.jobs[index];
+        if job.info.kind == JobKind::Import
+            && status != JobStatus::Failed
+            && let Some(root) = &self.config.output_root
+            && let Some(position) = self.datastore_index.get(&job.info.datastore_id).copied()
+        {
+            let datastore = &mut self.datastores[position];
+            let run = import::run(root, &job.info, &mut datastore.content, job.profile.run_duration);
+            recount(datastore);
+            (status, message) = (run.status, run.message);
+            let info = &mut self.jobs[index].info;
+            info.import_report = Some(run.report);
+            info.output_dir = run.output_dir;
+            info.files = run.files;
+        }
         let job = &mut self.jobs[index];
         job.stage = Stage::Done;
         job.info.status = status.clone();
@@ -488,6 +513,11 @@ fn regenerate(seed: u64, datastore: &mut Datastore) {
         &datastore.info.profile.resources,
         datastore.info.created_at,
     );
+    recount(datastore);
+}
+
+/// Brings `resource_counts` in line with the content.
+fn recount(datastore: &mut Datastore) {
     datastore.info.resource_counts = datastore
         .content
         .iter()

@@ -36,7 +36,8 @@ struct Cli {
     #[arg(long, default_value_t = 4599, env = "HLX_EMULATOR_PORT")]
     port: u16,
 
-    /// Directory standing for S3: s3://bucket/prefix is written to OUTPUT_ROOT/bucket/prefix.
+    /// Directory standing for S3: s3://bucket/prefix is OUTPUT_ROOT/bucket/prefix (exports and
+    /// import logs are written there, import input is read from there).
     #[arg(long, default_value = ".hlx/s3", env = "HLX_EMULATOR_OUTPUT_ROOT")]
     output_root: PathBuf,
 

@@ -13,10 +13,10 @@ use aws_sdk_healthlake::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_healthlake::operation::start_fhir_export_job::{
     StartFHIRExportJobError, StartFhirExportJobOutput,
 };
-use aws_sdk_healthlake::types::{OutputDataConfig, S3Configuration};
+use aws_sdk_healthlake::types::{ImportJobProperties, InputDataConfig, OutputDataConfig, S3Configuration};
 pub use hlx_clock::Clock;
 use hlx_clock::VirtualClock;
-use hlx_healthlake_emulator::{Emulator, EmulatorConfig, JobProfile, ServerHandle};
+use hlx_healthlake_emulator::{Emulator, EmulatorConfig, JobProfile, ServerHandle, s3_uri_to_path};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -24,6 +24,8 @@ use tokio::net::TcpStream;
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/HealthLakeExport";
 pub const KMS: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 pub const S3: &str = "s3://hlx-exports/nightly/";
+/// Where the import tests ask for their logs.
+pub const IMPORT_LOGS: &str = "s3://hlx-imports/results/";
 
 /// A directory removed when dropped.
 pub struct TempDir(PathBuf);
@@ -142,6 +144,48 @@ impl Harness {
             .await
             .expect("describe")
             .export_job_properties
+            .expect("properties")
+    }
+
+    /// Writes `lines` (each followed by a newline) as the S3 object `s3_uri`.
+    pub fn put_object(&self, s3_uri: &str, lines: &[&str]) -> PathBuf {
+        let path = s3_uri_to_path(self.out.path(), s3_uri);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `StartFHIRImportJob` from `input` into `datastore_id`, logs to
+    /// [`IMPORT_LOGS`]; returns the job id.
+    pub async fn start_import(&self, datastore_id: &str, input: &str) -> String {
+        self.client
+            .start_fhir_import_job()
+            .datastore_id(datastore_id)
+            .input_data_config(InputDataConfig::S3Uri(input.into()))
+            .job_output_data_config(OutputDataConfig::S3Configuration(
+                S3Configuration::builder()
+                    .s3_uri(IMPORT_LOGS)
+                    .kms_key_id(KMS)
+                    .build()
+                    .unwrap(),
+            ))
+            .data_access_role_arn(ROLE)
+            .send()
+            .await
+            .expect("start import")
+            .job_id
+    }
+
+    pub async fn describe_import(&self, datastore_id: &str, job_id: &str) -> ImportJobProperties {
+        self.client
+            .describe_fhir_import_job()
+            .datastore_id(datastore_id)
+            .job_id(job_id)
+            .send()
+            .await
+            .expect("describe import")
+            .import_job_properties
             .expect("properties")
     }
 }

@@ -184,6 +184,10 @@ async fn the_queue_is_fifo_by_submit_order_across_data_stores() {
 #[tokio::test]
 async fn imports_have_their_own_queue_and_wait_as_submitted() {
     let h = Harness::new(profile(0, 100)).await;
+    h.put_object(
+        "s3://hlx-imports/in/patients.ndjson",
+        &[r#"{"resourceType":"Patient","id":"queued-import"}"#],
+    );
     let import = || {
         h.client
             .start_fhir_import_job()
@@ -213,18 +217,33 @@ async fn imports_have_their_own_queue_and_wait_as_submitted() {
         &JobStatus::Submitted,
         "a waiting import stays SUBMITTED"
     );
+    let waiting = h.describe_import(&h.datastore_id, second.job_id()).await;
+    assert_eq!(waiting.job_status(), &JobStatus::Submitted);
+    assert_eq!(
+        waiting.job_progress_report(),
+        None,
+        "a waiting import reports nothing"
+    );
     h.advance_secs(100);
-    let described = h
-        .client
-        .describe_fhir_import_job()
-        .datastore_id(&h.datastore_id)
-        .job_id(second.job_id())
-        .send()
-        .await
-        .unwrap()
-        .import_job_properties
-        .unwrap();
+    let described = h.describe_import(&h.datastore_id, second.job_id()).await;
     assert_eq!(described.job_status(), &JobStatus::InProgress);
+    let first_done = h.describe_import(&h.datastore_id, first.job_id()).await;
+    assert_eq!(first_done.job_status(), &JobStatus::Completed);
+    assert_eq!(
+        first_done
+            .job_progress_report()
+            .and_then(|r| r.total_number_of_resources_imported()),
+        Some(1)
+    );
+    assert!(
+        h.emulator.resource_ids(&h.datastore_id).unwrap()["Patient"].contains("queued-import"),
+        "loaded while the export still runs"
+    );
+    assert_eq!(
+        h.describe_export(export.job_id()).await.job_status(),
+        &JobStatus::Completed,
+        "the export ran alongside the first import"
+    );
     h.advance_secs(100);
     h.emulator.advance();
     let transitions = h.emulator.transitions();
@@ -237,6 +256,13 @@ async fn imports_have_their_own_queue_and_wait_as_submitted() {
     let imports = h.emulator.import_jobs();
     assert!(imports.iter().all(|j| j.status == Status::Completed));
     assert_eq!(imports[1].start_time, imports[0].end_time);
+    assert!(
+        imports
+            .iter()
+            .all(|j| j.import_report.is_some_and(|r| r.imported_resources == 1))
+    );
+    let patients = h.emulator.datastores()[0].resource_counts["Patient"];
+    assert_eq!(patients, 11, "the second import replaced what the first loaded");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod binary;
 mod common;
 mod events;
 mod faults;
+mod imports;
 mod lifecycle;
 mod operations;
 mod output;

@@ -1,0 +1,202 @@
+//! FHIR R4's vocabulary an import checks a resource against: the resource
+//! type names and the rule every resource id follows.
+
+/// Every resource type of FHIR R4 (4.0.1), in alphabetical order: the types an
+/// import accepts. The generator's types ([`crate::SUPPORTED_RESOURCE_TYPES`])
+/// are among them.
+pub const R4_RESOURCE_TYPES: &[&str] = &[
+    "Account",
+    "ActivityDefinition",
+    "AdverseEvent",
+    "AllergyIntolerance",
+    "Appointment",
+    "AppointmentResponse",
+    "AuditEvent",
+    "Basic",
+    "Binary",
+    "BiologicallyDerivedProduct",
+    "BodyStructure",
+    "Bundle",
+    "CapabilityStatement",
+    "CarePlan",
+    "CareTeam",
+    "CatalogEntry",
+    "ChargeItem",
+    "ChargeItemDefinition",
+    "Claim",
+    "ClaimResponse",
+    "ClinicalImpression",
+    "CodeSystem",
+    "Communication",
+    "CommunicationRequest",
+    "CompartmentDefinition",
+    "Composition",
+    "ConceptMap",
+    "Condition",
+    "Consent",
+    "Contract",
+    "Coverage",
+    "CoverageEligibilityRequest",
+    "CoverageEligibilityResponse",
+    "DetectedIssue",
+    "Device",
+    "DeviceDefinition",
+    "DeviceMetric",
+    "DeviceRequest",
+    "DeviceUseStatement",
+    "DiagnosticReport",
+    "DocumentManifest",
+    "DocumentReference",
+    "EffectEvidenceSynthesis",
+    "Encounter",
+    "Endpoint",
+    "EnrollmentRequest",
+    "EnrollmentResponse",
+    "EpisodeOfCare",
+    "EventDefinition",
+    "Evidence",
+    "EvidenceVariable",
+    "ExampleScenario",
+    "ExplanationOfBenefit",
+    "FamilyMemberHistory",
+    "Flag",
+    "Goal",
+    "GraphDefinition",
+    "Group",
+    "GuidanceResponse",
+    "HealthcareService",
+    "ImagingStudy",
+    "Immunization",
+    "ImmunizationEvaluation",
+    "ImmunizationRecommendation",
+    "ImplementationGuide",
+    "InsurancePlan",
+    "Invoice",
+    "Library",
+    "Linkage",
+    "List",
+    "Location",
+    "Measure",
+    "MeasureReport",
+    "Media",
+    "Medication",
+    "MedicationAdministration",
+    "MedicationDispense",
+    "MedicationKnowledge",
+    "MedicationRequest",
+    "MedicationStatement",
+    "MedicinalProduct",
+    "MedicinalProductAuthorization",
+    "MedicinalProductContraindication",
+    "MedicinalProductIndication",
+    "MedicinalProductIngredient",
+    "MedicinalProductInteraction",
+    "MedicinalProductManufactured",
+    "MedicinalProductPackaged",
+    "MedicinalProductPharmaceutical",
+    "MedicinalProductUndesirableEffect",
+    "MessageDefinition",
+    "MessageHeader",
+    "MolecularSequence",
+    "NamingSystem",
+    "NutritionOrder",
+    "Observation",
+    "ObservationDefinition",
+    "OperationDefinition",
+    "OperationOutcome",
+    "Organization",
+    "OrganizationAffiliation",
+    "Parameters",
+    "Patient",
+    "PaymentNotice",
+    "PaymentReconciliation",
+    "Person",
+    "PlanDefinition",
+    "Practitioner",
+    "PractitionerRole",
+    "Procedure",
+    "Provenance",
+    "Questionnaire",
+    "QuestionnaireResponse",
+    "RelatedPerson",
+    "RequestGroup",
+    "ResearchDefinition",
+    "ResearchElementDefinition",
+    "ResearchStudy",
+    "ResearchSubject",
+    "RiskAssessment",
+    "RiskEvidenceSynthesis",
+    "Schedule",
+    "SearchParameter",
+    "ServiceRequest",
+    "Slot",
+    "Specimen",
+    "SpecimenDefinition",
+    "StructureDefinition",
+    "StructureMap",
+    "Subscription",
+    "Substance",
+    "SubstanceNucleicAcid",
+    "SubstancePolymer",
+    "SubstanceProtein",
+    "SubstanceReferenceInformation",
+    "SubstanceSourceMaterial",
+    "SubstanceSpecification",
+    "SupplyDelivery",
+    "SupplyRequest",
+    "Task",
+    "TerminologyCapabilities",
+    "TestReport",
+    "TestScript",
+    "ValueSet",
+    "VerificationResult",
+    "VisionPrescription",
+];
+
+/// FHIR's rule for a resource id, as a pattern (for messages).
+pub const ID_PATTERN: &str = r"[A-Za-z0-9\-\.]{1,64}";
+
+/// Whether `name` is an R4 resource type (exactly: names are case-sensitive).
+pub fn is_resource_type(name: &str) -> bool {
+    R4_RESOURCE_TYPES.binary_search(&name).is_ok()
+}
+
+/// Whether `id` follows FHIR's id rule: 1 to 64 of `A-Z`, `a-z`, `0-9`, `-`, `.`.
+pub fn is_valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SUPPORTED_RESOURCE_TYPES;
+
+    #[test]
+    fn the_list_is_r4s_146_types_sorted_and_holds_the_generators() {
+        assert_eq!(R4_RESOURCE_TYPES.len(), 146);
+        assert!(
+            R4_RESOURCE_TYPES.windows(2).all(|w| w[0] < w[1]),
+            "sorted and unique (binary search relies on it)"
+        );
+        for t in SUPPORTED_RESOURCE_TYPES {
+            assert!(is_resource_type(t), "{t}");
+        }
+        assert!(is_resource_type("OperationOutcome"));
+        assert!(!is_resource_type("patient"));
+        assert!(!is_resource_type("Resource"), "abstract");
+        assert!(!is_resource_type("DomainResource"), "abstract");
+    }
+
+    #[test]
+    fn ids_follow_the_fhir_rule() {
+        for good in ["a", "Patient-1", "1.2.840", &"x".repeat(64), "0f3e-AB.c"] {
+            assert!(is_valid_id(good), "{good}");
+        }
+        for bad in ["", "a b", "a_b", "a/b", &"x".repeat(65), "é", "a\n"] {
+            assert!(!is_valid_id(bad), "{bad:?}");
+        }
+    }
+}
