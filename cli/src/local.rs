@@ -453,7 +453,7 @@ async fn summary(run: &LocalStack) -> Result<u8, String> {
         );
         let record = run
             .store
-            .get(&description.name)
+            .get(hlx_core::JobKind::Export, &description.name)
             .await
             .map_err(|e| format!("the job record of {} could not be read: {e}", description.name))?;
         match record {

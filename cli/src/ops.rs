@@ -312,7 +312,12 @@ pub async fn list(global: &GlobalArgs, args: ListArgs) -> Result<u8, CliError> {
                 ));
             };
             let page = store
-                .list(datastore_id, args.limit, args.next_token.as_deref())
+                .list(
+                    hlx_core::JobKind::Export,
+                    datastore_id,
+                    args.limit,
+                    args.next_token.as_deref(),
+                )
                 .await
                 .map_err(aws::store_error)?;
             if global.json {
@@ -339,7 +344,10 @@ pub async fn list(global: &GlobalArgs, args: ListArgs) -> Result<u8, CliError> {
             let mut rows = Vec::new();
             for e in &executions {
                 let record = match &backend.store {
-                    Some(store) => store.get(&e.name).await.map_err(aws::store_error)?,
+                    Some(store) => store
+                        .get(hlx_core::JobKind::Export, &e.name)
+                        .await
+                        .map_err(aws::store_error)?,
                     None => None,
                 };
                 let mut item = json!({

@@ -224,6 +224,9 @@ mod tests {
         JobRecord {
             export_id: "api-k-1".into(),
             execution_arn: "arn:aws:states:us-east-1:1:execution:m:api-k-1".into(),
+            kind: hlx_core::JobKind::Export,
+            input_s3_uri: None,
+            import_counts: None,
             status,
             datastore_id: Some("ds1".into()),
             trigger: Some("manual".into()),

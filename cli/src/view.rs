@@ -142,7 +142,10 @@ impl Backend {
     pub async fn export(&self, id: &str) -> Result<Option<ExportView>, CliError> {
         let (name, arn) = self.resolve(id)?;
         let record = match &self.store {
-            Some(store) => store.get(&name).await.map_err(aws::store_error)?,
+            Some(store) => store
+                .get(hlx_core::JobKind::Export, &name)
+                .await
+                .map_err(aws::store_error)?,
             None => None,
         };
         if let Some(record) = &record

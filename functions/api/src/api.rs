@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use hlx_clock::SharedClock;
 use hlx_core::store::MAX_PAGE;
 use hlx_core::validation::DATASTORE_ID;
-use hlx_core::{ExportRequest, HlxError, JobRecord, JobStore, RecordStatus};
+use hlx_core::{ExportRequest, HlxError, JobKind, JobRecord, JobRequest, JobStore, RecordStatus};
 use lambda_http::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
@@ -287,7 +287,12 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
         if !is_possible_execution_name(id) {
             return Err(unknown());
         }
-        if let Some(record) = self.store.get(id).await.map_err(|e| store_error(e, request_id))? {
+        if let Some(record) = self
+            .store
+            .get(JobKind::Export, id)
+            .await
+            .map_err(|e| store_error(e, request_id))?
+        {
             return Ok(json_response(StatusCode::OK, &record));
         }
         // No record yet: the execution may have started and not reached its
@@ -338,7 +343,7 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
         }
         let page = self
             .store
-            .list(&datastore_id, limit, next_token)
+            .list(JobKind::Export, &datastore_id, limit, next_token)
             .await
             .map_err(|e| store_error(e, request_id))?;
         Ok(json_response(StatusCode::OK, &page))
@@ -382,7 +387,7 @@ pub fn record_from_execution(execution: &ExecutionInfo, now: jiff::Timestamp) ->
         .as_deref()
         .and_then(|i| serde_json::from_str(i).ok())
         .unwrap_or(Value::Null);
-    let parsed = ExportRequest::from_value(&input).ok();
+    let parsed = JobRequest::from_value(&input).ok();
     let raw = |field: &str| {
         input
             .get(field)
@@ -402,18 +407,24 @@ pub fn record_from_execution(execution: &ExecutionInfo, now: jiff::Timestamp) ->
             Some(execution.stop_date.unwrap_or(now)),
         )
     };
+    let kind = parsed.as_ref().map_or(JobKind::Export, JobRequest::kind);
     JobRecord {
         export_id: execution.name.clone(),
         execution_arn: execution.execution_arn.clone(),
+        kind,
         status,
         datastore_id: raw("datastoreId"),
         trigger: raw("trigger"),
         job_id: None,
         job_name: raw("jobName"),
         job_status: None,
-        s3_uri: raw("s3Uri"),
-        kms_key_id: parsed.as_ref().map(|r| r.kms_key_id.clone()),
-        data_access_role_arn: parsed.as_ref().map(|r| r.data_access_role_arn.clone()),
+        s3_uri: parsed
+            .as_ref()
+            .map(|r| r.output_s3_uri().to_owned())
+            .or_else(|| raw("s3Uri")),
+        input_s3_uri: raw("inputS3Uri"),
+        kms_key_id: parsed.as_ref().map(|r| r.kms_key_id().to_owned()),
+        data_access_role_arn: parsed.as_ref().map(|r| r.data_access_role_arn().to_owned()),
         output_location: None,
         message: None,
         error_name,
@@ -427,6 +438,7 @@ pub fn record_from_execution(execution: &ExecutionInfo, now: jiff::Timestamp) ->
         running_seconds: None,
         checks: 0,
         start_attempts: 0,
+        import_counts: None,
     }
 }
 

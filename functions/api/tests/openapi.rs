@@ -156,13 +156,17 @@ fn every_reference_resolves() {
 fn full_and_minimal_records() -> (Value, Value) {
     let full = serde_json::to_value(record("e1", DATASTORE, 0)).unwrap();
     let mut everything = full.clone();
-    for field in ["runningSince", "message", "errorName", "errorCause"] {
+    for field in ["runningSince", "message", "errorName", "errorCause", "inputS3Uri"] {
         everything[field] = if field == "runningSince" {
             json!("2026-11-24T10:01:00.000Z")
         } else {
             json!("text")
         };
     }
+    everything["importCounts"] = json!({
+        "filesScanned": 1, "filesImported": 1, "filesWithErrors": 0,
+        "resourcesScanned": 3, "resourcesImported": 2, "resourcesWithErrors": 1
+    });
     let back: JobRecord = serde_json::from_value(everything.clone()).unwrap();
     let full = serde_json::to_value(back).unwrap();
     assert_eq!(full, everything, "every field round-trips");
@@ -190,6 +194,12 @@ fn the_job_record_schema_has_exactly_the_fields_hlx_core_writes() {
         let expected = match value {
             Value::String(_) => "string",
             Value::Number(_) => "integer",
+            Value::Object(counts) => {
+                let counts_schema = resolve(&spec, property);
+                assert_eq!(keys(&counts_schema["properties"]), keys(value), "{field}");
+                assert!(counts.values().all(Value::is_u64), "{field}");
+                continue;
+            }
             other => panic!("{field}: unexpected {other}"),
         };
         assert_eq!(property["type"], expected, "{field}");
@@ -418,7 +428,13 @@ async fn the_router_answers_every_described_status_and_no_other() {
     ];
     for make in failures {
         let failing = failing_api(make);
-        assert!(failing.store().get("e1").await.is_err());
+        assert!(
+            failing
+                .store()
+                .get(hlx_core::JobKind::Export, "e1")
+                .await
+                .is_err()
+        );
         serve("/exports", "GET", &failing.handle(get("/exports")).await);
         serve("/exports/{id}", "GET", &failing.handle(get("/exports/e1")).await);
     }

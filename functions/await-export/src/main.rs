@@ -3,7 +3,7 @@
 //! describes the job once and wakes the execution itself if the job has
 //! already moved on, so that an event that came first is never lost.
 
-use hlx_core::{DynamoDbJobStore, SdkExportJobs, SdkTaskTokens};
+use hlx_core::{DynamoDbJobStore, SdkHealthLakeJobs, SdkTaskTokens};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -13,7 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let table = hlx_core::aws::table_name()?;
     let config = hlx_core::aws::sdk_config().await;
     let waits = DynamoDbJobStore::new(aws_sdk_dynamodb::Client::new(&config), table);
-    let jobs = SdkExportJobs::new(aws_sdk_healthlake::Client::new(&config));
+    let jobs = SdkHealthLakeJobs::new(aws_sdk_healthlake::Client::new(&config));
     let tokens = SdkTaskTokens::new(aws_sdk_sfn::Client::new(&config));
     let (waits, jobs, tokens) = (&waits, &jobs, &tokens);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::HlxError;
-use crate::event::{JobKind, ParsedEvent, parse_event};
+use crate::event::{ParsedEvent, parse_event};
 use crate::export::JobProgress;
-use crate::healthlake::ExportJobs;
+use crate::export::describe_job;
+use crate::healthlake::HealthLakeJobs;
 use crate::poll::WakeBy;
 use crate::status::JobStatus;
 use crate::tasks::{TaskTokens, TokenAnswer};
@@ -87,7 +88,7 @@ pub fn wake_output(
 /// wake that fails leaves the wait to the event or the timeout.
 pub async fn await_export(
     waits: &impl WaitStore,
-    jobs: &impl ExportJobs,
+    jobs: &impl HealthLakeJobs,
     tokens: &impl TaskTokens,
     input: &AwaitExportInput,
 ) -> Result<Awaited, HlxError> {
@@ -103,6 +104,7 @@ pub async fn await_export(
     }
     let wait_seconds = i64::try_from(progress.next_check_seconds).unwrap_or(i64::MAX / 2);
     let item = WaitItem {
+        kind: progress.kind,
         datastore_id: progress.datastore_id.clone(),
         job_id: progress.job_id.clone(),
         export_id: input.export_id.clone(),
@@ -121,7 +123,7 @@ pub async fn await_export(
         tracing::info!(export_id = %input.export_id, job_id = %item.job_id, "a later wait is stored; nothing to do");
         return Ok(answer(AwaitOutcome::Stale, None));
     }
-    let described = match jobs.describe_export(&item.datastore_id, &item.job_id).await {
+    let described = match describe_job(jobs, item.kind, &item.datastore_id, &item.job_id).await {
         Ok(described) => described,
         Err(err) => {
             tracing::warn!(error_type = %err.error_name(), error = %err, "describe failed; the event or the fallback will wake the wait");
@@ -168,7 +170,7 @@ pub enum EventOutcome {
     /// The token's task is gone (`TaskTimedOut`, `InvalidToken`): the
     /// execution moved on, the fallback already woke it.
     TokenGone,
-    /// Not an export event hlx acts on (an import, an unknown detail-type).
+    /// Not a job event hlx acts on (an unknown detail-type).
     Ignored,
 }
 
@@ -218,11 +220,7 @@ pub async fn handle_job_event(
         outcome: EventOutcome::Ignored,
         reason: None,
     };
-    if job.kind == JobKind::Import {
-        handled.reason = Some("imports are not orchestrated by this version of hlx".into());
-        return Ok(handled);
-    }
-    let Some(wait) = waits.get_wait(&job.datastore_id, &job.job_id).await? else {
+    let Some(wait) = waits.get_wait(job.kind, &job.datastore_id, &job.job_id).await? else {
         handled.outcome = EventOutcome::NotAwaited;
         return Ok(handled);
     };

@@ -14,12 +14,7 @@ use crate::status::JobStatus;
 /// The source of HealthLake's events.
 pub const SOURCE: &str = "aws.healthlake";
 
-/// Which kind of job an event is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
-    Export,
-    Import,
-}
+pub use crate::kind::JobKind;
 
 /// A HealthLake job event, as far as hlx reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,8 @@
-//! The two steps that talk to HealthLake: start an export, check on it.
+//! The two steps that talk to HealthLake: start a job, check on it.
 //!
-//! Both return a [`JobProgress`], the one value the state machine carries
+//! An export and an import take the same two steps (start-export and
+//! check-export, chosen by the request's `kind`: one state machine runs
+//! both). Both return a [`JobProgress`], the one value the state machine carries
 //! through its wait loop (`$.progress`): what HealthLake last said, how long
 //! the job has waited and run, whether it has ended, and when to look again.
 
@@ -9,10 +11,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::HlxError;
-use crate::healthlake::{ExportJobs, StartExportJob};
-use crate::history::ExportHistory;
+use crate::healthlake::{HealthLakeJobs, JobDescription, StartExportJob, StartImportJob};
+use crate::history::JobHistory;
+use crate::import::ImportCounts;
+use crate::kind::JobKind;
 use crate::poll::{PollSchedule, WakeBy};
-use crate::request::{ExportRequest, client_token_for};
+use crate::request::{JobRequest, client_token_for};
 use crate::status::{JobStatus, Phase};
 use crate::time;
 
@@ -34,6 +38,9 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobProgress {
+    /// Export or import: which Describe a check calls.
+    #[serde(default)]
+    pub kind: JobKind,
     pub job_id: String,
     pub datastore_id: String,
     pub job_name: String,
@@ -75,6 +82,9 @@ pub struct JobProgress {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timed_out_reason: Option<String>,
+    /// An import's counts, as its last describe reported them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_counts: Option<ImportCounts>,
 }
 
 /// start-export's input: the execution input untouched, and who is asking.
@@ -105,38 +115,60 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// Validates the request and starts the export, idempotently: the client
-/// token comes from the execution name, so a retried start (after a timeout,
-/// a throttle, a crashed function) gets the job HealthLake already has.
-/// Then it reads how long the data store's recent exports ran, so that the
-/// wait can land just after the expected end; history that cannot be read
-/// leaves the configured schedule in force, it never fails the start.
+/// Validates the request and starts the export or import, idempotently: the
+/// client token comes from the execution name, so a retried start (after a
+/// timeout, a throttle, a crashed function) gets the job HealthLake already
+/// has. Then it reads how long the data store's recent jobs of this kind ran,
+/// so that the wait can land just after the expected end; history that
+/// cannot be read leaves the configured schedule in force, it never fails
+/// the start.
 pub async fn start_export(
-    jobs: &impl ExportJobs,
-    history: &impl ExportHistory,
+    jobs: &impl HealthLakeJobs,
+    history: &impl JobHistory,
     schedule: &PollSchedule,
     input: &StartExportInput,
 ) -> Result<JobProgress, HlxError> {
-    let request = ExportRequest::from_value(&input.request)?;
-    let job = StartExportJob {
-        datastore_id: request.datastore_id.clone(),
-        job_name: request.job_name_for(&input.execution_name),
-        s3_uri: request.s3_uri.clone(),
-        kms_key_id: request.kms_key_id.clone(),
-        data_access_role_arn: request.data_access_role_arn.clone(),
-        client_token: client_token_for(&input.execution_name),
+    let request = JobRequest::from_value(&input.request)?;
+    let kind = request.kind();
+    let datastore_id = request.datastore_id().to_owned();
+    let job_name = request.job_name_for(&input.execution_name);
+    let client_token = client_token_for(&input.execution_name);
+    let started = match &request {
+        JobRequest::Export(export) => {
+            jobs.start_export(&StartExportJob {
+                datastore_id: datastore_id.clone(),
+                job_name: job_name.clone(),
+                s3_uri: export.s3_uri.clone(),
+                kms_key_id: export.kms_key_id.clone(),
+                data_access_role_arn: export.data_access_role_arn.clone(),
+                client_token: client_token.clone(),
+            })
+            .await?
+        }
+        JobRequest::Import(import) => {
+            jobs.start_import(&StartImportJob {
+                datastore_id: datastore_id.clone(),
+                job_name: job_name.clone(),
+                input_s3_uri: import.input_s3_uri.clone(),
+                output_s3_uri: import.output_s3_uri.clone(),
+                kms_key_id: import.kms_key_id.clone(),
+                data_access_role_arn: import.data_access_role_arn.clone(),
+                client_token: client_token.clone(),
+            })
+            .await?
+        }
     };
-    let started = jobs.start_export(&job).await?;
     tracing::info!(
+        %kind,
         job_id = %started.job_id,
-        datastore_id = %job.datastore_id,
+        datastore_id = %datastore_id,
         status = %started.status,
-        "export started"
+        "job started"
     );
-    let expected_run_seconds = match history.expected_run_seconds(&job.datastore_id).await {
+    let expected_run_seconds = match history.expected_run_seconds(kind, &datastore_id).await {
         Ok(expected) => expected,
         Err(err) => {
-            tracing::warn!(error_type = %err.error_name(), error = %err, "export history unreadable; default schedule");
+            tracing::warn!(error_type = %err.error_name(), error = %err, "job history unreadable; default schedule");
             None
         }
     };
@@ -147,10 +179,11 @@ pub async fn start_export(
         _ => schedule.interval(phase, 1),
     };
     Ok(JobProgress {
+        kind,
         job_id: started.job_id,
-        datastore_id: job.datastore_id,
-        job_name: job.job_name,
-        client_token: job.client_token,
+        datastore_id,
+        job_name,
+        client_token,
         outcome: outcome_of(&started.status),
         job_status: started.status,
         changed: true,
@@ -168,20 +201,32 @@ pub async fn start_export(
         overdue_checks: 0,
         message: None,
         timed_out_reason: None,
+        import_counts: None,
     })
+}
+
+/// Describes a job of either kind.
+pub async fn describe_job(
+    jobs: &impl HealthLakeJobs,
+    kind: JobKind,
+    datastore_id: &str,
+    job_id: &str,
+) -> Result<JobDescription, HlxError> {
+    match kind {
+        JobKind::Export => jobs.describe_export(datastore_id, job_id).await,
+        JobKind::Import => jobs.describe_import(datastore_id, job_id).await,
+    }
 }
 
 /// Describes the job once and decides: ended, timed out, or when to look again.
 pub async fn check_export(
-    jobs: &impl ExportJobs,
+    jobs: &impl HealthLakeJobs,
     schedule: &PollSchedule,
     input: &CheckExportInput,
 ) -> Result<JobProgress, HlxError> {
     let previous = &input.progress;
     let now = input.now;
-    let described = jobs
-        .describe_export(&previous.datastore_id, &previous.job_id)
-        .await?;
+    let described = describe_job(jobs, previous.kind, &previous.datastore_id, &previous.job_id).await?;
     Ok(next_progress(schedule, previous, described, now))
 }
 
@@ -191,7 +236,7 @@ pub async fn check_export(
 pub fn next_progress(
     schedule: &PollSchedule,
     previous: &JobProgress,
-    described: crate::healthlake::JobDescription,
+    described: JobDescription,
     now: Timestamp,
 ) -> JobProgress {
     let status = described.status;
@@ -245,6 +290,7 @@ pub fn next_progress(
         }
     }
     JobProgress {
+        kind: previous.kind,
         job_id: previous.job_id.clone(),
         datastore_id: previous.datastore_id.clone(),
         job_name: previous.job_name.clone(),
@@ -266,6 +312,7 @@ pub fn next_progress(
         overdue_checks,
         message: described.message,
         timed_out_reason,
+        import_counts: described.import_counts.or_else(|| previous.import_counts.clone()),
     }
 }
 

@@ -1,13 +1,16 @@
-//! HealthLake export jobs behind a small trait, and its SDK adapter.
+//! HealthLake's export and import jobs behind a small trait, and its SDK adapter.
 
 use std::future::Future;
 
 use aws_sdk_healthlake::operation::describe_fhir_export_job::DescribeFHIRExportJobError;
+use aws_sdk_healthlake::operation::describe_fhir_import_job::DescribeFHIRImportJobError;
 use aws_sdk_healthlake::operation::start_fhir_export_job::StartFHIRExportJobError;
-use aws_sdk_healthlake::types::{OutputDataConfig, S3Configuration};
+use aws_sdk_healthlake::operation::start_fhir_import_job::StartFHIRImportJobError;
+use aws_sdk_healthlake::types::{InputDataConfig, JobProgressReport, OutputDataConfig, S3Configuration};
 use jiff::Timestamp;
 
 use crate::error::HlxError;
+use crate::import::ImportCounts;
 use crate::status::JobStatus;
 
 /// What `StartFHIRExportJob` is given.
@@ -21,14 +24,26 @@ pub struct StartExportJob {
     pub client_token: String,
 }
 
-/// What `StartFHIRExportJob` answers.
+/// What `StartFHIRImportJob` is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartImportJob {
+    pub datastore_id: String,
+    pub job_name: String,
+    pub input_s3_uri: String,
+    pub output_s3_uri: String,
+    pub kms_key_id: String,
+    pub data_access_role_arn: String,
+    pub client_token: String,
+}
+
+/// What `StartFHIRExportJob` (or `StartFHIRImportJob`) answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartedJob {
     pub job_id: String,
     pub status: JobStatus,
 }
 
-/// What `DescribeFHIRExportJob` answers, as far as hlx needs it.
+/// What `DescribeFHIRExportJob` (or `DescribeFHIRImportJob`) answers, as far as hlx needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobDescription {
     pub job_id: String,
@@ -36,10 +51,12 @@ pub struct JobDescription {
     pub submit_time: Timestamp,
     pub end_time: Option<Timestamp>,
     pub message: Option<String>,
+    /// An import's `JobProgressReport`, when HealthLake sent one.
+    pub import_counts: Option<ImportCounts>,
 }
 
-/// HealthLake's export operations.
-pub trait ExportJobs: Send + Sync {
+/// HealthLake's job operations.
+pub trait HealthLakeJobs: Send + Sync {
     fn start_export(&self, job: &StartExportJob)
     -> impl Future<Output = Result<StartedJob, HlxError>> + Send;
 
@@ -48,21 +65,30 @@ pub trait ExportJobs: Send + Sync {
         datastore_id: &str,
         job_id: &str,
     ) -> impl Future<Output = Result<JobDescription, HlxError>> + Send;
+
+    fn start_import(&self, job: &StartImportJob)
+    -> impl Future<Output = Result<StartedJob, HlxError>> + Send;
+
+    fn describe_import(
+        &self,
+        datastore_id: &str,
+        job_id: &str,
+    ) -> impl Future<Output = Result<JobDescription, HlxError>> + Send;
 }
 
-/// [`ExportJobs`] over the AWS SDK client.
+/// [`HealthLakeJobs`] over the AWS SDK client.
 #[derive(Debug, Clone)]
-pub struct SdkExportJobs {
+pub struct SdkHealthLakeJobs {
     client: aws_sdk_healthlake::Client,
 }
 
-impl SdkExportJobs {
+impl SdkHealthLakeJobs {
     pub fn new(client: aws_sdk_healthlake::Client) -> Self {
         Self { client }
     }
 }
 
-impl ExportJobs for SdkExportJobs {
+impl HealthLakeJobs for SdkHealthLakeJobs {
     async fn start_export(&self, job: &StartExportJob) -> Result<StartedJob, HlxError> {
         let s3 = S3Configuration::builder()
             .s3_uri(&job.s3_uri)
@@ -104,7 +130,67 @@ impl ExportJobs for SdkExportJobs {
             submit_time: to_timestamp(props.submit_time())?,
             end_time: props.end_time().map(to_timestamp).transpose()?,
             message: props.message().map(str::to_owned),
+            import_counts: None,
         })
+    }
+
+    async fn start_import(&self, job: &StartImportJob) -> Result<StartedJob, HlxError> {
+        let logs = S3Configuration::builder()
+            .s3_uri(&job.output_s3_uri)
+            .kms_key_id(&job.kms_key_id)
+            .build()
+            .map_err(|e| HlxError::InvalidInput(e.to_string()))?;
+        let output = self
+            .client
+            .start_fhir_import_job()
+            .datastore_id(&job.datastore_id)
+            .job_name(&job.job_name)
+            .input_data_config(InputDataConfig::S3Uri(job.input_s3_uri.clone()))
+            .job_output_data_config(OutputDataConfig::S3Configuration(logs))
+            .data_access_role_arn(&job.data_access_role_arn)
+            .client_token(&job.client_token)
+            .send()
+            .await
+            .map_err(|e| HlxError::from_healthlake(e, start_import_error_code))?;
+        Ok(StartedJob {
+            job_id: output.job_id().to_owned(),
+            status: JobStatus::from(output.job_status()),
+        })
+    }
+
+    async fn describe_import(&self, datastore_id: &str, job_id: &str) -> Result<JobDescription, HlxError> {
+        let output = self
+            .client
+            .describe_fhir_import_job()
+            .datastore_id(datastore_id)
+            .job_id(job_id)
+            .send()
+            .await
+            .map_err(|e| HlxError::from_healthlake(e, describe_import_error_code))?;
+        let props = output
+            .import_job_properties()
+            .ok_or_else(|| HlxError::HealthLakeUnavailable("the answer has no ImportJobProperties".into()))?;
+        Ok(JobDescription {
+            job_id: props.job_id().to_owned(),
+            status: JobStatus::from(props.job_status()),
+            submit_time: to_timestamp(props.submit_time())?,
+            end_time: props.end_time().map(to_timestamp).transpose()?,
+            message: props.message().map(str::to_owned),
+            import_counts: props.job_progress_report().map(import_counts),
+        })
+    }
+}
+
+/// The counts hlx keeps from a `JobProgressReport` (absent ones as 0).
+fn import_counts(report: &JobProgressReport) -> ImportCounts {
+    let count = |n: Option<i64>| n.map_or(0, |n| u64::try_from(n).unwrap_or(0));
+    ImportCounts {
+        files_scanned: count(report.total_number_of_scanned_files()),
+        files_imported: count(report.total_number_of_imported_files()),
+        files_with_errors: count(report.total_number_of_files_read_with_customer_error()),
+        resources_scanned: count(report.total_number_of_resources_scanned()),
+        resources_imported: count(report.total_number_of_resources_imported()),
+        resources_with_errors: count(report.total_number_of_resources_with_customer_error()),
     }
 }
 
@@ -125,6 +211,30 @@ fn start_error_code(err: &StartFHIRExportJobError) -> Option<&'static str> {
 
 fn describe_error_code(err: &DescribeFHIRExportJobError) -> Option<&'static str> {
     use DescribeFHIRExportJobError as E;
+    Some(match err {
+        E::InternalServerException(_) => "InternalServerException",
+        E::ResourceNotFoundException(_) => "ResourceNotFoundException",
+        E::ThrottlingException(_) => "ThrottlingException",
+        E::ValidationException(_) => "ValidationException",
+        _ => return None,
+    })
+}
+
+fn start_import_error_code(err: &StartFHIRImportJobError) -> Option<&'static str> {
+    use StartFHIRImportJobError as E;
+    Some(match err {
+        E::AccessDeniedException(_) => "AccessDeniedException",
+        E::FailedDependencyException(_) => "FailedDependencyException",
+        E::InternalServerException(_) => "InternalServerException",
+        E::ResourceNotFoundException(_) => "ResourceNotFoundException",
+        E::ThrottlingException(_) => "ThrottlingException",
+        E::ValidationException(_) => "ValidationException",
+        _ => return None,
+    })
+}
+
+fn describe_import_error_code(err: &DescribeFHIRImportJobError) -> Option<&'static str> {
+    use DescribeFHIRImportJobError as E;
     Some(match err {
         E::InternalServerException(_) => "InternalServerException",
         E::ResourceNotFoundException(_) => "ResourceNotFoundException",

@@ -1,9 +1,11 @@
-//! What the data store's past exports say about the next one: how long an
-//! export usually runs, so that the wait lands just after the expected end.
+//! What the data store's past jobs say about the next one: how long an
+//! export (or an import) usually runs, so that the wait lands just after the
+//! expected end. Exports learn from exports, imports from imports.
 
 use std::future::Future;
 
 use crate::error::HlxError;
+use crate::kind::JobKind;
 use crate::record::JobRecord;
 use crate::status::{JobStatus, RecordStatus};
 use crate::store::JobStore;
@@ -13,12 +15,13 @@ pub const HISTORY_SAMPLE: usize = 5;
 /// How many records are read to find them (failed ones are skipped).
 const HISTORY_READ: u32 = 25;
 
-/// Where past exports are read from.
-pub trait ExportHistory: Send + Sync {
-    /// The median running time of the data store's last completed exports
-    /// (at most [`HISTORY_SAMPLE`]), if it has any.
+/// Where past jobs are read from.
+pub trait JobHistory: Send + Sync {
+    /// The median running time of the data store's last completed jobs of
+    /// this kind (at most [`HISTORY_SAMPLE`]), if it has any.
     fn expected_run_seconds(
         &self,
+        kind: JobKind,
         datastore_id: &str,
     ) -> impl Future<Output = Result<Option<u64>, HlxError>> + Send;
 }
@@ -27,15 +30,19 @@ pub trait ExportHistory: Send + Sync {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoHistory;
 
-impl ExportHistory for NoHistory {
-    async fn expected_run_seconds(&self, _datastore_id: &str) -> Result<Option<u64>, HlxError> {
+impl JobHistory for NoHistory {
+    async fn expected_run_seconds(
+        &self,
+        _kind: JobKind,
+        _datastore_id: &str,
+    ) -> Result<Option<u64>, HlxError> {
         Ok(None)
     }
 }
 
-impl<S: JobStore> ExportHistory for S {
-    async fn expected_run_seconds(&self, datastore_id: &str) -> Result<Option<u64>, HlxError> {
-        let page = self.list(datastore_id, HISTORY_READ, None).await?;
+impl<S: JobStore> JobHistory for S {
+    async fn expected_run_seconds(&self, kind: JobKind, datastore_id: &str) -> Result<Option<u64>, HlxError> {
+        let page = self.list(kind, datastore_id, HISTORY_READ, None).await?;
         Ok(expected_run_seconds_of(&page.records))
     }
 }

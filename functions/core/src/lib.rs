@@ -1,4 +1,4 @@
-//! hlx's export domain.
+//! hlx's domain: HealthLake export and import jobs.
 //!
 //! Everything the Lambdas decide lives here, free of `lambda_runtime`: the
 //! request and its validation, HealthLake's job statuses, the poll schedule and
@@ -14,6 +14,8 @@ pub mod event;
 pub mod export;
 pub mod healthlake;
 pub mod history;
+pub mod import;
+pub mod kind;
 pub mod poll;
 pub mod record;
 pub mod request;
@@ -27,11 +29,13 @@ pub mod wait;
 pub use callback::{AwaitExportInput, Awaited, EventHandled, EventOutcome, await_export, handle_job_event};
 pub use error::HlxError;
 pub use export::{CheckExportInput, JobProgress, Outcome, StartExportInput, check_export, start_export};
-pub use healthlake::{ExportJobs, SdkExportJobs};
-pub use history::{ExportHistory, NoHistory};
+pub use healthlake::{HealthLakeJobs, SdkHealthLakeJobs};
+pub use history::{JobHistory, NoHistory};
+pub use import::{ImportCounts, ImportRequest};
+pub use kind::JobKind;
 pub use poll::{PollSchedule, WakeBy};
 pub use record::{JobRecord, RecordRequest, RecordWritten, WriteOutcome, record_result};
-pub use request::{ExportRequest, Trigger, client_token_for, output_location};
+pub use request::{ExportRequest, JobRequest, Trigger, client_token_for, output_location};
 pub use status::{JobStatus, Phase, RecordStatus};
 pub use store::{AnyJobStore, DynamoDbJobStore, InMemoryJobStore, JobStore, RecordPage};
 pub use tasks::{SdkTaskTokens, TaskTokens, TokenAnswer};

@@ -1,4 +1,4 @@
-//! The job record: one item per export, the audit trail of what hlx did.
+//! The job record: one item per export or import, the audit trail of what hlx did.
 //!
 //! A record only moves forward. [`decide`] is the rule every store applies:
 //! a higher-ranked status replaces a lower one, a same-ranked running status
@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use crate::error::HlxError;
 use crate::export::{JobProgress, Outcome};
-use crate::request::{ExportRequest, output_location};
+use crate::import::ImportCounts;
+use crate::kind::JobKind;
+use crate::request::JobRequest;
 use crate::status::RecordStatus;
 use crate::time;
 
@@ -60,11 +62,15 @@ pub struct RecordRequest {
     pub outcome: Option<RecordOutcome>,
 }
 
-/// One export's history item.
+/// One job's history item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobRecord {
+    /// The execution name: the export's (or import's) id in hlx.
     pub export_id: String,
+    /// Records written before imports existed have none: exports.
+    #[serde(default)]
+    pub kind: JobKind,
     pub execution_arn: String,
     pub status: RecordStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,8 +83,12 @@ pub struct JobRecord {
     pub job_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_status: Option<String>,
+    /// Where HealthLake writes: an export's files, an import's logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3_uri: Option<String>,
+    /// An import's input location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_s3_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,12 +122,15 @@ pub struct JobRecord {
     /// Attempts the start took.
     #[serde(default)]
     pub start_attempts: u32,
+    /// An import's counts: resources scanned, imported and refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_counts: Option<ImportCounts>,
 }
 
 impl JobRecord {
     /// Builds the record the state machine asked for.
     pub fn from_request(input: RecordRequest) -> Result<Self, HlxError> {
-        let parsed = ExportRequest::from_value(&input.request).ok();
+        let parsed = JobRequest::from_value(&input.request).ok();
         let raw = input.request.as_object();
         let raw_string = |field: &str| -> Option<String> {
             raw.and_then(|o| o.get(field))
@@ -144,17 +157,31 @@ impl JobRecord {
             ),
             None => (None, progress.and_then(|p| p.timed_out_reason.clone())),
         };
+        let kind = parsed
+            .as_ref()
+            .map(JobRequest::kind)
+            .or_else(|| progress.map(|p| p.kind))
+            .or_else(|| raw_string("kind").as_deref().and_then(JobKind::parse))
+            .unwrap_or_default();
         let datastore_id = parsed
             .as_ref()
-            .map(|r| r.datastore_id.clone())
+            .map(|r| r.datastore_id().to_owned())
             .or_else(|| progress.map(|p| p.datastore_id.clone()))
             .or_else(|| raw_string("datastoreId").filter(|s| !s.is_empty()));
         let s3_uri = parsed
             .as_ref()
-            .map(|r| r.s3_uri.clone())
-            .or_else(|| raw_string("s3Uri"));
+            .map(|r| r.output_s3_uri().to_owned())
+            .or_else(|| match kind {
+                JobKind::Export => raw_string("s3Uri"),
+                JobKind::Import => raw_string("outputS3Uri"),
+            });
+        let input_s3_uri = match &parsed {
+            Some(JobRequest::Import(r)) => Some(r.input_s3_uri.clone()),
+            Some(JobRequest::Export(_)) => None,
+            None => raw_string("inputS3Uri"),
+        };
         let output_location = match (progress, &parsed) {
-            (Some(p), Some(r)) => Some(output_location(&r.s3_uri, &r.datastore_id, &p.job_id)),
+            (Some(p), Some(r)) => Some(r.output_location(&p.job_id)),
             _ => None,
         };
         let ended_at = if status.is_terminal() {
@@ -165,17 +192,19 @@ impl JobRecord {
         Ok(Self {
             export_id: input.export_id,
             execution_arn: input.execution_arn,
+            kind,
             trigger: parsed
                 .as_ref()
-                .map(|r| r.trigger.as_str().to_owned())
+                .map(|r| r.trigger().as_str().to_owned())
                 .or_else(|| raw_string("trigger")),
             datastore_id,
             job_id: progress.map(|p| p.job_id.clone()),
             job_name: progress.map(|p| p.job_name.clone()),
             job_status: progress.map(|p| p.job_status.to_string()),
             s3_uri,
-            kms_key_id: parsed.as_ref().map(|r| r.kms_key_id.clone()),
-            data_access_role_arn: parsed.as_ref().map(|r| r.data_access_role_arn.clone()),
+            input_s3_uri,
+            kms_key_id: parsed.as_ref().map(|r| r.kms_key_id().to_owned()),
+            data_access_role_arn: parsed.as_ref().map(|r| r.data_access_role_arn().to_owned()),
             output_location,
             message: progress.and_then(|p| p.message.clone()),
             error_name,
@@ -189,6 +218,7 @@ impl JobRecord {
             running_seconds: progress.and_then(|p| p.running_seconds),
             checks: progress.map_or(0, |p| p.checks),
             start_attempts: progress.map_or(0, |p| p.start_attempts),
+            import_counts: progress.and_then(|p| p.import_counts.clone()),
             status,
         })
     }
@@ -281,6 +311,7 @@ pub async fn record_result(
     let record = JobRecord::from_request(input)?;
     let write = store.write(&record).await?;
     tracing::info!(
+        kind = %record.kind,
         export_id = %record.export_id,
         status = %record.status,
         write = ?write,

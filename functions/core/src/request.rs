@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::import::ImportRequest;
+use crate::kind::JobKind;
 use crate::validation::{
     CLIENT_TOKEN, DATA_ACCESS_ROLE_ARN, DATASTORE_ID, FieldError, JOB_NAME, KMS_KEY_ID, S3_URI,
 };
@@ -80,18 +82,7 @@ impl ExportRequest {
         if let Some(name) = &job_name {
             JOB_NAME.check("jobName", name)?;
         }
-        let trigger = match optional_string(object, "trigger")?.as_deref() {
-            None => Trigger::Manual,
-            Some("schedule") => Trigger::Schedule,
-            Some("api") => Trigger::Api,
-            Some("manual") => Trigger::Manual,
-            Some(other) => {
-                return Err(FieldError::new(
-                    "trigger",
-                    format!("must be one of \"schedule\", \"api\", \"manual\", got {other:?}"),
-                ));
-            }
-        };
+        let trigger = trigger_of(object)?;
         Ok(Self {
             datastore_id,
             s3_uri,
@@ -111,30 +102,136 @@ impl ExportRequest {
     /// The job name sent to HealthLake: the requested one, or one derived from
     /// the execution name so that HealthLake's own job list reads well.
     pub fn job_name_for(&self, execution_name: &str) -> String {
-        if let Some(name) = &self.job_name {
-            return name.clone();
-        }
-        let cleaned: String = execution_name
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || "_.:/=+-%@".contains(c) {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .take(JOB_NAME.max_chars)
-            .collect();
-        if cleaned.is_empty() {
-            "hlx-export".to_owned()
-        } else {
-            cleaned
+        match &self.job_name {
+            Some(name) => name.clone(),
+            None => derived_job_name(execution_name, "hlx-export"),
         }
     }
 
     /// Where HealthLake writes this job's files.
     pub fn output_location(&self, job_id: &str) -> String {
         output_location(&self.s3_uri, &self.datastore_id, job_id)
+    }
+}
+
+/// A job name from the execution name, cleaned to HealthLake's job name rule
+/// (`fallback` when nothing is left).
+pub fn derived_job_name(execution_name: &str, fallback: &str) -> String {
+    let cleaned: String = execution_name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "_.:/=+-%@".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(JOB_NAME.max_chars)
+        .collect();
+    if cleaned.is_empty() {
+        fallback.to_owned()
+    } else {
+        cleaned
+    }
+}
+
+/// An export or an import request: the execution input, told apart by its
+/// `kind` (absent: an export). Each kind refuses the other's fields, so an
+/// import request can never start an export, nor the reverse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum JobRequest {
+    Export(ExportRequest),
+    Import(ImportRequest),
+}
+
+impl JobRequest {
+    /// Validates raw execution input of either kind; the error names the
+    /// first field that breaks a rule, `kind` included.
+    pub fn from_value(value: &Value) -> Result<Self, FieldError> {
+        let Some(object) = value.as_object() else {
+            return ExportRequest::from_value(value).map(Self::Export);
+        };
+        let kind = match object.get("kind") {
+            None | Some(Value::Null) => JobKind::Export,
+            Some(Value::String(s)) => JobKind::parse(s).ok_or_else(|| {
+                FieldError::new(
+                    "kind",
+                    format!("must be one of \"export\", \"import\", got {s:?}"),
+                )
+            })?,
+            Some(other) => {
+                return Err(FieldError::new(
+                    "kind",
+                    format!("must be a string, got {}", json_kind(other)),
+                ));
+            }
+        };
+        let mut rest = object.clone();
+        rest.remove("kind");
+        let rest = Value::Object(rest);
+        match kind {
+            JobKind::Export => ExportRequest::from_value(&rest).map(Self::Export),
+            JobKind::Import => ImportRequest::from_value(&rest).map(Self::Import),
+        }
+    }
+
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Self::Export(_) => JobKind::Export,
+            Self::Import(_) => JobKind::Import,
+        }
+    }
+
+    pub fn datastore_id(&self) -> &str {
+        match self {
+            Self::Export(r) => &r.datastore_id,
+            Self::Import(r) => &r.datastore_id,
+        }
+    }
+
+    pub fn trigger(&self) -> Trigger {
+        match self {
+            Self::Export(r) => r.trigger,
+            Self::Import(r) => r.trigger,
+        }
+    }
+
+    pub fn kms_key_id(&self) -> &str {
+        match self {
+            Self::Export(r) => &r.kms_key_id,
+            Self::Import(r) => &r.kms_key_id,
+        }
+    }
+
+    pub fn data_access_role_arn(&self) -> &str {
+        match self {
+            Self::Export(r) => &r.data_access_role_arn,
+            Self::Import(r) => &r.data_access_role_arn,
+        }
+    }
+
+    /// Where HealthLake writes: an export's files, an import's logs.
+    pub fn output_s3_uri(&self) -> &str {
+        match self {
+            Self::Export(r) => &r.s3_uri,
+            Self::Import(r) => &r.output_s3_uri,
+        }
+    }
+
+    /// The folder of this job's output (files or logs) once it has an id.
+    pub fn output_location(&self, job_id: &str) -> String {
+        match self {
+            Self::Export(r) => r.output_location(job_id),
+            Self::Import(r) => r.log_location(job_id),
+        }
+    }
+
+    pub fn job_name_for(&self, execution_name: &str) -> String {
+        match self {
+            Self::Export(r) => r.job_name_for(execution_name),
+            Self::Import(r) => r.job_name_for(execution_name),
+        }
     }
 }
 
@@ -157,11 +254,28 @@ pub fn client_token_for(execution_name: &str) -> String {
     token
 }
 
-fn required_string(object: &Map<String, Value>, field: &str) -> Result<String, FieldError> {
+/// The request's `trigger`: `manual` when absent.
+pub(crate) fn trigger_of(object: &Map<String, Value>) -> Result<Trigger, FieldError> {
+    match optional_string(object, "trigger")?.as_deref() {
+        None => Ok(Trigger::Manual),
+        Some("schedule") => Ok(Trigger::Schedule),
+        Some("api") => Ok(Trigger::Api),
+        Some("manual") => Ok(Trigger::Manual),
+        Some(other) => Err(FieldError::new(
+            "trigger",
+            format!("must be one of \"schedule\", \"api\", \"manual\", got {other:?}"),
+        )),
+    }
+}
+
+pub(crate) fn required_string(object: &Map<String, Value>, field: &str) -> Result<String, FieldError> {
     optional_string(object, field)?.ok_or_else(|| FieldError::missing(field))
 }
 
-fn optional_string(object: &Map<String, Value>, field: &str) -> Result<Option<String>, FieldError> {
+pub(crate) fn optional_string(
+    object: &Map<String, Value>,
+    field: &str,
+) -> Result<Option<String>, FieldError> {
     match object.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),

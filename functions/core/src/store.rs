@@ -2,14 +2,16 @@
 //! DynamoDB-compatible server), or in memory for local mode and tests.
 //!
 //! Table design (one table, room for other item types later):
-//! - `pk` (S), the partition key: `EXPORT#<exportId>`; one item per export.
-//! - GSI `by-datastore`: `gsi1pk` = `DATASTORE#<datastoreId>`, `gsi1sk` =
+//! - `pk` (S), the partition key: `EXPORT#<exportId>` (or `IMPORT#<importId>`);
+//!   one item per export or import.
+//! - GSI `by-datastore`: `gsi1pk` = `DATASTORE#<datastoreId>` for exports,
+//!   `DATASTORE#<datastoreId>#IMPORT` for imports, `gsi1sk` =
 //!   `<executionStartedAt>#<exportId>` (fixed-width UTC), so a data store's
-//!   exports list newest first. Records without a data store (a request
-//!   rejected before one was known) stay out of the index.
+//!   exports (or imports) list newest first. Records without a data store (a
+//!   request rejected before one was known) stay out of the index.
 //! - `expiresAt` (N, epoch seconds) is the table's TTL attribute, set on
 //!   items that expire; job records never do.
-//! - Wait items (`pk` = `AWAIT#EXPORT#<datastoreId>#<jobId>`, see
+//! - Wait items (`pk` = `AWAIT#EXPORT#<datastoreId>#<jobId>` or `AWAIT#IMPORT#...`, see
 //!   [`crate::wait`]) hold the task token of an execution waiting for its
 //!   job's event; they expire a day after their wait would have ended.
 
@@ -22,6 +24,7 @@ use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
 use crate::error::HlxError;
+use crate::kind::JobKind;
 use crate::record::{JobRecord, StoredState, WriteOutcome, decide};
 use crate::status::TERMINAL_RANK;
 use crate::time;
@@ -45,15 +48,33 @@ pub trait JobStore: Send + Sync {
     /// Writes `record` if the write rule lets it ([`decide`]).
     fn write(&self, record: &JobRecord) -> impl Future<Output = Result<WriteOutcome, HlxError>> + Send;
 
-    fn get(&self, export_id: &str) -> impl Future<Output = Result<Option<JobRecord>, HlxError>> + Send;
+    fn get(
+        &self,
+        kind: JobKind,
+        export_id: &str,
+    ) -> impl Future<Output = Result<Option<JobRecord>, HlxError>> + Send;
 
-    /// A data store's exports, newest first; `next_token` continues a list.
+    /// A data store's exports (or imports), newest first; `next_token` continues a list.
     fn list(
         &self,
+        kind: JobKind,
         datastore_id: &str,
         limit: u32,
         next_token: Option<&str>,
     ) -> impl Future<Output = Result<RecordPage, HlxError>> + Send;
+}
+
+/// A record's partition key: `EXPORT#<id>`, `IMPORT#<id>`.
+pub fn record_key(kind: JobKind, export_id: &str) -> String {
+    format!("{}#{export_id}", kind.key())
+}
+
+/// The index key of a data store's records of one kind.
+fn datastore_key(kind: JobKind, datastore_id: &str) -> String {
+    match kind {
+        JobKind::Export => format!("DATASTORE#{datastore_id}"),
+        JobKind::Import => format!("DATASTORE#{datastore_id}#IMPORT"),
+    }
 }
 
 fn sort_key(record: &JobRecord) -> String {
@@ -67,6 +88,7 @@ fn sort_key(record: &JobRecord) -> String {
 /// Job records in memory: local mode's embedded store.
 #[derive(Debug, Default)]
 pub struct InMemoryJobStore {
+    /// Records by [`record_key`].
     records: Mutex<HashMap<String, JobRecord>>,
     /// Wait items (see [`crate::wait`]), by key.
     pub(crate) waits: Mutex<HashMap<String, crate::wait::WaitItem>>,
@@ -94,20 +116,27 @@ impl InMemoryJobStore {
 impl JobStore for InMemoryJobStore {
     async fn write(&self, record: &JobRecord) -> Result<WriteOutcome, HlxError> {
         let mut records = self.records.lock().expect("store lock");
-        let existing = records.get(&record.export_id).map(StoredState::from);
+        let key = record_key(record.kind, &record.export_id);
+        let existing = records.get(&key).map(StoredState::from);
         let outcome = decide(existing.as_ref(), record, &record.export_id)?;
         if outcome == WriteOutcome::Written {
-            records.insert(record.export_id.clone(), record.clone());
+            records.insert(key, record.clone());
         }
         Ok(outcome)
     }
 
-    async fn get(&self, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
-        Ok(self.records.lock().expect("store lock").get(export_id).cloned())
+    async fn get(&self, kind: JobKind, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
+        Ok(self
+            .records
+            .lock()
+            .expect("store lock")
+            .get(&record_key(kind, export_id))
+            .cloned())
     }
 
     async fn list(
         &self,
+        kind: JobKind,
         datastore_id: &str,
         limit: u32,
         next_token: Option<&str>,
@@ -119,7 +148,7 @@ impl JobStore for InMemoryJobStore {
             .lock()
             .expect("store lock")
             .values()
-            .filter(|r| r.datastore_id.as_deref() == Some(datastore_id))
+            .filter(|r| r.kind == kind && r.datastore_id.as_deref() == Some(datastore_id))
             .map(|r| (sort_key(r), r.clone()))
             .filter(|(key, _)| after.as_ref().is_none_or(|after| key < after))
             .collect();
@@ -151,22 +180,23 @@ impl JobStore for AnyJobStore {
         }
     }
 
-    async fn get(&self, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
+    async fn get(&self, kind: JobKind, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
         match self {
-            Self::Memory(store) => store.get(export_id).await,
-            Self::DynamoDb(store) => store.get(export_id).await,
+            Self::Memory(store) => store.get(kind, export_id).await,
+            Self::DynamoDb(store) => store.get(kind, export_id).await,
         }
     }
 
     async fn list(
         &self,
+        kind: JobKind,
         datastore_id: &str,
         limit: u32,
         next_token: Option<&str>,
     ) -> Result<RecordPage, HlxError> {
         match self {
-            Self::Memory(store) => store.list(datastore_id, limit, next_token).await,
-            Self::DynamoDb(store) => store.list(datastore_id, limit, next_token).await,
+            Self::Memory(store) => store.list(kind, datastore_id, limit, next_token).await,
+            Self::DynamoDb(store) => store.list(kind, datastore_id, limit, next_token).await,
         }
     }
 }
@@ -256,12 +286,12 @@ impl DynamoDbJobStore {
         let mut item = to_item(&value);
         item.insert(
             "pk".into(),
-            AttributeValue::S(format!("EXPORT#{}", record.export_id)),
+            AttributeValue::S(record_key(record.kind, &record.export_id)),
         );
         if let Some(datastore_id) = &record.datastore_id {
             item.insert(
                 "gsi1pk".into(),
-                AttributeValue::S(format!("DATASTORE#{datastore_id}")),
+                AttributeValue::S(datastore_key(record.kind, datastore_id)),
             );
             item.insert("gsi1sk".into(), AttributeValue::S(sort_key(record)));
         }
@@ -302,7 +332,7 @@ impl JobStore for DynamoDbJobStore {
             Err(err) => match HlxError::from_dynamodb_modeled(err, put_error_code) {
                 HlxError::DynamoDb { code, .. } if code == "ConditionalCheckFailedException" => {
                     // The condition refused: classify by the same rule, from what is stored.
-                    let existing = self.get(&record.export_id).await?;
+                    let existing = self.get(record.kind, &record.export_id).await?;
                     let existing = existing.as_ref().map(StoredState::from);
                     match decide(existing.as_ref(), record, &record.export_id)? {
                         // The item changed between the write and the read; the
@@ -319,12 +349,12 @@ impl JobStore for DynamoDbJobStore {
         }
     }
 
-    async fn get(&self, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
+    async fn get(&self, kind: JobKind, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(format!("EXPORT#{export_id}")))
+            .key("pk", AttributeValue::S(record_key(kind, export_id)))
             .consistent_read(true)
             .send()
             .await
@@ -334,6 +364,7 @@ impl JobStore for DynamoDbJobStore {
 
     async fn list(
         &self,
+        kind: JobKind,
         datastore_id: &str,
         limit: u32,
         next_token: Option<&str>,
@@ -350,7 +381,7 @@ impl JobStore for DynamoDbJobStore {
             .table_name(&self.table)
             .index_name(DATASTORE_INDEX)
             .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("DATASTORE#{datastore_id}")))
+            .expression_attribute_values(":pk", AttributeValue::S(datastore_key(kind, datastore_id)))
             .scan_index_forward(false)
             .limit(i32::try_from(limit.clamp(1, MAX_PAGE)).expect("small limit"))
             .set_exclusive_start_key(start_key)

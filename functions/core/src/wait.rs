@@ -5,7 +5,7 @@
 //! job arrives and sends it back. An item also says which status the
 //! execution last saw, so that an event that says nothing new (a duplicate,
 //! an `In Progress` after `Completed`) wakes nothing. Items live in the job
-//! table under `AWAIT#EXPORT#<datastoreId>#<jobId>`, with a TTL.
+//! table under `AWAIT#<EXPORT|IMPORT>#<datastoreId>#<jobId>`, with a TTL.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,6 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::HlxError;
+use crate::kind::JobKind;
 use crate::status::JobStatus;
 use crate::store::{AnyJobStore, DynamoDbJobStore, InMemoryJobStore, from_item};
 use crate::time;
@@ -23,14 +24,16 @@ use crate::time;
 pub const WAIT_ITEM_GRACE: SignedDuration = SignedDuration::from_hours(24);
 
 /// The key of a job's wait item.
-pub fn wait_key(datastore_id: &str, job_id: &str) -> String {
-    format!("AWAIT#EXPORT#{datastore_id}#{job_id}")
+pub fn wait_key(kind: JobKind, datastore_id: &str, job_id: &str) -> String {
+    format!("AWAIT#{}#{datastore_id}#{job_id}", kind.key())
 }
 
 /// One execution waiting for one job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WaitItem {
+    #[serde(default)]
+    pub kind: JobKind,
     pub datastore_id: String,
     pub job_id: String,
     /// The export (execution name) that waits.
@@ -64,6 +67,7 @@ pub trait WaitStore: Send + Sync {
 
     fn get_wait(
         &self,
+        kind: JobKind,
         datastore_id: &str,
         job_id: &str,
     ) -> impl Future<Output = Result<Option<WaitItem>, HlxError>> + Send;
@@ -86,7 +90,7 @@ fn replaces(existing: Option<&WaitItem>, new: &WaitItem) -> bool {
 impl WaitStore for InMemoryJobStore {
     async fn put_wait(&self, item: &WaitItem) -> Result<StoredWait, HlxError> {
         let mut waits = self.waits.lock().expect("store lock");
-        let key = wait_key(&item.datastore_id, &item.job_id);
+        let key = wait_key(item.kind, &item.datastore_id, &item.job_id);
         if !replaces(waits.get(&key), item) {
             return Ok(StoredWait::Stale);
         }
@@ -94,14 +98,19 @@ impl WaitStore for InMemoryJobStore {
         Ok(StoredWait::Stored)
     }
 
-    async fn get_wait(&self, datastore_id: &str, job_id: &str) -> Result<Option<WaitItem>, HlxError> {
+    async fn get_wait(
+        &self,
+        kind: JobKind,
+        datastore_id: &str,
+        job_id: &str,
+    ) -> Result<Option<WaitItem>, HlxError> {
         let waits = self.waits.lock().expect("store lock");
-        Ok(waits.get(&wait_key(datastore_id, job_id)).cloned())
+        Ok(waits.get(&wait_key(kind, datastore_id, job_id)).cloned())
     }
 
     async fn mark_woken(&self, item: &WaitItem, status: &JobStatus, by: &str) -> Result<bool, HlxError> {
         let mut waits = self.waits.lock().expect("store lock");
-        match waits.get_mut(&wait_key(&item.datastore_id, &item.job_id)) {
+        match waits.get_mut(&wait_key(item.kind, &item.datastore_id, &item.job_id)) {
             Some(stored)
                 if stored.task_token == item.task_token && status.rank() > stored.job_status.rank() =>
             {
@@ -127,7 +136,7 @@ impl DynamoDbJobStore {
         let mut attributes = crate::store::to_item(&value);
         attributes.insert(
             "pk".into(),
-            AttributeValue::S(wait_key(&item.datastore_id, &item.job_id)),
+            AttributeValue::S(wait_key(item.kind, &item.datastore_id, &item.job_id)),
         );
         attributes.insert(
             "statusRank".into(),
@@ -187,12 +196,17 @@ impl WaitStore for DynamoDbJobStore {
         }
     }
 
-    async fn get_wait(&self, datastore_id: &str, job_id: &str) -> Result<Option<WaitItem>, HlxError> {
+    async fn get_wait(
+        &self,
+        kind: JobKind,
+        datastore_id: &str,
+        job_id: &str,
+    ) -> Result<Option<WaitItem>, HlxError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(wait_key(datastore_id, job_id)))
+            .key("pk", AttributeValue::S(wait_key(kind, datastore_id, job_id)))
             .consistent_read(true)
             .send()
             .await
@@ -207,7 +221,7 @@ impl WaitStore for DynamoDbJobStore {
             .table_name(&self.table)
             .key(
                 "pk",
-                AttributeValue::S(wait_key(&item.datastore_id, &item.job_id)),
+                AttributeValue::S(wait_key(item.kind, &item.datastore_id, &item.job_id)),
             )
             .update_expression("SET jobStatus = :status, statusRank = :rank, wokenBy = :by")
             .condition_expression(WOKEN_CONDITION)
@@ -235,10 +249,15 @@ impl WaitStore for AnyJobStore {
         }
     }
 
-    async fn get_wait(&self, datastore_id: &str, job_id: &str) -> Result<Option<WaitItem>, HlxError> {
+    async fn get_wait(
+        &self,
+        kind: JobKind,
+        datastore_id: &str,
+        job_id: &str,
+    ) -> Result<Option<WaitItem>, HlxError> {
         match self {
-            Self::Memory(store) => store.get_wait(datastore_id, job_id).await,
-            Self::DynamoDb(store) => store.get_wait(datastore_id, job_id).await,
+            Self::Memory(store) => store.get_wait(kind, datastore_id, job_id).await,
+            Self::DynamoDb(store) => store.get_wait(kind, datastore_id, job_id).await,
         }
     }
 

@@ -12,10 +12,10 @@ use aws_sdk_sfn::types::error::{InvalidToken, TaskTimedOut};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use hlx_core::callback::AwaitOutcome;
 use hlx_core::export::{JobProgress, Outcome};
-use hlx_core::healthlake::{ExportJobs, JobDescription, StartExportJob, StartedJob};
+use hlx_core::healthlake::{HealthLakeJobs, JobDescription, StartExportJob, StartImportJob, StartedJob};
 use hlx_core::{
-    AwaitExportInput, EventOutcome, HlxError, InMemoryJobStore, JobStatus, SdkTaskTokens, TaskTokens,
-    TokenAnswer, WaitStore, WakeBy, await_export, handle_job_event,
+    AwaitExportInput, EventOutcome, HlxError, InMemoryJobStore, JobKind, JobStatus, SdkTaskTokens,
+    TaskTokens, TokenAnswer, WaitStore, WakeBy, await_export, handle_job_event,
 };
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 struct FakeHealthLake {
     statuses: Mutex<VecDeque<Result<JobStatus, HlxError>>>,
     describes: Mutex<u32>,
+    imports_described: Mutex<u32>,
 }
 
 impl FakeHealthLake {
@@ -31,11 +32,12 @@ impl FakeHealthLake {
         Self {
             statuses: Mutex::new(answers.into()),
             describes: Mutex::new(0),
+            imports_described: Mutex::new(0),
         }
     }
 }
 
-impl ExportJobs for FakeHealthLake {
+impl HealthLakeJobs for FakeHealthLake {
     async fn start_export(&self, _job: &StartExportJob) -> Result<StartedJob, HlxError> {
         unreachable!("the callback never starts a job")
     }
@@ -49,7 +51,17 @@ impl ExportJobs for FakeHealthLake {
             submit_time: t0(),
             end_time: None,
             message: None,
+            import_counts: None,
         })
+    }
+
+    async fn start_import(&self, _job: &StartImportJob) -> Result<StartedJob, HlxError> {
+        unreachable!("the callback never starts a job")
+    }
+
+    async fn describe_import(&self, datastore_id: &str, job_id: &str) -> Result<JobDescription, HlxError> {
+        *self.imports_described.lock().unwrap() += 1;
+        self.describe_export(datastore_id, job_id).await
     }
 }
 
@@ -90,6 +102,7 @@ fn t0() -> Timestamp {
 
 fn progress(status: JobStatus, checks: u32) -> JobProgress {
     JobProgress {
+        kind: JobKind::Export,
         job_id: "job-1".into(),
         datastore_id: "ds1".into(),
         job_name: "nightly".into(),
@@ -111,6 +124,7 @@ fn progress(status: JobStatus, checks: u32) -> JobProgress {
         overdue_checks: 0,
         message: None,
         timed_out_reason: None,
+        import_counts: None,
     }
 }
 
@@ -144,7 +158,10 @@ async fn without_events_the_wait_stores_nothing_and_looks_at_nothing() {
     input.progress.wake_by = WakeBy::Poll;
     let awaited = await_export(&store, &healthlake, &sfn, &input).await.unwrap();
     assert_eq!(awaited.outcome, AwaitOutcome::Polling);
-    assert_eq!(store.get_wait("ds1", "job-1").await.unwrap(), None);
+    assert_eq!(
+        store.get_wait(JobKind::Export, "ds1", "job-1").await.unwrap(),
+        None
+    );
     assert_eq!(*healthlake.describes.lock().unwrap(), 0);
 }
 
@@ -161,7 +178,11 @@ async fn the_token_is_stored_with_what_the_execution_saw_and_a_ttl() {
     .await
     .unwrap();
     assert_eq!(awaited.outcome, AwaitOutcome::Stored);
-    let item = store.get_wait("ds1", "job-1").await.unwrap().expect("stored");
+    let item = store
+        .get_wait(JobKind::Export, "ds1", "job-1")
+        .await
+        .unwrap()
+        .expect("stored");
     assert_eq!(item.task_token, "t1");
     assert_eq!(item.job_status, JobStatus::Submitted);
     assert_eq!(item.export_id, "nightly-ds1-2026-01-01");
@@ -221,7 +242,12 @@ async fn a_stale_wait_never_replaces_a_later_one() {
     .unwrap();
     assert_eq!(stale.outcome, AwaitOutcome::Stale);
     assert_eq!(
-        store.get_wait("ds1", "job-1").await.unwrap().unwrap().task_token,
+        store
+            .get_wait(JobKind::Export, "ds1", "job-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .task_token,
         "t-later"
     );
     assert_eq!(
@@ -326,10 +352,11 @@ async fn an_event_for_a_job_hlx_did_not_start_is_a_no_op() {
         .unwrap();
     assert_eq!(stranger.outcome, EventOutcome::NotAwaited);
     assert!(sfn.sent().is_empty());
+    // An import's event never wakes an export waiting for a job of the same id.
     let import = handle_job_event(&store, &sfn, &event("e2", "Import Job Completed", "job-1"))
         .await
         .unwrap();
-    assert_eq!(import.outcome, EventOutcome::Ignored);
+    assert_eq!(import.outcome, EventOutcome::NotAwaited);
     let unknown = handle_job_event(&store, &sfn, &event("e3", "Export Job Paused", "job-1"))
         .await
         .unwrap();
@@ -411,4 +438,45 @@ async fn the_sdk_adapter_maps_a_moved_on_task_to_gone_and_sends_the_output() {
         tokens.send_task_success("t-live", &output).await.unwrap(),
         TokenAnswer::Delivered
     );
+}
+
+#[tokio::test]
+async fn an_import_waits_and_wakes_by_its_own_describe_and_events() {
+    let store = InMemoryJobStore::new();
+    let jobs = FakeHealthLake::answering(vec![Ok(JobStatus::InProgress)]);
+    let sfn = FakeStepFunctions::default();
+    let mut input = await_input("t-import", JobStatus::InProgress, 1);
+    input.progress.kind = JobKind::Import;
+    let awaited = await_export(&store, &jobs, &sfn, &input).await.unwrap();
+    assert_eq!(awaited.outcome, AwaitOutcome::Stored);
+    assert_eq!(
+        *jobs.imports_described.lock().unwrap(),
+        1,
+        "an import is described as an import"
+    );
+    assert_eq!(
+        store.get_wait(JobKind::Export, "ds1", "job-1").await.unwrap(),
+        None
+    );
+    let stored = store
+        .get_wait(JobKind::Import, "ds1", "job-1")
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(stored.kind, JobKind::Import);
+    // An export's event for the same id is not this import's.
+    let export = handle_job_event(&store, &sfn, &event("e1", "Export Job Completed", "job-1"))
+        .await
+        .unwrap();
+    assert_eq!(export.outcome, EventOutcome::NotAwaited);
+    let import = handle_job_event(
+        &store,
+        &sfn,
+        &event("e2", "Import Job Completed With Errors", "job-1"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(import.outcome, EventOutcome::Woken);
+    assert_eq!(sfn.sent()[0].0, "t-import");
+    assert_eq!(sfn.sent()[0].1["jobStatus"], "COMPLETED_WITH_ERRORS");
 }

@@ -5,11 +5,11 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use hlx_core::export::{JobProgress, Outcome, human_duration, next_progress};
-use hlx_core::healthlake::{ExportJobs, JobDescription, StartExportJob, StartedJob};
+use hlx_core::healthlake::{HealthLakeJobs, JobDescription, StartExportJob, StartImportJob, StartedJob};
 use hlx_core::history::expected_run_seconds_of;
 use hlx_core::{
-    CheckExportInput, ExportHistory, HlxError, InMemoryJobStore, JobRecord, JobStatus, JobStore, NoHistory,
-    PollSchedule, RecordStatus, StartExportInput, WakeBy, check_export, start_export,
+    CheckExportInput, HlxError, InMemoryJobStore, JobHistory, JobKind, JobRecord, JobStatus, JobStore,
+    NoHistory, PollSchedule, RecordStatus, StartExportInput, WakeBy, check_export, start_export,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
@@ -17,10 +17,13 @@ use serde_json::json;
 #[derive(Default)]
 struct FakeHealthLake {
     started: Mutex<Vec<StartExportJob>>,
+    imports_started: Mutex<Vec<StartImportJob>>,
     descriptions: Mutex<VecDeque<Result<JobDescription, HlxError>>>,
+    /// Which Describe each check called.
+    described_kinds: Mutex<Vec<JobKind>>,
 }
 
-impl ExportJobs for FakeHealthLake {
+impl HealthLakeJobs for FakeHealthLake {
     async fn start_export(&self, job: &StartExportJob) -> Result<StartedJob, HlxError> {
         let mut started = self.started.lock().unwrap();
         started.push(job.clone());
@@ -36,6 +39,29 @@ impl ExportJobs for FakeHealthLake {
     }
 
     async fn describe_export(&self, _: &str, _: &str) -> Result<JobDescription, HlxError> {
+        self.described_kinds.lock().unwrap().push(JobKind::Export);
+        self.descriptions
+            .lock()
+            .unwrap()
+            .pop_front()
+            .expect("a scripted description")
+    }
+
+    async fn start_import(&self, job: &StartImportJob) -> Result<StartedJob, HlxError> {
+        let mut started = self.imports_started.lock().unwrap();
+        started.push(job.clone());
+        let first = started
+            .iter()
+            .position(|j| j.client_token == job.client_token)
+            .unwrap();
+        Ok(StartedJob {
+            job_id: format!("import-{first}"),
+            status: JobStatus::Submitted,
+        })
+    }
+
+    async fn describe_import(&self, _: &str, _: &str) -> Result<JobDescription, HlxError> {
+        self.described_kinds.lock().unwrap().push(JobKind::Import);
         self.descriptions
             .lock()
             .unwrap()
@@ -104,6 +130,7 @@ async fn the_same_execution_always_sends_the_same_token() {
 
 fn progress() -> JobProgress {
     JobProgress {
+        kind: JobKind::Export,
         job_id: "job-0".into(),
         datastore_id: "ds1".into(),
         job_name: "nightly".into(),
@@ -125,6 +152,7 @@ fn progress() -> JobProgress {
         overdue_checks: 0,
         message: None,
         timed_out_reason: None,
+        import_counts: None,
     }
 }
 
@@ -135,6 +163,7 @@ fn described(status: JobStatus) -> JobDescription {
         submit_time: t0(),
         end_time: None,
         message: None,
+        import_counts: None,
     }
 }
 
@@ -291,6 +320,9 @@ fn completed_record(
     let at: Timestamp = started.parse().unwrap();
     JobRecord {
         export_id: export_id.into(),
+        kind: JobKind::Export,
+        input_s3_uri: None,
+        import_counts: None,
         execution_arn: format!("arn:aws:states:us-east-1:123456789012:execution:hlx-export:{export_id}"),
         status: RecordStatus::Job(status),
         datastore_id: Some("ds1".into()),
@@ -357,8 +389,17 @@ async fn start_learns_the_expected_run_from_the_store_and_check_lands_after_it()
         );
         store.write(&record).await.unwrap();
     }
-    assert_eq!(store.expected_run_seconds("ds1").await.unwrap(), Some(6 * 3600));
-    assert_eq!(store.expected_run_seconds("another").await.unwrap(), None);
+    assert_eq!(
+        store.expected_run_seconds(JobKind::Export, "ds1").await.unwrap(),
+        Some(6 * 3600)
+    );
+    assert_eq!(
+        store
+            .expected_run_seconds(JobKind::Export, "another")
+            .await
+            .unwrap(),
+        None
+    );
 
     let fake = FakeHealthLake::default();
     let schedule = PollSchedule::default();
@@ -398,8 +439,12 @@ async fn start_learns_the_expected_run_from_the_store_and_check_lands_after_it()
 
 struct BrokenHistory;
 
-impl ExportHistory for BrokenHistory {
-    async fn expected_run_seconds(&self, _datastore_id: &str) -> Result<Option<u64>, HlxError> {
+impl JobHistory for BrokenHistory {
+    async fn expected_run_seconds(
+        &self,
+        _kind: JobKind,
+        _datastore_id: &str,
+    ) -> Result<Option<u64>, HlxError> {
         Err(HlxError::DynamoDbUnavailable("connection refused".into()))
     }
 }
@@ -417,4 +462,148 @@ async fn unreadable_history_never_fails_the_start() {
     .unwrap();
     assert_eq!(started.expected_run_seconds, None);
     assert_eq!(fake.started.lock().unwrap().len(), 1);
+}
+
+fn import_request() -> serde_json::Value {
+    json!({
+        "kind": "import",
+        "datastoreId": "ds1",
+        "inputS3Uri": "s3://landing/nightly/",
+        "outputS3Uri": "s3://logs/imports",
+        "kmsKeyId": "alias/hlx",
+        "dataAccessRoleArn": "arn:aws:iam::123456789012:role/HealthLakeImport",
+        "trigger": "schedule"
+    })
+}
+
+#[tokio::test]
+async fn an_import_request_starts_an_import_never_an_export_and_is_checked_as_one() {
+    let fake = FakeHealthLake::default();
+    let schedule = PollSchedule::default();
+    let started = start_export(&fake, &NoHistory, &schedule, &input(import_request()))
+        .await
+        .unwrap();
+    assert!(fake.started.lock().unwrap().is_empty(), "no export was started");
+    let imports = fake.imports_started.lock().unwrap().clone();
+    assert_eq!(imports.len(), 1);
+    assert_eq!(imports[0].input_s3_uri, "s3://landing/nightly/");
+    assert_eq!(imports[0].output_s3_uri, "s3://logs/imports");
+    assert_eq!(imports[0].kms_key_id, "alias/hlx");
+    assert_eq!(started.kind, JobKind::Import);
+    assert_eq!(started.job_id, "import-0");
+    // The same execution retried: the same token, so HealthLake's idempotency holds.
+    let again = start_export(&fake, &NoHistory, &schedule, &input(import_request()))
+        .await
+        .unwrap();
+    assert_eq!(again.job_id, "import-0");
+    assert_eq!(imports[0].client_token, again.client_token);
+
+    let counts = hlx_core::ImportCounts {
+        files_scanned: 2,
+        files_imported: 2,
+        resources_scanned: 10,
+        resources_imported: 8,
+        resources_with_errors: 2,
+        ..Default::default()
+    };
+    let mut done = described(JobStatus::CompletedWithErrors);
+    done.import_counts = Some(counts.clone());
+    fake.descriptions.lock().unwrap().push_back(Ok(done));
+    let checked = check_export(
+        &fake,
+        &schedule,
+        &serde_json::from_value(json!({"progress": started, "now": "2026-01-01T03:00:00Z"})).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(*fake.described_kinds.lock().unwrap(), vec![JobKind::Import]);
+    assert_eq!(checked.outcome, Outcome::Succeeded);
+    assert_eq!(checked.import_counts, Some(counts.clone()));
+
+    // The record keeps the kind, both locations and the counts.
+    let record = JobRecord::from_request(
+        serde_json::from_value(json!({
+            "exportId": "import-ds1-2026-01-01",
+            "executionArn": "arn:aws:states:us-east-1:123456789012:execution:hlx:import-ds1-2026-01-01",
+            "executionStartedAt": "2026-01-01T02:00:00Z",
+            "now": "2026-01-01T03:00:00Z",
+            "request": import_request(),
+            "progress": checked
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record.kind, JobKind::Import);
+    assert_eq!(record.status, RecordStatus::Job(JobStatus::CompletedWithErrors));
+    assert_eq!(record.input_s3_uri.as_deref(), Some("s3://landing/nightly/"));
+    assert_eq!(record.s3_uri.as_deref(), Some("s3://logs/imports"));
+    assert_eq!(
+        record.output_location.as_deref(),
+        Some("s3://logs/imports/ds1-FHIR_IMPORT-import-0/")
+    );
+    assert_eq!(record.import_counts, Some(counts));
+}
+
+#[tokio::test]
+async fn a_bad_import_request_is_refused_before_any_call_naming_the_field() {
+    let fake = FakeHealthLake::default();
+    let mut bad = import_request();
+    bad["s3Uri"] = json!("s3://exports/x");
+    let err = start_export(&fake, &NoHistory, &PollSchedule::default(), &input(bad))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_name(), "hlx.InvalidRequest");
+    assert!(
+        err.to_string()
+            .contains("s3Uri: is not a field of an import request"),
+        "{err}"
+    );
+    assert!(fake.imports_started.lock().unwrap().is_empty());
+    assert!(fake.started.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn exports_learn_from_exports_and_imports_from_imports() {
+    let store = InMemoryJobStore::new();
+    let mut import = completed_record("i1", "2026-01-01T01:00:00Z", JobStatus::Completed, Some(600));
+    import.kind = JobKind::Import;
+    store.write(&import).await.unwrap();
+    store
+        .write(&completed_record(
+            "n1",
+            "2026-01-01T02:00:00Z",
+            JobStatus::Completed,
+            Some(7200),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.expected_run_seconds(JobKind::Export, "ds1").await.unwrap(),
+        Some(7200)
+    );
+    assert_eq!(
+        store.expected_run_seconds(JobKind::Import, "ds1").await.unwrap(),
+        Some(600)
+    );
+    // Same execution name, different kinds: two records, each listed with its kind only.
+    let mut twin = completed_record("n1", "2026-01-01T02:00:00Z", JobStatus::Failed, None);
+    twin.kind = JobKind::Import;
+    store.write(&twin).await.unwrap();
+    assert_eq!(
+        store.get(JobKind::Export, "n1").await.unwrap().unwrap().status,
+        RecordStatus::Job(JobStatus::Completed)
+    );
+    assert_eq!(
+        store.get(JobKind::Import, "n1").await.unwrap().unwrap().status,
+        RecordStatus::Job(JobStatus::Failed)
+    );
+    let imports = store
+        .list(JobKind::Import, "ds1", 10, None)
+        .await
+        .unwrap()
+        .records;
+    assert_eq!(
+        imports.iter().map(|r| r.export_id.as_str()).collect::<Vec<_>>(),
+        ["n1", "i1"]
+    );
 }

@@ -2,7 +2,7 @@
 //! forward, listed newest first.
 
 use hlx_core::record::{JobRecord, RecordRequest, StoredState, decide};
-use hlx_core::{InMemoryJobStore, JobStatus, JobStore, RecordStatus, WriteOutcome};
+use hlx_core::{InMemoryJobStore, JobKind, JobStatus, JobStore, RecordStatus, WriteOutcome};
 use serde_json::{Value, json};
 
 fn request(extra: Value) -> RecordRequest {
@@ -172,7 +172,11 @@ async fn the_memory_store_applies_the_rule_and_pages_newest_first() {
         store.write(&record("COMPLETED", 3)).await.unwrap(),
         WriteOutcome::Unchanged
     );
-    let stored = store.get("nightly-ds1-2026-01-01").await.unwrap().unwrap();
+    let stored = store
+        .get(JobKind::Export, "nightly-ds1-2026-01-01")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.status, RecordStatus::Job(JobStatus::Completed));
 
     for day in 2..=6 {
@@ -181,7 +185,7 @@ async fn the_memory_store_applies_the_rule_and_pages_newest_first() {
         r.execution_started_at = format!("2026-01-0{day}T02:00:00Z").parse().unwrap();
         store.write(&r).await.unwrap();
     }
-    let first = store.list("ds1", 4, None).await.unwrap();
+    let first = store.list(JobKind::Export, "ds1", 4, None).await.unwrap();
     let ids: Vec<_> = first.records.iter().map(|r| r.export_id.as_str()).collect();
     assert_eq!(
         ids,
@@ -192,11 +196,24 @@ async fn the_memory_store_applies_the_rule_and_pages_newest_first() {
             "nightly-ds1-2026-01-03"
         ]
     );
-    let second = store.list("ds1", 4, first.next_token.as_deref()).await.unwrap();
+    let second = store
+        .list(JobKind::Export, "ds1", 4, first.next_token.as_deref())
+        .await
+        .unwrap();
     let ids: Vec<_> = second.records.iter().map(|r| r.export_id.as_str()).collect();
     assert_eq!(ids, ["nightly-ds1-2026-01-02", "nightly-ds1-2026-01-01"]);
     assert!(second.next_token.is_none());
-    assert!(store.list("other", 10, None).await.unwrap().records.is_empty());
-    let err = store.list("ds1", 4, Some("garbage")).await.unwrap_err();
+    assert!(
+        store
+            .list(JobKind::Export, "other", 10, None)
+            .await
+            .unwrap()
+            .records
+            .is_empty()
+    );
+    let err = store
+        .list(JobKind::Export, "ds1", 4, Some("garbage"))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("nextToken"));
 }

@@ -23,7 +23,7 @@ use aws_sdk_healthlake::types::{
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
-use hlx_core::healthlake::{ExportJobs, SdkExportJobs, StartExportJob};
+use hlx_core::healthlake::{HealthLakeJobs, SdkHealthLakeJobs, StartExportJob};
 use hlx_core::record::JobRecord;
 use hlx_core::{DynamoDbJobStore, HlxError, JobStatus, JobStore, RecordStatus, WriteOutcome};
 
@@ -62,7 +62,7 @@ async fn start_sends_both_s3_members_and_the_client_token() {
                 .unwrap()
         });
     let client = mock_client!(aws_sdk_healthlake, [&rule]);
-    let started = SdkExportJobs::new(client).start_export(&job()).await.unwrap();
+    let started = SdkHealthLakeJobs::new(client).start_export(&job()).await.unwrap();
     assert_eq!(started.job_id, "job-1");
     assert_eq!(started.status, JobStatus::Submitted);
     assert_eq!(rule.num_calls(), 1);
@@ -123,7 +123,10 @@ async fn every_start_error_is_named_as_step_functions_names_it() {
     for (make, name) in cases {
         let rule = mock!(aws_sdk_healthlake::Client::start_fhir_export_job).then_error(make);
         let client = mock_client!(aws_sdk_healthlake, [&rule]);
-        let err = SdkExportJobs::new(client).start_export(&job()).await.unwrap_err();
+        let err = SdkHealthLakeJobs::new(client)
+            .start_export(&job())
+            .await
+            .unwrap_err();
         assert_eq!(err.error_name(), name, "{err}");
         assert!(matches!(err, HlxError::HealthLake { .. }));
     }
@@ -168,7 +171,7 @@ async fn every_describe_error_is_named_as_step_functions_names_it() {
     for (make, name) in cases {
         let rule = mock!(aws_sdk_healthlake::Client::describe_fhir_export_job).then_error(make);
         let client = mock_client!(aws_sdk_healthlake, [&rule]);
-        let err = SdkExportJobs::new(client)
+        let err = SdkHealthLakeJobs::new(client)
             .describe_export("ds1", "job-1")
             .await
             .unwrap_err();
@@ -204,7 +207,7 @@ async fn describe_maps_every_status_and_the_times() {
                     .build()
             });
         let client = mock_client!(aws_sdk_healthlake, [&rule]);
-        let described = SdkExportJobs::new(client)
+        let described = SdkHealthLakeJobs::new(client)
             .describe_export("ds1", "job-1")
             .await
             .unwrap();

@@ -6,7 +6,7 @@
 //! `lambda_runtime`; local mode calls the very same functions in process.
 
 use hlx_core::{
-    AwaitExportInput, CheckExportInput, ExportHistory, ExportJobs, HlxError, JobStore, PollSchedule,
+    AwaitExportInput, CheckExportInput, HealthLakeJobs, HlxError, JobHistory, JobStore, PollSchedule,
     RecordRequest, StartExportInput, TaskTokens, WaitStore,
 };
 use lambda_runtime::Diagnostic;
@@ -67,8 +67,8 @@ fn to_value(output: impl serde::Serialize) -> Value {
 /// start-export: validate the request, start the job idempotently, learn
 /// the expected run time from the data store's history.
 pub async fn start_export(
-    jobs: &impl ExportJobs,
-    history: &impl ExportHistory,
+    jobs: &impl HealthLakeJobs,
+    history: &impl JobHistory,
     schedule: &PollSchedule,
     payload: Value,
 ) -> Result<Value, FunctionError> {
@@ -83,7 +83,7 @@ pub async fn start_export(
 /// await-export: store the callback task's token against the job, look once.
 pub async fn await_export(
     waits: &impl WaitStore,
-    jobs: &impl ExportJobs,
+    jobs: &impl HealthLakeJobs,
     tokens: &impl TaskTokens,
     payload: Value,
 ) -> Result<Value, FunctionError> {
@@ -128,7 +128,7 @@ pub async fn job_events(
 
 /// check-export: describe the job once and decide.
 pub async fn check_export(
-    jobs: &impl ExportJobs,
+    jobs: &impl HealthLakeJobs,
     schedule: &PollSchedule,
     payload: Value,
 ) -> Result<Value, FunctionError> {

@@ -3,7 +3,7 @@
 //! then reads how long the data store's recent exports ran (`HLX_TABLE_NAME`;
 //! without it, the configured schedule alone).
 
-use hlx_core::{DynamoDbJobStore, ExportHistory, NoHistory, PollSchedule, SdkExportJobs};
+use hlx_core::{DynamoDbJobStore, JobHistory, NoHistory, PollSchedule, SdkHealthLakeJobs};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     hlx_handlers::init_logging();
     let schedule = hlx_handlers::schedule_from_env()?;
     let config = hlx_core::aws::sdk_config().await;
-    let jobs = SdkExportJobs::new(aws_sdk_healthlake::Client::new(&config));
+    let jobs = SdkHealthLakeJobs::new(aws_sdk_healthlake::Client::new(&config));
     match hlx_core::aws::table_name() {
         Ok(table) => {
             let history = DynamoDbJobStore::new(aws_sdk_dynamodb::Client::new(&config), table);
@@ -23,8 +23,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 }
 
 async fn serve(
-    jobs: &SdkExportJobs,
-    history: &impl ExportHistory,
+    jobs: &SdkHealthLakeJobs,
+    history: &impl JobHistory,
     schedule: &PollSchedule,
 ) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

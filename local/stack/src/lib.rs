@@ -40,8 +40,8 @@ use hlx_asl_runner::{
 };
 use hlx_clock::{SharedClock, SystemClock, VirtualClock};
 use hlx_core::{
-    AnyJobStore, DynamoDbJobStore, HlxError, InMemoryJobStore, JobRecord, JobStore, PollSchedule,
-    SdkExportJobs, SdkTaskTokens,
+    AnyJobStore, DynamoDbJobStore, HlxError, InMemoryJobStore, JobKind, JobRecord, JobStore, PollSchedule,
+    SdkHealthLakeJobs, SdkTaskTokens,
 };
 use hlx_healthlake_emulator::{
     Emulator, EmulatorConfig, EventFaults, Faults, JobProfile, ServerHandle, pattern_matches,
@@ -176,7 +176,7 @@ pub type LocalStore = AnyJobStore;
 /// hlx's functions, called in process: the same handlers the binaries run,
 /// with the same SDK clients over HTTP.
 struct InProcessFunctions {
-    jobs: SdkExportJobs,
+    jobs: SdkHealthLakeJobs,
     tokens: SdkTaskTokens,
     schedule: PollSchedule,
     store: Arc<LocalStore>,
@@ -524,7 +524,7 @@ impl LocalStack {
                         .build(),
                 );
                 Functions::InProcess(Arc::new(InProcessFunctions {
-                    jobs: SdkExportJobs::new(healthlake),
+                    jobs: SdkHealthLakeJobs::new(healthlake),
                     tokens: SdkTaskTokens::new(sfn_client),
                     schedule: config.schedule.clone(),
                     store: store.clone(),
@@ -700,7 +700,12 @@ impl LocalStack {
 
     /// The job record of an export (its execution name).
     pub async fn record(&self, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
-        self.store.get(export_id).await
+        self.store.get(JobKind::Export, export_id).await
+    }
+
+    /// The job record of an import (its execution name).
+    pub async fn import_record(&self, import_id: &str) -> Result<Option<JobRecord>, HlxError> {
+        self.store.get(JobKind::Import, import_id).await
     }
 
     /// How long every invocation ran, as Lambda would bill it: the handler's

@@ -3,7 +3,7 @@
 //! store, and listing pages newest first.
 
 use hlx_core::record::JobRecord;
-use hlx_core::{DynamoDbJobStore, InMemoryJobStore, JobStore, RecordStatus};
+use hlx_core::{DynamoDbJobStore, ImportCounts, InMemoryJobStore, JobKind, JobStore, RecordStatus};
 use hlx_e2e::MotoServer;
 use serde_json::json;
 
@@ -58,11 +58,46 @@ async fn dynamodb_and_memory_stores_agree_on_every_write() {
             "write of {status} after {checks} checks"
         );
     }
-    let stored = dynamo.get("e1").await.unwrap().unwrap();
+    let stored = dynamo.get(JobKind::Export, "e1").await.unwrap().unwrap();
     assert_eq!(stored.status, RecordStatus::parse("COMPLETED"));
     assert_eq!(stored.checks, 6);
-    assert_eq!(stored, memory.get("e1").await.unwrap().unwrap());
-    assert!(dynamo.get("missing").await.unwrap().is_none());
+    assert_eq!(stored, memory.get(JobKind::Export, "e1").await.unwrap().unwrap());
+    assert!(dynamo.get(JobKind::Export, "missing").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn imports_and_exports_are_kept_apart_by_key_and_index() {
+    let moto = MotoServer::start();
+    let dynamo = DynamoDbJobStore::new(moto.dynamodb().await, "hlx-jobs");
+    dynamo.create_table().await.unwrap();
+    let memory = InMemoryJobStore::new();
+    let t = "2026-01-01T02:00:00.000Z";
+    let export = record("twin", t, "COMPLETED", 3);
+    let mut import = record("twin", "2026-01-01T03:00:00.000Z", "COMPLETED_WITH_ERRORS", 2);
+    import.kind = JobKind::Import;
+    import.input_s3_uri = Some("s3://landing/nightly/".into());
+    import.import_counts = Some(ImportCounts {
+        files_scanned: 2,
+        files_imported: 2,
+        resources_scanned: 10,
+        resources_imported: 7,
+        resources_with_errors: 3,
+        ..Default::default()
+    });
+    for r in [&export, &import] {
+        assert_eq!(dynamo.write(r).await.unwrap(), memory.write(r).await.unwrap());
+    }
+    // The same name under each kind: two records, neither overwrote the other.
+    for kind in JobKind::ALL {
+        let stored = dynamo.get(kind, "twin").await.unwrap().expect("stored");
+        assert_eq!(stored.kind, kind);
+        assert_eq!(Some(&stored), memory.get(kind, "twin").await.unwrap().as_ref());
+        let listed = dynamo.list(kind, "ds1", 10, None).await.unwrap().records;
+        assert_eq!(listed, vec![stored], "{kind}s list only {kind}s");
+    }
+    let stored = dynamo.get(JobKind::Import, "twin").await.unwrap().unwrap();
+    assert_eq!(stored.import_counts.unwrap().resources_with_errors, 3);
+    assert_eq!(stored.input_s3_uri.as_deref(), Some("s3://landing/nightly/"));
 }
 
 #[tokio::test]
@@ -94,7 +129,10 @@ async fn a_data_stores_exports_list_newest_first_across_pages() {
     let mut seen = Vec::new();
     let mut token = None;
     loop {
-        let page = store.list("ds1", 3, token.as_deref()).await.unwrap();
+        let page = store
+            .list(JobKind::Export, "ds1", 3, token.as_deref())
+            .await
+            .unwrap();
         assert!(page.records.len() <= 3);
         seen.extend(page.records.into_iter().map(|r| r.export_id));
         match page.next_token {
@@ -107,12 +145,16 @@ async fn a_data_stores_exports_list_newest_first_across_pages() {
         .map(|d| format!("nightly-ds1-2026-01-0{d}"))
         .collect();
     assert_eq!(seen, expected);
-    let err = store.list("ds1", 3, Some("bm90IGEgdG9rZW4")).await.unwrap_err();
+    let err = store
+        .list(JobKind::Export, "ds1", 3, Some("bm90IGEgdG9rZW4"))
+        .await
+        .unwrap_err();
     assert_eq!(err.error_name(), "hlx.InvalidRequest");
 }
 
 fn wait(token: &str, export_id: &str, status: hlx_core::JobStatus, checks: u32) -> hlx_core::WaitItem {
     hlx_core::WaitItem {
+        kind: JobKind::Export,
         datastore_id: "ds1".into(),
         job_id: "job-1".into(),
         export_id: export_id.into(),
@@ -156,10 +198,18 @@ async fn dynamodb_and_memory_wait_stores_agree_and_the_ttl_is_epoch_seconds() {
             item.task_token
         );
     }
-    let stored = dynamo.get_wait("ds1", "job-1").await.unwrap().unwrap();
+    let stored = dynamo
+        .get_wait(JobKind::Export, "ds1", "job-1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         Some(&stored),
-        memory.get_wait("ds1", "job-1").await.unwrap().as_ref()
+        memory
+            .get_wait(JobKind::Export, "ds1", "job-1")
+            .await
+            .unwrap()
+            .as_ref()
     );
     assert_eq!(stored.task_token, "t3");
     assert_eq!(
@@ -210,10 +260,18 @@ async fn dynamodb_and_memory_wait_stores_agree_and_the_ttl_is_epoch_seconds() {
             .await
             .unwrap()
     );
-    let woken = dynamo.get_wait("ds1", "job-1").await.unwrap().unwrap();
+    let woken = dynamo
+        .get_wait(JobKind::Export, "ds1", "job-1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         Some(&woken),
-        memory.get_wait("ds1", "job-1").await.unwrap().as_ref()
+        memory
+            .get_wait(JobKind::Export, "ds1", "job-1")
+            .await
+            .unwrap()
+            .as_ref()
     );
     assert_eq!(woken.job_status, JobStatus::Completed);
     assert_eq!(woken.woken_by.as_deref(), Some("event-1"));
@@ -224,12 +282,19 @@ async fn dynamodb_and_memory_wait_stores_agree_and_the_ttl_is_epoch_seconds() {
         .table_name("hlx-jobs")
         .key(
             "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(wait_key("ds1", "job-1")),
+            aws_sdk_dynamodb::types::AttributeValue::S(wait_key(JobKind::Export, "ds1", "job-1")),
         )
         .send()
         .await
         .unwrap();
     let expires = raw.item().unwrap()["expiresAt"].as_n().unwrap().clone();
     assert_eq!(expires, "1767322800");
-    assert!(dynamo.list("ds1", 10, None).await.unwrap().records.is_empty());
+    assert!(
+        dynamo
+            .list(JobKind::Export, "ds1", 10, None)
+            .await
+            .unwrap()
+            .records
+            .is_empty()
+    );
 }

@@ -9,7 +9,7 @@ use api::fake::FakeStateMachine;
 use api::{Api, ApiConfig};
 use hlx_clock::SystemClock;
 use hlx_clock::VirtualClock;
-use hlx_core::{HlxError, InMemoryJobStore, JobRecord, JobStore, RecordPage, WriteOutcome};
+use hlx_core::{HlxError, InMemoryJobStore, JobKind, JobRecord, JobStore, RecordPage, WriteOutcome};
 use jiff::Timestamp;
 use lambda_http::http::{self, Response};
 use lambda_http::{Body, Request};
@@ -145,10 +145,10 @@ impl JobStore for FailingStore {
     async fn write(&self, _: &JobRecord) -> Result<WriteOutcome, HlxError> {
         Err((self.0)())
     }
-    async fn get(&self, _: &str) -> Result<Option<JobRecord>, HlxError> {
+    async fn get(&self, _: JobKind, _: &str) -> Result<Option<JobRecord>, HlxError> {
         Err((self.0)())
     }
-    async fn list(&self, _: &str, _: u32, _: Option<&str>) -> Result<RecordPage, HlxError> {
+    async fn list(&self, _: JobKind, _: &str, _: u32, _: Option<&str>) -> Result<RecordPage, HlxError> {
         Err((self.0)())
     }
 }
