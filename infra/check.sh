@@ -77,6 +77,11 @@ cdk_context=(
   -c kmsKeyArn=arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555
   -c dataAccessRoleArn=arn:aws:iam::111122223333:role/hlx-healthlake-export
   -c notificationEmail=ops@example.com
+  # The import schedule (off by default) on, so that cfn-lint and the SAM
+  # translation check see it too.
+  -c 'importScheduleExpression=cron(0 4 * * ? *)'
+  -c importInputS3Uri=s3://hlx-landing-example/fhir/
+  -c importOutputS3Uri=s3://hlx-exports-example/import-logs/
   -c assetDir="$assets"
 )
 

@@ -4,6 +4,9 @@
 // rule. `samName` ties each to its SAM parameter; the parity test holds the
 // two lists equal, so neither deployment can grow a setting the other lacks.
 
+const S3_URI_PATTERN = '^s3://[a-z0-9][.a-z0-9-]{1,61}[a-z0-9](/.*)?$';
+const OPTIONAL_S3_URI_PATTERN = `^$|${S3_URI_PATTERN}`;
+
 const RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
   3288, 3653,
@@ -17,7 +20,7 @@ const PARAMETERS = [
     key: 'exportS3Uri',
     samName: 'ExportS3Uri',
     required: true,
-    pattern: '^s3://[a-z0-9][.a-z0-9-]{1,61}[a-z0-9](/.*)?$',
+    pattern: S3_URI_PATTERN,
   },
   {
     key: 'kmsKeyArn',
@@ -33,6 +36,16 @@ const PARAMETERS = [
   },
   { key: 'scheduleExpression', samName: 'ScheduleExpression', default: 'cron(0 2 * * ? *)' },
   { key: 'scheduleTimezone', samName: 'ScheduleTimezone', default: 'UTC' },
+  // The import schedule: none unless importScheduleExpression is set; then
+  // both locations are required (CROSS_CHECKS below, the SAM template's Rules).
+  {
+    key: 'importScheduleExpression',
+    samName: 'ImportScheduleExpression',
+    default: '',
+    pattern: '^$|^(cron|rate|at)\\(.+\\)$',
+  },
+  { key: 'importInputS3Uri', samName: 'ImportInputS3Uri', default: '', pattern: OPTIONAL_S3_URI_PATTERN },
+  { key: 'importOutputS3Uri', samName: 'ImportOutputS3Uri', default: '', pattern: OPTIONAL_S3_URI_PATTERN },
   { key: 'maxJobHours', samName: 'MaxJobHours', default: 24, number: true, min: 1, max: 36 },
   { key: 'maxQueueHours', samName: 'MaxQueueHours', default: 24, number: true, min: 1, max: 36 },
   {
@@ -76,6 +89,19 @@ const APP_SETTINGS = {
 };
 
 class ConfigError extends Error {}
+
+/**
+ * Rules between settings, as the SAM template's Rules state them: each
+ * `when` the settings hold, `requires` names a setting that must not be
+ * empty. ImportScheduleNeedsItsLocations in infra/sam/template.yaml.
+ */
+const CROSS_CHECKS = [
+  {
+    when: (c) => c.importScheduleExpression !== '',
+    requires: ['importInputS3Uri', 'importOutputS3Uri'],
+    because: 'importScheduleExpression is set',
+  },
+];
 
 function fromBool(value) {
   // `-c tracing=false` reads naturally on a command line; accept it.
@@ -122,6 +148,16 @@ function readConfig(lookup) {
     }
     config[p.key] = value;
   }
+  for (const check of CROSS_CHECKS) {
+    // Only on settings that were read without problems of their own.
+    if (problems.length > 0 || !check.when(config)) continue;
+    for (const key of check.requires) {
+      if (config[key] === '') {
+        const samName = PARAMETERS.find((p) => p.key === key).samName;
+        problems.push(`-c ${key}=... is required when ${check.because} (SAM parameter ${samName})`);
+      }
+    }
+  }
   for (const [key, fallback] of Object.entries(APP_SETTINGS)) {
     const value = get(key);
     config[key] = value === undefined || value === null || value === '' ? fallback : String(value);
@@ -132,4 +168,4 @@ function readConfig(lookup) {
   return config;
 }
 
-module.exports = { PARAMETERS, APP_SETTINGS, RETENTION_DAYS, ConfigError, readConfig };
+module.exports = { PARAMETERS, APP_SETTINGS, CROSS_CHECKS, RETENTION_DAYS, ConfigError, readConfig };

@@ -37,15 +37,15 @@ const FUNCTIONS = [
   {
     id: 'StartExport',
     binary: 'start-export',
-    description: 'hlx start-export - validates the request and starts the HealthLake export, idempotently',
-    roleDescription: 'hlx start-export - starts the HealthLake export job',
+    description: 'hlx start-export - validates the request and starts the HealthLake export or import, idempotently',
+    roleDescription: 'hlx start-export - starts the HealthLake export or import job',
     invokedBy: 'states',
   },
   {
     id: 'CheckExport',
     binary: 'check-export',
     description: 'hlx check-export - reads the job status and says when to look again',
-    roleDescription: 'hlx check-export - reads the HealthLake export job',
+    roleDescription: 'hlx check-export - reads the HealthLake export or import job',
     invokedBy: 'states',
   },
   {
@@ -60,7 +60,7 @@ const FUNCTIONS = [
     binary: 'await-export',
     description:
       'hlx await-export - stores the task token until HealthLake\'s event for the job, wakes the execution if the job already moved on',
-    roleDescription: "hlx await-export - stores the wait for the job's event, reads the export job",
+    roleDescription: "hlx await-export - stores the wait for the job's event, reads the export or import job",
     invokedBy: 'states',
     // When it keeps failing, the execution takes the poll path and still ends recorded.
     errorsAlarm: false,
@@ -226,7 +226,8 @@ class HlxStack extends Stack {
     const { config, ...stackProps } = props;
     super(scope, id, {
       description:
-        'hlx: nightly, API and manual AWS HealthLake FHIR exports orchestrated by one Step Functions ' +
+        'hlx: nightly, API and manual AWS HealthLake FHIR exports (and imports, on a schedule of their own that ' +
+        'is off unless set) orchestrated by one Step Functions ' +
         "Standard workflow of four Rust Lambda functions, woken by HealthLake's job events through a fifth, " +
         'an IAM-authorized REST API served by a sixth, and the job history in DynamoDB (CDK app; the same ' +
         'stack as infra/sam/template.yaml).',
@@ -341,6 +342,8 @@ class HlxStack extends Stack {
         resources: [key.keyArn],
         conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${cdk.Aws.REGION}.${cdk.Aws.URL_SUFFIX}` } },
       });
+    /** A HealthLake read of the data store's jobs (check-export, await-export). */
+    const describeJobs = (sid, action) => new iam.PolicyStatement({ sid, actions: [action], resources: [datastoreArn] });
     // Wait items (keys AWAIT#...) share the job table; these grants reach no job record.
     const waitItemsOnly = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['AWAIT#*'] } };
     const permissions = {
@@ -348,6 +351,13 @@ class HlxStack extends Stack {
         new iam.PolicyStatement({
           sid: 'StartExportOfTheDatastore',
           actions: ['healthlake:StartFHIRExportJob'],
+          resources: [datastoreArn],
+        }),
+        // Imports go to the same function; HealthLake reads their input with
+        // the data access role: nothing of this stack reads S3.
+        new iam.PolicyStatement({
+          sid: 'StartImportIntoTheDatastore',
+          actions: ['healthlake:StartFHIRImportJob'],
           resources: [datastoreArn],
         }),
         new iam.PolicyStatement({
@@ -372,11 +382,8 @@ class HlxStack extends Stack {
         decryptThroughDynamoDb(),
       ],
       CheckExport: [
-        new iam.PolicyStatement({
-          sid: 'DescribeExportsOfTheDatastore',
-          actions: ['healthlake:DescribeFHIRExportJob'],
-          resources: [datastoreArn],
-        }),
+        describeJobs('DescribeExportsOfTheDatastore', 'healthlake:DescribeFHIRExportJob'),
+        describeJobs('DescribeImportsOfTheDatastore', 'healthlake:DescribeFHIRImportJob'),
       ],
       RecordResult: [
         new iam.PolicyStatement({
@@ -396,11 +403,8 @@ class HlxStack extends Stack {
           resources: [table.tableArn],
           conditions: waitItemsOnly,
         }),
-        new iam.PolicyStatement({
-          sid: 'DescribeExportsOfTheDatastore',
-          actions: ['healthlake:DescribeFHIRExportJob'],
-          resources: [datastoreArn],
-        }),
+        describeJobs('DescribeExportsOfTheDatastore', 'healthlake:DescribeFHIRExportJob'),
+        describeJobs('DescribeImportsOfTheDatastore', 'healthlake:DescribeFHIRImportJob'),
         decryptThroughDynamoDb(),
       ],
     };
@@ -676,7 +680,7 @@ class HlxStack extends Stack {
     ]);
 
     const scheduleRole = this.serviceRole('NightlyScheduleRole', {
-      description: 'hlx nightly schedule - starts the launcher, dead-letters what it cannot deliver',
+      description: 'hlx schedules (nightly export, import) - start the launcher, dead-letter what they cannot deliver',
       service: 'scheduler.amazonaws.com',
       statements: [
         new iam.PolicyStatement({
@@ -696,29 +700,41 @@ class HlxStack extends Stack {
         }),
       ],
     });
-    new scheduler.CfnSchedule(this, 'NightlySchedule', {
-      description: 'hlx nightly export',
-      scheduleExpression: config.scheduleExpression,
-      scheduleExpressionTimezone: config.scheduleTimezone,
-      flexibleTimeWindow: { mode: 'OFF' },
-      state: 'ENABLED',
-      target: {
-        arn: launcher.stateMachineArn,
-        roleArn: scheduleRole.roleArn,
-        input: JSON.stringify({
-          scheduledTime: '<aws.scheduler.scheduled-time>',
-          request: {
-            datastoreId: config.datastoreId,
-            s3Uri: config.exportS3Uri,
-            kmsKeyId: config.kmsKeyArn,
-            dataAccessRoleArn: config.dataAccessRoleArn,
-            trigger: 'schedule',
-          },
-        }),
-        retryPolicy: { maximumRetryAttempts: 20, maximumEventAgeInSeconds: 14400 },
-        deadLetterConfig: { arn: deadLetters.queueArn },
-      },
-    }).overrideLogicalId('NightlySchedule');
+    /** A schedule that starts the launcher with `namePrefix` and `request` (the launcher names the job). */
+    const launcherSchedule = (logicalName, description, expression, namePrefix, request) =>
+      new scheduler.CfnSchedule(this, logicalName, {
+        description,
+        scheduleExpression: expression,
+        scheduleExpressionTimezone: config.scheduleTimezone,
+        flexibleTimeWindow: { mode: 'OFF' },
+        state: 'ENABLED',
+        target: {
+          arn: launcher.stateMachineArn,
+          roleArn: scheduleRole.roleArn,
+          input: JSON.stringify({ scheduledTime: '<aws.scheduler.scheduled-time>', namePrefix, request }),
+          retryPolicy: { maximumRetryAttempts: 20, maximumEventAgeInSeconds: 14400 },
+          deadLetterConfig: { arn: deadLetters.queueArn },
+        },
+      }).overrideLogicalId(logicalName);
+    launcherSchedule('NightlySchedule', 'hlx nightly export', config.scheduleExpression, 'nightly', {
+      datastoreId: config.datastoreId,
+      s3Uri: config.exportS3Uri,
+      kmsKeyId: config.kmsKeyArn,
+      dataAccessRoleArn: config.dataAccessRoleArn,
+      trigger: 'schedule',
+    });
+    // Off unless importScheduleExpression is set (config.js then requires both locations).
+    if (config.importScheduleExpression) {
+      launcherSchedule('ImportSchedule', 'hlx nightly import', config.importScheduleExpression, 'import', {
+        kind: 'import',
+        datastoreId: config.datastoreId,
+        inputS3Uri: config.importInputS3Uri,
+        outputS3Uri: config.importOutputS3Uri,
+        kmsKeyId: config.kmsKeyArn,
+        dataAccessRoleArn: config.dataAccessRoleArn,
+        trigger: 'schedule',
+      });
+    }
 
     // -------------------------------------------------------------- API trigger
     const apiCloudWatchRole = this.serviceRole('ApiGatewayCloudWatchRole', {
@@ -871,7 +887,7 @@ class HlxStack extends Stack {
       'AlarmTopic',
     );
     const statusRule = new events.CfnRule(this, 'ExecutionStatusRule', {
-      description: 'hlx - an export or nightly launcher execution failed, timed out or was aborted',
+      description: 'hlx - an export, import or launcher execution failed, timed out or was aborted',
       state: 'ENABLED',
       eventPattern: {
         source: ['aws.states'],
@@ -951,7 +967,7 @@ class HlxStack extends Stack {
         treatMissingData: 'notBreaching',
         alarmActions: [topic.topicArn],
       }).overrideLogicalId(logicalName);
-    alarm('ExecutionsFailedAlarm', 'hlx - an export execution failed', 'AWS/States', 'ExecutionsFailed', {
+    alarm('ExecutionsFailedAlarm', 'hlx - an export or import execution failed', 'AWS/States', 'ExecutionsFailed', {
       name: 'StateMachineArn',
       value: exportStateMachine.stateMachineArn,
     });
@@ -963,7 +979,7 @@ class HlxStack extends Stack {
     }
     alarm(
       'ScheduleDeadLetterAlarm',
-      'hlx - the nightly schedule could not start the launcher (see the dead-letter queue)',
+      'hlx - a schedule (nightly export or import) could not start the launcher (see the dead-letter queue)',
       'AWS/SQS',
       'ApproximateNumberOfMessagesVisible',
       { name: 'QueueName', value: deadLetters.queueName },
@@ -981,8 +997,12 @@ class HlxStack extends Stack {
     // ------------------------------------------------------------------ outputs
     const output = (name, description, value) =>
       new cdk.CfnOutput(this, name, { description, value }).overrideLogicalId(name);
-    output('ExportStateMachineArn', 'The export state machine (start exports manually here).', exportStateMachine.stateMachineArn);
-    output('NightlyLauncherArn', 'The launcher the nightly schedule starts.', launcher.stateMachineArn);
+    output(
+      'ExportStateMachineArn',
+      'The export state machine (start exports and imports manually here).',
+      exportStateMachine.stateMachineArn,
+    );
+    output('NightlyLauncherArn', 'The launcher the nightly export and import schedules start.', launcher.stateMachineArn);
     output(
       'ExportsApiUrl',
       'The exports API (POST and GET here, GET here/{id}), signed with SigV4 for execute-api.',

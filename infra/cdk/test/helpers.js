@@ -34,6 +34,9 @@ const DISTINCT = {
   ...REQUIRED,
   scheduleExpression: 'cron(7 3 * * ? *)',
   scheduleTimezone: 'Europe/Berlin',
+  importScheduleExpression: 'cron(11 4 * * ? *)',
+  importInputS3Uri: 's3://hlx-landing-example/fhir/',
+  importOutputS3Uri: 's3://hlx-import-logs-example/import-logs/',
   maxJobHours: 31,
   maxQueueHours: 27,
   notificationEmail: 'parity-check@example.com',
@@ -64,6 +67,13 @@ function placeholderAssets() {
   }
   return assetDir;
 }
+
+/** The import schedule's settings, switched on (they are off by default). */
+const IMPORT_SCHEDULE = {
+  importScheduleExpression: 'cron(0 4 * * ? *)',
+  importInputS3Uri: 's3://hlx-landing-example/fhir/',
+  importOutputS3Uri: 's3://hlx-exports-example/import-logs/',
+};
 
 /** Synthesizes the app; returns the stack's template and the assembly directory. */
 function synth(context = {}, { nag = false } = {}) {
@@ -239,6 +249,7 @@ function roleStatements(template, roleId, conditions) {
 module.exports = {
   BINARIES,
   DISTINCT,
+  IMPORT_SCHEDULE,
   INFRA,
   NO_VALUE,
   REPO,

@@ -11,14 +11,16 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { PARAMETERS } = require('../lib/config');
+const { CROSS_CHECKS, PARAMETERS, readConfig } = require('../lib/config');
 const YAML = require('yaml');
 const { FUNCTIONS, HEALTHLAKE_EVENTS_PATTERN } = require('../lib/hlx-stack');
 const openapi = require('../lib/openapi');
 const {
   DISTINCT,
+  IMPORT_SCHEDULE,
   INFRA,
   REPO,
+  REQUIRED,
   canonical,
   parameterize,
   placeholders,
@@ -36,6 +38,7 @@ const values = samParameterValues(cdkRun.config);
 const conditions = {
   TracingOn: values.Tracing === 'Enabled',
   HasNotificationEmail: values.NotificationEmail !== '',
+  HasImportSchedule: values.ImportScheduleExpression !== '',
 };
 
 /** Parses strings that hold JSON objects, so that whitespace does not matter. */
@@ -73,6 +76,33 @@ test('parity: the SAM parameters are the CDK settings (names, defaults, rules)',
     assert.equal(s.MinValue, p.min, where);
     assert.equal(s.MaxValue, p.max, where);
   }
+});
+
+test('parity: the SAM template\'s Rules are the CDK settings\' cross-checks (an import schedule needs both locations)', () => {
+  // SAM: each rule is "when <parameter> is not empty, <parameters> must not be empty".
+  const notEmpty = (condition) => {
+    const [equals, ...more] = condition['Fn::Not'];
+    assert.deepEqual(more, []);
+    const [ref, empty] = equals['Fn::Equals'];
+    assert.equal(empty, '');
+    return ref.Ref;
+  };
+  const samRules = Object.values(sam.Rules).map((rule) => ({
+    when: notEmpty(rule.RuleCondition),
+    requires: rule.Assertions.map((a) => notEmpty(a.Assert)).sort(),
+  }));
+  const samName = (key) => PARAMETERS.find((p) => p.key === key).samName;
+  assert.deepEqual(samRules, [{ when: 'ImportScheduleExpression', requires: ['ImportInputS3Uri', 'ImportOutputS3Uri'] }]);
+  assert.equal(CROSS_CHECKS.length, samRules.length);
+  assert.deepEqual(CROSS_CHECKS[0].requires.map(samName).sort(), samRules[0].requires);
+  // CDK refuses what SAM's rule refuses, and takes what it takes.
+  for (const missing of samRules[0].requires) {
+    const key = PARAMETERS.find((p) => p.samName === missing).key;
+    const settings = { ...REQUIRED, ...IMPORT_SCHEDULE, [key]: '' };
+    assert.throws(() => readConfig((k) => settings[k]), new RegExp(`-c ${key}=\\.\\.\\. is required when importScheduleExpression is set`));
+  }
+  assert.doesNotThrow(() => readConfig((k) => ({ ...REQUIRED, ...IMPORT_SCHEDULE })[k]));
+  assert.doesNotThrow(() => readConfig((k) => ({ ...REQUIRED, importInputS3Uri: IMPORT_SCHEDULE.importInputS3Uri })[k]));
 });
 
 test('parity: the poll schedule defaults are the code defaults (functions/core/src/poll.rs)', () => {

@@ -9,6 +9,7 @@ const path = require('node:path');
 const { Match, Template } = require('aws-cdk-lib/assertions');
 const {
   DISTINCT,
+  IMPORT_SCHEDULE,
   REPO,
   REQUIRED,
   INFRA,
@@ -278,6 +279,7 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
     'PassTheDataAccessRoleToHealthLake',
     'ReadPastExportsOfTheDatastore',
     'StartExportOfTheDatastore',
+    'StartImportIntoTheDatastore',
     'UseTheExportKeyOnlyThroughHealthLake',
     'WriteOwnLogs',
     'XRayHasNoResourceLevelPermissions',
@@ -294,6 +296,9 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
   });
   assert.deepEqual(start.StartExportOfTheDatastore.Action, ['healthlake:StartFHIRExportJob']);
   assert.deepEqual(start.StartExportOfTheDatastore.Resource, [datastoreArn]);
+  assert.deepEqual(start.StartImportIntoTheDatastore.Action, ['healthlake:StartFHIRImportJob']);
+  assert.deepEqual(start.StartImportIntoTheDatastore.Resource, [datastoreArn]);
+  assert.equal(start.StartImportIntoTheDatastore.Condition, undefined);
   assert.deepEqual(start.PassTheDataAccessRoleToHealthLake.Action, ['iam:PassRole']);
   assert.deepEqual(start.PassTheDataAccessRoleToHealthLake.Resource, [REQUIRED.dataAccessRoleArn]);
   assert.deepEqual(start.PassTheDataAccessRoleToHealthLake.Condition, {
@@ -309,11 +314,14 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
   const check = statementsBySid(cfn, 'CheckExportFunctionRole');
   assert.deepEqual(Object.keys(check).sort(), [
     'DescribeExportsOfTheDatastore',
+    'DescribeImportsOfTheDatastore',
     'WriteOwnLogs',
     'XRayHasNoResourceLevelPermissions',
   ]);
   assert.deepEqual(check.DescribeExportsOfTheDatastore.Action, ['healthlake:DescribeFHIRExportJob']);
   assert.deepEqual(check.DescribeExportsOfTheDatastore.Resource, [datastoreArn]);
+  assert.deepEqual(check.DescribeImportsOfTheDatastore.Action, ['healthlake:DescribeFHIRImportJob']);
+  assert.deepEqual(check.DescribeImportsOfTheDatastore.Resource, [datastoreArn]);
 
   const record = statementsBySid(cfn, 'RecordResultFunctionRole');
   assert.deepEqual(Object.keys(record).sort(), [
@@ -394,6 +402,7 @@ test('IAM: await-export writes wait items only, reads the job, and may wake exec
   assert.deepEqual(Object.keys(wait).sort(), [
     'DecryptJobRecordsThroughDynamoDB',
     'DescribeExportsOfTheDatastore',
+    'DescribeImportsOfTheDatastore',
     'WakeExportExecutions',
     'WriteOwnLogs',
     'XRayHasNoResourceLevelPermissions',
@@ -407,6 +416,11 @@ test('IAM: await-export writes wait items only, reads the job, and may wake exec
   });
   assert.deepEqual(pick(wait.DescribeExportsOfTheDatastore), {
     Action: ['healthlake:DescribeFHIRExportJob'],
+    Resource: [datastoreArn],
+    Condition: undefined,
+  });
+  assert.deepEqual(pick(wait.DescribeImportsOfTheDatastore), {
+    Action: ['healthlake:DescribeFHIRImportJob'],
     Resource: [datastoreArn],
     Condition: undefined,
   });
@@ -502,6 +516,33 @@ test('IAM: "*" only where AWS offers nothing narrower, no AWS-managed or inline 
   assert.deepEqual(resourcesOfType(cfn, 'AWS::IAM::Policy'), {});
 });
 
+test('IAM: HealthLake on the data store only, exactly the job actions of each role; no S3 anywhere', () => {
+  // Imports and exports alike: start-export starts them, check-export and
+  // await-export read them; nothing else may call HealthLake.
+  const expected = {
+    StartExportFunctionRolePolicy: ['healthlake:StartFHIRExportJob', 'healthlake:StartFHIRImportJob'],
+    CheckExportFunctionRolePolicy: ['healthlake:DescribeFHIRExportJob', 'healthlake:DescribeFHIRImportJob'],
+    AwaitExportFunctionRolePolicy: ['healthlake:DescribeFHIRExportJob', 'healthlake:DescribeFHIRImportJob'],
+  };
+  for (const template of [cfn, synth(IMPORT_SCHEDULE).template]) {
+    const found = {};
+    for (const [id, policy] of Object.entries(resourcesOfType(template, 'AWS::IAM::ManagedPolicy'))) {
+      for (const st of render(policy.Properties.PolicyDocument.Statement, ON)) {
+        const actions = asList(st.Action);
+        // HealthLake reads the import input and writes every output with the
+        // data access role (a parameter): no role of this stack touches S3.
+        assert.ok(!actions.some((a) => a.startsWith('s3:')), `${id}: ${actions.join(', ')}`);
+        const healthlake = actions.filter((a) => a.startsWith('healthlake:'));
+        if (healthlake.length === 0) continue;
+        assert.deepEqual(asList(st.Resource), [datastoreArn], `${id} ${st.Sid}: the data store only`);
+        assert.equal(st.Condition, undefined, `${id} ${st.Sid}`);
+        found[id] = [...(found[id] ?? []), ...healthlake].sort();
+      }
+    }
+    assert.deepEqual(found, expected);
+  }
+});
+
 test('nightly schedule: expression, time zone, request input, retries and an encrypted dead-letter queue', () => {
   const p = cfn.Resources.NightlySchedule.Properties;
   assert.equal(p.ScheduleExpression, 'cron(0 2 * * ? *)');
@@ -513,6 +554,7 @@ test('nightly schedule: expression, time zone, request input, retries and an enc
   assert.deepEqual(p.Target.DeadLetterConfig, { Arn: { 'Fn::GetAtt': ['ScheduleDeadLetterQueue', 'Arn'] } });
   assert.deepEqual(JSON.parse(p.Target.Input), {
     scheduledTime: '<aws.scheduler.scheduled-time>',
+    namePrefix: 'nightly',
     request: {
       datastoreId: REQUIRED.datastoreId,
       s3Uri: REQUIRED.exportS3Uri,
@@ -528,6 +570,66 @@ test('nightly schedule: expression, time zone, request input, retries and an enc
   const other = synth({ scheduleExpression: 'cron(30 23 ? * MON-FRI *)', scheduleTimezone: 'America/New_York' }).template;
   assert.equal(other.Resources.NightlySchedule.Properties.ScheduleExpression, 'cron(30 23 ? * MON-FRI *)');
   assert.equal(other.Resources.NightlySchedule.Properties.ScheduleExpressionTimezone, 'America/New_York');
+});
+
+/** The name prefixes the launcher accepts (its CheckNamePrefix Choice). */
+function launcherPrefixes() {
+  const asl = JSON.parse(fs.readFileSync(path.join(INFRA, 'statemachine', 'nightly-launcher.asl.json'), 'utf8'));
+  const choice = asl.States[asl.StartAt];
+  assert.equal(choice.Type, 'Choice');
+  return choice.Choices.filter((c) => c.Variable === '$.namePrefix' && 'StringEquals' in c).map((c) => c.StringEquals).sort();
+}
+
+test('import schedule: off by default; the settings alone do not switch it on', () => {
+  assert.equal(cfn.Resources.ImportSchedule, undefined);
+  assert.deepEqual(Object.keys(resourcesOfType(cfn, 'AWS::Scheduler::Schedule')), ['NightlySchedule']);
+  const locationsOnly = synth({ importInputS3Uri: IMPORT_SCHEDULE.importInputS3Uri, importOutputS3Uri: IMPORT_SCHEDULE.importOutputS3Uri });
+  assert.deepEqual(Object.keys(resourcesOfType(locationsOnly.template, 'AWS::Scheduler::Schedule')), ['NightlySchedule']);
+  // Without a schedule nothing else changes: the same resources as the defaults.
+  assert.deepEqual(Object.keys(locationsOnly.template.Resources).sort(), Object.keys(cfn.Resources).sort());
+});
+
+test('import schedule: when set, starts the launcher with kind import and the import name prefix, like the nightly export', () => {
+  const on = synth(IMPORT_SCHEDULE).template;
+  const nightly = on.Resources.NightlySchedule.Properties;
+  const p = on.Resources.ImportSchedule.Properties;
+  assert.equal(p.Description, 'hlx nightly import');
+  assert.equal(p.ScheduleExpression, IMPORT_SCHEDULE.importScheduleExpression);
+  assert.equal(p.ScheduleExpressionTimezone, 'UTC');
+  assert.equal(p.State, 'ENABLED');
+  assert.deepEqual(p.FlexibleTimeWindow, { Mode: 'OFF' });
+  // The same launcher, role, retries and dead-letter queue as the nightly export.
+  assert.deepEqual(p.Target.Arn, { Ref: 'NightlyLauncher' });
+  for (const field of ['Arn', 'RoleArn', 'RetryPolicy', 'DeadLetterConfig']) {
+    assert.deepEqual(p.Target[field], nightly.Target[field], field);
+  }
+  assert.deepEqual(JSON.parse(p.Target.Input), {
+    scheduledTime: '<aws.scheduler.scheduled-time>',
+    namePrefix: 'import',
+    request: {
+      kind: 'import',
+      datastoreId: REQUIRED.datastoreId,
+      inputS3Uri: IMPORT_SCHEDULE.importInputS3Uri,
+      outputS3Uri: IMPORT_SCHEDULE.importOutputS3Uri,
+      kmsKeyId: REQUIRED.kmsKeyArn,
+      dataAccessRoleArn: REQUIRED.dataAccessRoleArn,
+      trigger: 'schedule',
+    },
+  });
+  // The launcher takes both prefixes, and the two schedules never share one.
+  assert.deepEqual(launcherPrefixes(), ['import', 'nightly']);
+  assert.equal(JSON.parse(nightly.Target.Input).namePrefix, 'nightly');
+  // The time zone is the export schedule's setting.
+  const berlin = synth({ ...IMPORT_SCHEDULE, scheduleTimezone: 'Europe/Berlin' }).template;
+  assert.equal(berlin.Resources.ImportSchedule.Properties.ScheduleExpressionTimezone, 'Europe/Berlin');
+  // Nothing else changes: one more resource, no new role or policy.
+  assert.deepEqual(
+    Object.keys(on.Resources).filter((id) => !(id in cfn.Resources)),
+    ['ImportSchedule'],
+  );
+  for (const [id, policy] of Object.entries(resourcesOfType(on, 'AWS::IAM::ManagedPolicy'))) {
+    assert.deepEqual(policy.Properties, cfn.Resources[id].Properties, id);
+  }
 });
 
 /**
@@ -802,6 +904,15 @@ test('settings: missing or malformed values are refused with their names', () =>
   });
   const bad = { ...REQUIRED, datastoreId: 'has:colon', architecture: 'mips', maxJobHours: '40', kmsKeyArn: 'alias/x' };
   assert.throws(() => readConfig((k) => bad[k]), /datastoreId[\s\S]*kmsKeyArn[\s\S]*maxJobHours[\s\S]*architecture/);
+  // An import schedule needs both of its locations, and well-formed ones.
+  assert.throws(
+    () => readConfig((k) => ({ ...REQUIRED, importScheduleExpression: 'cron(0 4 * * ? *)' })[k]),
+    /importInputS3Uri=\.\.\. is required when importScheduleExpression is set[\s\S]*importOutputS3Uri=\.\.\. is required/,
+  );
+  assert.throws(() => readConfig((k) => ({ ...REQUIRED, ...IMPORT_SCHEDULE, importInputS3Uri: 'landing/fhir' })[k]), /importInputS3Uri must match/);
+  assert.throws(() => readConfig((k) => ({ ...REQUIRED, importScheduleExpression: 'nightly' })[k]), /importScheduleExpression must match/);
+  const off = readConfig((k) => REQUIRED[k]);
+  assert.deepEqual([off.importScheduleExpression, off.importInputS3Uri, off.importOutputS3Uri], ['', '', '']);
   const ok = readConfig((k) => ({ ...DISTINCT, tracing: 'false' })[k]);
   assert.equal(ok.tracing, 'Disabled');
   assert.equal(ok.maxJobHours, 31);
