@@ -266,7 +266,7 @@ pub fn next_progress(
         (Some(expected), Some(ran)) if phase == Phase::Running => {
             schedule.learned_interval(expected, ran, overdue_checks.saturating_sub(1))
         }
-        _ => schedule.interval(phase, status_checks),
+        _ => schedule.interval(waiting_phase(previous.kind, phase, status_checks), status_checks),
     };
     if outcome == Outcome::Waiting {
         let (spent, limit, what) = match running_since {
@@ -313,6 +313,16 @@ pub fn next_progress(
         message: described.message,
         timed_out_reason,
         import_counts: described.import_counts.or_else(|| previous.import_counts.clone()),
+    }
+}
+
+/// The phase the next wait is chosen by. An import has no `QUEUED`: one
+/// waiting behind another stays `SUBMITTED`, so a `SUBMITTED` seen twice is
+/// waited for as a queued job is (backing off), not as a fresh submission.
+fn waiting_phase(kind: JobKind, phase: Phase, status_checks: u32) -> Phase {
+    match (kind, phase) {
+        (JobKind::Import, Phase::Submitted) if status_checks > 1 => Phase::Queued,
+        _ => phase,
     }
 }
 

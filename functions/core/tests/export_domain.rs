@@ -607,3 +607,27 @@ async fn exports_learn_from_exports_and_imports_from_imports() {
         ["n1", "i1"]
     );
 }
+
+#[test]
+fn an_import_waiting_behind_another_backs_off_as_a_queued_export_does() {
+    // Imports have no QUEUED: one waiting behind another stays SUBMITTED.
+    let schedule = PollSchedule::polling();
+    let mut import = progress();
+    import.kind = JobKind::Import;
+    let mut export = progress();
+    let (mut import_waits, mut export_waits) = (Vec::new(), Vec::new());
+    for n in 1..=4 {
+        import = next_progress(&schedule, &import, described(JobStatus::Submitted), after(60 * n));
+        export = next_progress(&schedule, &export, described(JobStatus::Submitted), after(60 * n));
+        import_waits.push(import.next_check_seconds);
+        export_waits.push(export.next_check_seconds);
+    }
+    assert!(
+        import_waits.windows(2).all(|w| w[1] > w[0]),
+        "the import backs off: {import_waits:?}"
+    );
+    assert!(
+        import_waits[3] > export_waits[3],
+        "{import_waits:?} vs {export_waits:?}"
+    );
+}

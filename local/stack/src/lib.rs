@@ -165,6 +165,33 @@ impl StackConfig {
     }
 }
 
+/// Where local imports write their logs.
+pub const IMPORT_LOGS_S3_URI: &str = "s3://hlx-local-import-logs/imports";
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<usize> {
+    let mut copied = 0;
+    if from.is_file() {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::copy(from, to)?;
+        return Ok(1);
+    }
+    std::fs::create_dir_all(to)?;
+    let mut entries: Vec<_> = std::fs::read_dir(from)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copied += copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+            copied += 1;
+        }
+    }
+    Ok(copied)
+}
+
 /// 2026-01-01T02:00:00Z: the first night of a local run.
 pub fn first_night() -> Timestamp {
     "2026-01-01T02:00:00Z".parse().expect("a fixed time")
@@ -303,7 +330,8 @@ impl WakeSource for EmulatorClock {
 /// asynchronous invocation; what still fails is kept in the log (the
 /// deployed stack's dead-letter queue).
 struct EventBus {
-    patterns: Vec<Value>,
+    /// One per data store the stack serves (the deployed rule's data store ids).
+    patterns: Mutex<Vec<Value>>,
     functions: Functions,
     log: BusLog,
     sent: std::sync::atomic::AtomicU64,
@@ -311,7 +339,12 @@ struct EventBus {
 
 impl EventBus {
     async fn deliver(&self, at: Timestamp, event: Value, duplicate: bool) -> BusDelivery {
-        let routed = self.patterns.iter().any(|p| pattern_matches(p, &event));
+        let routed = self
+            .patterns
+            .lock()
+            .expect("bus lock")
+            .iter()
+            .any(|p| pattern_matches(p, &event));
         let text = |pointer: &str| {
             event
                 .pointer(pointer)
@@ -417,6 +450,8 @@ pub struct LocalStack {
     virtual_clock: Option<VirtualClock>,
     /// The data stores created, in order.
     pub datastores: Vec<String>,
+    /// The directory that stands for S3.
+    pub output_dir: PathBuf,
     billed: Arc<Mutex<Vec<(String, Duration)>>>,
     /// The function processes, when the stack runs the release binaries.
     pub processes: Option<ProcessInvoker>,
@@ -579,7 +614,7 @@ impl LocalStack {
             .map(|id| event_pattern(id))
             .collect::<Result<Vec<_>, _>>()?;
         let bus = Arc::new(EventBus {
-            patterns,
+            patterns: Mutex::new(patterns),
             functions,
             log: BusLog::default(),
             sent: Default::default(),
@@ -597,6 +632,7 @@ impl LocalStack {
             clock,
             virtual_clock,
             datastores,
+            output_dir: config.output_dir.clone(),
             billed,
             processes: process_invoker,
             functions_sfn,
@@ -648,7 +684,56 @@ impl LocalStack {
         })
     }
 
-    /// Starts an execution of the export state machine.
+    /// An import request for a data store, as the import schedule sends it:
+    /// load what lies under `input_s3_uri`, logs to the local log bucket.
+    pub fn import_request(&self, datastore_id: &str, input_s3_uri: &str) -> Value {
+        json!({
+            "kind": "import",
+            "datastoreId": datastore_id,
+            "inputS3Uri": input_s3_uri,
+            "outputS3Uri": IMPORT_LOGS_S3_URI,
+            "kmsKeyId": "alias/hlx-local-exports",
+            "dataAccessRoleArn": data_access_role_arn(),
+            "trigger": "schedule"
+        })
+    }
+
+    /// Writes an object (NDJSON, say) at `s3_uri` in the directory that
+    /// stands for S3, as a landing bucket would receive it.
+    pub fn put_object(&self, s3_uri: &str, contents: &str) -> std::io::Result<PathBuf> {
+        let path = hlx_healthlake_emulator::s3_uri_to_path(&self.output_dir, s3_uri);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, contents)?;
+        Ok(path)
+    }
+
+    /// Copies every file under `dir` to `s3_uri` (keeping relative paths), as
+    /// `aws s3 cp --recursive` would; returns how many.
+    pub fn upload_dir(&self, dir: &Path, s3_uri: &str) -> std::io::Result<usize> {
+        let target = hlx_healthlake_emulator::s3_uri_to_path(&self.output_dir, s3_uri);
+        copy_tree(dir, &target)
+    }
+
+    /// Creates another data store in the emulator (`resources` empty: an
+    /// empty one, as a new data store without preloaded data is).
+    /// Its events are routed as the stack's first data stores' are.
+    pub fn create_datastore(&self, name: &str, profile: JobProfile) -> Result<String, String> {
+        let id = self
+            .emulator
+            .create_datastore(name, Some(profile))
+            .map_err(|e| format!("a data store could not be created: {e}"))?;
+        self.bus
+            .patterns
+            .lock()
+            .expect("bus lock")
+            .push(event_pattern(&id)?);
+        Ok(id)
+    }
+
+    /// Starts an execution of the state machine: an export, or an import
+    /// (`"kind": "import"`), by its input.
     pub fn start_export(&self, name: &str, input: Value) -> Result<ExecutionHandle, StartError> {
         self.runner.start_execution(&self.machine, name, input)
     }
