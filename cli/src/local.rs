@@ -130,6 +130,11 @@ pub struct LocalArgs {
     /// another terminal, until Ctrl-C.
     #[arg(long)]
     pub serve: bool,
+    /// Before the first night, load this folder of NDJSON into the first data
+    /// store: an import through the same state machine (lines HealthLake
+    /// would refuse are counted and logged, not loaded).
+    #[arg(long, value_name = "DIR")]
+    pub import: Option<PathBuf>,
     /// The Step Functions API's loopback port with --serve (0: any free port).
     #[arg(long, default_value_t = 0, value_name = "PORT", requires = "serve")]
     pub sfn_port: u16,
@@ -191,6 +196,9 @@ pub async fn run(args: LocalArgs) -> Result<u8, String> {
         },
         time: if args.real_time {
             Time::Real
+        } else if args.import.is_some() {
+            // The import runs the evening before the first night's export.
+            Time::Virtual(hlx_local_stack::first_night() - jiff::SignedDuration::from_hours(4))
         } else {
             Time::Virtual(hlx_local_stack::first_night())
         },
@@ -224,10 +232,18 @@ pub async fn run(args: LocalArgs) -> Result<u8, String> {
             .on_event(move |execution, event| print_event(&printer, execution, event));
         stack.on_event_delivered(move |delivery| print_delivery(&last, delivery));
     }
+    if let Some(dir) = &args.import {
+        let datastore = stack
+            .datastores
+            .first()
+            .cloned()
+            .ok_or("no data store to import into")?;
+        stack.run_import(dir, &datastore).await?;
+    }
     for night in 0..args.nights {
         stack.run_night(night).await?;
     }
-    let code = if args.nights > 0 {
+    let code = if args.nights > 0 || args.import.is_some() {
         summary(&stack).await?
     } else {
         0
@@ -451,9 +467,12 @@ async fn summary(run: &LocalStack) -> Result<u8, String> {
             description.stats.state_transitions,
             description.stats.total_task_invocations()
         );
+        let kind = hlx_core::JobRequest::from_value(&description.input)
+            .map(|r| r.kind())
+            .unwrap_or_default();
         let record = run
             .store
-            .get(hlx_core::JobKind::Export, &description.name)
+            .get(kind, &description.name)
             .await
             .map_err(|e| format!("the job record of {} could not be read: {e}", description.name))?;
         match record {
@@ -491,6 +510,21 @@ async fn summary(run: &LocalStack) -> Result<u8, String> {
         }
         for (kind, (files, lines)) in per_type {
             println!("  {kind:<22} {files} file(s), {lines} resource(s)");
+        }
+    }
+    for job in run.emulator.import_jobs() {
+        println!(
+            "import job {} ({}): {}{}",
+            job.job_id,
+            job.datastore_id,
+            job.status,
+            job.message
+                .as_deref()
+                .map(|m| format!(" — {m}"))
+                .unwrap_or_default()
+        );
+        if let Some(dir) = &job.output_dir {
+            println!("  logs {}", dir.display());
         }
     }
     let stats = run.runner.stats();
@@ -540,8 +574,24 @@ fn print_record(record: &JobRecord) {
         record.checks,
         record.start_attempts
     );
+    if let Some(input) = &record.input_s3_uri {
+        println!("  input: {input}");
+    }
     if let Some(location) = &record.output_location {
-        println!("  output: {location}");
+        let what = match record.kind {
+            hlx_core::JobKind::Export => "output",
+            hlx_core::JobKind::Import => "logs",
+        };
+        println!("  {what}: {location}");
+    }
+    if let Some(counts) = &record.import_counts {
+        println!(
+            "  imported {} of {} resource(s) from {} file(s); {} refused",
+            counts.resources_imported,
+            counts.resources_scanned,
+            counts.files_scanned,
+            counts.resources_with_errors
+        );
     }
     if let Some(message) = &record.message {
         println!("  HealthLake: {message}");

@@ -165,6 +165,9 @@ impl StackConfig {
     }
 }
 
+/// Where `hlx local --import` lands the folder it loads.
+pub const LANDING_S3_URI: &str = "s3://hlx-local-landing/import/";
+
 /// Where local imports write their logs.
 pub const IMPORT_LOGS_S3_URI: &str = "s3://hlx-local-import-logs/imports";
 
@@ -766,6 +769,28 @@ impl LocalStack {
         // The bus may still be handing out what fell due at the end.
         self.runner.settle().await;
         Ok(handles.iter().map(ExecutionHandle::describe).collect())
+    }
+
+    /// Loads a folder of NDJSON into a data store, as a landing bucket and
+    /// the import schedule would: copies `dir` to [`LANDING_S3_URI`] and runs
+    /// the import `import-<datastore>-<date>` now (a stack that imports before
+    /// its first night starts its clock earlier), through the same state
+    /// machine, to its end.
+    pub async fn run_import(&self, dir: &Path, datastore_id: &str) -> Result<ExecutionDescription, String> {
+        let files = self
+            .upload_dir(dir, LANDING_S3_URI)
+            .map_err(|e| format!("{} could not be copied to the landing bucket: {e}", dir.display()))?;
+        if files == 0 {
+            return Err(format!("{} holds no files to import", dir.display()));
+        }
+        let start = self.clock.now();
+        let name = format!("import-{datastore_id}-{}", start.strftime("%Y-%m-%d"));
+        let handle = self
+            .start_export(&name, self.import_request(datastore_id, LANDING_S3_URI))
+            .map_err(|e| format!("{name} could not start: {e}"))?;
+        self.runner.wait_all().await;
+        self.runner.settle().await;
+        Ok(handle.describe())
     }
 
     /// Serves the Step Functions API on `addr` (`127.0.0.1:0` for an

@@ -95,6 +95,43 @@ fn hlx_local_with_the_release_binaries_and_dynamodb() {
 }
 
 #[test]
+fn hlx_local_import_loads_a_folder_before_the_nights_export() {
+    let dir = workdir("import");
+    let examples = hlx_e2e::workspace_root().join("examples/import");
+    // One refused line beside the examples: counted, logged, not loaded.
+    let landing = dir.join("landing");
+    std::fs::create_dir_all(&landing).unwrap();
+    for file in ["Patient.ndjson", "Observation.ndjson"] {
+        std::fs::copy(examples.join(file), landing.join(file)).unwrap();
+    }
+    std::fs::write(landing.join("broken.ndjson"), "{\"resourceType\": \"Patient\"}\n").unwrap();
+    let (code, stdout, stderr) = hlx(&["local", "--import", "landing", "--quiet"], &dir);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let summary = stdout.split("== Summary").nth(1).expect("a summary");
+    for expected in [
+        "-2025-12-31: execution SUCCEEDED",
+        "record: COMPLETED_WITH_ERRORS",
+        "input: s3://hlx-local-landing/import/",
+        "imported 9 of 10 resource(s) from 3 file(s); 1 refused",
+        // The export after it holds the imported patients too.
+        "Patient                1 file(s), 28 resource(s)",
+        "import job ",
+    ] {
+        assert!(summary.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+    let exported: String = walk(&dir.join(".hlx/s3/hlx-local-exports"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("/Patient/"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(exported.contains("landing-p2"), "{exported}");
+    let (code, _, stderr) = hlx(&["local", "--import", "no-such-dir", "--quiet"], &dir);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("no-such-dir"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_failed_export_exits_1_and_bad_flags_exit_2() {
     let dir = workdir("failed");
     let (code, stdout, _) = hlx(&["local", "--outcome", "failed", "--quiet"], &dir);
