@@ -5,9 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::request::Trigger;
-use crate::request::{derived_job_name, json_kind, optional_string, required_string, trigger_of};
-use crate::validation::{DATA_ACCESS_ROLE_ARN, DATASTORE_ID, FieldError, JOB_NAME, KMS_KEY_ID, S3_URI};
+use crate::request::{Trigger, checked, derived_job_name, job_name_of, request_object, trigger_of};
+use crate::validation::{DATA_ACCESS_ROLE_ARN, DATASTORE_ID, FieldError, KMS_KEY_ID, S3_URI};
 
 /// A validated import request (the state machine's execution input, with
 /// `"kind": "import"`).
@@ -43,27 +42,10 @@ impl ImportRequest {
     /// Validates raw execution input (without its `kind`). The error names the
     /// first field that breaks a rule; an export's fields are refused by name.
     pub fn from_value(value: &Value) -> Result<Self, FieldError> {
-        let Some(object) = value.as_object() else {
-            return Err(FieldError::new(
-                "request",
-                format!("must be a JSON object, got {}", json_kind(value)),
-            ));
-        };
-        if let Some(unknown) = object
-            .keys()
-            .find(|key| !IMPORT_REQUEST_FIELDS.contains(&key.as_str()))
-        {
-            return Err(FieldError::new(
-                unknown.clone(),
-                format!("is not a field of an import request (expected one of {IMPORT_REQUEST_FIELDS:?})"),
-            ));
-        }
-        let datastore_id = required_string(object, "datastoreId")?;
-        DATASTORE_ID.check("datastoreId", &datastore_id)?;
-        let input_s3_uri = required_string(object, "inputS3Uri")?;
-        S3_URI.check("inputS3Uri", &input_s3_uri)?;
-        let output_s3_uri = required_string(object, "outputS3Uri")?;
-        S3_URI.check("outputS3Uri", &output_s3_uri)?;
+        let object = request_object(value, &IMPORT_REQUEST_FIELDS, "an import request")?;
+        let datastore_id = checked(object, "datastoreId", &DATASTORE_ID)?;
+        let input_s3_uri = checked(object, "inputS3Uri", &S3_URI)?;
+        let output_s3_uri = checked(object, "outputS3Uri", &S3_URI)?;
         if inside(&output_s3_uri, &input_s3_uri) {
             return Err(FieldError::new(
                 "outputS3Uri",
@@ -72,14 +54,9 @@ impl ImportRequest {
                 ),
             ));
         }
-        let kms_key_id = required_string(object, "kmsKeyId")?;
-        KMS_KEY_ID.check("kmsKeyId", &kms_key_id)?;
-        let data_access_role_arn = required_string(object, "dataAccessRoleArn")?;
-        DATA_ACCESS_ROLE_ARN.check("dataAccessRoleArn", &data_access_role_arn)?;
-        let job_name = optional_string(object, "jobName")?;
-        if let Some(name) = &job_name {
-            JOB_NAME.check("jobName", name)?;
-        }
+        let kms_key_id = checked(object, "kmsKeyId", &KMS_KEY_ID)?;
+        let data_access_role_arn = checked(object, "dataAccessRoleArn", &DATA_ACCESS_ROLE_ARN)?;
+        let job_name = job_name_of(object)?;
         let trigger = trigger_of(object)?;
         Ok(Self {
             datastore_id,

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::import::ImportRequest;
 use crate::kind::JobKind;
 use crate::validation::{
-    CLIENT_TOKEN, DATA_ACCESS_ROLE_ARN, DATASTORE_ID, FieldError, JOB_NAME, KMS_KEY_ID, S3_URI,
+    CLIENT_TOKEN, DATA_ACCESS_ROLE_ARN, DATASTORE_ID, FieldError, FieldRule, JOB_NAME, KMS_KEY_ID, S3_URI,
 };
 
 /// Who asked for the export.
@@ -58,30 +58,12 @@ impl ExportRequest {
     /// breaks a rule; unknown fields are refused too, so a misspelt optional
     /// field is never silently dropped.
     pub fn from_value(value: &Value) -> Result<Self, FieldError> {
-        let Some(object) = value.as_object() else {
-            return Err(FieldError::new(
-                "request",
-                format!("must be a JSON object, got {}", json_kind(value)),
-            ));
-        };
-        if let Some(unknown) = object.keys().find(|key| !REQUEST_FIELDS.contains(&key.as_str())) {
-            return Err(FieldError::new(
-                unknown.clone(),
-                format!("is not a field of an export request (expected one of {REQUEST_FIELDS:?})"),
-            ));
-        }
-        let datastore_id = required_string(object, "datastoreId")?;
-        DATASTORE_ID.check("datastoreId", &datastore_id)?;
-        let s3_uri = required_string(object, "s3Uri")?;
-        S3_URI.check("s3Uri", &s3_uri)?;
-        let kms_key_id = required_string(object, "kmsKeyId")?;
-        KMS_KEY_ID.check("kmsKeyId", &kms_key_id)?;
-        let data_access_role_arn = required_string(object, "dataAccessRoleArn")?;
-        DATA_ACCESS_ROLE_ARN.check("dataAccessRoleArn", &data_access_role_arn)?;
-        let job_name = optional_string(object, "jobName")?;
-        if let Some(name) = &job_name {
-            JOB_NAME.check("jobName", name)?;
-        }
+        let object = request_object(value, &REQUEST_FIELDS, "an export request")?;
+        let datastore_id = checked(object, "datastoreId", &DATASTORE_ID)?;
+        let s3_uri = checked(object, "s3Uri", &S3_URI)?;
+        let kms_key_id = checked(object, "kmsKeyId", &KMS_KEY_ID)?;
+        let data_access_role_arn = checked(object, "dataAccessRoleArn", &DATA_ACCESS_ROLE_ARN)?;
+        let job_name = job_name_of(object)?;
         let trigger = trigger_of(object)?;
         Ok(Self {
             datastore_id,
@@ -252,6 +234,48 @@ pub fn client_token_for(execution_name: &str) -> String {
     let token = format!("hlx-{hex}");
     debug_assert!(CLIENT_TOKEN.check("ClientToken", &token).is_ok());
     token
+}
+
+/// The request as an object holding only `allowed` fields; an unknown field
+/// is refused by name, so a misspelt optional field is never dropped.
+pub(crate) fn request_object<'a>(
+    value: &'a Value,
+    allowed: &[&str],
+    what: &str,
+) -> Result<&'a Map<String, Value>, FieldError> {
+    let Some(object) = value.as_object() else {
+        return Err(FieldError::new(
+            "request",
+            format!("must be a JSON object, got {}", json_kind(value)),
+        ));
+    };
+    if let Some(unknown) = object.keys().find(|key| !allowed.contains(&key.as_str())) {
+        return Err(FieldError::new(
+            unknown.clone(),
+            format!("is not a field of {what} (expected one of {allowed:?})"),
+        ));
+    }
+    Ok(object)
+}
+
+/// A required string field, checked against its rule.
+pub(crate) fn checked(
+    object: &Map<String, Value>,
+    field: &str,
+    rule: &FieldRule,
+) -> Result<String, FieldError> {
+    let value = required_string(object, field)?;
+    rule.check(field, &value)?;
+    Ok(value)
+}
+
+/// The optional `jobName`, checked against HealthLake's rule.
+pub(crate) fn job_name_of(object: &Map<String, Value>) -> Result<Option<String>, FieldError> {
+    let job_name = optional_string(object, "jobName")?;
+    if let Some(name) = &job_name {
+        JOB_NAME.check("jobName", name)?;
+    }
+    Ok(job_name)
 }
 
 /// The request's `trigger`: `manual` when absent.

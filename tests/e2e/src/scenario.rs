@@ -1,9 +1,10 @@
 //! The harness of the end-to-end scenarios: a local stack on virtual time
 //! running the release binaries as processes, with moto's DynamoDB.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use hlx_asl_runner::ExecutionDescription;
+use hlx_asl_runner::{ExecutionDescription, StateMachine};
 use hlx_core::JobRecord;
 use hlx_healthlake_emulator::JobProfile;
 use hlx_local_stack::{History, Lambdas, LocalStack, StackConfig};
@@ -81,6 +82,19 @@ impl Scenario {
             .unwrap_or_else(|| panic!("{name} has no job record"))
     }
 
+    /// Two state machines of one state, StartExport with the deployed
+    /// definition's Parameters: an execution name run on both is a start
+    /// repeated after its answer was lost.
+    pub fn start_only_machines(&self) -> (Arc<StateMachine>, Arc<StateMachine>) {
+        let definition = self.dir.0.join("start-only.asl.json");
+        std::fs::write(&definition, START_ONLY).expect("the definition is written");
+        let machine = hlx_local_stack::load_definition(Some(&definition)).expect("it loads");
+        (
+            Arc::new(machine.as_ref().clone().with_name("start-a")),
+            Arc::new(machine.as_ref().clone().with_name("start-b")),
+        )
+    }
+
     pub fn exports_started(&self) -> usize {
         self.stack.emulator.export_jobs().len()
     }
@@ -94,6 +108,24 @@ impl Scenario {
             .unwrap_or(0)
     }
 }
+
+/// Only StartExport, with the Parameters of the deployed definition.
+const START_ONLY: &str = r#"{
+  "StartAt": "StartExport",
+  "States": {
+    "StartExport": {
+      "Type": "Task",
+      "Resource": "${StartExportFunctionArn}",
+      "Parameters": {
+        "request.$": "$",
+        "executionName.$": "$$.Execution.Name",
+        "now.$": "$$.State.EnteredTime",
+        "retryCount.$": "$$.State.RetryCount"
+      },
+      "End": true
+    }
+  }
+}"#;
 
 pub fn report(scenario: &str, execution: &ExecutionDescription) {
     println!(

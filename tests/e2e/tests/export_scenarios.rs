@@ -383,24 +383,6 @@ async fn a_function_process_that_crashes_mid_invocation_is_retried() {
     assert_eq!(s.exports_started(), 1);
 }
 
-/// Only StartExport, with the Parameters of the deployed definition.
-const START_ONLY: &str = r#"{
-  "StartAt": "StartExport",
-  "States": {
-    "StartExport": {
-      "Type": "Task",
-      "Resource": "${StartExportFunctionArn}",
-      "Parameters": {
-        "request.$": "$",
-        "executionName.$": "$$.Execution.Name",
-        "now.$": "$$.State.EnteredTime",
-        "retryCount.$": "$$.State.RetryCount"
-      },
-      "End": true
-    }
-  }
-}"#;
-
 #[tokio::test]
 async fn a_start_repeated_for_the_same_execution_gets_the_same_job_back() {
     // A start whose answer is lost is repeated with the same execution name.
@@ -408,11 +390,7 @@ async fn a_start_repeated_for_the_same_execution_gets_the_same_job_back() {
     // start-export binary starts "the same" export twice: HealthLake (the
     // emulator) must see the same ClientToken and return the same job.
     let s = scenario("lost", |_| {}).await;
-    let definition = s.dir.0.join("start-only.asl.json");
-    std::fs::write(&definition, START_ONLY).unwrap();
-    let machine = hlx_local_stack::load_definition(Some(&definition)).unwrap();
-    let first = std::sync::Arc::new(machine.as_ref().clone().with_name("start-a"));
-    let second = std::sync::Arc::new(machine.as_ref().clone().with_name("start-b"));
+    let (first, second) = s.start_only_machines();
     let input = s.stack.export_request(s.datastore());
     let a = s
         .stack

@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use hlx_asl_runner::ExecutionStatus;
@@ -231,25 +230,6 @@ async fn an_import_throttling_storm_still_completes_with_one_job() {
     );
 }
 
-/// A definition that only starts the job: two machines run an execution
-/// of the same name, as a start whose answer was lost is repeated.
-const START_ONLY: &str = r#"{
-  "StartAt": "StartExport",
-  "States": {
-    "StartExport": {
-      "Type": "Task",
-      "Resource": "${StartExportFunctionArn}",
-      "Parameters": {
-        "request.$": "$",
-        "executionName.$": "$$.Execution.Name",
-        "now.$": "$$.State.EnteredTime",
-        "retryCount.$": "$$.State.RetryCount"
-      },
-      "End": true
-    }
-  }
-}"#;
-
 #[tokio::test]
 async fn the_same_import_started_twice_makes_one_healthlake_job() {
     let s = scenario("import-twice", |_| {}).await;
@@ -265,11 +245,7 @@ async fn the_same_import_started_twice_makes_one_healthlake_job() {
     assert_eq!(s.stack.emulator.import_jobs().len(), 1);
 
     // The start itself repeated (its answer lost): the same ClientToken, the same job.
-    let definition = s.dir.0.join("start-only.asl.json");
-    std::fs::write(&definition, START_ONLY).unwrap();
-    let machine = hlx_local_stack::load_definition(Some(&definition)).unwrap();
-    let a = Arc::new(machine.as_ref().clone().with_name("start-a"));
-    let b = Arc::new(machine.as_ref().clone().with_name("start-b"));
+    let (a, b) = s.start_only_machines();
     let x = s
         .stack
         .runner
