@@ -1,14 +1,15 @@
-//! `hlx start`, `hlx status` and `hlx list`.
+//! `hlx start`, `hlx status` and `hlx list`, and their twins under
+//! `hlx import`: the same code paths, by [`JobKind`].
 
 use clap::Args;
 use hlx_core::store::MAX_PAGE;
-use hlx_core::{DynamoDbJobStore, ExportRequest, JobStore};
+use hlx_core::{DynamoDbJobStore, JobKind, JobRequest, JobStore};
 use serde_json::{Value, json};
 
 use crate::CliError;
 use crate::aws::{self, GlobalArgs};
 use crate::render;
-use crate::view::{Backend, Execution, unknown};
+use crate::view::{Backend, Execution, command, id_field, input_kind, unknown};
 
 pub const START_HELP: &str = "\
 The export id is the Step Functions execution name, derived as the API derives
@@ -22,6 +23,22 @@ Examples:
   hlx start --datastore-id $DS --job-name audit-2026-q1 --idempotency-key audit-2026-q1 --json
   hlx start --datastore-id $DS --watch";
 
+pub const IMPORT_START_HELP: &str = "\
+Loads the NDJSON under --input-s3-uri into the data store through the same
+state machine as exports; HealthLake writes the import's success and failure
+logs under --output-s3-uri. The request is checked by the import rules before
+any call (a bad value names its flag; --output-s3-uri may not lie inside
+--input-s3-uri). The import id is the execution name, derived as
+`POST /imports` derives it: `api-import-k-<hash>` from --idempotency-key, else
+`api-import-<data store>-<yyyymmdd>-<hash>` from the request and the UTC day.
+Starting the same import again prints the existing one's id and exits 0;
+reusing a key for another import request exits 2.
+
+Examples:
+  hlx import start --datastore-id $DS --input-s3-uri s3://landing/fhir/batch-7/
+  hlx import start --idempotency-key batch-7 --job-name batch-7 --watch
+  hlx import start --json | jq -r .importId";
+
 pub const STATUS_HELP: &str = "\
 Reads the job record from the table (--table or HLX_TABLE_NAME). Without a
 record (the execution has not written one yet, or no table is given) it asks
@@ -33,6 +50,18 @@ Examples:
   hlx status api-k-3f2a...
   hlx status arn:aws:states:us-east-1:123456789012:execution:hlx-export:api-k-3f2a... --json";
 
+pub const IMPORT_STATUS_HELP: &str = "\
+As `hlx status`, for an import: its job record (kind import) with the input
+location, the logs' location and HealthLake's counts (resources and files
+imported, and with errors). COMPLETED_WITH_ERRORS exits 0, as for exports:
+the failure log under the logs' location lists the refused resources. Exit
+code 1 when the import failed, timed out, was rejected or ended in error; 2
+when no import has the id (an export's id included).
+
+Examples:
+  hlx import status api-import-k-3f2a...
+  hlx import status import-0123456789abcdef0123456789abcdef-2026-12-01 --json";
+
 pub const LIST_HELP: &str = "\
 With --datastore-id: the data store's job records from the table, newest
 first. Without: the state machine's executions,
@@ -43,10 +72,19 @@ Examples:
   hlx list --datastore-id 0123456789abcdef0123456789abcdef
   hlx list --limit 5 --json | jq -r .nextToken";
 
-/// Where to look for exports: the state machine and the job table.
+pub const IMPORT_LIST_HELP: &str = "\
+As `hlx list`, for imports: with --datastore-id, the data store's import
+records, newest first; without, the imports among a page of the state
+machine's executions (a page may show fewer than --limit).
+
+Examples:
+  hlx import list --datastore-id 0123456789abcdef0123456789abcdef
+  hlx import list --limit 5 --json | jq -r .nextToken";
+
+/// Where to look for exports and imports: the state machine and the job table.
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
-    /// The export state machine.
+    /// The state machine (exports and imports run on the same one).
     #[arg(long, env = "HLX_STATE_MACHINE_ARN", value_name = "ARN")]
     pub state_machine_arn: Option<String>,
     /// The DynamoDB job table.
@@ -88,33 +126,31 @@ fn check_state_machine_arn(arn: &str) -> Result<(), CliError> {
     }
 }
 
+/// What starting an export and starting an import both take.
 #[derive(Debug, Clone, Args)]
-pub struct StartArgs {
-    /// The HealthLake data store to export.
+pub struct StartOptions {
+    /// The HealthLake data store.
     #[arg(long, env = "HLX_DEFAULT_DATASTORE_ID", value_name = "ID")]
     pub datastore_id: String,
-    /// The job's name in HealthLake (default: derived from the export id).
+    /// The job's name in HealthLake (default: derived from the id).
     #[arg(long, value_name = "NAME")]
     pub job_name: Option<String>,
-    /// Makes the start idempotent across days: the same key is the same export.
+    /// Makes the start idempotent across days: the same key is the same job.
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,
-    /// The export state machine.
+    /// The state machine (exports and imports run on the same one).
     #[arg(long, env = "HLX_STATE_MACHINE_ARN", value_name = "ARN")]
     pub state_machine_arn: String,
-    /// Where HealthLake writes the export.
-    #[arg(long, env = "HLX_EXPORT_S3_URI", value_name = "S3_URI")]
-    pub s3_uri: String,
-    /// The KMS key HealthLake encrypts the export with.
+    /// The KMS key HealthLake encrypts with (an export's files, an import's logs).
     #[arg(long, env = "HLX_EXPORT_KMS_KEY_ID", value_name = "KEY_ID")]
     pub kms_key_id: String,
-    /// The role HealthLake assumes to write the export.
+    /// The role HealthLake assumes to read and write S3.
     #[arg(long, env = "HLX_DATA_ACCESS_ROLE_ARN", value_name = "ARN")]
     pub data_access_role_arn: String,
     /// The job table, for --watch (else the execution is followed).
     #[arg(long, env = "HLX_TABLE_NAME", value_name = "NAME")]
     pub table: Option<String>,
-    /// Follow the export until it ends, as `hlx watch` does.
+    /// Follow the job until it ends, as `watch` does.
     #[arg(long)]
     pub watch: bool,
     /// With --watch, how often to look: 5s, 1m, 500ms.
@@ -122,41 +158,79 @@ pub struct StartArgs {
     pub interval: std::time::Duration,
 }
 
-/// The request's fields and the flags that set them.
-const FLAGS: [(&str, &str); 5] = [
-    ("datastoreId", "--datastore-id"),
-    ("s3Uri", "--s3-uri"),
-    ("kmsKeyId", "--kms-key-id"),
-    ("dataAccessRoleArn", "--data-access-role-arn"),
-    ("jobName", "--job-name"),
-];
-
-/// The execution input `hlx start` sends, checked by the domain's rules; an
-/// error names the flag and the field.
-pub fn export_request(args: &StartArgs) -> Result<ExportRequest, CliError> {
-    let mut value = json!({
-        "datastoreId": args.datastore_id,
-        "s3Uri": args.s3_uri,
-        "kmsKeyId": args.kms_key_id,
-        "dataAccessRoleArn": args.data_access_role_arn,
-        "trigger": "manual",
-    });
-    if let Some(name) = &args.job_name {
-        value["jobName"] = json!(name);
-    }
-    ExportRequest::from_value(&value).map_err(|e| {
-        let flag = FLAGS
-            .iter()
-            .find(|(field, _)| *field == e.field)
-            .map_or(String::new(), |(_, flag)| format!("{flag} "));
-        CliError::Usage(format!("invalid export request: {flag}({}) {}", e.field, e.rule))
-    })
+#[derive(Debug, Clone, Args)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub options: StartOptions,
+    /// Where HealthLake writes the export.
+    #[arg(long, env = "HLX_EXPORT_S3_URI", value_name = "S3_URI")]
+    pub s3_uri: String,
 }
 
-/// The execution name: the API's naming, so a key means the same export
+#[derive(Debug, Clone, Args)]
+pub struct ImportStartArgs {
+    #[command(flatten)]
+    pub options: StartOptions,
+    /// Where HealthLake reads the NDJSON to import.
+    #[arg(long, env = "HLX_IMPORT_INPUT_S3_URI", value_name = "S3_URI")]
+    pub input_s3_uri: String,
+    /// Where HealthLake writes the import's success and failure logs.
+    #[arg(long, env = "HLX_IMPORT_OUTPUT_S3_URI", value_name = "S3_URI")]
+    pub output_s3_uri: String,
+}
+
+/// The execution input `hlx start` sends, checked by the export rules.
+pub fn export_request(args: &StartArgs) -> Result<JobRequest, CliError> {
+    let o = &args.options;
+    let value = json!({
+        "datastoreId": o.datastore_id,
+        "s3Uri": args.s3_uri,
+        "kmsKeyId": o.kms_key_id,
+        "dataAccessRoleArn": o.data_access_role_arn,
+        "trigger": "manual",
+    });
+    checked_request(JobKind::Export, value, o.job_name.as_deref())
+}
+
+/// The execution input `hlx import start` sends, checked by the import rules.
+pub fn import_request(args: &ImportStartArgs) -> Result<JobRequest, CliError> {
+    let o = &args.options;
+    let value = json!({
+        "kind": "import",
+        "datastoreId": o.datastore_id,
+        "inputS3Uri": args.input_s3_uri,
+        "outputS3Uri": args.output_s3_uri,
+        "kmsKeyId": o.kms_key_id,
+        "dataAccessRoleArn": o.data_access_role_arn,
+        "trigger": "manual",
+    });
+    checked_request(JobKind::Import, value, o.job_name.as_deref())
+}
+
+/// The request's fields that no flag sets.
+const FIELDS_WITHOUT_FLAGS: [&str; 3] = ["kind", "trigger", "request"];
+
+/// A request checked by its kind's rules; an error names the flag and the field.
+fn checked_request(kind: JobKind, mut value: Value, job_name: Option<&str>) -> Result<JobRequest, CliError> {
+    if let Some(name) = job_name {
+        value["jobName"] = json!(name);
+    }
+    let request = JobRequest::from_value(&value).map_err(|e| {
+        let flag = if FIELDS_WITHOUT_FLAGS.contains(&e.field.as_str()) {
+            String::new()
+        } else {
+            format!("--{} ", aws::kebab(&e.field))
+        };
+        CliError::Usage(format!("invalid {kind} request: {flag}({}) {}", e.field, e.rule))
+    })?;
+    debug_assert_eq!(request.kind(), kind);
+    Ok(request)
+}
+
+/// The execution name: the API's naming, so a key means the same job
 /// whichever front end started it.
-pub fn export_id(
-    request: &ExportRequest,
+pub fn execution_name(
+    request: &JobRequest,
     key: Option<&str>,
     now: jiff::Timestamp,
 ) -> Result<String, CliError> {
@@ -164,37 +238,59 @@ pub fn export_id(
         Some(key) => {
             api::naming::check_idempotency_key(key)
                 .map_err(|rule| CliError::Usage(format!("--idempotency-key {rule}")))?;
-            Ok(api::naming::name_for_key(key))
+            Ok(api::naming::name_for_key(request.kind(), key))
         }
         None => {
-            let input = serde_json::to_string(request).expect("a request serializes");
-            Ok(api::naming::name_for_request(&request.datastore_id, &input, now))
+            let input = api::requests::execution_input(request);
+            Ok(api::naming::name_for_request(
+                request.kind(),
+                request.datastore_id(),
+                &input,
+                now,
+            ))
         }
     }
 }
 
 /// `hlx start`.
 pub async fn start(global: &GlobalArgs, args: StartArgs) -> Result<u8, CliError> {
-    check_state_machine_arn(&args.state_machine_arn)?;
+    check_state_machine_arn(&args.options.state_machine_arn)?;
     let request = export_request(&args)?;
-    let name = export_id(&request, args.idempotency_key.as_deref(), jiff::Timestamp::now())?;
-    let input = serde_json::to_string(&request).expect("a request serializes");
+    start_job(global, &args.options, request).await
+}
+
+/// `hlx import start`.
+pub async fn start_import(global: &GlobalArgs, args: ImportStartArgs) -> Result<u8, CliError> {
+    check_state_machine_arn(&args.options.state_machine_arn)?;
+    let request = import_request(&args)?;
+    start_job(global, &args.options, request).await
+}
+
+/// Starts a checked request, idempotently, as the API does.
+async fn start_job(global: &GlobalArgs, options: &StartOptions, request: JobRequest) -> Result<u8, CliError> {
+    let kind = request.kind();
+    let name = execution_name(
+        &request,
+        options.idempotency_key.as_deref(),
+        jiff::Timestamp::now(),
+    )?;
+    let input = api::requests::execution_input(&request);
     let config = aws::sdk_config(global).await?;
     let backend = Backend {
         sfn: aws::sfn(&config),
         store: None,
-        state_machine_arn: Some(args.state_machine_arn.clone()),
+        state_machine_arn: Some(options.state_machine_arn.clone()),
     };
-    let arn = api::config::execution_arn(&args.state_machine_arn, &name).expect("the ARN was checked");
-    let keyed = args.idempotency_key.is_some();
+    let arn = api::config::execution_arn(&options.state_machine_arn, &name).expect("the ARN was checked");
+    let keyed = options.idempotency_key.is_some();
     // As the API does: an execution of that name answers for itself.
     let (arn, status, created) = match backend.describe(&arn).await? {
-        Some(existing) => same_request(existing, &input, keyed)?,
+        Some(existing) => same_request(kind, existing, &input, keyed)?,
         None => {
             let started = backend
                 .sfn
                 .start_execution()
-                .state_machine_arn(&args.state_machine_arn)
+                .state_machine_arn(&options.state_machine_arn)
                 .name(&name)
                 .input(&input)
                 .send()
@@ -208,7 +304,7 @@ pub async fn start(global: &GlobalArgs, args: StartArgs) -> Result<u8, CliError>
                 // Started by someone else between the look and the start.
                 Err(err) if aws::error_code(&err) == Some("ExecutionAlreadyExists") => {
                     match backend.describe(&arn).await? {
-                        Some(existing) => same_request(existing, &input, keyed)?,
+                        Some(existing) => same_request(kind, existing, &input, keyed)?,
                         None => {
                             return Err(CliError::Aws(format!(
                                 "StartExecution said {name} exists, DescribeExecution did not find it"
@@ -221,59 +317,66 @@ pub async fn start(global: &GlobalArgs, args: StartArgs) -> Result<u8, CliError>
         }
     };
     if global.json {
-        println!(
-            "{}",
-            json!({"exportId": name, "executionArn": arn, "status": status, "created": created})
-        );
+        let mut out = json!({"executionArn": arn, "status": status, "created": created});
+        out[id_field(kind)] = json!(name);
+        println!("{out}");
     } else if created {
-        println!("started export {name}");
+        println!("started {kind} {name}");
         println!("  execution {arn}");
-        println!("  follow it: hlx watch {name}");
+        println!("  follow it: {}", command(kind, &format!("watch {name}")));
     } else {
-        println!("export {name} already exists ({status}): not started again");
+        println!("{kind} {name} already exists ({status}): not started again");
         println!("  execution {arn}");
     }
-    if args.watch {
+    if options.watch {
         let watch = crate::watch::WatchArgs {
             id: name,
             target: TargetArgs {
-                state_machine_arn: Some(args.state_machine_arn.clone()),
-                table: args.table.clone(),
+                state_machine_arn: Some(options.state_machine_arn.clone()),
+                table: options.table.clone(),
             },
-            interval: args.interval,
+            interval: options.interval,
         };
-        return crate::watch::watch(global, watch).await;
+        return crate::watch::watch(global, kind, watch).await;
     }
     Ok(0)
 }
 
-/// An execution of the export's name exists: the same request is the same
-/// export; another request under that name is the caller's mistake.
-fn same_request(existing: Execution, input: &str, keyed: bool) -> Result<(String, String, bool), CliError> {
+/// An execution of the job's name exists: the same request is the same
+/// job; another request under that name is the caller's mistake.
+fn same_request(
+    kind: JobKind,
+    existing: Execution,
+    input: &str,
+    keyed: bool,
+) -> Result<(String, String, bool), CliError> {
     let parse = |text: &str| serde_json::from_str::<Value>(text).ok();
     if existing.input.as_deref().and_then(parse) != parse(input) {
         let what = if keyed {
-            "the idempotency key was already used for a different request"
+            "the idempotency key was already used for a different request".to_owned()
         } else {
-            "an export of that name already exists for a different request"
+            format!("an {kind} of that name already exists for a different request")
         };
-        return Err(CliError::Usage(format!("{what} (export {})", existing.name)));
+        return Err(CliError::Usage(format!("{what} ({kind} {})", existing.name)));
     }
     Ok((existing.arn, existing.status, false))
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
-    /// The export id (the execution name) or the execution ARN.
+    /// The id (the execution name) or the execution ARN.
     pub id: String,
     #[command(flatten)]
     pub target: TargetArgs,
 }
 
-/// `hlx status`.
-pub async fn status(global: &GlobalArgs, args: StatusArgs) -> Result<u8, CliError> {
+/// `hlx status`, `hlx import status`.
+pub async fn status(global: &GlobalArgs, kind: JobKind, args: StatusArgs) -> Result<u8, CliError> {
     let backend = args.target.backend(global).await?;
-    let view = backend.export(&args.id).await?.ok_or_else(|| unknown(&args.id))?;
+    let view = backend
+        .job(kind, &args.id)
+        .await?
+        .ok_or_else(|| unknown(kind, &args.id))?;
     if global.json {
         println!("{}", view.to_json());
     } else {
@@ -297,8 +400,8 @@ pub struct ListArgs {
     pub target: TargetArgs,
 }
 
-/// `hlx list`.
-pub async fn list(global: &GlobalArgs, args: ListArgs) -> Result<u8, CliError> {
+/// `hlx list`, `hlx import list`.
+pub async fn list(global: &GlobalArgs, kind: JobKind, args: ListArgs) -> Result<u8, CliError> {
     let backend = args.target.backend(global).await?;
     match &args.datastore_id {
         Some(datastore_id) => {
@@ -306,34 +409,23 @@ pub async fn list(global: &GlobalArgs, args: ListArgs) -> Result<u8, CliError> {
                 .check("datastoreId", datastore_id)
                 .map_err(|e| CliError::Usage(format!("--datastore-id {}", e.rule)))?;
             let Some(store) = &backend.store else {
-                return Err(CliError::Usage(
-                    "listing a data store's exports reads the job table: give --table (or HLX_TABLE_NAME)"
-                        .into(),
-                ));
+                return Err(CliError::Usage(format!(
+                    "listing a data store's {kind}s reads the job table: give --table (or HLX_TABLE_NAME)"
+                )));
             };
             let page = store
-                .list(
-                    hlx_core::JobKind::Export,
-                    datastore_id,
-                    args.limit,
-                    args.next_token.as_deref(),
-                )
+                .list(kind, datastore_id, args.limit, args.next_token.as_deref())
                 .await
                 .map_err(aws::store_error)?;
             if global.json {
                 println!("{}", serde_json::to_value(&page).expect("a page serializes"));
             } else {
-                let rows: Vec<Vec<String>> = page.records.iter().map(render::record_row).collect();
+                let rows: Vec<Vec<String>> =
+                    page.records.iter().map(|r| render::record_row(kind, r)).collect();
                 if rows.is_empty() {
-                    println!("no exports of data store {datastore_id}");
+                    println!("no {kind}s of data store {datastore_id}");
                 } else {
-                    print!(
-                        "{}",
-                        render::table(
-                            &["EXPORT ID", "STATUS", "STARTED", "QUEUED", "RAN", "TRIGGER"],
-                            &rows
-                        )
-                    );
+                    print!("{}", render::table(&render::record_header(kind), &rows));
                 }
                 print_next(page.next_token.as_deref());
             }
@@ -344,18 +436,23 @@ pub async fn list(global: &GlobalArgs, args: ListArgs) -> Result<u8, CliError> {
             let mut rows = Vec::new();
             for e in &executions {
                 let record = match &backend.store {
-                    Some(store) => store
-                        .get(hlx_core::JobKind::Export, &e.name)
-                        .await
-                        .map_err(aws::store_error)?,
+                    Some(store) => store.get(kind, &e.name).await.map_err(aws::store_error)?,
                     None => None,
                 };
+                // The same state machine runs both kinds: without a record of
+                // this kind, the execution's input says which it is.
+                if record.is_none() {
+                    let input = backend.describe(&e.arn).await?.and_then(|d| d.input);
+                    if input_kind(input.as_deref()) != kind {
+                        continue;
+                    }
+                }
                 let mut item = json!({
-                    "exportId": e.name,
                     "executionArn": e.arn,
                     "executionStatus": e.status,
                     "startDate": hlx_core::time::format(e.start),
                 });
+                item[id_field(kind)] = json!(e.name);
                 if let Some(stop) = e.stop {
                     item["stopDate"] = json!(hlx_core::time::format(stop));
                 }
@@ -379,11 +476,12 @@ pub async fn list(global: &GlobalArgs, args: ListArgs) -> Result<u8, CliError> {
                 println!("{out}");
             } else {
                 if rows.is_empty() {
-                    println!("no executions");
+                    println!("no {kind} executions");
                 } else {
+                    let id = render::id_header(kind);
                     print!(
                         "{}",
-                        render::table(&["EXPORT ID", "EXECUTION", "RECORD", "STARTED", "STOPPED"], &rows)
+                        render::table(&[id, "EXECUTION", "RECORD", "STARTED", "STOPPED"], &rows)
                     );
                 }
                 print_next(next_token.as_deref());
@@ -403,13 +501,12 @@ fn print_next(token: Option<&str>) {
 mod tests {
     use super::*;
 
-    fn args() -> StartArgs {
-        StartArgs {
+    fn options() -> StartOptions {
+        StartOptions {
             datastore_id: "0123456789abcdef0123456789abcdef".into(),
             job_name: None,
             idempotency_key: None,
             state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-export".into(),
-            s3_uri: "s3://bucket/exports".into(),
             kms_key_id: "alias/exports".into(),
             data_access_role_arn: "arn:aws:iam::123456789012:role/HealthLakeExport".into(),
             table: None,
@@ -418,9 +515,26 @@ mod tests {
         }
     }
 
+    fn args() -> StartArgs {
+        StartArgs {
+            options: options(),
+            s3_uri: "s3://bucket/exports".into(),
+        }
+    }
+
+    fn import_args() -> ImportStartArgs {
+        ImportStartArgs {
+            options: options(),
+            input_s3_uri: "s3://landing/fhir/batch-7/".into(),
+            output_s3_uri: "s3://bucket/import-logs".into(),
+        }
+    }
+
     #[test]
     fn the_request_is_manual_and_checked_field_by_field() {
-        let request = export_request(&args()).unwrap();
+        let JobRequest::Export(request) = export_request(&args()).unwrap() else {
+            panic!("an export");
+        };
         assert_eq!(request.trigger, hlx_core::Trigger::Manual);
         let mut bad = args();
         bad.s3_uri = "https://bucket/x".into();
@@ -428,7 +542,7 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         assert!(err.message().contains("--s3-uri (s3Uri)"), "{err:?}");
         let mut bad = args();
-        bad.data_access_role_arn = "role".into();
+        bad.options.data_access_role_arn = "role".into();
         assert!(
             export_request(&bad)
                 .unwrap_err()
@@ -438,21 +552,77 @@ mod tests {
     }
 
     #[test]
+    fn an_import_request_is_checked_by_the_import_rules_naming_the_flag() {
+        let request = import_request(&import_args()).unwrap();
+        let JobRequest::Import(import) = &request else {
+            panic!("an import: {request:?}");
+        };
+        assert_eq!(import.trigger, hlx_core::Trigger::Manual);
+        assert_eq!(import.input_s3_uri, "s3://landing/fhir/batch-7/");
+        assert_eq!(import.output_s3_uri, "s3://bucket/import-logs");
+        let input: Value = serde_json::from_str(&api::requests::execution_input(&request)).unwrap();
+        assert_eq!(input["kind"], "import");
+
+        type Mutation = fn(&mut ImportStartArgs);
+        let cases: [(Mutation, &str); 5] = [
+            (
+                |a| a.input_s3_uri = "landing/fhir".into(),
+                "--input-s3-uri (inputS3Uri)",
+            ),
+            (
+                |a| a.output_s3_uri = "s3://B/x".into(),
+                "--output-s3-uri (outputS3Uri)",
+            ),
+            (
+                |a| a.output_s3_uri = "s3://landing/fhir/batch-7/logs".into(),
+                "--output-s3-uri (outputS3Uri) must not be inside inputS3Uri",
+            ),
+            (
+                |a| a.options.kms_key_id = String::new(),
+                "--kms-key-id (kmsKeyId)",
+            ),
+            (
+                |a| a.options.job_name = Some("n".repeat(65)),
+                "--job-name (jobName)",
+            ),
+        ];
+        for (mutate, expected) in cases {
+            let mut bad = import_args();
+            mutate(&mut bad);
+            let err = import_request(&bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.message().starts_with("invalid import request: "), "{err:?}");
+            assert!(err.message().contains(expected), "{expected}: {err:?}");
+        }
+    }
+
+    #[test]
     fn ids_follow_the_api_naming() {
         let request = export_request(&args()).unwrap();
         let now: jiff::Timestamp = "2026-03-01T10:00:00Z".parse().unwrap();
-        let keyed = export_id(&request, Some("fix-42"), now).unwrap();
-        assert_eq!(keyed, api::naming::name_for_key("fix-42"));
-        let daily = export_id(&request, None, now).unwrap();
+        let keyed = execution_name(&request, Some("fix-42"), now).unwrap();
+        assert_eq!(keyed, api::naming::name_for_key(JobKind::Export, "fix-42"));
+        let daily = execution_name(&request, None, now).unwrap();
         assert!(
             daily.starts_with("api-0123456789abcdef0123456789abcdef-20260301-"),
             "{daily}"
         );
         assert_eq!(
             daily,
-            export_id(&request, None, "2026-03-01T23:00:00Z".parse().unwrap()).unwrap()
+            execution_name(&request, None, "2026-03-01T23:00:00Z".parse().unwrap()).unwrap()
         );
-        let err = export_id(&request, Some("no spaces"), now).unwrap_err();
+        let err = execution_name(&request, Some("no spaces"), now).unwrap_err();
         assert!(err.message().starts_with("--idempotency-key"), "{err:?}");
+
+        // Imports are named as POST /imports names them, apart from exports.
+        let import = import_request(&import_args()).unwrap();
+        let keyed_import = execution_name(&import, Some("fix-42"), now).unwrap();
+        assert_eq!(keyed_import, api::naming::name_for_key(JobKind::Import, "fix-42"));
+        assert_ne!(keyed_import, keyed);
+        let daily_import = execution_name(&import, None, now).unwrap();
+        assert!(
+            daily_import.starts_with("api-import-0123456789abcdef0123456789abcdef-20260301-"),
+            "{daily_import}"
+        );
     }
 }

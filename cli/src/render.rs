@@ -1,14 +1,14 @@
-//! Exports as people read them.
+//! Exports and imports as people read them.
 
 use std::time::Duration;
 
-use hlx_core::{JobRecord, JobStatus, RecordStatus};
+use hlx_core::{ImportCounts, JobKind, JobRecord, JobStatus, RecordStatus};
 use jiff::Timestamp;
 
 use crate::cost::human;
-use crate::view::{Execution, ExportView, Source};
+use crate::view::{Execution, JobView, Source};
 
-/// The status `api` gives an export whose execution has not written a record yet.
+/// The status `api` gives a job whose execution has not written a record yet.
 const STARTING: &str = "STARTING";
 
 /// `2026-01-01 02:00:00Z`.
@@ -37,7 +37,7 @@ pub fn headline(r: &JobRecord) -> String {
     };
     let text = match &r.status {
         RecordStatus::Job(JobStatus::Unknown(s)) if s == STARTING => {
-            "the execution is starting the export (no job record yet)".to_owned()
+            format!("the execution is starting the {} (no job record yet)", r.kind)
         }
         RecordStatus::Job(JobStatus::Submitted) => {
             "HealthLake accepted the job; it has not queued or started yet".into()
@@ -48,10 +48,16 @@ pub fn headline(r: &JobRecord) -> String {
                 .map(|t| format!(" since {}", time(t)))
                 .unwrap_or_default();
             let how_long = queued.map(|q| format!(" for {q}")).unwrap_or_default();
-            format!(
-                "waiting in HealthLake's queue behind another export{how_long}{since} \
-                 (queued, not slow: HealthLake runs one export at a time per Region)"
-            )
+            match r.kind {
+                JobKind::Export => format!(
+                    "waiting in HealthLake's queue behind another export{how_long}{since} \
+                     (queued, not slow: HealthLake runs one export at a time per Region)"
+                ),
+                JobKind::Import => format!(
+                    "waiting in HealthLake's queue{how_long}{since} (queued, not slow: \
+                     HealthLake has not started the import yet)"
+                ),
+            }
         }
         RecordStatus::Job(JobStatus::InProgress) => match running {
             Some(running) => format!("running for {running}{after_queue}"),
@@ -61,10 +67,21 @@ pub fn headline(r: &JobRecord) -> String {
             Some(running) => format!("done: ran {running}{after_queue}"),
             None => "done".into(),
         },
-        RecordStatus::Job(JobStatus::CompletedWithErrors) => format!(
-            "done with errors: ran {}{after_queue}; some resources were not exported (see the output's error files)",
-            running.unwrap_or_else(|| "-".into())
-        ),
+        RecordStatus::Job(JobStatus::CompletedWithErrors) => {
+            let ran = running.unwrap_or_else(|| "-".into());
+            match (r.kind, &r.import_counts) {
+                (JobKind::Export, _) => format!(
+                    "done with errors: ran {ran}{after_queue}; some resources were not exported (see the output's error files)"
+                ),
+                (JobKind::Import, Some(c)) => format!(
+                    "done with errors: ran {ran}{after_queue}; {} of {} resource(s) refused (see the failure log)",
+                    c.resources_with_errors, c.resources_scanned
+                ),
+                (JobKind::Import, None) => format!(
+                    "done with errors: ran {ran}{after_queue}; some resources were refused (see the failure log)"
+                ),
+            }
+        }
         RecordStatus::Job(JobStatus::Failed) => format!("HealthLake failed the job: {}", cause()),
         RecordStatus::Job(JobStatus::CancelSubmitted | JobStatus::CancelInProgress) => {
             "the job is being cancelled".into()
@@ -81,10 +98,25 @@ pub fn headline(r: &JobRecord) -> String {
     format!("{} — {text}", r.status)
 }
 
+/// An import's counts: the resources' line and the files' line.
+fn counts(c: &ImportCounts) -> [String; 2] {
+    [
+        format!(
+            "{} imported, {} with errors, of {} scanned",
+            c.resources_imported, c.resources_with_errors, c.resources_scanned
+        ),
+        format!(
+            "{} imported, {} with errors, of {} scanned",
+            c.files_imported, c.files_with_errors, c.files_scanned
+        ),
+    ]
+}
+
 /// `hlx status`: the record, field by field.
-pub fn status(view: &ExportView) -> String {
+pub fn status(view: &JobView) -> String {
     let r = &view.record;
-    let mut lines: Vec<(&str, String)> = vec![("export", r.export_id.clone()), ("status", headline(r))];
+    let mut lines: Vec<(&str, String)> =
+        vec![(r.kind.as_str(), r.export_id.clone()), ("status", headline(r))];
     if let Some(datastore) = &r.datastore_id {
         lines.push(("data store", datastore.clone()));
     }
@@ -111,8 +143,21 @@ pub fn status(view: &ExportView) -> String {
     if let Some(t) = r.ended_at {
         lines.push(("ended", time(t)));
     }
-    if let Some(location) = &r.output_location {
-        lines.push(("output", location.clone()));
+    if let Some(input) = &r.input_s3_uri {
+        lines.push(("input", input.clone()));
+    }
+    match (r.kind, &r.output_location, &r.s3_uri) {
+        (JobKind::Export, Some(location), _) => lines.push(("output", location.clone())),
+        // An import's logs: the job's folder once it has an id, else where they will go.
+        (JobKind::Import, Some(location), _) | (JobKind::Import, None, Some(location)) => {
+            lines.push(("logs", location.clone()));
+        }
+        _ => {}
+    }
+    if let Some(c) = &r.import_counts {
+        let [resources, files] = counts(c);
+        lines.push(("resources", resources));
+        lines.push(("files", files));
     }
     if r.checks > 0 || r.start_attempts > 0 {
         lines.push((
@@ -171,6 +216,15 @@ pub fn progress(r: &JobRecord) -> String {
     if let Some(running) = seconds(r.running_seconds) {
         parts.push(format!("running {running}"));
     }
+    if let Some(c) = &r.import_counts {
+        parts.push(format!(
+            "{}/{} resource(s) imported",
+            c.resources_imported, c.resources_scanned
+        ));
+        if c.resources_with_errors > 0 {
+            parts.push(format!("{} with errors", c.resources_with_errors));
+        }
+    }
     if r.checks > 0 {
         parts.push(format!("{} check(s)", r.checks));
     }
@@ -203,16 +257,45 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// A record as a row of `hlx list`.
-pub fn record_row(r: &JobRecord) -> Vec<String> {
-    vec![
+/// The id column's header: `EXPORT ID`, `IMPORT ID`.
+pub fn id_header(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Export => "EXPORT ID",
+        JobKind::Import => "IMPORT ID",
+    }
+}
+
+/// The header of `hlx list --datastore-id` (an import's row adds its resources).
+pub fn record_header(kind: JobKind) -> Vec<&'static str> {
+    let mut header = vec![id_header(kind), "STATUS", "STARTED", "QUEUED", "RAN"];
+    if kind == JobKind::Import {
+        header.push("IMPORTED");
+    }
+    header.push("TRIGGER");
+    header
+}
+
+/// A record as a row of `hlx list --datastore-id`, under [`record_header`].
+pub fn record_row(kind: JobKind, r: &JobRecord) -> Vec<String> {
+    let mut row = vec![
         r.export_id.clone(),
         r.status.to_string(),
         time(r.execution_started_at),
         seconds(r.queued_seconds).unwrap_or_else(|| "-".into()),
         seconds(r.running_seconds).unwrap_or_else(|| "-".into()),
-        r.trigger.clone().unwrap_or_else(|| "-".into()),
-    ]
+    ];
+    if kind == JobKind::Import {
+        row.push(
+            r.import_counts
+                .as_ref()
+                .map_or("-".into(), |c| match c.resources_with_errors {
+                    0 => c.resources_imported.to_string(),
+                    refused => format!("{} ({refused} refused)", c.resources_imported),
+                }),
+        );
+    }
+    row.push(r.trigger.clone().unwrap_or_else(|| "-".into()));
+    row
 }
 
 #[cfg(test)]
@@ -298,6 +381,100 @@ mod tests {
     fn a_starting_export_is_starting() {
         let r = record(RecordStatus::parse("STARTING"));
         assert!(headline(&r).starts_with("STARTING — the execution is starting"));
+    }
+
+    fn import(status: RecordStatus) -> JobRecord {
+        let mut r = record(status);
+        r.export_id = "api-import-k-1".into();
+        r.kind = JobKind::Import;
+        r.input_s3_uri = Some("s3://landing/fhir/batch-7/".into());
+        r.s3_uri = Some("s3://logs/imports".into());
+        r.queued_seconds = Some(0);
+        r.running_seconds = Some(90);
+        r
+    }
+
+    fn some_counts() -> ImportCounts {
+        ImportCounts {
+            files_scanned: 2,
+            files_imported: 2,
+            files_with_errors: 0,
+            resources_scanned: 7,
+            resources_imported: 6,
+            resources_with_errors: 1,
+        }
+    }
+
+    #[test]
+    fn an_import_shows_its_input_logs_and_counts() {
+        let mut r = import(RecordStatus::Job(JobStatus::CompletedWithErrors));
+        r.output_location = Some("s3://logs/imports/ds1-FHIR_IMPORT-job-1/".into());
+        r.import_counts = Some(some_counts());
+        assert_eq!(
+            headline(&r),
+            "COMPLETED_WITH_ERRORS — done with errors: ran 1m 30s; 1 of 7 resource(s) refused (see the failure log)"
+        );
+        let view = JobView {
+            record: r.clone(),
+            source: Source::Record,
+            execution: None,
+        };
+        let text = status(&view);
+        for expected in [
+            "import      api-import-k-1\n",
+            "input       s3://landing/fhir/batch-7/\n",
+            "logs        s3://logs/imports/ds1-FHIR_IMPORT-job-1/\n",
+            "resources   6 imported, 1 with errors, of 7 scanned\n",
+            "files       2 imported, 0 with errors, of 2 scanned\n",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+        assert!(!text.contains("output"), "{text}");
+        assert_eq!(
+            progress(&r),
+            "COMPLETED_WITH_ERRORS · running 1m 30s · 6/7 resource(s) imported · 1 with errors · 4 check(s)"
+        );
+        assert_eq!(
+            record_row(JobKind::Import, &r),
+            [
+                "api-import-k-1",
+                "COMPLETED_WITH_ERRORS",
+                "2026-01-01 02:00:00Z",
+                "0s",
+                "1m 30s",
+                "6 (1 refused)",
+                "manual"
+            ]
+        );
+        assert_eq!(
+            record_header(JobKind::Import),
+            [
+                "IMPORT ID",
+                "STATUS",
+                "STARTED",
+                "QUEUED",
+                "RAN",
+                "IMPORTED",
+                "TRIGGER"
+            ]
+        );
+        assert_eq!(record_row(JobKind::Export, &record(RecordStatus::Error)).len(), 6);
+    }
+
+    #[test]
+    fn a_starting_import_is_starting_and_says_where_its_logs_will_go() {
+        let r = import(RecordStatus::parse("STARTING"));
+        assert!(
+            headline(&r).starts_with("STARTING — the execution is starting the import"),
+            "{}",
+            headline(&r)
+        );
+        let text = status(&JobView {
+            record: r,
+            source: Source::Execution,
+            execution: None,
+        });
+        assert!(text.contains("logs        s3://logs/imports\n"), "{text}");
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! An export as an operator sees it: its job record in DynamoDB, or, before
-//! there is one (or without a table), the record its execution's history
-//! describes — the input of the last `record-result` call, turned into a
-//! record by the same code the function runs.
+//! An export or an import as an operator sees it: its job record in
+//! DynamoDB, or, before there is one (or without a table), the record its
+//! execution's history describes — the input of the last `record-result`
+//! call, turned into a record by the same code the function runs. The same
+//! state machine runs both kinds; a view is always of the kind asked for.
 
-use hlx_core::{DynamoDbJobStore, JobRecord, JobStatus, JobStore, RecordRequest, RecordStatus};
+use hlx_core::{DynamoDbJobStore, JobKind, JobRecord, JobStatus, JobStore, RecordRequest, RecordStatus};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -50,7 +51,7 @@ impl Execution {
     }
 }
 
-/// How an export stands, for exit codes.
+/// How a job stands, for exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Running,
@@ -68,15 +69,16 @@ impl Outcome {
     }
 }
 
-/// One export: its record (real or derived) and, when looked up, its execution.
+/// One export or import: its record (real or derived) and, when looked up,
+/// its execution.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ExportView {
+pub struct JobView {
     pub record: JobRecord,
     pub source: Source,
     pub execution: Option<Execution>,
 }
 
-impl ExportView {
+impl JobView {
     pub fn outcome(&self) -> Outcome {
         let status = &self.record.status;
         if status.is_terminal() {
@@ -96,8 +98,9 @@ impl ExportView {
         }
     }
 
-    /// The record in the API's shape (`GET /exports/{id}`), with where it came
-    /// from and, when known, the execution's status.
+    /// The record in the API's shape (`GET /exports/{id}`, `GET
+    /// /imports/{id}`), with where it came from and, when known, the
+    /// execution's status.
     pub fn to_json(&self) -> Value {
         let mut value = serde_json::to_value(&self.record).expect("a record serializes");
         value["source"] = json!(self.source.as_str());
@@ -116,9 +119,9 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// The execution name (export id) and, when it can be known, the
+    /// The execution name (the job's id) and, when it can be known, the
     /// execution ARN for an id given as either.
-    pub fn resolve(&self, id: &str) -> Result<(String, Option<String>), CliError> {
+    pub fn resolve(&self, kind: JobKind, id: &str) -> Result<(String, Option<String>), CliError> {
         if id.starts_with("arn:") {
             let (prefix, name) = id.rsplit_once(':').unwrap_or(("", ""));
             if !prefix.contains(":states:") || !prefix.contains(":execution:") || name.is_empty() {
@@ -129,7 +132,7 @@ impl Backend {
             return Ok((name.to_owned(), Some(id.to_owned())));
         }
         if !api::naming::is_possible_execution_name(id) {
-            return Err(unknown(id));
+            return Err(unknown(kind, id));
         }
         let arn = self
             .state_machine_arn
@@ -138,20 +141,18 @@ impl Backend {
         Ok((id.to_owned(), arn))
     }
 
-    /// The export `id`, or `None` when neither the table nor Step Functions knows it.
-    pub async fn export(&self, id: &str) -> Result<Option<ExportView>, CliError> {
-        let (name, arn) = self.resolve(id)?;
+    /// The export or import `id`, or `None` when neither the table nor Step
+    /// Functions knows a job of that kind by it.
+    pub async fn job(&self, kind: JobKind, id: &str) -> Result<Option<JobView>, CliError> {
+        let (name, arn) = self.resolve(kind, id)?;
         let record = match &self.store {
-            Some(store) => store
-                .get(hlx_core::JobKind::Export, &name)
-                .await
-                .map_err(aws::store_error)?,
+            Some(store) => store.get(kind, &name).await.map_err(aws::store_error)?,
             None => None,
         };
         if let Some(record) = &record
             && record.status.is_terminal()
         {
-            return Ok(Some(ExportView {
+            return Ok(Some(JobView {
                 record: record.clone(),
                 source: Source::Record,
                 execution: None,
@@ -162,7 +163,7 @@ impl Backend {
             None => None,
         };
         if let Some(record) = record {
-            return Ok(Some(ExportView {
+            return Ok(Some(JobView {
                 record,
                 source: Source::Record,
                 execution,
@@ -171,14 +172,18 @@ impl Backend {
         let Some(execution) = execution else {
             return Ok(None);
         };
+        // An execution of the other kind is not this job.
+        if input_kind(execution.input.as_deref()) != kind {
+            return Ok(None);
+        }
         let derived = self.record_from_history(&execution.arn).await?;
         Ok(Some(match derived {
-            Some(record) => ExportView {
+            Some(record) => JobView {
                 record,
                 source: Source::History,
                 execution: Some(execution),
             },
-            None => ExportView {
+            None => JobView {
                 record: api::api::record_from_execution(
                     &api::ExecutionInfo {
                         execution_arn: execution.arn.clone(),
@@ -302,7 +307,60 @@ impl Backend {
     }
 }
 
-/// The error for an id nobody knows.
-pub fn unknown(id: &str) -> CliError {
-    CliError::Usage(format!("no export has the id {id:?}"))
+/// The error for an id nobody knows (as a job of `kind`).
+pub fn unknown(kind: JobKind, id: &str) -> CliError {
+    CliError::Usage(format!("no {kind} has the id {id:?}"))
+}
+
+/// The kind an execution input asks for: its `kind` (absent, or not one hlx
+/// knows: an export, as the state machine reads it).
+pub fn input_kind(input: Option<&str>) -> JobKind {
+    input
+        .and_then(|i| serde_json::from_str::<Value>(i).ok())
+        .and_then(|i| i.get("kind").and_then(Value::as_str).and_then(JobKind::parse))
+        .unwrap_or_default()
+}
+
+/// The id's name in the API's and the CLI's answers: `exportId`, `importId`.
+pub fn id_field(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Export => "exportId",
+        JobKind::Import => "importId",
+    }
+}
+
+/// The `hlx` command line of a kind's `subcommand`: `hlx watch x`, `hlx import watch x`.
+pub fn command(kind: JobKind, subcommand: &str) -> String {
+    match kind {
+        JobKind::Export => format!("hlx {subcommand}"),
+        JobKind::Import => format!("hlx import {subcommand}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_executions_kind_is_its_inputs() {
+        assert_eq!(
+            input_kind(Some(r#"{"kind":"import","datastoreId":"x"}"#)),
+            JobKind::Import
+        );
+        for export in [
+            Some(r#"{"datastoreId":"x"}"#),
+            Some(r#"{"kind":"export"}"#),
+            Some("not json"),
+            None,
+        ] {
+            assert_eq!(input_kind(export), JobKind::Export, "{export:?}");
+        }
+        assert_eq!(id_field(JobKind::Import), "importId");
+        assert_eq!(command(JobKind::Import, "watch i1"), "hlx import watch i1");
+        assert_eq!(command(JobKind::Export, "watch e1"), "hlx watch e1");
+        assert_eq!(
+            unknown(JobKind::Import, "x").message(),
+            "no import has the id \"x\""
+        );
+    }
 }

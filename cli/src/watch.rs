@@ -1,19 +1,21 @@
-//! `hlx watch`: follow an export until it ends.
+//! `hlx watch` and `hlx import watch`: follow an export (or an import)
+//! until it ends.
 //!
 //! On a terminal, a spinner line shows the status and its numbers, and each
 //! change leaves a line above it; otherwise (a pipe, a log) only the changes
 //! are printed, one plain line each; with `--json`, one JSON object per
-//! change. The exit code says how the export ended.
+//! change. The exit code says how the job ended.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use clap::Args;
+use hlx_core::JobKind;
 
 use crate::aws::GlobalArgs;
 use crate::ops::TargetArgs;
 use crate::render;
-use crate::view::{ExportView, Outcome, unknown};
+use crate::view::{JobView, Outcome, unknown};
 use crate::{CliError, scenario};
 
 pub const WATCH_HELP: &str = "\
@@ -27,13 +29,25 @@ Examples:
   hlx watch api-k-3f2a...
   hlx watch api-k-3f2a... --interval 30s --json > progress.jsonl";
 
+pub const IMPORT_WATCH_HELP: &str = "\
+As `hlx watch`, for an import: each change shows the status and, once
+HealthLake reports them, the resources imported and refused. Exit code 0 when
+the import completed (with errors included: the failure log lists the refused
+resources), 1 when it failed, timed out, was rejected or ended in error, 2 for
+an unknown id (an export's id included), 3 when AWS could not be asked three
+times in a row.
+
+Examples:
+  hlx import watch api-import-k-3f2a...
+  hlx import watch import-0123456789abcdef0123456789abcdef-2026-12-01 --json";
+
 /// Failed polls in a row that end the watch.
 const MAX_FAILURES: u32 = 3;
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 #[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
-    /// The export id (the execution name) or the execution ARN.
+    /// The id (the execution name) or the execution ARN.
     pub id: String,
     #[command(flatten)]
     pub target: TargetArgs,
@@ -64,7 +78,7 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
 }
 
 /// What a change is made of: a new line is printed when it differs.
-fn signature(view: &ExportView) -> (String, u32, Option<String>) {
+fn signature(view: &JobView) -> (String, u32, Option<String>) {
     (
         view.record.status.to_string(),
         view.record.checks,
@@ -72,20 +86,20 @@ fn signature(view: &ExportView) -> (String, u32, Option<String>) {
     )
 }
 
-/// `hlx watch`.
-pub async fn watch(global: &GlobalArgs, args: WatchArgs) -> Result<u8, CliError> {
+/// `hlx watch`, `hlx import watch`.
+pub async fn watch(global: &GlobalArgs, kind: JobKind, args: WatchArgs) -> Result<u8, CliError> {
     let backend = args.target.backend(global).await?;
     let live = !global.json && std::io::stdout().is_terminal();
     let mut last = None;
     let mut failures = 0;
     let mut frame = 0usize;
     loop {
-        let view = match backend.export(&args.id).await {
+        let view = match backend.job(kind, &args.id).await {
             Ok(Some(view)) => {
                 failures = 0;
                 view
             }
-            Ok(None) => return Err(unknown(&args.id)),
+            Ok(None) => return Err(unknown(kind, &args.id)),
             Err(CliError::Aws(message)) if failures + 1 < MAX_FAILURES => {
                 failures += 1;
                 eprintln!("hlx: {message} (retrying)");

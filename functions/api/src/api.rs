@@ -1,28 +1,32 @@
 //! The routes: a `lambda_http::Request` in, a JSON answer out.
 //!
-//! API Gateway (REST, `AWS_IAM`) routes `/exports` and `/exports/{id}` to the
-//! function; the request context's resource path and path parameters say which.
-//! Without an API Gateway context (another front end, tests) the raw path is
-//! matched instead.
+//! API Gateway (REST, `AWS_IAM`) routes `/exports`, `/exports/{id}`,
+//! `/imports` and `/imports/{id}` to the function; the request context's
+//! resource path and path parameters say which. Without an API Gateway
+//! context (another front end, tests) the raw path is matched instead.
+//!
+//! Exports and imports take the same routes, run by the same handlers: only
+//! the body's fields, the execution names and the records' kind differ.
 
 use std::collections::BTreeSet;
 
 use hlx_clock::SharedClock;
 use hlx_core::store::MAX_PAGE;
 use hlx_core::validation::DATASTORE_ID;
-use hlx_core::{ExportRequest, HlxError, JobKind, JobRecord, JobRequest, JobStore, RecordStatus};
+use hlx_core::{HlxError, JobKind, JobRecord, JobRequest, JobStore, RecordStatus};
 use lambda_http::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::config::ApiConfig;
+use crate::config::{ApiConfig, ImportLocations};
 use crate::error::ApiError;
 use crate::executions::{ExecutionInfo, ExecutionStarter, SfnError};
 use crate::naming::{
     IDEMPOTENCY_KEY_HEADER, check_idempotency_key, is_possible_execution_name, name_for_key, name_for_request,
 };
+use crate::requests;
 
 /// The method key API Gateway uses for "any other method" on a resource.
 pub const ANY_METHOD: &str = "x-amazon-apigateway-any-method";
@@ -63,21 +67,42 @@ pub const ROUTES: &[RouteSpec] = &[
         method: ANY_METHOD,
         statuses: &[405],
     },
+    RouteSpec {
+        path: "/imports",
+        method: "post",
+        statuses: &[200, 202, 400, 409, 413, 415, 429, 500, 501, 503],
+    },
+    RouteSpec {
+        path: "/imports",
+        method: "get",
+        statuses: &[200, 400, 429, 500, 503],
+    },
+    RouteSpec {
+        path: "/imports/{id}",
+        method: "get",
+        statuses: &[200, 400, 404, 429, 500, 503],
+    },
+    RouteSpec {
+        path: "/imports",
+        method: ANY_METHOD,
+        statuses: &[405],
+    },
+    RouteSpec {
+        path: "/imports/{id}",
+        method: ANY_METHOD,
+        statuses: &[405],
+    },
 ];
 
 /// The page size when a list names none.
 pub const DEFAULT_LIMIT: u32 = 20;
 /// The longest `nextToken` accepted (the store's tokens are far shorter).
 pub const MAX_TOKEN_CHARS: usize = 4096;
-/// The fields a POST body may have.
-pub const BODY_FIELDS: [&str; 2] = ["datastoreId", "jobName"];
-/// The request fields only the function's configuration sets.
-pub const CONFIGURED_FIELDS: [&str; 4] = ["s3Uri", "kmsKeyId", "dataAccessRoleArn", "trigger"];
 
-/// The status a freshly started export reports.
+/// The status a freshly started export (or import) reports.
 pub const STARTING: &str = "STARTING";
 
-/// A POST's answer (202 for a new export, 200 for the existing one).
+/// A `POST /exports` answer (202 for a new export, 200 for the existing one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportStarted {
@@ -88,19 +113,65 @@ pub struct ExportStarted {
     pub status: String,
 }
 
+/// A `POST /imports` answer: as [`ExportStarted`], the id called `importId`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportStarted {
+    pub import_id: String,
+    pub execution_arn: String,
+    pub status: String,
+}
+
+/// A POST's answer, by the kind of job it started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Started {
+    Export(ExportStarted),
+    Import(ImportStarted),
+}
+
+impl Started {
+    pub fn new(kind: JobKind, id: String, execution_arn: String, status: String) -> Self {
+        match kind {
+            JobKind::Export => Self::Export(ExportStarted {
+                export_id: id,
+                execution_arn,
+                status,
+            }),
+            JobKind::Import => Self::Import(ImportStarted {
+                import_id: id,
+                execution_arn,
+                status,
+            }),
+        }
+    }
+}
+
 /// Which resource a request is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
-    Exports,
-    Export(String),
+    /// `/exports`, `/imports`.
+    Jobs(JobKind),
+    /// `/exports/{id}`, `/imports/{id}`.
+    Job(JobKind, String),
 }
 
 impl Resource {
     pub fn template(&self) -> &'static str {
         match self {
-            Self::Exports => "/exports",
-            Self::Export(_) => "/exports/{id}",
+            Self::Jobs(JobKind::Export) => "/exports",
+            Self::Job(JobKind::Export, _) => "/exports/{id}",
+            Self::Jobs(JobKind::Import) => "/imports",
+            Self::Job(JobKind::Import, _) => "/imports/{id}",
         }
+    }
+}
+
+/// The collection path of a kind's jobs, without its slash: `exports`, `imports`.
+fn collection(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Export => "exports",
+        JobKind::Import => "imports",
     }
 }
 
@@ -141,7 +212,7 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
         let request_id = request_id(&request);
         let result = match &resource {
             None => Err(ApiError::not_found(
-                "no such route: the API serves /exports and /exports/{id}",
+                "no such route: the API serves /exports, /exports/{id}, /imports and /imports/{id}",
             )),
             Some(resource) => self.route(resource, &request, request_id.as_deref()).await,
         };
@@ -163,58 +234,74 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
         request_id: Option<&str>,
     ) -> Result<Response<Body>, ApiError> {
         match (resource, request.method()) {
-            (Resource::Exports, &Method::POST) => {
+            (Resource::Jobs(kind), &Method::POST) => {
                 check_query(request, &[])?;
-                self.create_export(request, request_id).await
+                self.create(*kind, request, request_id).await
             }
-            (Resource::Exports, &Method::GET) => {
+            (Resource::Jobs(kind), &Method::GET) => {
                 check_query(request, &["datastoreId", "limit", "nextToken"])?;
-                self.list_exports(request, request_id).await
+                self.list(*kind, request, request_id).await
             }
-            (Resource::Export(id), &Method::GET) => {
+            (Resource::Job(kind, id), &Method::GET) => {
                 check_query(request, &[])?;
-                self.get_export(id, request_id).await
+                self.get(*kind, id, request_id).await
             }
-            (Resource::Exports, method) => Err(ApiError::method_not_allowed(method.as_str(), "GET, POST")),
-            (Resource::Export(_), method) => Err(ApiError::method_not_allowed(method.as_str(), "GET")),
+            (Resource::Jobs(_), method) => Err(ApiError::method_not_allowed(method.as_str(), "GET, POST")),
+            (Resource::Job(..), method) => Err(ApiError::method_not_allowed(method.as_str(), "GET")),
         }
     }
 
-    /// `POST /exports`.
-    async fn create_export(
+    /// Where imports read and write, or the answer that they are not configured.
+    fn import_locations(&self) -> Result<ImportLocations<'_>, ApiError> {
+        self.config.import_locations().map_err(|missing| {
+            ApiError::not_configured(format!(
+                "imports are not configured on this API: the function has no {} \
+                 (the stack's ImportInputS3Uri and ImportOutputS3Uri); exports are unaffected",
+                missing.join(" and ")
+            ))
+        })
+    }
+
+    /// `POST /exports`, `POST /imports`.
+    async fn create(
         &self,
+        kind: JobKind,
         request: &Request,
         request_id: Option<&str>,
     ) -> Result<Response<Body>, ApiError> {
+        let imports = match kind {
+            JobKind::Export => None,
+            JobKind::Import => Some(self.import_locations()?),
+        };
         let key = idempotency_key(request.headers())?;
         let body = read_body(request, self.config.max_body_bytes)?;
-        let export_request = self.export_request(body)?;
-        let input = serde_json::to_string(&export_request).expect("a request serializes");
+        let job = match imports {
+            None => requests::export_request(&self.config, &body)?,
+            Some(locations) => requests::import_request(&self.config, locations, &body)?,
+        };
+        let input = requests::execution_input(&job);
         let name = match &key {
-            Some(key) => name_for_key(key),
-            None => name_for_request(&export_request.datastore_id, &input, self.clock.now()),
+            Some(key) => name_for_key(kind, key),
+            None => name_for_request(kind, job.datastore_id(), &input, self.clock.now()),
         };
         let location = location(request, &name);
 
         // An execution of that name answers for itself: the same request is
-        // the same export (200), another request under the same key is a 409.
+        // the same job (200), another request under the same key is a 409.
         let existing = self.executions.describe(&name).await;
         if let Some(existing) = existing.map_err(|e| sfn_error("DescribeExecution", e, request_id))? {
-            return existing_export(existing, &input, key.is_some(), &location);
+            return existing_job(kind, existing, &input, key.is_some(), &location);
         }
         match self.executions.start(&name, &input).await {
             Ok(started) => {
                 tracing::info!(
-                    export_id = %name,
-                    datastore_id = %export_request.datastore_id,
+                    kind = %kind,
+                    id = %name,
+                    datastore_id = %job.datastore_id(),
                     idempotency_key = key.is_some(),
-                    "export started"
+                    "job started"
                 );
-                let answer = ExportStarted {
-                    export_id: name,
-                    execution_arn: started.execution_arn,
-                    status: STARTING.to_owned(),
-                };
+                let answer = Started::new(kind, name, started.execution_arn, STARTING.to_owned());
                 Ok(with_location(
                     json_response(StatusCode::ACCEPTED, &answer),
                     &location,
@@ -228,9 +315,9 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
                     .await
                     .map_err(|e| sfn_error("DescribeExecution", e, request_id))?
                 {
-                    Some(existing) => existing_export(existing, &input, key.is_some(), &location),
+                    Some(existing) => existing_job(kind, existing, &input, key.is_some(), &location),
                     None => {
-                        tracing::error!(export_id = %name, "StartExecution said the execution exists, DescribeExecution did not find it");
+                        tracing::error!(kind = %kind, id = %name, "StartExecution said the execution exists, DescribeExecution did not find it");
                         Err(ApiError::internal(request_id))
                     }
                 }
@@ -239,81 +326,49 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
         }
     }
 
-    /// The export request a POST body asks for, by the domain's rules.
-    fn export_request(&self, body: Map<String, Value>) -> Result<ExportRequest, ApiError> {
-        if let Some(field) = body.keys().find(|k| CONFIGURED_FIELDS.contains(&k.as_str())) {
-            return Err(ApiError::invalid(
-                field.clone(),
-                "is set by the API's configuration and may not be given in the request",
-            ));
-        }
-        if let Some(field) = body.keys().find(|k| !BODY_FIELDS.contains(&k.as_str())) {
-            return Err(ApiError::invalid(
-                field.clone(),
-                format!("is not a field of an export request (expected one of {BODY_FIELDS:?})"),
-            ));
-        }
-        let mut value = Map::new();
-        match body.get("datastoreId") {
-            None | Some(Value::Null) => {
-                let Some(default) = &self.config.default_datastore_id else {
-                    return Err(ApiError::invalid(
-                        "datastoreId",
-                        "is required (the API has no default data store)",
-                    ));
-                };
-                value.insert("datastoreId".into(), Value::String(default.clone()));
-            }
-            Some(given) => {
-                value.insert("datastoreId".into(), given.clone());
-            }
-        }
-        value.insert("s3Uri".into(), Value::String(self.config.s3_uri.clone()));
-        value.insert("kmsKeyId".into(), Value::String(self.config.kms_key_id.clone()));
-        value.insert(
-            "dataAccessRoleArn".into(),
-            Value::String(self.config.data_access_role_arn.clone()),
-        );
-        if let Some(job_name) = body.get("jobName") {
-            value.insert("jobName".into(), job_name.clone());
-        }
-        value.insert("trigger".into(), Value::String("api".into()));
-        ExportRequest::from_value(&Value::Object(value)).map_err(|e| ApiError::invalid(e.field, e.rule))
-    }
-
-    /// `GET /exports/{id}`.
-    async fn get_export(&self, id: &str, request_id: Option<&str>) -> Result<Response<Body>, ApiError> {
-        let unknown = || ApiError::not_found(format!("no export has the id {id:?}"));
+    /// `GET /exports/{id}`, `GET /imports/{id}`.
+    async fn get(
+        &self,
+        kind: JobKind,
+        id: &str,
+        request_id: Option<&str>,
+    ) -> Result<Response<Body>, ApiError> {
+        let unknown = || ApiError::not_found(format!("no {kind} has the id {id:?}"));
         if !is_possible_execution_name(id) {
             return Err(unknown());
         }
         if let Some(record) = self
             .store
-            .get(JobKind::Export, id)
+            .get(kind, id)
             .await
             .map_err(|e| store_error(e, request_id))?
         {
             return Ok(json_response(StatusCode::OK, &record));
         }
         // No record yet: the execution may have started and not reached its
-        // first write (or may have ended without one).
+        // first write (or may have ended without one). The same state machine
+        // runs both kinds: an execution of the other kind is not this one's.
         match self
             .executions
             .describe(id)
             .await
             .map_err(|e| sfn_error("DescribeExecution", e, request_id))?
         {
-            Some(execution) => Ok(json_response(
-                StatusCode::OK,
-                &record_from_execution(&execution, self.clock.now()),
-            )),
+            Some(execution) => {
+                let record = record_from_execution(&execution, self.clock.now());
+                if record.kind != kind {
+                    return Err(unknown());
+                }
+                Ok(json_response(StatusCode::OK, &record))
+            }
             None => Err(unknown()),
         }
     }
 
-    /// `GET /exports`.
-    async fn list_exports(
+    /// `GET /exports`, `GET /imports`.
+    async fn list(
         &self,
+        kind: JobKind,
         request: &Request,
         request_id: Option<&str>,
     ) -> Result<Response<Body>, ApiError> {
@@ -343,7 +398,7 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
         }
         let page = self
             .store
-            .list(JobKind::Export, &datastore_id, limit, next_token)
+            .list(kind, &datastore_id, limit, next_token)
             .await
             .map_err(|e| store_error(e, request_id))?;
         Ok(json_response(StatusCode::OK, &page))
@@ -351,7 +406,8 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
 }
 
 /// A POST met an execution of its name.
-fn existing_export(
+fn existing_job(
+    kind: JobKind,
     existing: ExecutionInfo,
     input: &str,
     keyed: bool,
@@ -364,18 +420,14 @@ fn existing_export(
         .is_some_and(|i| serde_json::from_str::<Value>(input).ok() == Some(i));
     if !same {
         let reason = if keyed {
-            "the Idempotency-Key was already used for a different request"
+            "the Idempotency-Key was already used for a different request".to_owned()
         } else {
-            "an export of that name already exists for a different request"
+            format!("an {kind} of that name already exists for a different request")
         };
-        return Err(ApiError::conflict(format!("{reason} (export {})", existing.name)));
+        return Err(ApiError::conflict(format!("{reason} ({kind} {})", existing.name)));
     }
-    tracing::info!(export_id = %existing.name, status = %existing.status, "export already exists");
-    let answer = ExportStarted {
-        export_id: existing.name,
-        execution_arn: existing.execution_arn,
-        status: existing.status,
-    };
+    tracing::info!(kind = %kind, id = %existing.name, status = %existing.status, "job already exists");
+    let answer = Started::new(kind, existing.name, existing.execution_arn, existing.status);
     Ok(with_location(json_response(StatusCode::OK, &answer), location))
 }
 
@@ -407,7 +459,12 @@ pub fn record_from_execution(execution: &ExecutionInfo, now: jiff::Timestamp) ->
             Some(execution.stop_date.unwrap_or(now)),
         )
     };
-    let kind = parsed.as_ref().map_or(JobKind::Export, JobRequest::kind);
+    // A request the domain refuses still says its kind (absent: an export).
+    let kind = parsed
+        .as_ref()
+        .map(JobRequest::kind)
+        .or_else(|| raw("kind").as_deref().and_then(JobKind::parse))
+        .unwrap_or_default();
     JobRecord {
         export_id: execution.name.clone(),
         execution_arn: execution.execution_arn.clone(),
@@ -447,28 +504,38 @@ pub fn resource(request: &Request) -> Option<Resource> {
     if let Some(RequestContext::ApiGatewayV1(context)) = request.request_context_ref()
         && let Some(resource_path) = context.resource_path.as_deref()
     {
-        return match resource_path {
-            "/exports" => Some(Resource::Exports),
-            "/exports/{id}" => request
-                .path_parameters_ref()
-                .and_then(|p| p.first("id"))
-                .map(|id| Resource::Export(id.to_owned())),
-            _ => None,
-        };
+        let (kind, item) = JobKind::ALL.into_iter().find_map(|kind| {
+            let rest = resource_path.strip_prefix('/')?.strip_prefix(collection(kind))?;
+            match rest {
+                "" => Some((kind, false)),
+                "/{id}" => Some((kind, true)),
+                _ => None,
+            }
+        })?;
+        if !item {
+            return Some(Resource::Jobs(kind));
+        }
+        return request
+            .path_parameters_ref()
+            .and_then(|p| p.first("id"))
+            .map(|id| Resource::Job(kind, id.to_owned()));
     }
     let path = match request.raw_http_path() {
         "" => request.uri().path(),
         raw => raw,
     };
-    let rest = path.strip_prefix("/exports")?;
+    let (kind, rest) = JobKind::ALL.into_iter().find_map(|kind| {
+        let rest = path.strip_prefix('/')?.strip_prefix(collection(kind))?;
+        Some((kind, rest))
+    })?;
     if rest.is_empty() {
-        return Some(Resource::Exports);
+        return Some(Resource::Jobs(kind));
     }
     let id = rest.strip_prefix('/')?;
     if id.is_empty() || id.contains('/') {
         return None;
     }
-    Some(Resource::Export(percent_decode(id)))
+    Some(Resource::Job(kind, percent_decode(id)))
 }
 
 /// `%XX` escapes decoded (invalid UTF-8 is replaced, as API Gateway would refuse it).
@@ -608,9 +675,9 @@ pub fn is_json_media_type(content_type: &str) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Where the export will be read: the path the caller used (stage or base
+/// Where the job will be read: the path the caller used (stage or base
 /// path included) with the id appended.
-fn location(request: &Request, export_id: &str) -> String {
+fn location(request: &Request, id: &str) -> String {
     let context_path = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(context)) => context.path.clone(),
         _ => None,
@@ -619,7 +686,7 @@ fn location(request: &Request, export_id: &str) -> String {
         "" => request.uri().path().to_owned(),
         raw => raw.to_owned(),
     });
-    format!("{}/{export_id}", base.trim_end_matches('/'))
+    format!("{}/{id}", base.trim_end_matches('/'))
 }
 
 fn with_location(mut response: Response<Body>, location: &str) -> Response<Body> {

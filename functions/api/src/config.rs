@@ -1,6 +1,9 @@
 //! The API's configuration: read once at start-up, checked by the same field
-//! rules as an export request, so a bad deployment stops the function before
-//! it takes a request, with the variable named.
+//! rules as an export (or import) request, so a bad deployment stops the
+//! function before it takes a request, with the variable named.
+//!
+//! Imports are optional: without both import locations the import routes
+//! answer that imports are not configured, and exports work as before.
 
 use hlx_core::validation::{DATA_ACCESS_ROLE_ARN, DATASTORE_ID, KMS_KEY_ID, S3_URI};
 
@@ -12,8 +15,15 @@ pub const ENV_DEFAULT_DATASTORE_ID: &str = "HLX_DEFAULT_DATASTORE_ID";
 pub const ENV_EXPORT_S3_URI: &str = "HLX_EXPORT_S3_URI";
 /// The KMS key HealthLake encrypts the export with.
 pub const ENV_EXPORT_KMS_KEY_ID: &str = "HLX_EXPORT_KMS_KEY_ID";
-/// The role HealthLake assumes to write the export.
+/// The role HealthLake assumes to write the export (and to read an import's input).
 pub const ENV_DATA_ACCESS_ROLE_ARN: &str = "HLX_DATA_ACCESS_ROLE_ARN";
+/// Where API-started imports read from, by default; a request may name a
+/// location inside it and nowhere else (the data access role may read only
+/// there). Optional: empty or unset, imports are off.
+pub const ENV_IMPORT_INPUT_S3_URI: &str = "HLX_IMPORT_INPUT_S3_URI";
+/// Where every API-started import's logs go (callers cannot choose it).
+/// Optional: empty or unset, imports are off.
+pub const ENV_IMPORT_OUTPUT_S3_URI: &str = "HLX_IMPORT_OUTPUT_S3_URI";
 
 /// The largest request body the API reads (16 KiB: an export request is a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -26,7 +36,18 @@ pub struct ApiConfig {
     pub s3_uri: String,
     pub kms_key_id: String,
     pub data_access_role_arn: String,
+    /// The imports' input prefix; `None` when unset or empty.
+    pub import_input_s3_uri: Option<String>,
+    /// Where the imports' logs go; `None` when unset or empty.
+    pub import_output_s3_uri: Option<String>,
     pub max_body_bytes: usize,
+}
+
+/// Where API imports read and write, when both are configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportLocations<'a> {
+    pub input_s3_uri: &'a str,
+    pub output_s3_uri: &'a str,
 }
 
 /// A setting that is missing or breaks its rule.
@@ -53,12 +74,15 @@ impl ApiConfig {
                     problem: "is not set".into(),
                 })
         };
+        let optional = |variable: &str| lookup(variable).filter(|v| !v.trim().is_empty());
         let config = Self {
             state_machine_arn: get(ENV_STATE_MACHINE_ARN)?,
             default_datastore_id: lookup(ENV_DEFAULT_DATASTORE_ID).filter(|v| !v.is_empty()),
             s3_uri: get(ENV_EXPORT_S3_URI)?,
             kms_key_id: get(ENV_EXPORT_KMS_KEY_ID)?,
             data_access_role_arn: get(ENV_DATA_ACCESS_ROLE_ARN)?,
+            import_input_s3_uri: optional(ENV_IMPORT_INPUT_S3_URI),
+            import_output_s3_uri: optional(ENV_IMPORT_OUTPUT_S3_URI),
             max_body_bytes: MAX_BODY_BYTES,
         };
         config.validate()?;
@@ -95,13 +119,56 @@ impl ApiConfig {
             ENV_DATA_ACCESS_ROLE_ARN,
             DATA_ACCESS_ROLE_ARN.check(ENV_DATA_ACCESS_ROLE_ARN, &self.data_access_role_arn),
         )?;
+        for (variable, value) in [
+            (ENV_IMPORT_INPUT_S3_URI, &self.import_input_s3_uri),
+            (ENV_IMPORT_OUTPUT_S3_URI, &self.import_output_s3_uri),
+        ] {
+            if let Some(value) = value {
+                rule(variable, S3_URI.check(variable, value))?;
+            }
+        }
+        if let Ok(locations) = self.import_locations()
+            && is_inside(locations.output_s3_uri, locations.input_s3_uri)
+        {
+            return Err(ConfigError {
+                variable: ENV_IMPORT_OUTPUT_S3_URI,
+                problem: format!(
+                    "must not be inside {ENV_IMPORT_INPUT_S3_URI} ({}): the next import would load this one's logs",
+                    locations.input_s3_uri
+                ),
+            });
+        }
         Ok(())
+    }
+
+    /// Both import locations, or the variables of the missing ones.
+    pub fn import_locations(&self) -> Result<ImportLocations<'_>, Vec<&'static str>> {
+        match (&self.import_input_s3_uri, &self.import_output_s3_uri) {
+            (Some(input), Some(output)) => Ok(ImportLocations {
+                input_s3_uri: input,
+                output_s3_uri: output,
+            }),
+            (input, output) => Err([
+                (ENV_IMPORT_INPUT_S3_URI, input.is_none()),
+                (ENV_IMPORT_OUTPUT_S3_URI, output.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(variable, missing)| missing.then_some(variable))
+            .collect()),
+        }
     }
 
     /// The ARN of this state machine's execution called `name`.
     pub fn execution_arn(&self, name: &str) -> String {
         execution_arn(&self.state_machine_arn, name).expect("the state machine ARN was validated at start-up")
     }
+}
+
+/// Whether `uri` is `prefix` or lies under it, segment-wise: `s3://b/in/x`
+/// is inside `s3://b/in` and `s3://b/in/`; `s3://b/inbox` is not.
+pub fn is_inside(uri: &str, prefix: &str) -> bool {
+    let (uri, prefix) = (uri.trim_end_matches('/'), prefix.trim_end_matches('/'));
+    uri == prefix || uri.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// `arn:<partition>:states:<region>:<account>:stateMachine:<name>` → its parts
@@ -201,6 +268,81 @@ mod tests {
             env.insert(variable, value.into());
             let err = read(&env).expect_err(value);
             assert_eq!(err.variable, variable, "{value}");
+        }
+    }
+
+    fn with_imports() -> HashMap<&'static str, String> {
+        let mut env = env();
+        env.insert(ENV_IMPORT_INPUT_S3_URI, "s3://hlx-landing/fhir/".into());
+        env.insert(ENV_IMPORT_OUTPUT_S3_URI, "s3://hlx-import-logs/api".into());
+        env
+    }
+
+    #[test]
+    fn imports_are_off_unless_both_locations_are_set() {
+        let config = read(&env()).unwrap();
+        assert_eq!(
+            config.import_locations(),
+            Err(vec![ENV_IMPORT_INPUT_S3_URI, ENV_IMPORT_OUTPUT_S3_URI])
+        );
+        let mut half = with_imports();
+        half.insert(ENV_IMPORT_OUTPUT_S3_URI, " ".into());
+        let config = read(&half).unwrap();
+        assert_eq!(
+            config.import_input_s3_uri.as_deref(),
+            Some("s3://hlx-landing/fhir/")
+        );
+        assert_eq!(config.import_locations(), Err(vec![ENV_IMPORT_OUTPUT_S3_URI]));
+        let config = read(&with_imports()).unwrap();
+        assert_eq!(
+            config.import_locations(),
+            Ok(ImportLocations {
+                input_s3_uri: "s3://hlx-landing/fhir/",
+                output_s3_uri: "s3://hlx-import-logs/api",
+            })
+        );
+    }
+
+    #[test]
+    fn import_locations_are_held_to_the_import_rules() {
+        for (variable, value) in [
+            (ENV_IMPORT_INPUT_S3_URI, "https://landing/x"),
+            (ENV_IMPORT_OUTPUT_S3_URI, "s3://B/logs"),
+            (ENV_IMPORT_OUTPUT_S3_URI, "s3://hlx-landing/fhir/logs"),
+            (ENV_IMPORT_OUTPUT_S3_URI, "s3://hlx-landing/fhir"),
+        ] {
+            let mut env = with_imports();
+            env.insert(variable, value.into());
+            let err = read(&env).expect_err(value);
+            assert_eq!(err.variable, variable, "{value}");
+        }
+        // A sibling prefix is not inside.
+        let mut sibling = with_imports();
+        sibling.insert(ENV_IMPORT_OUTPUT_S3_URI, "s3://hlx-landing/fhir-logs/".into());
+        read(&sibling).unwrap();
+        // A malformed location is refused even when the other one is missing.
+        let mut input_only = env();
+        input_only.insert(ENV_IMPORT_INPUT_S3_URI, "landing".into());
+        assert_eq!(read(&input_only).unwrap_err().variable, ENV_IMPORT_INPUT_S3_URI);
+    }
+
+    #[test]
+    fn inside_is_segment_wise() {
+        for (uri, prefix) in [
+            ("s3://b/in", "s3://b/in"),
+            ("s3://b/in/", "s3://b/in"),
+            ("s3://b/in/x/y", "s3://b/in/"),
+            ("s3://b/x", "s3://b"),
+        ] {
+            assert!(is_inside(uri, prefix), "{uri} in {prefix}");
+        }
+        for (uri, prefix) in [
+            ("s3://b/inbox", "s3://b/in"),
+            ("s3://b", "s3://b/in"),
+            ("s3://b-2/in", "s3://b"),
+            ("s3://other/in", "s3://b/in"),
+        ] {
+            assert!(!is_inside(uri, prefix), "{uri} not in {prefix}");
         }
     }
 

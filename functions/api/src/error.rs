@@ -4,13 +4,14 @@
 //! | status | error | when |
 //! |---|---|---|
 //! | 400 | `InvalidRequest` | a body field, query parameter or header breaks a rule (`field` names it) |
-//! | 404 | `NotFound` | no export (or route) with that id |
+//! | 404 | `NotFound` | no export or import (or route) with that id |
 //! | 405 | `MethodNotAllowed` | the route exists, the method does not (`Allow` lists the methods) |
 //! | 409 | `IdempotencyConflict` | the idempotency key was used for a different request |
 //! | 413 | `PayloadTooLarge` | the body is over the limit |
 //! | 415 | `UnsupportedMediaType` | the body is not declared as JSON |
 //! | 429 | `TooManyRequests` | Step Functions or DynamoDB throttled (`Retry-After` is set) |
 //! | 500 | `InternalError` | anything else; details are logged, never returned |
+//! | 501 | `NotConfigured` | `POST /imports` on a deployment without import locations |
 //! | 503 | `ServiceUnavailable` | Step Functions or DynamoDB did not answer (`Retry-After` is set) |
 
 use lambda_http::Body;
@@ -18,7 +19,7 @@ use lambda_http::http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
 /// Every `error` name the function answers with.
-pub const ERROR_NAMES: [&str; 9] = [
+pub const ERROR_NAMES: [&str; 10] = [
     "InvalidRequest",
     "NotFound",
     "MethodNotAllowed",
@@ -27,6 +28,7 @@ pub const ERROR_NAMES: [&str; 9] = [
     "UnsupportedMediaType",
     "TooManyRequests",
     "InternalError",
+    "NotConfigured",
     "ServiceUnavailable",
 ];
 
@@ -141,6 +143,11 @@ impl ApiError {
             None => "the request failed; the function's logs have the details".to_owned(),
         };
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
+    }
+
+    /// 501: the deployment does not configure what the request needs.
+    pub fn not_configured(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_IMPLEMENTED, "NotConfigured", message)
     }
 
     /// The HTTP answer.

@@ -28,16 +28,26 @@ pub const LOCAL_STAGE: &str = "$default";
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(1);
 
+/// The API Gateway resources the description defines, each with its `{id}` item.
+const COLLECTIONS: [&str; 2] = ["/exports", "/imports"];
+
 /// The API Gateway resource a path matches, and its path parameters.
 fn match_resource(path: &str) -> (String, Option<Value>) {
-    if path == "/exports" {
-        return ("/exports".into(), None);
-    }
-    if let Some(id) = path.strip_prefix("/exports/")
-        && !id.is_empty()
-        && !id.contains('/')
-    {
-        return ("/exports/{id}".into(), Some(json!({ "id": percent_decode(id) })));
+    for collection in COLLECTIONS {
+        if path == collection {
+            return (collection.into(), None);
+        }
+        if let Some(id) = path
+            .strip_prefix(collection)
+            .and_then(|rest| rest.strip_prefix('/'))
+            && !id.is_empty()
+            && !id.contains('/')
+        {
+            return (
+                format!("{collection}/{{id}}"),
+                Some(json!({ "id": percent_decode(id) })),
+            );
+        }
     }
     // API Gateway would refuse the path itself; the handler answers 404.
     (path.to_owned(), None)
@@ -198,6 +208,22 @@ mod tests {
     }
 
     #[test]
+    fn an_import_path_becomes_its_own_templated_resource() {
+        let request = lambda_request(&parts("GET", "/imports/api-import-k-1", &[]), b"").unwrap();
+        assert_eq!(request.path_parameters().first("id"), Some("api-import-k-1"));
+        let Some(lambda_http::request::RequestContext::ApiGatewayV1(context)) = request.request_context_ref()
+        else {
+            panic!("an API Gateway REST context");
+        };
+        assert_eq!(context.resource_path.as_deref(), Some("/imports/{id}"));
+        let list = lambda_request(&parts("GET", "/imports", &[]), b"").unwrap();
+        assert_eq!(
+            crate::api::resource(&list),
+            Some(crate::api::Resource::Jobs(hlx_core::JobKind::Import))
+        );
+    }
+
+    #[test]
     fn query_headers_and_body_arrive_as_api_gateway_sends_them() {
         let request = lambda_request(
             &parts(
@@ -230,7 +256,15 @@ mod tests {
 
     #[test]
     fn other_paths_keep_their_own_resource() {
-        for path in ["/", "/exports/", "/exports/a/b", "/other"] {
+        for path in [
+            "/",
+            "/exports/",
+            "/exports/a/b",
+            "/other",
+            "/imports/",
+            "/imports/a/b",
+            "/importsx",
+        ] {
             let request = lambda_request(&parts("GET", path, &[]), b"").unwrap();
             assert!(request.path_parameters_ref().is_none(), "{path}");
             assert_eq!(crate::api::resource(&request), None, "{path}");

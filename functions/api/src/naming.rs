@@ -1,16 +1,21 @@
 //! Deterministic execution names: the same POST always names the same
-//! execution, so a retry can never start a second export.
+//! execution, so a retry can never start a second export (or import).
 //!
-//! - With an `Idempotency-Key`: `api-k-<40 hex of SHA-256(key)>`. The name
-//!   depends on the key alone, so reusing a key with any other request (another
-//!   data store included) meets the first execution and is a conflict.
-//! - Without one: `api-<data store>-<yyyymmdd>-<24 hex of SHA-256(day, input)>`,
-//!   so the same request on the same UTC day is the same export.
+//! - With an `Idempotency-Key`: `api-k-<40 hex of SHA-256(key)>` for an
+//!   export, `api-import-k-<...>` for an import. The name depends on the kind
+//!   and the key alone, so reusing a key with any other request of its kind
+//!   (another data store included) meets the first execution and is a
+//!   conflict; an export and an import may use the same key.
+//! - Without one: `api-<data store>-<yyyymmdd>-<24 hex of SHA-256(day, input)>`
+//!   (`api-import-<data store>-...` for an import), so the same request on the
+//!   same UTC day is the same export (or import).
 //!
 //! Step Functions names are 1-80 characters and may not contain whitespace,
 //! `<>{}[]?*"#%\^|~`$&,;:/` or control characters; these use only ASCII
-//! letters, digits, `-` and `_`, and are at most 70 characters long.
+//! letters, digits, `-` and `_`, and are at most 70 characters long for an
+//! export, 77 for an import.
 
+use hlx_core::JobKind;
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
@@ -40,14 +45,23 @@ pub fn check_idempotency_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// How the names the API gives a kind's executions begin: `api` for exports
+/// (as before imports existed), `api-import` for imports.
+pub fn name_prefix(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Export => "api",
+        JobKind::Import => "api-import",
+    }
+}
+
 /// The execution name for a POST with an idempotency key.
-pub fn name_for_key(key: &str) -> String {
-    format!("api-k-{}", hex(key.as_bytes(), 20))
+pub fn name_for_key(kind: JobKind, key: &str) -> String {
+    format!("{}-k-{}", name_prefix(kind), hex(key.as_bytes(), 20))
 }
 
 /// The execution name for a POST without a key: the request (as the execution
 /// input) and the UTC day of `now`.
-pub fn name_for_request(datastore_id: &str, input: &str, now: Timestamp) -> String {
+pub fn name_for_request(kind: JobKind, datastore_id: &str, input: &str, now: Timestamp) -> String {
     let day = now.strftime("%Y%m%d").to_string();
     let safe: String = datastore_id
         .chars()
@@ -63,7 +77,7 @@ pub fn name_for_request(datastore_id: &str, input: &str, now: Timestamp) -> Stri
     let mut hashed = day.clone().into_bytes();
     hashed.push(b'\n');
     hashed.extend_from_slice(input.as_bytes());
-    format!("api-{safe}-{day}-{}", hex(&hashed, 12))
+    format!("{}-{safe}-{day}-{}", name_prefix(kind), hex(&hashed, 12))
 }
 
 /// Whether `id` could be an execution name at all (anything else is unknown
@@ -104,27 +118,48 @@ mod tests {
         }
     }
 
+    const EXPORT: JobKind = JobKind::Export;
+    const IMPORT: JobKind = JobKind::Import;
+
     #[test]
-    fn key_names_depend_on_the_key_only() {
-        let a = name_for_key("order-42");
-        assert_eq!(a, name_for_key("order-42"));
-        assert_ne!(a, name_for_key("order-43"));
+    fn key_names_depend_on_the_kind_and_the_key_only() {
+        let a = name_for_key(EXPORT, "order-42");
+        assert_eq!(a, name_for_key(EXPORT, "order-42"));
+        assert_ne!(a, name_for_key(EXPORT, "order-43"));
         assert!(a.starts_with("api-k-"));
         assert_eq!(a.len(), 46);
         assert!(is_possible_execution_name(&a));
+        // The same key names an import apart from the export.
+        let import = name_for_key(IMPORT, "order-42");
+        assert_eq!(import, format!("api-import-{}", &a["api-".len()..]));
+        assert_eq!(import.len(), 53);
+        assert!(is_possible_execution_name(&import));
     }
 
     #[test]
     fn request_names_change_with_the_day_and_the_input() {
         let input = r#"{"datastoreId":"ds1"}"#;
-        let monday = name_for_request("ds1", input, at("2026-11-23T00:00:00Z"));
-        assert_eq!(monday, name_for_request("ds1", input, at("2026-11-23T23:59:59Z")));
+        let monday = name_for_request(EXPORT, "ds1", input, at("2026-11-23T00:00:00Z"));
+        assert_eq!(
+            monday,
+            name_for_request(EXPORT, "ds1", input, at("2026-11-23T23:59:59Z"))
+        );
         assert!(monday.starts_with("api-ds1-20261123-"), "{monday}");
-        assert_ne!(monday, name_for_request("ds1", input, at("2026-11-24T00:00:00Z")));
         assert_ne!(
             monday,
-            name_for_request("ds1", r#"{"datastoreId":"ds2"}"#, at("2026-11-23T00:00:00Z"))
+            name_for_request(EXPORT, "ds1", input, at("2026-11-24T00:00:00Z"))
         );
+        assert_ne!(
+            monday,
+            name_for_request(
+                EXPORT,
+                "ds1",
+                r#"{"datastoreId":"ds2"}"#,
+                at("2026-11-23T00:00:00Z")
+            )
+        );
+        let import = name_for_request(IMPORT, "ds1", input, at("2026-11-23T00:00:00Z"));
+        assert_eq!(import, format!("api-import-{}", &monday["api-".len()..]));
     }
 
     #[test]
@@ -136,16 +171,18 @@ mod tests {
             "é",
             &"x".repeat(32),
         ] {
-            let name = name_for_request(datastore_id, "{}", now);
-            assert!(name.len() <= 70, "{name}");
-            assert!(
-                name.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-                "{name}"
-            );
-            assert!(is_possible_execution_name(&name));
+            for (kind, longest) in [(EXPORT, 70), (IMPORT, 77)] {
+                let name = name_for_request(kind, datastore_id, "{}", now);
+                assert!(name.len() <= longest, "{name}");
+                assert!(
+                    name.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                    "{name}"
+                );
+                assert!(is_possible_execution_name(&name));
+            }
         }
-        assert!(name_for_request("ds 1:/", "{}", now).starts_with("api-ds-1---20261123-"));
+        assert!(name_for_request(EXPORT, "ds 1:/", "{}", now).starts_with("api-ds-1---20261123-"));
     }
 
     #[test]

@@ -31,6 +31,8 @@ fn command(args: &[&str]) -> Command {
         "HLX_API_PORT",
         "HLX_API_SEED",
         "HLX_DEFAULT_DATASTORE_ID",
+        "HLX_IMPORT_INPUT_S3_URI",
+        "HLX_IMPORT_OUTPUT_S3_URI",
     ] {
         command.env_remove(name);
     }
@@ -38,7 +40,13 @@ fn command(args: &[&str]) -> Command {
 }
 
 fn start(args: &[&str]) -> Server {
-    let mut child = command(args)
+    start_with(args, &[])
+}
+
+fn start_with(args: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut command = command(args);
+    command.envs(env.iter().copied());
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -146,6 +154,54 @@ fn the_first_line_is_the_address_and_the_handler_answers_over_http() {
     let (status, _, error) = call(&server, "POST", "/exports", &json, "{oops");
     assert_eq!((status, &error["field"]), (400, &json!("body")));
     let _ = std::fs::remove_file(seed);
+}
+
+#[test]
+fn imports_are_served_with_local_locations_unless_switched_off() {
+    let server = start(&["--port", "0"]);
+    let json = [("Content-Type", "application/json")];
+    let (status, head, started) = call(
+        &server,
+        "POST",
+        "/imports",
+        &json,
+        r#"{"inputS3Uri":"s3://hlx-local-landing/fhir/batch-1/"}"#,
+    );
+    assert_eq!(status, 202, "{started}");
+    let import_id = started["importId"].as_str().unwrap();
+    assert!(
+        import_id.starts_with("api-import-local-datastore-"),
+        "{import_id}"
+    );
+    assert!(
+        head.contains(&format!("location: /imports/{import_id}")),
+        "{head}"
+    );
+    let (status, _, starting) = call(&server, "GET", &format!("/imports/{import_id}"), &[], "");
+    assert_eq!(status, 200);
+    assert_eq!(starting["kind"], "import");
+    assert_eq!(starting["inputS3Uri"], "s3://hlx-local-landing/fhir/batch-1/");
+    let (status, _, _) = call(&server, "GET", &format!("/exports/{import_id}"), &[], "");
+    assert_eq!(status, 404, "an import is not an export");
+    let (status, _, error) = call(
+        &server,
+        "POST",
+        "/imports",
+        &json,
+        r#"{"inputS3Uri":"s3://elsewhere/x/"}"#,
+    );
+    assert_eq!((status, &error["field"]), (400, &json!("inputS3Uri")));
+    drop(server);
+
+    // Empty import locations switch imports off; exports keep working.
+    let server = start_with(
+        &["--port", "0"],
+        &[("HLX_IMPORT_INPUT_S3_URI", ""), ("HLX_IMPORT_OUTPUT_S3_URI", "")],
+    );
+    let (status, _, error) = call(&server, "POST", "/imports", &json, "{}");
+    assert_eq!((status, &error["error"]), (501, &json!("NotConfigured")));
+    let (status, _, _) = call(&server, "POST", "/exports", &json, "{}");
+    assert_eq!(status, 202);
 }
 
 #[test]

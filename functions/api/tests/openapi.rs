@@ -6,15 +6,16 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use api::api::{ANY_METHOD, BODY_FIELDS, DEFAULT_LIMIT, MAX_TOKEN_CHARS, STARTING};
+use api::api::{ANY_METHOD, DEFAULT_LIMIT, MAX_TOKEN_CHARS, STARTING};
 use api::error::{ERROR_NAMES, GATEWAY_ERROR_NAMES};
 use api::fake::Call;
 use api::naming::{IDEMPOTENCY_KEY_HEADER, MAX_EXECUTION_NAME, MAX_KEY_CHARS};
-use api::{ExportStarted, ROUTES, SfnError};
+use api::requests::body_fields;
+use api::{ROUTES, SfnError, Started};
 use common::*;
 use hlx_core::store::MAX_PAGE;
-use hlx_core::validation::{DATASTORE_ID, JOB_NAME};
-use hlx_core::{HlxError, JobRecord, JobStore, RecordPage};
+use hlx_core::validation::{DATASTORE_ID, JOB_NAME, S3_URI};
+use hlx_core::{HlxError, JobKind, JobRecord, JobStore, RecordPage};
 use serde_json::{Value, json};
 
 /// API Gateway's own refusal, described on every operation but never the function's.
@@ -212,21 +213,27 @@ fn the_job_record_schema_has_exactly_the_fields_hlx_core_writes() {
 #[test]
 fn the_answer_schemas_have_exactly_the_fields_the_code_writes() {
     let spec = spec();
-    let started = serde_json::to_value(ExportStarted {
-        export_id: "e".into(),
-        execution_arn: "a".into(),
-        status: STARTING.into(),
-    })
-    .unwrap();
-    let started_schema = schema(&spec, "ExportStarted");
-    assert_eq!(keys(&started_schema["properties"]), keys(&started));
-    assert_eq!(strings(&started_schema["required"]), keys(&started));
     let mut statuses: BTreeSet<String> = aws_sdk_sfn::types::ExecutionStatus::values()
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
     statuses.insert(STARTING.to_owned());
-    assert_eq!(strings(&started_schema["properties"]["status"]["enum"]), statuses);
+    for (kind, name) in [
+        (JobKind::Export, "ExportStarted"),
+        (JobKind::Import, "ImportStarted"),
+    ] {
+        let started =
+            serde_json::to_value(Started::new(kind, "e".into(), "a".into(), STARTING.into())).unwrap();
+        let started_schema = schema(&spec, name);
+        assert_eq!(keys(&started_schema["properties"]), keys(&started), "{name}");
+        assert_eq!(strings(&started_schema["required"]), keys(&started), "{name}");
+        assert_eq!(started_schema["additionalProperties"], false, "{name}");
+        assert_eq!(
+            strings(&started_schema["properties"]["status"]["enum"]),
+            statuses,
+            "{name}"
+        );
+    }
 
     let page = serde_json::to_value(RecordPage {
         records: vec![],
@@ -259,71 +266,117 @@ fn the_answer_schemas_have_exactly_the_fields_the_code_writes() {
     }
 }
 
+/// The collection path, its item path, and the names of a kind's operations
+/// and schemas in the description.
+struct Described {
+    kind: JobKind,
+    collection: &'static str,
+    item: &'static str,
+    request_schema: &'static str,
+    get_operation: &'static str,
+    list_operation: &'static str,
+}
+
+const DESCRIBED: [Described; 2] = [
+    Described {
+        kind: JobKind::Export,
+        collection: "/exports",
+        item: "/exports/{id}",
+        request_schema: "ExportRequest",
+        get_operation: "GetExport",
+        list_operation: "ListExports",
+    },
+    Described {
+        kind: JobKind::Import,
+        collection: "/imports",
+        item: "/imports/{id}",
+        request_schema: "ImportRequest",
+        get_operation: "GetImport",
+        list_operation: "ListImports",
+    },
+];
+
 #[test]
 fn the_request_description_matches_the_codes_rules() {
     let spec = spec();
-    let body = schema(&spec, "ExportRequest");
-    assert_eq!(keys(&body["properties"]), BODY_FIELDS.map(String::from).into());
-    assert_eq!(body["additionalProperties"], false);
     let datastore = schema(&spec, "DatastoreId");
     assert_eq!(datastore["minLength"], DATASTORE_ID.min_chars);
     assert_eq!(datastore["maxLength"], DATASTORE_ID.max_chars);
-    let job_name = &body["properties"]["jobName"];
-    assert_eq!(job_name["minLength"], JOB_NAME.min_chars);
-    assert_eq!(job_name["maxLength"], JOB_NAME.max_chars);
+    for d in DESCRIBED {
+        let body = schema(&spec, d.request_schema);
+        let (fields, _) = body_fields(d.kind);
+        assert_eq!(
+            keys(&body["properties"]),
+            fields.iter().map(|f| (*f).to_owned()).collect(),
+            "{}",
+            d.request_schema
+        );
+        assert_eq!(body["additionalProperties"], false);
+        let job_name = &body["properties"]["jobName"];
+        assert_eq!(job_name["minLength"], JOB_NAME.min_chars);
+        assert_eq!(job_name["maxLength"], JOB_NAME.max_chars);
 
-    let post = &spec["paths"]["/exports"]["post"];
-    let parameters: Vec<&Value> = post["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| resolve(&spec, p))
-        .collect();
-    assert_eq!(parameters.len(), 1);
-    let key = parameters[0];
-    assert_eq!(key["name"], IDEMPOTENCY_KEY_HEADER);
-    assert_eq!(key["in"], "header");
-    assert_eq!(key["schema"]["maxLength"], MAX_KEY_CHARS);
-    assert_eq!(key["schema"]["pattern"], "^[A-Za-z0-9_-]+$");
-    for status in ["200", "202"] {
-        let response = &post["responses"][status];
-        assert_eq!(resolve(&spec, &response["headers"]["Location"])["required"], true);
-        assert_eq!(response["links"]["GetExport"]["operationId"], "GetExport");
+        let post = &spec["paths"][d.collection]["post"];
+        let request_body = &post["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(resolve(&spec, request_body), body, "{}", d.collection);
+        let parameters: Vec<&Value> = post["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| resolve(&spec, p))
+            .collect();
+        assert_eq!(parameters.len(), 1);
+        let key = parameters[0];
+        assert_eq!(key["name"], IDEMPOTENCY_KEY_HEADER);
+        assert_eq!(key["in"], "header");
+        assert_eq!(key["schema"]["maxLength"], MAX_KEY_CHARS);
+        assert_eq!(key["schema"]["pattern"], "^[A-Za-z0-9_-]+$");
+        for status in ["200", "202"] {
+            let response = &post["responses"][status];
+            assert_eq!(resolve(&spec, &response["headers"]["Location"])["required"], true);
+            let link = response["links"].as_object().unwrap().values().next().unwrap();
+            assert_eq!(link["operationId"], d.get_operation, "{} {status}", d.collection);
+        }
+        assert_eq!(spec["paths"][d.item]["get"]["operationId"], d.get_operation);
+
+        let list = &spec["paths"][d.collection]["get"];
+        assert_eq!(list["operationId"], d.list_operation);
+        let parameters: BTreeMap<String, &Value> = list["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["name"].as_str().unwrap().to_owned(), p))
+            .collect();
+        assert_eq!(
+            parameters.keys().cloned().collect::<BTreeSet<_>>(),
+            ["datastoreId", "limit", "nextToken"].map(String::from).into()
+        );
+        assert!(
+            parameters
+                .values()
+                .all(|p| p["in"] == "query" && p["required"] == false)
+        );
+        let limit = &parameters["limit"]["schema"];
+        assert_eq!(
+            (&limit["minimum"], &limit["maximum"]),
+            (&json!(1), &json!(MAX_PAGE))
+        );
+        assert_eq!(limit["default"], DEFAULT_LIMIT);
+        assert_eq!(parameters["nextToken"]["schema"]["maxLength"], MAX_TOKEN_CHARS);
+
+        let id = &spec["paths"][d.item]["parameters"][0];
+        assert_eq!(
+            (&id["name"], &id["in"], &id["required"]),
+            (&json!("id"), &json!("path"), &json!(true))
+        );
+        assert_eq!(id["schema"]["maxLength"], MAX_EXECUTION_NAME);
+        // Operations that take no parameters list none (the router refuses others).
+        assert!(spec["paths"][d.item]["get"].get("parameters").is_none());
     }
+    let input = &schema(&spec, "ImportRequest")["properties"]["inputS3Uri"];
+    assert_eq!(input["pattern"], S3_URI.pattern);
+    assert_eq!(input["maxLength"], S3_URI.max_chars);
 
-    let list = &spec["paths"]["/exports"]["get"];
-    let parameters: BTreeMap<String, &Value> = list["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["name"].as_str().unwrap().to_owned(), p))
-        .collect();
-    assert_eq!(
-        parameters.keys().cloned().collect::<BTreeSet<_>>(),
-        ["datastoreId", "limit", "nextToken"].map(String::from).into()
-    );
-    assert!(
-        parameters
-            .values()
-            .all(|p| p["in"] == "query" && p["required"] == false)
-    );
-    let limit = &parameters["limit"]["schema"];
-    assert_eq!(
-        (&limit["minimum"], &limit["maximum"]),
-        (&json!(1), &json!(MAX_PAGE))
-    );
-    assert_eq!(limit["default"], DEFAULT_LIMIT);
-    assert_eq!(parameters["nextToken"]["schema"]["maxLength"], MAX_TOKEN_CHARS);
-
-    let id = &spec["paths"]["/exports/{id}"]["parameters"][0];
-    assert_eq!(
-        (&id["name"], &id["in"], &id["required"]),
-        (&json!("id"), &json!("path"), &json!(true))
-    );
-    assert_eq!(id["schema"]["maxLength"], MAX_EXECUTION_NAME);
-
-    // Operations that take no parameters list none (the router refuses others).
-    assert!(spec["paths"]["/exports/{id}"]["get"].get("parameters").is_none());
     for (path, item) in spec["paths"].as_object().unwrap() {
         for operation in item.as_object().unwrap().values() {
             for status in ["429", "503"] {
@@ -353,6 +406,15 @@ fn key(path: &str, method: &str, status: u16) -> (String, String, u16) {
     (path.to_owned(), method, status)
 }
 
+/// A POST of `body` to `path`, with an idempotency key when given.
+fn post_to(path: &str, key: Option<&str>, body: &Value) -> lambda_http::Request {
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(key) = key {
+        headers.push(("idempotency-key", key));
+    }
+    request("POST", path, &headers, body.to_string().as_bytes())
+}
+
 #[tokio::test]
 async fn the_router_answers_every_described_status_and_no_other() {
     let mut served = BTreeSet::new();
@@ -365,98 +427,99 @@ async fn the_router_answers_every_described_status_and_no_other() {
         message: "m".into(),
     };
 
-    // POST /exports
-    serve(
-        "/exports",
-        "POST",
-        &api.handle(post_with_key("k", &json!({}))).await,
-    );
-    serve(
-        "/exports",
-        "POST",
-        &api.handle(post_with_key("k", &json!({}))).await,
-    );
-    serve(
-        "/exports",
-        "POST",
-        &api.handle(post_with_key("k", &json!({"jobName": "x"}))).await,
-    );
-    serve(
-        "/exports",
-        "POST",
-        &api.handle(post_json(&json!({"s3Uri": "s3://x"}))).await,
-    );
-    let big = vec![b' '; 20_000];
-    serve(
-        "/exports",
-        "POST",
-        &api.handle(request("POST", "/exports", &[], &big)).await,
-    );
-    let text = request("POST", "/exports", &[("content-type", "text/plain")], b"{}");
-    serve("/exports", "POST", &api.handle(text).await);
-    api.executions().fail_next(Call::Start, throttled());
-    serve("/exports", "POST", &api.handle(post_json(&json!({}))).await);
-    api.executions().fail_next(
-        Call::Start,
-        SfnError::Service {
-            code: "AccessDeniedException".into(),
-            message: "m".into(),
-        },
-    );
-    serve("/exports", "POST", &api.handle(post_json(&json!({}))).await);
-    api.executions()
-        .fail_next(Call::Start, SfnError::Unavailable("timeout".into()));
-    serve("/exports", "POST", &api.handle(post_json(&json!({}))).await);
-
-    // GET /exports and GET /exports/{id}
-    api.store().write(&record("e1", DATASTORE, 0)).await.unwrap();
-    serve("/exports", "GET", &api.handle(get("/exports")).await);
-    serve("/exports", "GET", &api.handle(get("/exports?limit=0")).await);
-    serve("/exports/{id}", "GET", &api.handle(get("/exports/e1")).await);
-    serve("/exports/{id}", "GET", &api.handle(get("/exports/e1?x=1")).await);
-    serve("/exports/{id}", "GET", &api.handle(get("/exports/e2")).await);
-    let failures: [fn() -> HlxError; 3] = [
-        || HlxError::DynamoDb {
-            code: "ThrottlingException".into(),
-            message: "m".into(),
-        },
-        || HlxError::DynamoDb {
-            code: "AccessDeniedException".into(),
-            message: "m".into(),
-        },
-        || HlxError::DynamoDbUnavailable("timeout".into()),
-    ];
-    for make in failures {
-        let failing = failing_api(make);
-        assert!(
-            failing
-                .store()
-                .get(hlx_core::JobKind::Export, "e1")
-                .await
-                .is_err()
-        );
-        serve("/exports", "GET", &failing.handle(get("/exports")).await);
-        serve("/exports/{id}", "GET", &failing.handle(get("/exports/e1")).await);
-    }
-
-    // Any other method
-    for method in ["PUT", "DELETE", "PATCH", "OPTIONS"] {
+    for d in DESCRIBED {
+        let (collection, item) = (d.collection, d.item);
+        // POST
+        let post = |key: Option<&str>, body: &Value| post_to(collection, key, body);
+        serve(collection, "POST", &api.handle(post(Some("k"), &json!({}))).await);
+        serve(collection, "POST", &api.handle(post(Some("k"), &json!({}))).await);
         serve(
-            "/exports",
-            method,
-            &api.handle(request(method, "/exports", &[], b"")).await,
+            collection,
+            "POST",
+            &api.handle(post(Some("k"), &json!({"jobName": "x"}))).await,
         );
         serve(
-            "/exports/{id}",
-            method,
-            &api.handle(request(method, "/exports/e1", &[], b"")).await,
+            collection,
+            "POST",
+            &api.handle(post(None, &json!({"kmsKeyId": "alias/x"}))).await,
+        );
+        let big = vec![b' '; 20_000];
+        serve(
+            collection,
+            "POST",
+            &api.handle(request("POST", collection, &[], &big)).await,
+        );
+        let text = request("POST", collection, &[("content-type", "text/plain")], b"{}");
+        serve(collection, "POST", &api.handle(text).await);
+        api.executions().fail_next(Call::Start, throttled());
+        serve(collection, "POST", &api.handle(post(None, &json!({}))).await);
+        api.executions().fail_next(
+            Call::Start,
+            SfnError::Service {
+                code: "AccessDeniedException".into(),
+                message: "m".into(),
+            },
+        );
+        serve(collection, "POST", &api.handle(post(None, &json!({}))).await);
+        api.executions()
+            .fail_next(Call::Start, SfnError::Unavailable("timeout".into()));
+        serve(collection, "POST", &api.handle(post(None, &json!({}))).await);
+        let (unconfigured, _) = api_with(config_without_imports());
+        serve(
+            collection,
+            "POST",
+            &unconfigured.handle(post(None, &json!({}))).await,
+        );
+
+        // GET the list and an item
+        let stored = match d.kind {
+            JobKind::Export => record("e1", DATASTORE, 0),
+            JobKind::Import => import_record("e1", DATASTORE, 0),
+        };
+        api.store().write(&stored).await.unwrap();
+        let uri = |suffix: &str| format!("{collection}{suffix}");
+        serve(collection, "GET", &api.handle(get(&uri(""))).await);
+        serve(collection, "GET", &api.handle(get(&uri("?limit=0"))).await);
+        serve(item, "GET", &api.handle(get(&uri("/e1"))).await);
+        serve(item, "GET", &api.handle(get(&uri("/e1?x=1"))).await);
+        serve(item, "GET", &api.handle(get(&uri("/e2"))).await);
+        let failures: [fn() -> HlxError; 3] = [
+            || HlxError::DynamoDb {
+                code: "ThrottlingException".into(),
+                message: "m".into(),
+            },
+            || HlxError::DynamoDb {
+                code: "AccessDeniedException".into(),
+                message: "m".into(),
+            },
+            || HlxError::DynamoDbUnavailable("timeout".into()),
+        ];
+        for make in failures {
+            let failing = failing_api(make);
+            assert!(failing.store().get(d.kind, "e1").await.is_err());
+            serve(collection, "GET", &failing.handle(get(&uri(""))).await);
+            serve(item, "GET", &failing.handle(get(&uri("/e1"))).await);
+        }
+
+        // Any other method
+        for method in ["PUT", "DELETE", "PATCH", "OPTIONS"] {
+            serve(
+                collection,
+                method,
+                &api.handle(request(method, collection, &[], b"")).await,
+            );
+            serve(
+                item,
+                method,
+                &api.handle(request(method, &uri("/e1"), &[], b"")).await,
+            );
+        }
+        serve(
+            item,
+            "POST",
+            &api.handle(request("POST", &uri("/e1"), &[], b"{}")).await,
         );
     }
-    serve(
-        "/exports/{id}",
-        "POST",
-        &api.handle(request("POST", "/exports/e1", &[], b"{}")).await,
-    );
 
     let expected: BTreeSet<(String, String, u16)> = ROUTES
         .iter()

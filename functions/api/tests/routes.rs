@@ -134,7 +134,10 @@ async fn an_idempotency_key_names_the_export_across_days() {
             .await,
     );
     assert_eq!(status, 202);
-    assert_eq!(first["exportId"], api::naming::name_for_key("order-42"));
+    assert_eq!(
+        first["exportId"],
+        api::naming::name_for_key(hlx_core::JobKind::Export, "order-42")
+    );
     clock.advance_by(jiff::SignedDuration::from_hours(48));
     let (status, again) = read(
         &api.handle(post_with_key("order-42", &json!({"jobName": "n"})))
@@ -211,7 +214,7 @@ impl ExecutionStarter for Racing {
 async fn execution_already_exists_from_a_concurrent_start_answers_with_the_existing_export() {
     let clock: hlx_clock::SharedClock = Arc::new(SystemClock);
     let inner = FakeStateMachine::new(STATE_MACHINE, clock.clone());
-    let name = api::naming::name_for_key("k1");
+    let name = api::naming::name_for_key(hlx_core::JobKind::Export, "k1");
     // The concurrent request's execution: closed already, so StartExecution refuses the name.
     let input = {
         let (api, _) = api_with(config());

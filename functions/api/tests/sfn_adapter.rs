@@ -217,14 +217,14 @@ fn default_input() -> String {
 
 #[tokio::test]
 async fn a_post_over_the_sdk_starts_once_and_answers_202() {
-    let name = api::naming::name_for_key("k1");
+    let name = api::naming::name_for_key(hlx_core::JobKind::Export, "k1");
     let look = mock!(aws_sdk_sfn::Client::describe_execution).then_error(not_found);
     let start = mock!(aws_sdk_sfn::Client::start_execution)
         .match_requests(|req| {
-            req.name() == Some(&api::naming::name_for_key("k1")[..])
+            req.name() == Some(&api::naming::name_for_key(hlx_core::JobKind::Export, "k1")[..])
                 && req.input() == Some(&default_input()[..])
         })
-        .then_output(|| started(&api::naming::name_for_key("k1")));
+        .then_output(|| started(&api::naming::name_for_key(hlx_core::JobKind::Export, "k1")));
     let client = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&look, &start]);
     let (status, body) = read(&sdk_api(client).handle(post_with_key("k1", &json!({}))).await);
     assert_eq!(status, 202, "{body}");
@@ -235,13 +235,13 @@ async fn a_post_over_the_sdk_starts_once_and_answers_202() {
 
 #[tokio::test]
 async fn execution_already_exists_over_the_sdk_answers_200_with_the_existing_export() {
-    let name = api::naming::name_for_key("k1");
+    let name = api::naming::name_for_key(hlx_core::JobKind::Export, "k1");
     let look = mock!(aws_sdk_sfn::Client::describe_execution)
         .sequence()
         .error(not_found)
         .output(|| {
             described(
-                &api::naming::name_for_key("k1"),
+                &api::naming::name_for_key(hlx_core::JobKind::Export, "k1"),
                 ExecutionStatus::Running,
                 &default_input(),
             )
@@ -264,7 +264,7 @@ async fn execution_already_exists_over_the_sdk_answers_200_with_the_existing_exp
 async fn a_key_reused_over_the_sdk_is_a_409_without_a_start() {
     let look = mock!(aws_sdk_sfn::Client::describe_execution).then_output(|| {
         described(
-            &api::naming::name_for_key("k1"),
+            &api::naming::name_for_key(hlx_core::JobKind::Export, "k1"),
             ExecutionStatus::Succeeded,
             r#"{"datastoreId":"other"}"#,
         )

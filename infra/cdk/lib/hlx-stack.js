@@ -809,6 +809,11 @@ class HlxStack extends Stack {
         HLX_EXPORT_S3_URI: config.exportS3Uri,
         HLX_EXPORT_KMS_KEY_ID: config.kmsKeyArn,
         HLX_DATA_ACCESS_ROLE_ARN: config.dataAccessRoleArn,
+        // POST /imports reads from (inside) the import input and logs to the
+        // import output; empty (the default): the import routes answer that
+        // imports are not configured, exports are unaffected.
+        HLX_IMPORT_INPUT_S3_URI: config.importInputS3Uri,
+        HLX_IMPORT_OUTPUT_S3_URI: config.importOutputS3Uri,
       },
       [
         [

@@ -122,7 +122,14 @@ test('functions: environment variables per function', () => {
     HLX_EXPORT_S3_URI: REQUIRED.exportS3Uri,
     HLX_EXPORT_KMS_KEY_ID: REQUIRED.kmsKeyArn,
     HLX_DATA_ACCESS_ROLE_ARN: REQUIRED.dataAccessRoleArn,
+    // Imports are off by default: empty locations.
+    HLX_IMPORT_INPUT_S3_URI: '',
+    HLX_IMPORT_OUTPUT_S3_URI: '',
   });
+  const withImports = synth({ importInputS3Uri: IMPORT_SCHEDULE.importInputS3Uri, importOutputS3Uri: IMPORT_SCHEDULE.importOutputS3Uri })
+    .template.Resources.ApiFunction.Properties.Environment.Variables;
+  assert.equal(withImports.HLX_IMPORT_INPUT_S3_URI, IMPORT_SCHEDULE.importInputS3Uri);
+  assert.equal(withImports.HLX_IMPORT_OUTPUT_S3_URI, IMPORT_SCHEDULE.importOutputS3Uri);
 });
 
 test('functions: the api function gets exactly the variables its code reads', () => {
@@ -656,9 +663,14 @@ test('API: the routes of functions/api/openapi.yaml, every method AWS_IAM, every
   assert.deepEqual(routes(body), [
     'get /exports',
     'get /exports/{id}',
+    'get /imports',
+    'get /imports/{id}',
     'post /exports',
+    'post /imports',
     'x-amazon-apigateway-any-method /exports',
     'x-amazon-apigateway-any-method /exports/{id}',
+    'x-amazon-apigateway-any-method /imports',
+    'x-amazon-apigateway-any-method /imports/{id}',
   ]);
   for (const { path: p, method, operation } of openapi.operations(body)) {
     assert.equal(authorizationType(body, operation), 'AWS_IAM', `${method} ${p}`);

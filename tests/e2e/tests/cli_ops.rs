@@ -407,6 +407,172 @@ fn start_watch_status_list_against_a_served_local_stack() {
 }
 
 #[test]
+fn import_start_watch_status_list_against_a_served_local_stack() {
+    let moto = MotoServer::start();
+    let s = Served::start(&moto, "import");
+    let datastore = &s.datastores[0];
+    // NDJSON in the directory that stands for S3 (`hlx local --output-dir`,
+    // .hlx/s3 under the served stack's directory): three patients and a line
+    // HealthLake refuses.
+    let landing = s.dir.join(".hlx/s3/hlx-local-landing/cli");
+    std::fs::create_dir_all(&landing).unwrap();
+    let lines: Vec<String> = ["p-1", "p-2", "p-3", "bad id!"]
+        .iter()
+        .map(|id| serde_json::json!({"resourceType": "Patient", "id": id}).to_string() + "\n")
+        .collect();
+    std::fs::write(landing.join("patients.ndjson"), lines.concat()).unwrap();
+    let locations = [
+        "--input-s3-uri",
+        "s3://hlx-local-landing/cli/",
+        "--output-s3-uri",
+        "s3://hlx-local-import-logs/cli",
+    ];
+    let with_locations = |args: &[&'static str]| -> Vec<&'static str> { [args, &locations[..]].concat() };
+
+    // A bad location names its flag; nothing is started.
+    let bad = s.hlx(&[
+        "import",
+        "start",
+        "--input-s3-uri",
+        "landing/cli",
+        "--output-s3-uri",
+        "s3://hlx-local-import-logs/cli",
+    ]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr
+            .contains("invalid import request: --input-s3-uri (inputS3Uri)"),
+        "{}",
+        bad.stderr
+    );
+
+    // start → watch → status.
+    let started = s.hlx(&with_locations(&["import", "start", "--json"])).ok().json();
+    assert_eq!(started["created"], true);
+    assert_eq!(started["status"], "STARTING");
+    assert!(started.get("exportId").is_none(), "{started}");
+    let id = started["importId"].as_str().unwrap().to_owned();
+    assert!(id.starts_with(&format!("api-import-{datastore}-")), "{id}");
+
+    let watched = s.hlx(&["import", "watch", &id, "--interval", "200ms"]).ok();
+    for expected in [
+        "COMPLETED_WITH_ERRORS · ",
+        "3/4 resource(s) imported · 1 with errors",
+        "1 of 4 resource(s) refused (see the failure log)",
+        "source         the job record",
+    ] {
+        assert!(
+            watched.stdout.contains(expected),
+            "missing {expected:?} in:\n{}",
+            watched.stdout
+        );
+    }
+
+    let status = s.hlx(&["import", "status", &id]).ok();
+    for expected in [
+        &format!("import         {id}\n"),
+        &format!("data store     {datastore}\n"),
+        "(manual)",
+        "input          s3://hlx-local-landing/cli/\n",
+        &format!("logs           s3://hlx-local-import-logs/cli/{datastore}-FHIR_IMPORT-"),
+        "resources      3 imported, 1 with errors, of 4 scanned\n",
+        "files          1 imported, 0 with errors, of 1 scanned\n",
+    ] {
+        assert!(
+            status.stdout.contains(expected),
+            "missing {expected:?} in:\n{}",
+            status.stdout
+        );
+    }
+    let record = s.hlx(&["import", "status", &id, "--json"]).ok().json();
+    assert_eq!(record["kind"], "import");
+    assert_eq!(record["exportId"], id.as_str());
+    assert_eq!(record["status"], "COMPLETED_WITH_ERRORS");
+    assert_eq!(record["source"], "record");
+    assert_eq!(record["inputS3Uri"], "s3://hlx-local-landing/cli/");
+    assert_eq!(record["importCounts"]["resourcesImported"], 3);
+    assert_eq!(record["importCounts"]["resourcesWithErrors"], 1);
+
+    // The same request again is the same import.
+    let again = s.hlx(&with_locations(&["import", "start"])).ok();
+    assert!(
+        again.stdout.contains(&format!(
+            "import {id} already exists (SUCCEEDED): not started again"
+        )),
+        "{}",
+        again.stdout
+    );
+
+    // An export on the same state machine: neither kind reads as the other.
+    let export = s.hlx(&["start", "--json"]).ok().json();
+    let export_id = export["exportId"].as_str().unwrap().to_owned();
+    s.hlx(&["watch", &export_id, "--interval", "200ms"]).ok();
+    let not_an_export = s.hlx(&["status", &id]);
+    assert_eq!(not_an_export.code, 2, "{}", not_an_export.stdout);
+    assert!(
+        not_an_export
+            .stderr
+            .contains(&format!("no export has the id {id:?}")),
+        "{}",
+        not_an_export.stderr
+    );
+    let not_an_import = s.hlx(&["import", "status", &export_id]);
+    assert_eq!(not_an_import.code, 2, "{}", not_an_import.stdout);
+    assert!(
+        not_an_import
+            .stderr
+            .contains(&format!("no import has the id {export_id:?}")),
+        "{}",
+        not_an_import.stderr
+    );
+
+    // Lists: the data store's import records; the state machine's imports.
+    let list = s.hlx(&["import", "list", "--datastore-id", datastore]).ok();
+    let lines: Vec<&str> = list.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("IMPORT ID") && lines[0].contains("IMPORTED"),
+        "{}",
+        list.stdout
+    );
+    assert_eq!(lines.len(), 2, "{}", list.stdout);
+    assert!(
+        lines[1].starts_with(&id) && lines[1].contains("3 (1 refused)"),
+        "{}",
+        list.stdout
+    );
+    let page = s
+        .hlx(&["import", "list", "--datastore-id", datastore, "--json"])
+        .ok()
+        .json();
+    assert_eq!(page["records"].as_array().unwrap().len(), 1);
+    assert_eq!(page["records"][0]["kind"], "import");
+    let exports = s
+        .hlx(&["list", "--datastore-id", datastore, "--json"])
+        .ok()
+        .json();
+    assert_eq!(exports["records"].as_array().unwrap().len(), 1);
+    assert_eq!(exports["records"][0]["exportId"], export_id.as_str());
+    let executions = s.hlx(&["import", "list", "--json"]).ok().json();
+    let items = executions["executions"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{executions}");
+    assert_eq!(items[0]["importId"], id.as_str());
+    assert_eq!(items[0]["record"]["status"], "COMPLETED_WITH_ERRORS");
+    let executions = s.hlx(&["list", "--json"]).ok().json();
+    let items = executions["executions"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{executions}");
+    assert_eq!(items[0]["exportId"], export_id.as_str());
+
+    // Without the table, status reads the import's execution history.
+    let from_history = s
+        .hlx_without(&["HLX_TABLE_NAME"], &["import", "status", &id, "--json"])
+        .ok()
+        .json();
+    assert_eq!(from_history["source"], "history");
+    assert_eq!(from_history["kind"], "import");
+    assert_eq!(from_history["importCounts"], record["importCounts"]);
+}
+
+#[test]
 fn usage_and_transport_errors_have_their_exit_codes() {
     let dir = std::env::temp_dir();
     let hlx = |args: &[&str], env: &[(&str, &str)]| {

@@ -203,7 +203,7 @@ async fn an_import_throttling_storm_still_completes_with_one_job() {
             ..FaultSpec::default()
         };
         c.faults = Faults::none()
-            .with(Operation::StartFhirImportJob, storm.clone())
+            .with(Operation::StartFhirImportJob, storm)
             .with(Operation::DescribeFhirImportJob, storm);
     })
     .await;

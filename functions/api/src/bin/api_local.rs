@@ -14,7 +14,7 @@ use clap::Parser;
 use hlx_clock::SystemClock;
 use hlx_core::{DynamoDbJobStore, InMemoryJobStore, JobStore};
 
-/// The hlx exports API on 127.0.0.1, running the Lambda's handler.
+/// The hlx exports and imports API on 127.0.0.1, running the Lambda's handler.
 ///
 /// Each HTTP request is turned into the event API Gateway (REST, proxy
 /// integration) would send, and that into the `lambda_http::Request` the
@@ -22,7 +22,9 @@ use hlx_core::{DynamoDbJobStore, InMemoryJobStore, JobStore};
 ///
 /// Configuration: the function's variables (HLX_STATE_MACHINE_ARN,
 /// HLX_DEFAULT_DATASTORE_ID, HLX_EXPORT_S3_URI, HLX_EXPORT_KMS_KEY_ID,
-/// HLX_DATA_ACCESS_ROLE_ARN); any that is unset takes a local placeholder.
+/// HLX_DATA_ACCESS_ROLE_ARN, HLX_IMPORT_INPUT_S3_URI, HLX_IMPORT_OUTPUT_S3_URI);
+/// any that is unset takes a local placeholder. Set the import ones to the
+/// empty string to serve without imports (POST /imports then answers 501).
 ///
 /// Backends: job records are kept in memory and StartExecution goes to an
 /// in-memory fake of the state machine's idempotency (executions stay
@@ -45,7 +47,7 @@ struct Cli {
 }
 
 /// The placeholders for settings left unset.
-const LOCAL_DEFAULTS: [(&str, &str); 5] = [
+const LOCAL_DEFAULTS: [(&str, &str); 7] = [
     (
         api::config::ENV_STATE_MACHINE_ARN,
         "arn:aws:states:us-east-1:000000000000:stateMachine:hlx-export",
@@ -56,6 +58,14 @@ const LOCAL_DEFAULTS: [(&str, &str); 5] = [
     (
         api::config::ENV_DATA_ACCESS_ROLE_ARN,
         "arn:aws:iam::000000000000:role/hlx-local-export",
+    ),
+    (
+        api::config::ENV_IMPORT_INPUT_S3_URI,
+        "s3://hlx-local-landing/fhir/",
+    ),
+    (
+        api::config::ENV_IMPORT_OUTPUT_S3_URI,
+        "s3://hlx-local-import-logs/api",
     ),
 ];
 

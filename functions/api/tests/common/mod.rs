@@ -20,6 +20,8 @@ pub const DATASTORE: &str = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6";
 pub const S3_URI: &str = "s3://hlx-exports/api";
 pub const KMS_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/HealthLakeExport";
+pub const IMPORT_INPUT: &str = "s3://hlx-landing/fhir/";
+pub const IMPORT_LOGS: &str = "s3://hlx-import-logs/api";
 
 pub fn config() -> ApiConfig {
     ApiConfig {
@@ -28,7 +30,18 @@ pub fn config() -> ApiConfig {
         s3_uri: S3_URI.into(),
         kms_key_id: KMS_KEY.into(),
         data_access_role_arn: ROLE.into(),
+        import_input_s3_uri: Some(IMPORT_INPUT.into()),
+        import_output_s3_uri: Some(IMPORT_LOGS.into()),
         max_body_bytes: api::config::MAX_BODY_BYTES,
+    }
+}
+
+/// The configuration of a stack without import locations.
+pub fn config_without_imports() -> ApiConfig {
+    ApiConfig {
+        import_input_s3_uri: None,
+        import_output_s3_uri: None,
+        ..config()
     }
 }
 
@@ -77,6 +90,24 @@ pub fn post_with_key(key: &str, body: &Value) -> Request {
     request(
         "POST",
         "/exports",
+        &[("content-type", "application/json"), ("idempotency-key", key)],
+        body.to_string().as_bytes(),
+    )
+}
+
+pub fn post_import(body: &Value) -> Request {
+    request(
+        "POST",
+        "/imports",
+        &[("content-type", "application/json")],
+        body.to_string().as_bytes(),
+    )
+}
+
+pub fn post_import_with_key(key: &str, body: &Value) -> Request {
+    request(
+        "POST",
+        "/imports",
         &[("content-type", "application/json"), ("idempotency-key", key)],
         body.to_string().as_bytes(),
     )
@@ -134,6 +165,37 @@ pub fn record(export_id: &str, datastore_id: &str, minutes: i64) -> JobRecord {
         "runningSeconds": 300,
         "checks": 3,
         "startAttempts": 1
+    }))
+    .unwrap()
+}
+
+/// A finished import record of `datastore_id`, started `minutes` after the start time.
+pub fn import_record(import_id: &str, datastore_id: &str, minutes: i64) -> JobRecord {
+    let started = start_time() + jiff::SignedDuration::from_mins(minutes);
+    serde_json::from_value(json!({
+        "exportId": import_id,
+        "kind": "import",
+        "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx-export:{import_id}"),
+        "status": "COMPLETED_WITH_ERRORS",
+        "datastoreId": datastore_id,
+        "trigger": "api",
+        "jobId": "import-job-1",
+        "jobName": import_id,
+        "jobStatus": "COMPLETED_WITH_ERRORS",
+        "s3Uri": IMPORT_LOGS,
+        "inputS3Uri": IMPORT_INPUT,
+        "kmsKeyId": KMS_KEY,
+        "dataAccessRoleArn": ROLE,
+        "outputLocation": format!("{IMPORT_LOGS}/{datastore_id}-FHIR_IMPORT-import-job-1/"),
+        "executionStartedAt": hlx_core::time::format(started),
+        "endedAt": hlx_core::time::format(started + jiff::SignedDuration::from_mins(5)),
+        "updatedAt": hlx_core::time::format(started + jiff::SignedDuration::from_mins(5)),
+        "checks": 2,
+        "startAttempts": 1,
+        "importCounts": {
+            "filesScanned": 2, "filesImported": 2, "filesWithErrors": 0,
+            "resourcesScanned": 7, "resourcesImported": 6, "resourcesWithErrors": 1
+        }
     }))
     .unwrap()
 }
