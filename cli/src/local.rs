@@ -495,37 +495,13 @@ async fn summary(run: &LocalStack) -> Result<u8, String> {
             entry.0 += 1;
             entry.1 += lines;
         }
-        println!(
-            "job {} ({}): {}{}",
-            job.job_id,
-            job.datastore_id,
-            job.status,
-            job.message
-                .as_deref()
-                .map(|m| format!(" — {m}"))
-                .unwrap_or_default()
-        );
-        if let Some(dir) = &job.output_dir {
-            println!("  output {}", dir.display());
-        }
+        print_job("job", "output", &job);
         for (kind, (files, lines)) in per_type {
             println!("  {kind:<22} {files} file(s), {lines} resource(s)");
         }
     }
     for job in run.emulator.import_jobs() {
-        println!(
-            "import job {} ({}): {}{}",
-            job.job_id,
-            job.datastore_id,
-            job.status,
-            job.message
-                .as_deref()
-                .map(|m| format!(" — {m}"))
-                .unwrap_or_default()
-        );
-        if let Some(dir) = &job.output_dir {
-            println!("  logs {}", dir.display());
-        }
+        print_job("import job", "logs", &job);
     }
     let stats = run.runner.stats();
     let billed = run.billed_durations();
@@ -560,6 +536,23 @@ async fn summary(run: &LocalStack) -> Result<u8, String> {
             .join(", ")
     );
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// A HealthLake job as the emulator holds it: status, message, where it wrote.
+fn print_job(what: &str, wrote: &str, job: &hlx_healthlake_emulator::JobInfo) {
+    println!(
+        "{what} {} ({}): {}{}",
+        job.job_id,
+        job.datastore_id,
+        job.status,
+        job.message
+            .as_deref()
+            .map(|m| format!(" — {m}"))
+            .unwrap_or_default()
+    );
+    if let Some(dir) = &job.output_dir {
+        println!("  {wrote} {}", dir.display());
+    }
 }
 
 /// Prints a job record as a person reads it.
