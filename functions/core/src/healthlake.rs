@@ -90,17 +90,12 @@ impl SdkHealthLakeJobs {
 
 impl HealthLakeJobs for SdkHealthLakeJobs {
     async fn start_export(&self, job: &StartExportJob) -> Result<StartedJob, HlxError> {
-        let s3 = S3Configuration::builder()
-            .s3_uri(&job.s3_uri)
-            .kms_key_id(&job.kms_key_id)
-            .build()
-            .map_err(|e| HlxError::InvalidInput(e.to_string()))?;
         let output = self
             .client
             .start_fhir_export_job()
             .datastore_id(&job.datastore_id)
             .job_name(&job.job_name)
-            .output_data_config(OutputDataConfig::S3Configuration(s3))
+            .output_data_config(s3_output(&job.s3_uri, &job.kms_key_id)?)
             .data_access_role_arn(&job.data_access_role_arn)
             .client_token(&job.client_token)
             .send()
@@ -135,18 +130,13 @@ impl HealthLakeJobs for SdkHealthLakeJobs {
     }
 
     async fn start_import(&self, job: &StartImportJob) -> Result<StartedJob, HlxError> {
-        let logs = S3Configuration::builder()
-            .s3_uri(&job.output_s3_uri)
-            .kms_key_id(&job.kms_key_id)
-            .build()
-            .map_err(|e| HlxError::InvalidInput(e.to_string()))?;
         let output = self
             .client
             .start_fhir_import_job()
             .datastore_id(&job.datastore_id)
             .job_name(&job.job_name)
             .input_data_config(InputDataConfig::S3Uri(job.input_s3_uri.clone()))
-            .job_output_data_config(OutputDataConfig::S3Configuration(logs))
+            .job_output_data_config(s3_output(&job.output_s3_uri, &job.kms_key_id)?)
             .data_access_role_arn(&job.data_access_role_arn)
             .client_token(&job.client_token)
             .send()
@@ -179,6 +169,17 @@ impl HealthLakeJobs for SdkHealthLakeJobs {
             import_counts: props.job_progress_report().map(import_counts),
         })
     }
+}
+
+/// An `OutputDataConfig` of both kinds: the S3 location and its KMS key,
+/// both of which HealthLake requires.
+fn s3_output(s3_uri: &str, kms_key_id: &str) -> Result<OutputDataConfig, HlxError> {
+    let s3 = S3Configuration::builder()
+        .s3_uri(s3_uri)
+        .kms_key_id(kms_key_id)
+        .build()
+        .map_err(|e| HlxError::InvalidInput(e.to_string()))?;
+    Ok(OutputDataConfig::S3Configuration(s3))
 }
 
 /// The counts hlx keeps from a `JobProgressReport` (absent ones as 0).
