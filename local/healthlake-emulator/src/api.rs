@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ErrorKind};
 use crate::state::{NewJob, State};
-use crate::{DatastoreInfo, ImportReport, JobInfo, JobKind, Operation};
+use crate::{DatastoreInfo, ImportReport, JobInfo, JobKind, Operation, TARGET_PREFIX};
 
 /// Runs `operation` on `input` at `now` (after the state was brought up to `now`).
 pub(crate) fn handle(
@@ -36,6 +36,12 @@ pub(crate) fn handle(
         Operation::DescribeFhirImportJob => describe_job(state, JobKind::Import, &input),
         Operation::ListFhirExportJobs => list_jobs(state, JobKind::Export, &input),
         Operation::ListFhirImportJobs => list_jobs(state, JobKind::Import, &input),
+        Operation::StartFhirExportJobWithPost
+        | Operation::DescribeFhirExportJobWithGet
+        | Operation::CancelFhirExportJobWithDelete => Err(ApiError::new(
+            ErrorKind::UnknownOperation,
+            format!("Unknown operation {TARGET_PREFIX}{operation}"),
+        )),
     }
 }
 
@@ -334,6 +340,29 @@ fn output_data_config<'a>(
     Ok(uri.zip(key))
 }
 
+/// The body of a FHIR REST `$export` kick-off, checked with the rules of
+/// `StartFHIRExportJob`: `JobName` (optional), `OutputDataConfig`,
+/// `DataAccessRoleArn`. Returns name, S3 URI, KMS key and role.
+pub(crate) fn rest_kickoff_body(
+    body: &Map<String, Value>,
+) -> Result<(Option<String>, String, String, String), ApiError> {
+    let input = Input::root(body);
+    let mut v = Violations::default();
+    let job_name = optional_rule(&mut v, &input, "JobName", &JOB_NAME)?;
+    let output = output_data_config(&mut v, &input, "OutputDataConfig")?;
+    let role = required_rule(&mut v, &input, "DataAccessRoleArn", &DATA_ACCESS_ROLE_ARN)?;
+    v.finish()?;
+    match (output, role) {
+        (Some((uri, key)), Some(role)) => Ok((
+            job_name.map(str::to_owned),
+            uri.to_owned(),
+            key.to_owned(),
+            role.to_owned(),
+        )),
+        _ => Err(ApiError::validation("1 validation error detected")),
+    }
+}
+
 fn max_results(v: &mut Violations, input: &Input) -> Result<usize, ApiError> {
     Ok(match input.integer("MaxResults")? {
         Some(n) => {
@@ -461,7 +490,8 @@ fn create_datastore(state: &mut State, input: &Input, now: Timestamp) -> Result<
             .filter_map(|k| input.get(k).map(|v| (k.to_owned(), v.clone())))
             .collect();
             let profile = state.config.default_profile.clone();
-            let index = state.create_datastore(name.map(str::to_owned), profile, extras, now);
+            let churn = state.config.churn;
+            let index = state.create_datastore(name.map(str::to_owned), profile, extras, churn, now);
             if let Some(token) = token {
                 state
                     .datastore_tokens
@@ -629,6 +659,7 @@ fn start_job(state: &mut State, kind: JobKind, input: &Input, now: Timestamp) ->
                     job_output_s3_uri: job_output_s3_uri.map(str::to_owned),
                     data_access_role_arn: role.to_owned(),
                     client_token: token.map(str::to_owned),
+                    rest: None,
                 },
                 fingerprint,
                 now,

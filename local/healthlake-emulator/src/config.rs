@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::{EventFaults, Operation};
+use crate::{Churn, EventFaults, Operation};
 
 /// The emulator's settings. `Default` gives a quiet, fault-free us-east-1
 /// emulator that writes no files (set [`EmulatorConfig::output_root`] for that).
@@ -25,9 +25,22 @@ pub struct EmulatorConfig {
     pub default_profile: JobProfile,
     /// Fault injection on the wire.
     pub faults: Faults,
-    /// Answer an unsigned request (no SigV4 `Authorization` header) with
-    /// `MissingAuthenticationTokenException`, as AWS does. Signatures are never verified.
+    /// Answer an unsigned awsJson request (no SigV4 `Authorization` header)
+    /// with `MissingAuthenticationTokenException`, as AWS does. FHIR REST
+    /// requests are always verified, whatever this says.
     pub require_signature: bool,
+    /// Verify the SigV4 signature of awsJson requests too (against
+    /// [`EmulatorConfig::credentials`]); off by default, when any signature passes.
+    pub verify_signatures: bool,
+    /// Access key id → secret access key: the credentials signatures are
+    /// verified against (every FHIR REST request; awsJson ones with
+    /// [`EmulatorConfig::verify_signatures`]). Default `{"test": "test"}`.
+    pub credentials: BTreeMap<String, String>,
+    /// How the content of every data store created changes over virtual time.
+    pub churn: Churn,
+    /// Kick-offs (`$export` POSTs) whose answer is lost: the job is created,
+    /// the emulator answers `504 Gateway Timeout` with an empty body.
+    pub lost_kickoff_answers: u32,
     /// Injected faults of EventBridge event delivery (drop, delay, duplicate, reorder).
     pub event_faults: EventFaults,
     /// Emit `Export Job Queued` events (their shape is undocumented; default on).
@@ -45,6 +58,10 @@ impl Default for EmulatorConfig {
             default_profile: JobProfile::default(),
             faults: Faults::default(),
             require_signature: true,
+            verify_signatures: false,
+            credentials: [("test".to_owned(), "test".to_owned())].into_iter().collect(),
+            churn: Churn::default(),
+            lost_kickoff_answers: 0,
             event_faults: EventFaults::default(),
             queued_events: true,
         }

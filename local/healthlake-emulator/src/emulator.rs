@@ -9,11 +9,13 @@ use serde_json::{Map, Value};
 
 use crate::api;
 use crate::error::{ApiError, EmulatorError, ErrorKind};
+use crate::sigv4::{self, Received};
 use crate::state::{State, check_profile};
 use crate::{
     CallRecord, DatastoreInfo, DeliveredEvent, EmulatorConfig, EventFaults, EventRecord, Faults, JobInfo,
     JobKind, JobProfile, Operation, Transition,
 };
+use crate::{Churn, ResourceChange};
 
 /// A HealthLake emulator. Cheap to clone: clones share one emulator.
 ///
@@ -57,7 +59,7 @@ impl Emulator {
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         self.inner
             .state
             .lock()
@@ -85,12 +87,45 @@ impl Emulator {
     /// (`JobProfile::default().with_resources([])`) makes an empty data store,
     /// for imports to fill.
     pub fn create_datastore(&self, name: &str, profile: Option<JobProfile>) -> Result<String, EmulatorError> {
+        let churn = self.state().config.churn;
+        self.create_datastore_with_churn(name, profile, churn)
+    }
+
+    /// [`Emulator::create_datastore`] with its own [`Churn`] (instead of
+    /// [`EmulatorConfig::churn`]): `churn.created_per_day` new resources and
+    /// `churn.updated_per_day` updates a day, on virtual time from now (see
+    /// [`Emulator::changes`]).
+    pub fn create_datastore_with_churn(
+        &self,
+        name: &str,
+        profile: Option<JobProfile>,
+        churn: Churn,
+    ) -> Result<String, EmulatorError> {
         let now = self.now();
         let mut state = self.state();
+        state.process(now);
         let profile = profile.unwrap_or_else(|| state.config.default_profile.clone());
         check_profile(&profile)?;
-        let index = state.create_datastore(Some(name.to_owned()), profile, Map::new(), now);
+        let index = state.create_datastore(Some(name.to_owned()), profile, Map::new(), churn, now);
         Ok(state.datastores[index].info.datastore_id.clone())
+    }
+
+    /// Every change of a data store's content so far (churn up to the
+    /// clock's now, and what imports stored), in time order; `None` for an
+    /// unknown data store. The generated content of creation is not listed.
+    pub fn changes(&self, datastore_id: &str) -> Option<Vec<ResourceChange>> {
+        self.advance();
+        let state = self.state();
+        let index = state.datastore_position(datastore_id)?;
+        Some(state.datastores[index].changes.clone())
+    }
+
+    /// Loses the answer of the next `n` FHIR REST kick-offs (on top of any
+    /// still pending): each job is created, and the emulator answers
+    /// `504 Gateway Timeout` with an empty body.
+    pub fn lose_next_kickoff_answers(&self, n: u32) {
+        let mut state = self.state();
+        state.lost_kickoff_answers = state.lost_kickoff_answers.saturating_add(n);
     }
 
     /// Replaces a data store's profile. Jobs already submitted keep the profile
@@ -119,6 +154,7 @@ impl Emulator {
 
     /// A data store's resources as NDJSON lines, per resource type.
     pub fn resources(&self, datastore_id: &str) -> Option<BTreeMap<String, Vec<String>>> {
+        self.advance();
         let state = self.state();
         let index = state.datastore_position(datastore_id)?;
         Some(
@@ -132,6 +168,7 @@ impl Emulator {
 
     /// The ids a data store holds, per resource type (generated and imported).
     pub fn resource_ids(&self, datastore_id: &str) -> Option<BTreeMap<String, BTreeSet<String>>> {
+        self.advance();
         let state = self.state();
         let index = state.datastore_position(datastore_id)?;
         Some(
@@ -267,12 +304,12 @@ impl Emulator {
 
     /// The request pipeline: target, signature, faults, body, operation.
     ///
-    /// `authorization` is `None` for in-process calls (never checked) and
-    /// `Some(header)` for HTTP requests (`Some(None)` when the header is absent).
+    /// `request` is `None` for in-process calls (never checked) and the
+    /// request as received for HTTP ones.
     pub(crate) async fn dispatch(
         &self,
         target: Option<&str>,
-        authorization: Option<Option<&str>>,
+        request: Option<&Received<'_>>,
         body: &[u8],
     ) -> Reply {
         let now = self.now();
@@ -290,7 +327,7 @@ impl Emulator {
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
-        let result = self.run(target, operation, authorization, fault, body);
+        let result = self.run(target, operation, request, fault, body);
         let (status, body, error) = match result {
             Ok(body) => (200, body, None),
             Err(error) => (error.kind.status(), error.body(), Some(error.kind)),
@@ -318,7 +355,7 @@ impl Emulator {
         &self,
         target: Option<&str>,
         operation: Option<Operation>,
-        authorization: Option<Option<&str>>,
+        request: Option<&Received<'_>>,
         fault: Option<ErrorKind>,
         body: &[u8],
     ) -> Result<Value, ApiError> {
@@ -331,8 +368,8 @@ impl Emulator {
                 },
             ));
         };
-        if let Some(header) = authorization {
-            self.check_signature(header)?;
+        if let Some(request) = request {
+            self.check_signature(request)?;
         }
         match fault {
             Some(ErrorKind::Throttling) => {
@@ -359,9 +396,21 @@ impl Emulator {
         api::handle(&mut state, operation, &input, now)
     }
 
-    fn check_signature(&self, header: Option<&str>) -> Result<(), ApiError> {
-        if !self.state().config.require_signature {
+    fn check_signature(&self, request: &Received<'_>) -> Result<(), ApiError> {
+        let (require, verify, credentials) = {
+            let state = self.state();
+            (
+                state.config.require_signature,
+                state.config.verify_signatures,
+                state.config.credentials.clone(),
+            )
+        };
+        let header = request.headers.get("authorization").and_then(|v| v.to_str().ok());
+        if header.is_none() && !require {
             return Ok(());
+        }
+        if verify {
+            return sigv4::verify(request, &credentials);
         }
         match header {
             None => Err(ApiError::new(

@@ -20,6 +20,8 @@ pub enum ErrorKind {
     Serialization,
     MissingAuthenticationToken,
     IncompleteSignature,
+    UnrecognizedClient,
+    InvalidSignature,
 }
 
 const HEALTHLAKE_NAMESPACE: &str = "com.amazonaws.healthlake";
@@ -39,6 +41,8 @@ impl ErrorKind {
             Self::Serialization => "SerializationException",
             Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             Self::IncompleteSignature => "IncompleteSignatureException",
+            Self::UnrecognizedClient => "UnrecognizedClientException",
+            Self::InvalidSignature => "InvalidSignatureException",
         }
     }
 
@@ -55,6 +59,8 @@ impl ErrorKind {
             Self::Serialization => 400,
             Self::MissingAuthenticationToken => 403,
             Self::IncompleteSignature => 400,
+            Self::UnrecognizedClient => 403,
+            Self::InvalidSignature => 403,
         }
     }
 
@@ -70,7 +76,9 @@ impl ErrorKind {
             Self::UnknownOperation
             | Self::Serialization
             | Self::MissingAuthenticationToken
-            | Self::IncompleteSignature => FRONT_END_NAMESPACE,
+            | Self::IncompleteSignature
+            | Self::UnrecognizedClient
+            | Self::InvalidSignature => FRONT_END_NAMESPACE,
         };
         format!("{namespace}#{}", self.name())
     }

@@ -24,15 +24,25 @@ pub const SUPPORTED_RESOURCE_TYPES: &[&str] = &[
     "Condition",
     "Procedure",
     "MedicationRequest",
+    "Group",
 ];
 
 /// One stored resource: its id and its JSON, one NDJSON line. Generated or
-/// imported, of any R4 type.
+/// imported, of any R4 type. The fields describe the current version; the
+/// earlier ones are in `history`, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StoredResource {
     pub id: String,
+    /// The patient it belongs to: `subject.reference`, else `patient.reference`.
     pub subject: Option<String>,
     pub line: String,
+    /// When this version was stored: a generated resource's `meta.lastUpdated`,
+    /// an imported one's import end.
+    pub last_updated: Timestamp,
+    /// A group's `member[].entity.reference`s.
+    pub members: Vec<String>,
+    /// Earlier versions (each with an empty history), oldest first.
+    pub history: Vec<StoredResource>,
 }
 
 /// A data store's content, per resource type.
@@ -57,6 +67,7 @@ pub(crate) fn generate(
             let value = match resource_type {
                 "Patient" => patient(&mut rng, created_at),
                 "Encounter" => encounter(&mut rng, created_at, &content),
+                "Group" => group(&mut rng, created_at, &content),
                 other => clinical(other, &mut rng, created_at, &content),
             };
             resources.push(stored(value));
@@ -72,14 +83,109 @@ fn stored(value: Value) -> StoredResource {
 }
 
 impl StoredResource {
-    /// `value` stored as `line` (its NDJSON text, written back as is by exports).
+    /// `value` stored as `line` (its NDJSON text, written back as is by
+    /// exports), last updated at its `meta.lastUpdated` (the Unix epoch when it
+    /// has none; imports set their own time).
     pub(crate) fn new(value: &Value, line: String) -> Self {
+        let reference = |field: &str| value[field]["reference"].as_str().map(str::to_owned);
         Self {
             id: value["id"].as_str().unwrap_or_default().to_owned(),
-            subject: value["subject"]["reference"].as_str().map(str::to_owned),
+            subject: reference("subject").or_else(|| reference("patient")),
             line,
+            last_updated: value["meta"]["lastUpdated"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(Timestamp::UNIX_EPOCH),
+            members: value["member"]
+                .as_array()
+                .map(|members| {
+                    members
+                        .iter()
+                        .filter_map(|m| m["entity"]["reference"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            history: Vec::new(),
         }
     }
+
+    /// The version stored at `at`: the latest one last updated at or before
+    /// it, `None` when the resource did not exist yet.
+    pub(crate) fn version_at(&self, at: Timestamp) -> Option<&StoredResource> {
+        if self.last_updated <= at {
+            return Some(self);
+        }
+        self.history.iter().rev().find(|v| v.last_updated <= at)
+    }
+
+    /// Makes `next` the current version, keeping this one in the history.
+    pub(crate) fn replace_with(&mut self, mut next: StoredResource) {
+        let mut history = std::mem::take(&mut self.history);
+        history.push(self.clone());
+        next.history = history;
+        *self = next;
+    }
+
+    /// This version alone (no history).
+    pub(crate) fn snapshot(&self) -> StoredResource {
+        StoredResource {
+            history: Vec::new(),
+            ..self.clone()
+        }
+    }
+}
+
+/// A new resource of `resource_type` made by churn at `at` (references to
+/// resources of `content`), `meta` version 1 last updated `at`. Groups are
+/// not made by churn.
+pub(crate) fn churn_create(
+    resource_type: &str,
+    rng: &mut ChaCha8Rng,
+    at: Timestamp,
+    content: &Content,
+) -> StoredResource {
+    let mut value = match resource_type {
+        "Patient" => patient(rng, at),
+        "Encounter" => encounter(rng, at, content),
+        other => clinical(other, rng, at, content),
+    };
+    value["meta"] = json!({ "versionId": "1", "lastUpdated": instant(at) });
+    stored(value)
+}
+
+/// The next version of `current` made by churn at `at`: `meta.versionId`
+/// bumped, `meta.lastUpdated` set to `at`, and a field altered (the narrative
+/// `text`; an observation's value too). `None` when the stored line is not
+/// a JSON object.
+pub(crate) fn churn_update(
+    current: &StoredResource,
+    rng: &mut ChaCha8Rng,
+    at: Timestamp,
+) -> Option<StoredResource> {
+    let mut value: Value = serde_json::from_str(&current.line).ok()?;
+    if !value.is_object() {
+        return None;
+    }
+    let version = value["meta"]["versionId"]
+        .as_str()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(1)
+        + 1;
+    if !value["meta"].is_object() {
+        value["meta"] = json!({});
+    }
+    value["meta"]["versionId"] = json!(version.to_string());
+    value["meta"]["lastUpdated"] = json!(instant(at));
+    let note: u32 = rng.random_range(0..1_000_000);
+    value["text"] = json!({
+        "status": "generated",
+        "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">Revision {version} ({note})</div>")
+    });
+    if let Some(reading) = value["valueQuantity"]["value"].as_f64() {
+        let delta = f64::from(rng.random_range(-50..=50_i32)) / 10.0;
+        value["valueQuantity"]["value"] = json!(((reading + delta) * 10.0).round() / 10.0);
+    }
+    Some(stored(value))
 }
 
 /// A FHIR id drawn from `rng`, UUID-shaped.
@@ -162,6 +268,33 @@ fn patient(rng: &mut ChaCha8Rng, created_at: Timestamp) -> Value {
         "gender": if female { "female" } else { "male" },
         "birthDate": format!("{year:04}-{month:02}-{day:02}"),
         "address": [{ "city": city, "state": state, "postalCode": zip, "country": "US" }]
+    })
+}
+
+/// A `person` group (`actual: true`) of about half the patients, drawn from `rng`.
+fn group(rng: &mut ChaCha8Rng, created_at: Timestamp, content: &Content) -> Value {
+    let id = new_id(rng);
+    let meta = meta(rng, created_at);
+    let patients = content.get("Patient").map(Vec::as_slice).unwrap_or_default();
+    let mut members: Vec<Value> = patients
+        .iter()
+        .filter(|_| rng.random_bool(0.5))
+        .map(|p| json!({ "entity": { "reference": format!("Patient/{}", p.id) } }))
+        .collect();
+    if members.is_empty() && !patients.is_empty() {
+        let patient = pick(rng, patients);
+        members.push(json!({ "entity": { "reference": format!("Patient/{}", patient.id) } }));
+    }
+    let n = rng.random_range(1..1000);
+    json!({
+        "resourceType": "Group",
+        "id": id,
+        "meta": meta,
+        "type": "person",
+        "actual": true,
+        "name": format!("Cohort {n}"),
+        "quantity": members.len(),
+        "member": members
     })
 }
 

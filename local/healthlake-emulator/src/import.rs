@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hlx_core::JobStatus;
+use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use crate::fhir::{Content, StoredResource};
@@ -63,6 +64,8 @@ pub(crate) struct ImportRun {
     pub output_dir: Option<PathBuf>,
     /// The logs: `SUCCESS` files, `FAILURE` files, then the manifest.
     pub files: Vec<PathBuf>,
+    /// What was stored, in input order: type and id of each upserted line.
+    pub loaded: Vec<(String, String)>,
 }
 
 impl ImportRun {
@@ -73,6 +76,7 @@ impl ImportRun {
             report,
             output_dir: None,
             files: Vec::new(),
+            loaded: Vec::new(),
         }
     }
 }
@@ -88,7 +92,13 @@ impl ImportRun {
 /// - Otherwise `COMPLETED`.
 ///
 /// Logs that cannot be written make the job `FAILED` and load nothing.
-pub(crate) fn run(root: &Path, job: &JobInfo, content: &mut Content, ran_for: Duration) -> ImportRun {
+pub(crate) fn run(
+    root: &Path,
+    job: &JobInfo,
+    content: &mut Content,
+    ran_for: Duration,
+    at: Timestamp,
+) -> ImportRun {
     let files: Vec<ScannedFile> = list_input(root, &job.s3_uri).into_iter().map(scan).collect();
     let mut report = count(&files, ran_for);
     if files.is_empty() {
@@ -121,7 +131,7 @@ pub(crate) fn run(root: &Path, job: &JobInfo, content: &mut Content, ran_for: Du
         },
         None => None,
     };
-    upsert(content, &files);
+    let loaded = upsert(content, &files, at);
 
     let unreadable = report.files_read_with_customer_error;
     let rejected = report.resources_with_customer_error;
@@ -153,6 +163,7 @@ pub(crate) fn run(root: &Path, job: &JobInfo, content: &mut Content, ran_for: Du
         report,
         output_dir,
         files,
+        loaded,
     }
 }
 
@@ -419,8 +430,11 @@ fn plan(content: &Content, files: &[ScannedFile]) -> Vec<bool> {
 }
 
 /// Stores every accepted line of `files` in order: a resource with the id of
-/// one already held replaces it in place, a new one is added at the end of its type.
-fn upsert(content: &mut Content, files: &[ScannedFile]) {
+/// one already held replaces it in place (the earlier version is kept in its
+/// history), a new one is added at the end of its type. Every stored line is
+/// last updated `at` (the import's end). Returns the type and id of each.
+fn upsert(content: &mut Content, files: &[ScannedFile], at: Timestamp) -> Vec<(String, String)> {
+    let mut loaded = Vec::new();
     let mut positions: HashMap<String, HashMap<String, usize>> = HashMap::new();
     for (_, accepted) in files.iter().flat_map(ScannedFile::accepted) {
         let resources = content.entry(accepted.resource_type.clone()).or_default();
@@ -433,14 +447,18 @@ fn upsert(content: &mut Content, files: &[ScannedFile]) {
                     .map(|(i, r)| (r.id.clone(), i))
                     .collect()
             });
-        match index.get(&accepted.resource.id) {
-            Some(&i) => resources[i] = accepted.resource.clone(),
+        let mut resource = accepted.resource.clone();
+        resource.last_updated = at;
+        loaded.push((accepted.resource_type.clone(), resource.id.clone()));
+        match index.get(&resource.id) {
+            Some(&i) => resources[i].replace_with(resource),
             None => {
-                index.insert(accepted.resource.id.clone(), resources.len());
-                resources.push(accepted.resource.clone());
+                index.insert(resource.id.clone(), resources.len());
+                resources.push(resource);
             }
         }
     }
+    loaded
 }
 
 // ---- logs ----

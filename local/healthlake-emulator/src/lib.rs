@@ -53,9 +53,12 @@ mod ops;
 mod output;
 mod pattern;
 mod r4;
+mod rest;
 mod seed;
 mod server;
+mod sigv4;
 mod state;
+mod timefmt;
 
 pub use config::{EmulatorConfig, FaultSpec, Faults, JobProfile, Outcome};
 pub use emulator::Emulator;
@@ -66,9 +69,13 @@ pub use events::{
 };
 pub use fhir::SUPPORTED_RESOURCE_TYPES;
 pub use import::{FAILURE_FOLDER, MANIFEST_FILE, SUCCESS_FOLDER, no_input_message};
-pub use model::{CallRecord, DatastoreInfo, ImportReport, JobInfo, JobKind, Transition};
+pub use model::{
+    CallRecord, ChangeKind, Churn, DatastoreInfo, ExportScope, ImportReport, JobInfo, JobKind, OutputFile,
+    ResourceChange, RestExport, Transition,
+};
 pub use ops::{Operation, TARGET_PREFIX};
 pub use output::{ERROR_FOLDER, export_folder_name, import_folder_name, s3_uri_to_path};
 pub use pattern::{check_pattern, pattern_matches};
 pub use r4::R4_RESOURCE_TYPES;
 pub use server::{CONTENT_TYPE, ServerHandle};
+pub use timefmt::{format_healthlake_time, parse_fhir_instant};

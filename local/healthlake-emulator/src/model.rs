@@ -1,6 +1,6 @@
 //! Snapshots the library hands out: data stores, jobs, transitions and calls.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use hlx_core::JobStatus;
@@ -68,6 +68,101 @@ pub struct JobInfo {
     /// `IN_PROGRESS`, zeros while it runs, its counts once it ended.
     /// Always `None` for exports.
     pub import_report: Option<ImportReport>,
+    /// An export's `transactionTime`: the instant it entered `IN_PROGRESS`.
+    /// It writes every resource as it was then.
+    pub transaction_time: Option<Timestamp>,
+    /// What an export started through the FHIR REST `$export` was asked
+    /// for; `None` for jobs started through the SDK operations.
+    pub rest: Option<RestExport>,
+    /// The ids an export selected, per resource type (data files only; filled
+    /// when the export ends, also without an output root).
+    pub exported: BTreeMap<String, BTreeSet<String>>,
+    /// The files an export wrote with their S3 URL and line count: data files,
+    /// then error files (the Bulk Data manifest's `output` and `error`).
+    pub output_files: Vec<OutputFile>,
+}
+
+/// One file an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    /// The resource type of its lines (`OperationOutcome` for error files).
+    pub resource_type: String,
+    /// `s3://bucket/prefix/{DatastoreId}-FHIR_EXPORT-{JobId}/{Type}/{Type}-{n}.ndjson`.
+    pub url: String,
+    /// Where it is under the output root.
+    pub path: PathBuf,
+    /// Its lines (resources).
+    pub count: usize,
+    /// Whether it is an error file (under `errors/`).
+    pub error: bool,
+}
+
+/// What a FHIR REST `$export` kick-off asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestExport {
+    pub scope: ExportScope,
+    /// `_type`: only these resource types (`None`: all).
+    pub types: Option<Vec<String>>,
+    /// `_since`: only resources last updated at or after it.
+    pub since: Option<Timestamp>,
+    /// `_until`: only resources last updated at or before it.
+    pub until: Option<Timestamp>,
+    /// `_outputFormat` as given (default `application/fhir+ndjson`).
+    pub output_format: String,
+    /// The kick-off URL with its query string (the manifest's `request`):
+    /// `https://healthlake.{region}.amazonaws.com/datastore/{id}/r4/$export?...`.
+    pub request_url: String,
+}
+
+/// Which resources a `$export` covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportScope {
+    /// `.../r4/$export`: everything.
+    System,
+    /// `.../r4/Patient/$export`: every patient and the resources of patients.
+    Patient,
+    /// `.../r4/Group/{id}/$export`: the group's member patients and their resources.
+    Group(String),
+}
+
+/// How a data store's content changes over virtual time (see [`crate::Emulator::changes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Churn {
+    /// New resources per day.
+    pub created_per_day: u32,
+    /// Updates of existing resources per day.
+    pub updated_per_day: u32,
+}
+
+impl Churn {
+    /// No changes.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    pub fn is_none(&self) -> bool {
+        self.created_per_day == 0 && self.updated_per_day == 0
+    }
+}
+
+/// What happened to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChangeKind {
+    /// Made by churn.
+    Created,
+    /// A new version made by churn.
+    Updated,
+    /// Stored by an import (new or replacing).
+    Imported,
+}
+
+/// One change of a data store's content, at its instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceChange {
+    pub at: Timestamp,
+    pub resource_type: String,
+    pub id: String,
+    pub kind: ChangeKind,
 }
 
 /// What an import read and loaded: its `JobProgressReport`, member by member.
@@ -105,6 +200,8 @@ pub struct DatastoreInfo {
     pub profile: JobProfile,
     /// Resources held, per resource type.
     pub resource_counts: BTreeMap<String, usize>,
+    /// How its content changes over time (fixed at creation).
+    pub churn: Churn,
 }
 
 /// One request that reached the emulator over the wire (or through [`crate::Emulator::call`]).

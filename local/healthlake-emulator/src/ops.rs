@@ -15,13 +15,20 @@ pub enum Operation {
     StartFhirImportJob,
     DescribeFhirImportJob,
     ListFhirImportJobs,
+    /// FHIR REST `POST .../r4/[Patient/|Group/{id}/]$export` (kick-off).
+    StartFhirExportJobWithPost,
+    /// FHIR REST `GET .../r4/export/{jobId}` (status).
+    DescribeFhirExportJobWithGet,
+    /// FHIR REST `DELETE .../r4/export/{jobId}` (cancel).
+    CancelFhirExportJobWithDelete,
 }
 
 /// The `X-Amz-Target` prefix of every HealthLake operation.
 pub const TARGET_PREFIX: &str = "HealthLake.";
 
 impl Operation {
-    pub const ALL: [Operation; 9] = [
+    /// Every operation: the nine awsJson ones, then the three FHIR REST ones.
+    pub const ALL: [Operation; 12] = [
         Operation::CreateFhirDatastore,
         Operation::DescribeFhirDatastore,
         Operation::ListFhirDatastores,
@@ -31,6 +38,9 @@ impl Operation {
         Operation::StartFhirImportJob,
         Operation::DescribeFhirImportJob,
         Operation::ListFhirImportJobs,
+        Operation::StartFhirExportJobWithPost,
+        Operation::DescribeFhirExportJobWithGet,
+        Operation::CancelFhirExportJobWithDelete,
     ];
 
     /// The operation's name in the model (`StartFHIRExportJob`).
@@ -45,7 +55,21 @@ impl Operation {
             Self::StartFhirImportJob => "StartFHIRImportJob",
             Self::DescribeFhirImportJob => "DescribeFHIRImportJob",
             Self::ListFhirImportJobs => "ListFHIRImportJobs",
+            Self::StartFhirExportJobWithPost => "StartFHIRExportJobWithPost",
+            Self::DescribeFhirExportJobWithGet => "DescribeFHIRExportJobWithGet",
+            Self::CancelFhirExportJobWithDelete => "CancelFHIRExportJobWithDelete",
         }
+    }
+
+    /// Whether it is one of the FHIR REST `$export` operations (named as
+    /// their IAM actions), not reachable through `X-Amz-Target`.
+    pub fn is_rest(self) -> bool {
+        matches!(
+            self,
+            Self::StartFhirExportJobWithPost
+                | Self::DescribeFhirExportJobWithGet
+                | Self::CancelFhirExportJobWithDelete
+        )
     }
 
     /// The operation of a model name, exactly as spelled there.
@@ -55,7 +79,10 @@ impl Operation {
 
     /// The operation of an `X-Amz-Target` header value (`HealthLake.StartFHIRExportJob`).
     pub fn from_target(target: &str) -> Option<Self> {
-        target.strip_prefix(TARGET_PREFIX).and_then(Self::from_name)
+        target
+            .strip_prefix(TARGET_PREFIX)
+            .and_then(Self::from_name)
+            .filter(|op| !op.is_rest())
     }
 }
 
@@ -87,6 +114,10 @@ mod tests {
     fn names_round_trip_and_targets_need_the_prefix() {
         for op in Operation::ALL {
             assert_eq!(Operation::from_name(op.name()), Some(op));
+            if op.is_rest() {
+                assert_eq!(Operation::from_target(&format!("HealthLake.{}", op.name())), None);
+                continue;
+            }
             assert_eq!(
                 Operation::from_target(&format!("HealthLake.{}", op.name())),
                 Some(op)

@@ -8,8 +8,8 @@ use std::path::{Component, Path, PathBuf};
 use jiff::Timestamp;
 use serde_json::json;
 
-use crate::JobInfo;
 use crate::fhir::{Content, instant};
+use crate::{JobInfo, OutputFile};
 
 /// The folder (inside an export's directory) that holds the error files of a
 /// `COMPLETED_WITH_ERRORS` export.
@@ -56,7 +56,17 @@ pub fn import_folder_name(datastore_id: &str, job_id: &str) -> String {
 
 pub(crate) struct WrittenExport {
     pub dir: PathBuf,
-    pub files: Vec<PathBuf>,
+    pub files: Vec<OutputFile>,
+}
+
+/// The S3 URL of a file `relative` to an export's folder.
+fn file_url(job: &JobInfo, relative: &[&str]) -> String {
+    format!(
+        "{}/{}/{}",
+        job.s3_uri.trim_end_matches('/'),
+        export_folder_name(&job.datastore_id, &job.job_id),
+        relative.join("/")
+    )
 }
 
 /// Writes one export: `{dir}/{Type}/{Type}-{n}.ndjson`, `per_file` resources a
@@ -82,9 +92,16 @@ pub(crate) fn write_export(
         let type_dir = dir.join(resource_type);
         fs::create_dir_all(&type_dir)?;
         for (n, chunk) in resources.chunks(per_file).enumerate() {
-            let path = type_dir.join(format!("{resource_type}-{}.ndjson", n + 1));
+            let name = format!("{resource_type}-{}.ndjson", n + 1);
+            let path = type_dir.join(&name);
             write_lines(&path, chunk.iter().map(|r| r.line.as_str()))?;
-            files.push(path);
+            files.push(OutputFile {
+                resource_type: resource_type.clone(),
+                url: file_url(job, &[resource_type, &name]),
+                path,
+                count: chunk.len(),
+                error: false,
+            });
         }
     }
     if let Some(message) = errors {
@@ -108,9 +125,16 @@ pub(crate) fn write_export(
                 .to_string()
             })
             .collect();
-        let path = error_dir.join("OperationOutcome-1.ndjson");
+        let name = "OperationOutcome-1.ndjson";
+        let path = error_dir.join(name);
         write_lines(&path, lines.iter().map(String::as_str))?;
-        files.push(path);
+        files.push(OutputFile {
+            resource_type: "OperationOutcome".into(),
+            url: file_url(job, &[ERROR_FOLDER, name]),
+            path,
+            count: lines.len(),
+            error: true,
+        });
     }
     Ok(WrittenExport { dir, files })
 }

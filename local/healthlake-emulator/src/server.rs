@@ -1,4 +1,5 @@
-//! HTTP: `POST /` with `X-Amz-Target: HealthLake.<Operation>` (awsJson1_0).
+//! HTTP: `POST /` with `X-Amz-Target: HealthLake.<Operation>` (awsJson1_0),
+//! and the FHIR REST `$export` surface under `/datastore/{id}/r4/`.
 
 use std::io;
 use std::net::SocketAddr;
@@ -6,10 +7,12 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 
 use crate::Emulator;
+use crate::rest::{self, RestReply};
+use crate::sigv4::Received;
 
 /// The content type of every awsJson1_0 answer.
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
@@ -30,19 +33,27 @@ impl Emulator {
 async fn handle(
     State(emulator): State<Emulator>,
     method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if rest::is_rest_path(uri.path()) {
+        return rest_response(emulator.rest(&method, &uri, &headers, &body).await);
+    }
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let received = Received {
+        method: method.as_str(),
+        uri: path_and_query,
+        headers: &headers,
+        body: &body,
+    };
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let target = if method == Method::POST {
         text(header::HeaderName::from_static("x-amz-target"))
     } else {
         None
     };
-    let authorization = text(header::AUTHORIZATION);
-    let reply = emulator
-        .dispatch(target.as_deref(), Some(authorization.as_deref()), &body)
-        .await;
+    let reply = emulator.dispatch(target.as_deref(), Some(&received), &body).await;
     let mut response = Response::new(Body::from(reply.body.to_string()));
     *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
@@ -52,6 +63,31 @@ async fn handle(
     }
     if let Some(kind) = reply.error {
         headers.insert("x-amzn-errortype", HeaderValue::from_static(kind.name()));
+    }
+    response
+}
+
+fn rest_response(reply: RestReply) -> Response {
+    let body = match &reply.body {
+        Some(body) => Body::from(body.to_string()),
+        None => Body::empty(),
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    if reply.body.is_some() {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    }
+    if let Ok(id) = HeaderValue::from_str(&reply.request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    if let Some(kind) = reply.error_type {
+        headers.insert("x-amzn-errortype", HeaderValue::from_static(kind));
+    }
+    for (name, value) in reply.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
     }
     response
 }

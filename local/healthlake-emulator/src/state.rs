@@ -8,7 +8,7 @@
 //! `QUEUED`). Every change happens at its scheduled time, whenever it is
 //! processed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use hlx_core::JobStatus;
@@ -19,17 +19,21 @@ use serde_json::{Map, Value};
 
 use crate::error::{EmulatorError, ErrorKind};
 use crate::events::{EventBus, EventContext};
-use crate::fhir::{self, Content, SUPPORTED_RESOURCE_TYPES};
+use crate::fhir::{self, Content, SUPPORTED_RESOURCE_TYPES, StoredResource};
 use crate::seed::{derive_seed, hex_id, request_id};
 use crate::{
-    CallRecord, DatastoreInfo, EmulatorConfig, Faults, ImportReport, JobInfo, JobKind, JobProfile, Operation,
-    Outcome, Transition,
+    CallRecord, ChangeKind, Churn, DatastoreInfo, EmulatorConfig, ExportScope, Faults, ImportReport, JobInfo,
+    JobKind, JobProfile, Operation, Outcome, ResourceChange, RestExport, Transition,
 };
 use crate::{import, output};
 
 pub(crate) struct Datastore {
     pub info: DatastoreInfo,
     pub content: Content,
+    /// Churn changes applied so far (the next one's index).
+    churn_done: u64,
+    /// Every change of the content (churn and imports), in time order.
+    pub changes: Vec<ResourceChange>,
     /// Members of `CreateFHIRDatastore` that are echoed back as given
     /// (`SseConfiguration`, `IdentityProviderConfiguration`, `PreloadDataConfig`).
     pub extras: Map<String, Value>,
@@ -69,6 +73,7 @@ pub(crate) struct NewJob {
     pub job_output_s3_uri: Option<String>,
     pub data_access_role_arn: String,
     pub client_token: Option<String>,
+    pub rest: Option<RestExport>,
 }
 
 /// The idempotency key of a Start call: data store, operation, token.
@@ -91,6 +96,8 @@ pub(crate) struct State {
     pub calls: Vec<CallRecord>,
     ids_issued: u64,
     requests: u64,
+    /// Kick-off answers still to lose (see [`EmulatorConfig::lost_kickoff_answers`]).
+    pub lost_kickoff_answers: u32,
 }
 
 fn later(at: Timestamp, by: Duration) -> Timestamp {
@@ -108,6 +115,7 @@ pub(crate) fn check_profile(profile: &JobProfile) -> Result<(), EmulatorError> {
 
 impl State {
     pub fn new(config: EmulatorConfig) -> Self {
+        let lost_kickoff_answers = config.lost_kickoff_answers;
         Self {
             faults: config.faults.clone(),
             events: EventBus::new(config.seed, config.event_faults.clone(), config.queued_events),
@@ -125,6 +133,7 @@ impl State {
             calls: Vec::new(),
             ids_issued: 0,
             requests: 0,
+            lost_kickoff_answers,
         }
     }
 
@@ -172,6 +181,7 @@ impl State {
         name: Option<String>,
         profile: JobProfile,
         extras: Map<String, Value>,
+        churn: Churn,
         now: Timestamp,
     ) -> usize {
         let id = self.next_id("datastore");
@@ -188,10 +198,13 @@ impl State {
             created_at: now,
             resource_counts: BTreeMap::new(),
             profile,
+            churn,
         };
         let mut datastore = Datastore {
             info,
             content: Content::new(),
+            churn_done: 0,
+            changes: Vec::new(),
             extras,
         };
         regenerate(self.config.seed, &mut datastore);
@@ -272,6 +285,10 @@ impl State {
             files: Vec::new(),
             output_dir: None,
             import_report: None,
+            transaction_time: None,
+            rest: new.rest,
+            exported: BTreeMap::new(),
+            output_files: Vec::new(),
         };
         self.jobs.push(Job {
             info,
@@ -336,8 +353,11 @@ impl State {
     pub fn process(&mut self, now: Timestamp) -> Vec<Transition> {
         let before = self.transitions.len();
         while let Some(at) = self.next_change_at().filter(|&at| at <= now) {
+            // Content changes due by a transition happen before it.
+            self.apply_churn(at);
             self.step(at);
         }
+        self.apply_churn(now);
         self.transitions[before..].to_vec()
     }
 
@@ -428,6 +448,9 @@ impl State {
         job.ends_at = Some(later(at, job.profile.run_duration));
         job.info.start_time = Some(at);
         job.info.status = JobStatus::InProgress;
+        if job.info.kind == JobKind::Export {
+            job.info.transaction_time = Some(at);
+        }
         if job.info.kind == JobKind::Import {
             job.info.import_report = Some(ImportReport::default());
         }
@@ -450,36 +473,44 @@ impl State {
             Outcome::Failed { message } => (JobStatus::Failed, Some(message.clone())),
         };
         let job = &self.jobs[index];
-        if job.info.kind == JobKind::Export
-            && status != JobStatus::Failed
-            && let Some(root) = &self.config.output_root
-        {
-            let datastore = self
+        if job.info.kind == JobKind::Export && status != JobStatus::Failed {
+            let selected = self
                 .datastore_position(&job.info.datastore_id)
-                .map(|i| &self.datastores[i].content);
-            let empty = Content::new();
-            let written = output::write_export(
-                root,
-                &job.info,
-                datastore.unwrap_or(&empty),
-                self.config.resources_per_file,
-                message.as_deref(),
-                at,
-            );
-            match written {
-                Ok(written) => {
-                    let info = &mut self.jobs[index].info;
-                    info.output_dir = Some(written.dir);
-                    info.files = written.files;
+                .map(|i| select(&self.datastores[i].content, &job.info, at))
+                .unwrap_or_default();
+            let exported = selected
+                .iter()
+                .filter(|(_, resources)| !resources.is_empty())
+                .map(|(t, resources)| (t.clone(), resources.iter().map(|r| r.id.clone()).collect()))
+                .collect();
+            if let Some(root) = &self.config.output_root {
+                let written = output::write_export(
+                    root,
+                    &job.info,
+                    &selected,
+                    self.config.resources_per_file,
+                    message.as_deref(),
+                    at,
+                );
+                match written {
+                    Ok(written) => {
+                        let info = &mut self.jobs[index].info;
+                        info.output_dir = Some(written.dir);
+                        info.files = written.files.iter().map(|f| f.path.clone()).collect();
+                        info.output_files = written.files;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "could not write export output");
+                        status = JobStatus::Failed;
+                        message = Some(format!(
+                            "Could not write to the output location: {}",
+                            error.kind()
+                        ));
+                    }
                 }
-                Err(error) => {
-                    tracing::warn!(%error, "could not write export output");
-                    status = JobStatus::Failed;
-                    message = Some(format!(
-                        "Could not write to the output location: {}",
-                        error.kind()
-                    ));
-                }
+            }
+            if status != JobStatus::Failed {
+                self.jobs[index].info.exported = exported;
             }
         }
         let job = &self.jobs[index];
@@ -489,7 +520,21 @@ impl State {
             && let Some(position) = self.datastore_index.get(&job.info.datastore_id).copied()
         {
             let datastore = &mut self.datastores[position];
-            let run = import::run(root, &job.info, &mut datastore.content, job.profile.run_duration);
+            let run = import::run(
+                root,
+                &job.info,
+                &mut datastore.content,
+                job.profile.run_duration,
+                at,
+            );
+            datastore
+                .changes
+                .extend(run.loaded.iter().map(|(resource_type, id)| ResourceChange {
+                    at,
+                    resource_type: resource_type.clone(),
+                    id: id.clone(),
+                    kind: ChangeKind::Imported,
+                }));
             recount(datastore);
             (status, message) = (run.status, run.message);
             let info = &mut self.jobs[index].info;
@@ -523,4 +568,180 @@ fn recount(datastore: &mut Datastore) {
         .iter()
         .map(|(t, resources)| (t.clone(), resources.len()))
         .collect();
+}
+
+/// What an export writes: every resource of `content` as it was at the job's
+/// transaction time (`at` if it has none), that the job's scope, `_type`,
+/// `_since` and `_until` let through.
+fn select(content: &Content, job: &JobInfo, at: Timestamp) -> Content {
+    let time = job.transaction_time.unwrap_or(at);
+    let rest = job.rest.as_ref();
+    let patients: BTreeSet<String> = content
+        .get("Patient")
+        .into_iter()
+        .flatten()
+        .filter(|p| p.version_at(time).is_some())
+        .map(|p| format!("Patient/{}", p.id))
+        .collect();
+    // The patients in scope: `None` for a system export (everything).
+    let in_scope: Option<BTreeSet<String>> = match rest.map(|r| &r.scope) {
+        None | Some(ExportScope::System) => None,
+        Some(ExportScope::Patient) => Some(patients.clone()),
+        Some(ExportScope::Group(group_id)) => Some(
+            content
+                .get("Group")
+                .into_iter()
+                .flatten()
+                .find(|g| &g.id == group_id)
+                .and_then(|g| g.version_at(time))
+                .map(|g| {
+                    g.members
+                        .iter()
+                        .filter(|m| patients.contains(*m))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+    };
+    let mut selected = Content::new();
+    for (resource_type, resources) in content {
+        if let Some(types) = rest.and_then(|r| r.types.as_ref())
+            && !types.contains(resource_type)
+        {
+            continue;
+        }
+        let chosen: Vec<StoredResource> = resources
+            .iter()
+            .filter_map(|r| r.version_at(time))
+            .filter(|v| {
+                rest.and_then(|r| r.since)
+                    .is_none_or(|since| v.last_updated >= since)
+            })
+            .filter(|v| {
+                rest.and_then(|r| r.until)
+                    .is_none_or(|until| v.last_updated <= until)
+            })
+            .filter(|v| match &in_scope {
+                None => true,
+                Some(scope) if resource_type == "Patient" => scope.contains(&format!("Patient/{}", v.id)),
+                Some(scope) => v.subject.as_ref().is_some_and(|s| scope.contains(s)),
+            })
+            .map(StoredResource::snapshot)
+            .collect();
+        if !chosen.is_empty() {
+            selected.insert(resource_type.clone(), chosen);
+        }
+    }
+    selected
+}
+
+const DAY_NANOS: i128 = 86_400 * 1_000_000_000;
+
+/// When churn change `k` of a data store created at `created` with `churn` happens:
+/// day `d = k / n`, change `i = k % n` at `created + d days + (i + 0.5) * 86400 / n s`.
+fn churn_instant(created: Timestamp, churn: Churn, k: u64) -> Option<Timestamp> {
+    let n = u64::from(churn.created_per_day) + u64::from(churn.updated_per_day);
+    if n == 0 {
+        return None;
+    }
+    let (day, i) = (i128::from(k / n), i128::from(k % n));
+    let offset = day * DAY_NANOS + (2 * i + 1) * DAY_NANOS / (2 * i128::from(n));
+    let nanos = created.as_nanosecond().checked_add(offset)?;
+    Timestamp::from_nanosecond(nanos).ok()
+}
+
+/// Whether churn change `k` creates a resource (else it updates one): the
+/// creates of a day are spread evenly among its changes.
+fn churn_creates(churn: Churn, k: u64) -> bool {
+    let n = u64::from(churn.created_per_day) + u64::from(churn.updated_per_day);
+    let (c, i) = (u64::from(churn.created_per_day), k % n);
+    (i + 1) * c / n > i * c / n
+}
+
+impl State {
+    /// Applies every data store's churn changes due at or before `until`, in time order.
+    pub fn apply_churn(&mut self, until: Timestamp) {
+        let seed = self.config.seed;
+        for datastore in &mut self.datastores {
+            let churn = datastore.info.churn;
+            let mut applied = false;
+            while let Some(at) = churn_instant(datastore.info.created_at, churn, datastore.churn_done)
+                .filter(|&at| at <= until)
+            {
+                let k = datastore.churn_done;
+                datastore.churn_done += 1;
+                apply_change(seed, datastore, churn_creates(churn, k), k, at);
+                applied = true;
+            }
+            if applied {
+                recount(datastore);
+            }
+        }
+    }
+}
+
+/// One churn change: a new resource of one of the generated types (drawn by
+/// their counts) or a new version of a stored resource (drawn uniformly).
+fn apply_change(seed: u64, datastore: &mut Datastore, create: bool, k: u64, at: Timestamp) {
+    let mut rng = ChaCha8Rng::from_seed(derive_seed(
+        seed,
+        &["churn", &datastore.info.datastore_id, &k.to_string()],
+    ));
+    if create {
+        let weights: Vec<(&String, usize)> = datastore
+            .info
+            .profile
+            .resources
+            .iter()
+            .filter(|(t, n)| t.as_str() != "Group" && **n > 0)
+            .map(|(t, n)| (t, *n))
+            .collect();
+        let total: usize = weights.iter().map(|(_, n)| n).sum();
+        let resource_type = if total == 0 {
+            "Patient".to_owned()
+        } else {
+            let mut draw = rng.random_range(0..total);
+            let mut chosen = weights[0].0;
+            for (t, n) in &weights {
+                if draw < *n {
+                    chosen = t;
+                    break;
+                }
+                draw -= n;
+            }
+            chosen.clone()
+        };
+        let resource = fhir::churn_create(&resource_type, &mut rng, at, &datastore.content);
+        datastore.changes.push(ResourceChange {
+            at,
+            resource_type: resource_type.clone(),
+            id: resource.id.clone(),
+            kind: ChangeKind::Created,
+        });
+        datastore.content.entry(resource_type).or_default().push(resource);
+    } else {
+        let total: usize = datastore.content.values().map(Vec::len).sum();
+        if total == 0 {
+            return;
+        }
+        let mut draw = rng.random_range(0..total);
+        for (resource_type, resources) in &mut datastore.content {
+            if draw >= resources.len() {
+                draw -= resources.len();
+                continue;
+            }
+            let current = &mut resources[draw];
+            if let Some(next) = fhir::churn_update(current, &mut rng, at) {
+                datastore.changes.push(ResourceChange {
+                    at,
+                    resource_type: resource_type.clone(),
+                    id: current.id.clone(),
+                    kind: ChangeKind::Updated,
+                });
+                current.replace_with(next);
+            }
+            return;
+        }
+    }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use hlx_clock::SystemClock;
 use hlx_healthlake_emulator::{
-    Emulator, EmulatorConfig, EventFaults, FaultSpec, Faults, JobProfile, Operation, Outcome,
+    Churn, Emulator, EmulatorConfig, EventFaults, FaultSpec, Faults, JobProfile, Operation, Outcome,
     SUPPORTED_RESOURCE_TYPES,
 };
 
@@ -21,6 +21,12 @@ use hlx_healthlake_emulator::{
 /// Start/Describe/List FHIR export and import jobs) on real time. Point any
 /// AWS SDK or the AWS CLI at it with an endpoint override, e.g.
 /// AWS_ENDPOINT_URL_HEALTHLAKE=http://127.0.0.1:4599, and any credentials.
+///
+/// Also serves the FHIR REST $export API: POST /datastore/ID/r4/$export,
+/// /datastore/ID/r4/Patient/$export, /datastore/ID/r4/Group/GID/$export,
+/// GET and DELETE /datastore/ID/r4/export/JOB. Those requests must carry a
+/// valid SigV4 signature (service healthlake) made with one of --credentials
+/// (default test:test); the clock is not checked.
 ///
 /// The first line on stdout is `listening on http://HOST:PORT`; then one line
 /// `datastore NAME ID` for every --create-datastore. Logs go to stderr
@@ -91,8 +97,9 @@ struct Cli {
     #[arg(long)]
     outcome_message: Option<String>,
 
-    /// Resources per type in every data store, e.g. Patient=100,Observation=500.
-    /// Types: Patient, Encounter, Observation, Condition, Procedure, MedicationRequest.
+    /// Resources per type in every data store, e.g. Patient=100,Observation=500,Group=2.
+    /// Types: Patient, Encounter, Observation, Condition, Procedure, MedicationRequest, Group
+    /// (each group has about half the patients as members).
     #[arg(long, value_parser = parse_resources,
           default_value = "Patient=10,Encounter=20,Observation=50,Condition=10")]
     resources: BTreeMap<String, usize>,
@@ -105,10 +112,30 @@ struct Cli {
     #[arg(long = "create-datastore", value_name = "NAME")]
     create_datastore: Vec<String>,
 
-    /// Accept requests without a SigV4 Authorization header (AWS answers them
-    /// MissingAuthenticationTokenException). Signatures are never verified.
+    /// Accept awsJson requests without a SigV4 Authorization header (AWS answers them
+    /// MissingAuthenticationTokenException). FHIR REST requests are always verified.
     #[arg(long)]
     allow_unsigned: bool,
+
+    /// Verify the SigV4 signature of awsJson requests too (by default any
+    /// signature passes there; FHIR REST requests are always verified).
+    #[arg(long)]
+    verify_signatures: bool,
+
+    /// An access key and its secret signatures are verified against,
+    /// ACCESS_KEY:SECRET (repeatable; replaces the default test:test).
+    #[arg(long = "credentials", value_name = "KEY:SECRET", value_parser = parse_credentials)]
+    credentials: Vec<(String, String)>,
+
+    /// Content changes of every data store over time: created=N,updated=M a
+    /// day, evenly spaced from the data store's creation (default none).
+    #[arg(long, value_parser = parse_churn, value_name = "created=N,updated=M")]
+    churn: Option<Churn>,
+
+    /// Lose the answer of the first N FHIR REST kick-offs: the job is
+    /// created, the answer is 504 Gateway Timeout with an empty body.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    lose_kickoff_answers: u32,
 
     /// Append every EventBridge event HealthLake would publish to this file,
     /// one JSON line each, when it is due (after any injected delay).
@@ -204,6 +231,34 @@ fn parse_resources(s: &str) -> Result<BTreeMap<String, usize>, String> {
     Ok(counts)
 }
 
+fn parse_credentials(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((key, secret)) if !key.is_empty() && !secret.is_empty() => {
+            Ok((key.to_owned(), secret.to_owned()))
+        }
+        _ => Err(format!("{s:?} is not ACCESS_KEY:SECRET")),
+    }
+}
+
+fn parse_churn(s: &str) -> Result<Churn, String> {
+    let mut churn = Churn::default();
+    for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("{pair:?} is not created=N or updated=N"))?;
+        let n: u32 = value
+            .trim()
+            .parse()
+            .map_err(|_| format!("{value:?} is not a count"))?;
+        match key.trim() {
+            "created" => churn.created_per_day = n,
+            "updated" => churn.updated_per_day = n,
+            other => return Err(format!("unknown churn setting {other:?} (created or updated)")),
+        }
+    }
+    Ok(churn)
+}
+
 fn parse_operation_faults(spec: &str, base: FaultSpec) -> Result<(Operation, FaultSpec), String> {
     let (operation, settings) = spec
         .split_once(':')
@@ -269,6 +324,14 @@ impl Cli {
             },
             faults,
             require_signature: !self.allow_unsigned,
+            verify_signatures: self.verify_signatures,
+            credentials: if self.credentials.is_empty() {
+                EmulatorConfig::default().credentials
+            } else {
+                self.credentials.iter().cloned().collect()
+            },
+            churn: self.churn.unwrap_or_default(),
+            lost_kickoff_answers: self.lose_kickoff_answers,
             event_faults: EventFaults {
                 drop_rate: self.drop_events,
                 delay_rate: self.delay_events,
