@@ -332,6 +332,12 @@ mod tests {
             running_seconds: None,
             checks: 4,
             start_attempts: 1,
+            mode: None,
+            chain: None,
+            since: None,
+            until: None,
+            manifest: None,
+            cancel: None,
         }
     }
 

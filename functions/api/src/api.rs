@@ -465,6 +465,10 @@ pub fn record_from_execution(execution: &ExecutionInfo, now: jiff::Timestamp) ->
         .map(JobRequest::kind)
         .or_else(|| raw("kind").as_deref().and_then(JobKind::parse))
         .unwrap_or_default();
+    let selection = match &parsed {
+        Some(JobRequest::Export(export)) => Some(&export.selection),
+        _ => None,
+    };
     JobRecord {
         export_id: execution.name.clone(),
         execution_arn: execution.execution_arn.clone(),
@@ -496,6 +500,12 @@ pub fn record_from_execution(execution: &ExecutionInfo, now: jiff::Timestamp) ->
         checks: 0,
         start_attempts: 0,
         import_counts: None,
+        mode: selection.map(|s| s.mode.as_str().to_owned()),
+        chain: selection.map(|s| s.chain()),
+        since: selection.and_then(|s| s.since),
+        until: selection.and_then(|s| s.until),
+        manifest: None,
+        cancel: None,
     }
 }
 

@@ -14,8 +14,17 @@ use serde_json::{Map, Value};
 use crate::config::{ApiConfig, ImportLocations, is_inside};
 use crate::error::ApiError;
 
-/// The fields a `POST /exports` body may have.
-pub const EXPORT_BODY_FIELDS: [&str; 2] = ["datastoreId", "jobName"];
+/// The fields a `POST /exports` body may have: the data store, the job
+/// name, and the selection (mode, scope, types, since, until).
+pub const EXPORT_BODY_FIELDS: [&str; 7] = [
+    "datastoreId",
+    "jobName",
+    "mode",
+    "scope",
+    "types",
+    "since",
+    "until",
+];
 /// The export request fields only the function's configuration sets.
 pub const EXPORT_CONFIGURED_FIELDS: [&str; 4] = ["s3Uri", "kmsKeyId", "dataAccessRoleArn", "trigger"];
 /// The fields a `POST /imports` body may have.
@@ -37,6 +46,11 @@ pub fn export_request(config: &ApiConfig, body: &Map<String, Value>) -> Result<J
     let mut value = Map::new();
     value.insert("datastoreId".into(), datastore_id(config, body)?);
     value.insert("s3Uri".into(), Value::String(config.s3_uri.clone()));
+    for field in hlx_core::selection::SELECTION_FIELDS {
+        if let Some(given) = body.get(field) {
+            value.insert(field.into(), given.clone());
+        }
+    }
     insert_configured(config, body, &mut value);
     ExportRequest::from_value(&Value::Object(value))
         .map(JobRequest::Export)

@@ -13,7 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let table = hlx_core::aws::table_name()?;
     let config = hlx_core::aws::sdk_config().await;
     let waits = DynamoDbJobStore::new(aws_sdk_dynamodb::Client::new(&config), table);
-    let jobs = SdkHealthLakeJobs::new(aws_sdk_healthlake::Client::new(&config));
+    let jobs = SdkHealthLakeJobs::from_config(&config)?;
     let tokens = SdkTaskTokens::new(aws_sdk_sfn::Client::new(&config));
     let (waits, jobs, tokens) = (&waits, &jobs, &tokens);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

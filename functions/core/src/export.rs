@@ -11,12 +11,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::HlxError;
-use crate::healthlake::{HealthLakeJobs, JobDescription, StartExportJob, StartImportJob};
+use crate::healthlake::{HealthLakeJobs, JobDescription, StartExportJob, StartImportJob, StartedJob};
 use crate::history::JobHistory;
 use crate::import::ImportCounts;
 use crate::kind::JobKind;
+use crate::manifest::ManifestSummary;
 use crate::poll::{PollSchedule, WakeBy};
-use crate::request::{JobRequest, client_token_for};
+use crate::request::{ExportRequest, JobRequest, client_token_for};
+use crate::rest::RestExportJob;
+use crate::selection::ExportMode;
 use crate::status::{JobStatus, Phase};
 use crate::time;
 
@@ -32,6 +35,35 @@ pub enum Outcome {
     Failed,
     /// hlx gave up: queued or running past its limit.
     TimedOut,
+}
+
+/// Which HealthLake API started the job, and so which one checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportApi {
+    /// `StartFHIRExportJob` / `DescribeFHIRExportJob` (and imports).
+    #[default]
+    Sdk,
+    /// The FHIR REST `$export` kick-off and status GET.
+    Rest,
+}
+
+impl ExportApi {
+    fn is_sdk(&self) -> bool {
+        *self == Self::Sdk
+    }
+}
+
+/// hlx's request that HealthLake cancel an export it gave up on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelRequested {
+    /// The status HealthLake answered (`CANCEL_SUBMITTED`), when it accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// HealthLake's refusal (or the failure of the call), shown as it came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// The job as the state machine carries it between checks.
@@ -85,6 +117,18 @@ pub struct JobProgress {
     /// An import's counts, as its last describe reported them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import_counts: Option<ImportCounts>,
+    /// The API that started the job (and checks it).
+    #[serde(default, skip_serializing_if = "ExportApi::is_sdk")]
+    pub api: ExportApi,
+    /// The `_since` sent: an incremental export's lower bound (none: everything).
+    #[serde(default, with = "time::option", skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+    /// A completed REST export's manifest, summarized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<ManifestSummary>,
+    /// The cancel hlx asked for when it timed the export out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<CancelRequested>,
 }
 
 /// start-export's input: the execution input untouched, and who is asking.
@@ -133,7 +177,27 @@ pub async fn start_export(
     let datastore_id = request.datastore_id().to_owned();
     let job_name = request.job_name_for(&input.execution_name);
     let client_token = client_token_for(&input.execution_name);
+    let mut api = ExportApi::Sdk;
+    let mut since = None;
+    let mut job_name = job_name;
     let started = match &request {
+        JobRequest::Export(export) if export.selection.uses_rest() => {
+            job_name = export.unique_job_name_for(&input.execution_name);
+            since = Box::pin(since_for(history, export)).await?;
+            api = ExportApi::Rest;
+            let job = RestExportJob {
+                datastore_id: datastore_id.clone(),
+                scope: export.selection.scope.clone(),
+                job_name: job_name.clone(),
+                s3_uri: export.s3_uri.clone(),
+                kms_key_id: export.kms_key_id.clone(),
+                data_access_role_arn: export.data_access_role_arn.clone(),
+                types: export.selection.types.clone(),
+                since,
+                until: export.selection.until,
+            };
+            Box::pin(kick_off_once(jobs, &job, input.retry_count)).await?
+        }
         JobRequest::Export(export) => {
             jobs.start_export(&StartExportJob {
                 datastore_id: datastore_id.clone(),
@@ -202,10 +266,63 @@ pub async fn start_export(
         message: None,
         timed_out_reason: None,
         import_counts: None,
+        api,
+        since,
+        manifest: None,
+        cancel: None,
     })
 }
 
-/// Describes a job of either kind.
+/// The `_since` of an export: the one requested, else (incremental) the
+/// `transactionTime` of the last completed export of the same data store
+/// and selection; none for a full export, or for the first incremental one
+/// (which exports everything and so starts the chain).
+async fn since_for(history: &impl JobHistory, export: &ExportRequest) -> Result<Option<Timestamp>, HlxError> {
+    let selection = &export.selection;
+    if selection.mode == ExportMode::Full {
+        return Ok(None);
+    }
+    if let Some(since) = selection.since {
+        return Ok(Some(since));
+    }
+    // Unlike the run-time estimate, a wrong `_since` would lose or repeat
+    // data: history that cannot be read fails the start (and is retried).
+    history
+        .last_transaction_time(&export.datastore_id, &selection.chain())
+        .await
+}
+
+/// A kick-off that starts at most one job per execution. It has no
+/// ClientToken, so before sending again after an attempt whose answer may
+/// have been lost (a retry, or a call that got no answer), it looks for
+/// the job by its execution-unique name.
+async fn kick_off_once(
+    jobs: &impl HealthLakeJobs,
+    job: &RestExportJob,
+    retry_count: u32,
+) -> Result<StartedJob, HlxError> {
+    if retry_count > 0
+        && let Some(found) = jobs.find_export_by_name(&job.datastore_id, &job.job_name).await?
+    {
+        tracing::info!(job_id = %found.job_id, "an earlier kick-off of this execution started the job");
+        return Ok(found);
+    }
+    match jobs.start_rest_export(job).await {
+        Ok(started) => Ok(started),
+        Err(err @ HlxError::HealthLakeUnavailable(_)) => {
+            match jobs.find_export_by_name(&job.datastore_id, &job.job_name).await {
+                Ok(Some(found)) => {
+                    tracing::info!(job_id = %found.job_id, "the kick-off's answer was lost; its job was found by name");
+                    Ok(found)
+                }
+                _ => Err(err),
+            }
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Describes a job of either kind through the SDK.
 pub async fn describe_job(
     jobs: &impl HealthLakeJobs,
     kind: JobKind,
@@ -218,6 +335,20 @@ pub async fn describe_job(
     }
 }
 
+/// Describes the job through the API that started it.
+async fn describe_progress(
+    jobs: &impl HealthLakeJobs,
+    progress: &JobProgress,
+) -> Result<JobDescription, HlxError> {
+    match progress.api {
+        ExportApi::Rest => {
+            jobs.describe_rest_export(&progress.datastore_id, &progress.job_id)
+                .await
+        }
+        ExportApi::Sdk => describe_job(jobs, progress.kind, &progress.datastore_id, &progress.job_id).await,
+    }
+}
+
 /// Describes the job once and decides: ended, timed out, or when to look again.
 pub async fn check_export(
     jobs: &impl HealthLakeJobs,
@@ -226,8 +357,35 @@ pub async fn check_export(
 ) -> Result<JobProgress, HlxError> {
     let previous = &input.progress;
     let now = input.now;
-    let described = describe_job(jobs, previous.kind, &previous.datastore_id, &previous.job_id).await?;
-    Ok(next_progress(schedule, previous, described, now))
+    let described = describe_progress(jobs, previous).await?;
+    let mut progress = next_progress(schedule, previous, described, now);
+    if progress.outcome == Outcome::TimedOut && progress.kind == JobKind::Export {
+        progress.cancel = Some(cancel_timed_out(jobs, &progress).await);
+    }
+    Ok(progress)
+}
+
+/// Asks HealthLake to cancel an export hlx has given up on, so that nothing
+/// keeps running (and billing) after hlx stopped waiting. A refusal (data
+/// stores created before 2023-06-01 cannot cancel) is kept to be shown, not
+/// swallowed; it never hides the timeout itself.
+async fn cancel_timed_out(jobs: &impl HealthLakeJobs, progress: &JobProgress) -> CancelRequested {
+    match jobs.cancel_export(&progress.datastore_id, &progress.job_id).await {
+        Ok(status) => {
+            tracing::info!(job_id = %progress.job_id, %status, "timed-out export cancelled in HealthLake");
+            CancelRequested {
+                status: Some(status.to_string()),
+                refused: None,
+            }
+        }
+        Err(err) => {
+            tracing::warn!(job_id = %progress.job_id, error_type = %err.error_name(), error = %err, "HealthLake did not cancel the timed-out export");
+            CancelRequested {
+                status: None,
+                refused: Some(err.to_string()),
+            }
+        }
+    }
 }
 
 /// The domain decision of a check, separate from the call so it can be tested
@@ -313,6 +471,13 @@ pub fn next_progress(
         message: described.message,
         timed_out_reason,
         import_counts: described.import_counts.or_else(|| previous.import_counts.clone()),
+        api: previous.api,
+        since: previous.since,
+        manifest: described
+            .manifest
+            .map(|m| m.summary())
+            .or_else(|| previous.manifest.clone()),
+        cancel: previous.cancel.clone(),
     }
 }
 

@@ -11,6 +11,8 @@ use jiff::Timestamp;
 
 use crate::error::HlxError;
 use crate::import::ImportCounts;
+use crate::manifest::ExportManifest;
+use crate::rest::{RestExportClient, RestExportJob};
 use crate::status::JobStatus;
 
 /// What `StartFHIRExportJob` is given.
@@ -53,6 +55,8 @@ pub struct JobDescription {
     pub message: Option<String>,
     /// An import's `JobProgressReport`, when HealthLake sent one.
     pub import_counts: Option<ImportCounts>,
+    /// A completed FHIR REST export's Bulk Data manifest.
+    pub manifest: Option<ExportManifest>,
 }
 
 /// HealthLake's job operations.
@@ -74,17 +78,84 @@ pub trait HealthLakeJobs: Send + Sync {
         datastore_id: &str,
         job_id: &str,
     ) -> impl Future<Output = Result<JobDescription, HlxError>> + Send;
+
+    /// FHIR REST `$export` kick-off (incremental and scoped exports). No
+    /// ClientToken: a repeated call starts another job.
+    fn start_rest_export(
+        &self,
+        job: &RestExportJob,
+    ) -> impl Future<Output = Result<StartedJob, HlxError>> + Send {
+        let _ = job;
+        async { Err(no_rest("start_rest_export")) }
+    }
+
+    /// FHIR REST status GET, with the manifest once the job completed.
+    fn describe_rest_export(
+        &self,
+        datastore_id: &str,
+        job_id: &str,
+    ) -> impl Future<Output = Result<JobDescription, HlxError>> + Send {
+        let _ = (datastore_id, job_id);
+        async { Err(no_rest("describe_rest_export")) }
+    }
+
+    /// FHIR REST DELETE: asks HealthLake to cancel an export; the status it answers.
+    fn cancel_export(
+        &self,
+        datastore_id: &str,
+        job_id: &str,
+    ) -> impl Future<Output = Result<JobStatus, HlxError>> + Send {
+        let _ = (datastore_id, job_id);
+        async { Err(no_rest("cancel_export")) }
+    }
+
+    /// The data store's export job of this name, newest first, if HealthLake has one.
+    fn find_export_by_name(
+        &self,
+        datastore_id: &str,
+        job_name: &str,
+    ) -> impl Future<Output = Result<Option<StartedJob>, HlxError>> + Send {
+        let _ = (datastore_id, job_name);
+        async { Ok(None) }
+    }
 }
 
-/// [`HealthLakeJobs`] over the AWS SDK client.
+fn no_rest(operation: &str) -> HlxError {
+    HlxError::InvalidInput(format!(
+        "{operation}: this HealthLake client has no FHIR REST API (build it with a RestExportClient)"
+    ))
+}
+
+/// [`HealthLakeJobs`] over the AWS SDK client, and the signed FHIR REST
+/// client for what the SDK cannot do.
 #[derive(Debug, Clone)]
 pub struct SdkHealthLakeJobs {
     client: aws_sdk_healthlake::Client,
+    rest: Option<RestExportClient>,
 }
 
 impl SdkHealthLakeJobs {
+    /// The SDK operations only (no REST `$export`, no cancel).
     pub fn new(client: aws_sdk_healthlake::Client) -> Self {
-        Self { client }
+        Self { client, rest: None }
+    }
+
+    /// Both APIs, from one SDK configuration (endpoints, Region, credentials).
+    pub fn from_config(config: &aws_config::SdkConfig) -> Result<Self, HlxError> {
+        Ok(Self {
+            client: aws_sdk_healthlake::Client::new(config),
+            rest: Some(RestExportClient::from_sdk_config(config)?),
+        })
+    }
+
+    /// The same with this REST client.
+    pub fn with_rest(mut self, rest: RestExportClient) -> Self {
+        self.rest = Some(rest);
+        self
+    }
+
+    fn rest(&self, operation: &str) -> Result<&RestExportClient, HlxError> {
+        self.rest.as_ref().ok_or_else(|| no_rest(operation))
     }
 }
 
@@ -126,6 +197,7 @@ impl HealthLakeJobs for SdkHealthLakeJobs {
             end_time: props.end_time().map(to_timestamp).transpose()?,
             message: props.message().map(str::to_owned),
             import_counts: None,
+            manifest: None,
         })
     }
 
@@ -167,8 +239,66 @@ impl HealthLakeJobs for SdkHealthLakeJobs {
             end_time: props.end_time().map(to_timestamp).transpose()?,
             message: props.message().map(str::to_owned),
             import_counts: props.job_progress_report().map(import_counts),
+            manifest: None,
         })
     }
+
+    async fn start_rest_export(&self, job: &RestExportJob) -> Result<StartedJob, HlxError> {
+        self.rest("start_rest_export")?.kick_off(job).await
+    }
+
+    async fn describe_rest_export(
+        &self,
+        datastore_id: &str,
+        job_id: &str,
+    ) -> Result<JobDescription, HlxError> {
+        self.rest("describe_rest_export")?
+            .status(datastore_id, job_id)
+            .await
+    }
+
+    async fn cancel_export(&self, datastore_id: &str, job_id: &str) -> Result<JobStatus, HlxError> {
+        self.rest("cancel_export")?.cancel(datastore_id, job_id).await
+    }
+
+    async fn find_export_by_name(
+        &self,
+        datastore_id: &str,
+        job_name: &str,
+    ) -> Result<Option<StartedJob>, HlxError> {
+        let output = self
+            .client
+            .list_fhir_export_jobs()
+            .datastore_id(datastore_id)
+            .job_name(job_name)
+            .max_results(50)
+            .send()
+            .await
+            .map_err(|e| HlxError::from_healthlake(e, list_error_code))?;
+        Ok(output
+            .export_job_properties_list()
+            .iter()
+            .filter(|props| props.job_name() == Some(job_name))
+            .max_by_key(|props| props.submit_time().as_nanos())
+            .map(|props| StartedJob {
+                job_id: props.job_id().to_owned(),
+                status: JobStatus::from(props.job_status()),
+            }))
+    }
+}
+
+fn list_error_code(
+    err: &aws_sdk_healthlake::operation::list_fhir_export_jobs::ListFHIRExportJobsError,
+) -> Option<&'static str> {
+    use aws_sdk_healthlake::operation::list_fhir_export_jobs::ListFHIRExportJobsError as E;
+    Some(match err {
+        E::AccessDeniedException(_) => "AccessDeniedException",
+        E::InternalServerException(_) => "InternalServerException",
+        E::ResourceNotFoundException(_) => "ResourceNotFoundException",
+        E::ThrottlingException(_) => "ThrottlingException",
+        E::ValidationException(_) => "ValidationException",
+        _ => return None,
+    })
 }
 
 /// An `OutputDataConfig` of both kinds: the S3 location and its KMS key,

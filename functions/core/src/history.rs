@@ -4,6 +4,8 @@
 
 use std::future::Future;
 
+use jiff::Timestamp;
+
 use crate::error::HlxError;
 use crate::kind::JobKind;
 use crate::record::JobRecord;
@@ -24,7 +26,19 @@ pub trait JobHistory: Send + Sync {
         kind: JobKind,
         datastore_id: &str,
     ) -> impl Future<Output = Result<Option<u64>, HlxError>> + Send;
+
+    /// The `transactionTime` of the data store's last completed export of
+    /// this selection chain (see [`crate::ExportSelection::chain`]): where
+    /// the next incremental export starts. `None`: no such export yet.
+    fn last_transaction_time(
+        &self,
+        datastore_id: &str,
+        chain: &str,
+    ) -> impl Future<Output = Result<Option<Timestamp>, HlxError>> + Send;
 }
+
+/// How many pages of records are read looking for the last completed export.
+const CHAIN_PAGES: usize = 4;
 
 /// No history: the configured schedule alone.
 #[derive(Debug, Clone, Copy, Default)]
@@ -38,6 +52,14 @@ impl JobHistory for NoHistory {
     ) -> Result<Option<u64>, HlxError> {
         Ok(None)
     }
+
+    async fn last_transaction_time(
+        &self,
+        _datastore_id: &str,
+        _chain: &str,
+    ) -> Result<Option<Timestamp>, HlxError> {
+        Ok(None)
+    }
 }
 
 impl<S: JobStore> JobHistory for S {
@@ -45,6 +67,43 @@ impl<S: JobStore> JobHistory for S {
         let page = self.list(kind, datastore_id, HISTORY_READ, None).await?;
         Ok(expected_run_seconds_of(&page.records))
     }
+
+    async fn last_transaction_time(
+        &self,
+        datastore_id: &str,
+        chain: &str,
+    ) -> Result<Option<Timestamp>, HlxError> {
+        let mut token: Option<String> = None;
+        for _ in 0..CHAIN_PAGES {
+            let page = self
+                .list(JobKind::Export, datastore_id, HISTORY_READ, token.as_deref())
+                .await?;
+            if let Some(at) = page.records.iter().find_map(|r| chain_point(r, chain)) {
+                return Ok(Some(at));
+            }
+            match page.next_token {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Where `record` lets the chain continue: a `COMPLETED` export of this
+/// chain, at its manifest's `transactionTime` (a full SDK export has no
+/// manifest from HealthLake: its submit time, which can only repeat a
+/// change, never miss one). Failed, cancelled, timed-out and
+/// completed-with-errors exports never move the chain.
+pub fn chain_point(record: &JobRecord, chain: &str) -> Option<Timestamp> {
+    if record.status != RecordStatus::Job(JobStatus::Completed) || record.chain() != chain {
+        return None;
+    }
+    record
+        .manifest
+        .as_ref()
+        .map(|m| m.transaction_time)
+        .or(record.submitted_at)
 }
 
 /// The median running time of the first [`HISTORY_SAMPLE`] completed

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::HlxError;
-use crate::export::{JobProgress, Outcome};
+use crate::export::{CancelRequested, JobProgress, Outcome};
 use crate::import::ImportCounts;
 use crate::kind::JobKind;
+use crate::manifest::ManifestSummary;
 use crate::request::JobRequest;
 use crate::status::RecordStatus;
 use crate::time;
@@ -125,9 +126,35 @@ pub struct JobRecord {
     /// An import's counts: resources scanned, imported and refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import_counts: Option<ImportCounts>,
+    /// An export's mode: `full` or `incremental`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// An export's selection chain (`system`, `patient`,
+    /// `group/{id}?_type=…`): incremental exports continue the chain's last
+    /// completed one. Records without one are full system exports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    /// The `_since` the export was sent with.
+    #[serde(default, with = "time::option", skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+    /// The `_until` the export was sent with.
+    #[serde(default, with = "time::option", skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+    /// A completed export's manifest: files, resources per type, and the
+    /// `transactionTime` the next incremental export starts from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<ManifestSummary>,
+    /// The cancel hlx asked HealthLake for when it timed the export out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<CancelRequested>,
 }
 
 impl JobRecord {
+    /// The selection chain this export belongs to (`system` for records that name none).
+    pub fn chain(&self) -> &str {
+        self.chain.as_deref().unwrap_or("system")
+    }
+
     /// Builds the record the state machine asked for.
     pub fn from_request(input: RecordRequest) -> Result<Self, HlxError> {
         let parsed = JobRequest::from_value(&input.request).ok();
@@ -184,6 +211,10 @@ impl JobRecord {
             (Some(p), Some(r)) => Some(r.output_location(&p.job_id)),
             _ => None,
         };
+        let selection = match &parsed {
+            Some(JobRequest::Export(export)) => Some(&export.selection),
+            _ => None,
+        };
         let ended_at = if status.is_terminal() {
             Some(progress.and_then(|p| p.end_time).unwrap_or(input.now))
         } else {
@@ -219,6 +250,12 @@ impl JobRecord {
             checks: progress.map_or(0, |p| p.checks),
             start_attempts: progress.map_or(0, |p| p.start_attempts),
             import_counts: progress.and_then(|p| p.import_counts.clone()),
+            mode: selection.map(|s| s.mode.as_str().to_owned()),
+            chain: selection.map(|s| s.chain()),
+            since: progress.and_then(|p| p.since),
+            until: selection.and_then(|s| s.until),
+            manifest: progress.and_then(|p| p.manifest.clone()),
+            cancel: progress.and_then(|p| p.cancel.clone()),
             status,
         })
     }

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::import::ImportRequest;
 use crate::kind::JobKind;
+use crate::selection::{ExportSelection, SELECTION_FIELDS};
 use crate::validation::{
     CLIENT_TOKEN, DATA_ACCESS_ROLE_ARN, DATASTORE_ID, FieldError, FieldRule, JOB_NAME, KMS_KEY_ID, S3_URI,
 };
@@ -41,16 +42,24 @@ pub struct ExportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_name: Option<String>,
     pub trigger: Trigger,
+    /// Full or incremental, scope, types, since/until (absent: a full system export).
+    #[serde(flatten)]
+    pub selection: ExportSelection,
 }
 
 /// The fields of an export request, in the order they are checked.
-pub const REQUEST_FIELDS: [&str; 6] = [
+pub const REQUEST_FIELDS: [&str; 11] = [
     "datastoreId",
     "s3Uri",
     "kmsKeyId",
     "dataAccessRoleArn",
     "jobName",
     "trigger",
+    SELECTION_FIELDS[0],
+    SELECTION_FIELDS[1],
+    SELECTION_FIELDS[2],
+    SELECTION_FIELDS[3],
+    SELECTION_FIELDS[4],
 ];
 
 impl ExportRequest {
@@ -65,6 +74,7 @@ impl ExportRequest {
         let data_access_role_arn = checked(object, "dataAccessRoleArn", &DATA_ACCESS_ROLE_ARN)?;
         let job_name = job_name_of(object)?;
         let trigger = trigger_of(object)?;
+        let selection = ExportSelection::from_object(object)?;
         Ok(Self {
             datastore_id,
             s3_uri,
@@ -72,6 +82,7 @@ impl ExportRequest {
             data_access_role_arn,
             job_name,
             trigger,
+            selection,
         })
     }
 
@@ -88,6 +99,14 @@ impl ExportRequest {
             Some(name) => name.clone(),
             None => derived_job_name(execution_name, "hlx-export"),
         }
+    }
+
+    /// The job name of a FHIR REST kick-off, which has no ClientToken: one
+    /// that only this execution uses, so that a retry can find the job an
+    /// unanswered kick-off may have started. The requested name, when given,
+    /// leads it.
+    pub fn unique_job_name_for(&self, execution_name: &str) -> String {
+        unique_job_name(self.job_name.as_deref(), execution_name)
     }
 
     /// Where HealthLake writes this job's files.
@@ -115,6 +134,25 @@ pub fn derived_job_name(execution_name: &str, fallback: &str) -> String {
     } else {
         cleaned
     }
+}
+
+/// A job name no other execution gets: the execution name itself when it
+/// fits HealthLake's rule unchanged and no name was requested, else a
+/// prefix (the requested name or the cleaned execution name) and a hash of
+/// the execution name.
+pub fn unique_job_name(requested: Option<&str>, execution_name: &str) -> String {
+    let cleaned = derived_job_name(execution_name, "hlx-export");
+    if requested.is_none() && cleaned == execution_name {
+        return cleaned;
+    }
+    let digest = Sha256::digest(execution_name.as_bytes());
+    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let prefix: String = requested
+        .unwrap_or(&cleaned)
+        .chars()
+        .take(JOB_NAME.max_chars - hash.len() - 1)
+        .collect();
+    format!("{prefix}-{hash}")
 }
 
 /// An export or an import request: the execution input, told apart by its

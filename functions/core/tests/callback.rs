@@ -52,6 +52,7 @@ impl HealthLakeJobs for FakeHealthLake {
             end_time: None,
             message: None,
             import_counts: None,
+            manifest: None,
         })
     }
 
@@ -125,6 +126,10 @@ fn progress(status: JobStatus, checks: u32) -> JobProgress {
         message: None,
         timed_out_reason: None,
         import_counts: None,
+        api: Default::default(),
+        since: None,
+        manifest: None,
+        cancel: None,
     }
 }
 

@@ -153,6 +153,10 @@ fn progress() -> JobProgress {
         message: None,
         timed_out_reason: None,
         import_counts: None,
+        api: Default::default(),
+        since: None,
+        manifest: None,
+        cancel: None,
     }
 }
 
@@ -164,6 +168,7 @@ fn described(status: JobStatus) -> JobDescription {
         end_time: None,
         message: None,
         import_counts: None,
+        manifest: None,
     }
 }
 
@@ -346,6 +351,12 @@ fn completed_record(
         running_seconds,
         checks: 3,
         start_attempts: 1,
+        mode: None,
+        chain: None,
+        since: None,
+        until: None,
+        manifest: None,
+        cancel: None,
     }
 }
 
@@ -445,6 +456,10 @@ impl JobHistory for BrokenHistory {
         _kind: JobKind,
         _datastore_id: &str,
     ) -> Result<Option<u64>, HlxError> {
+        Err(HlxError::DynamoDbUnavailable("connection refused".into()))
+    }
+
+    async fn last_transaction_time(&self, _: &str, _: &str) -> Result<Option<Timestamp>, HlxError> {
         Err(HlxError::DynamoDbUnavailable("connection refused".into()))
     }
 }

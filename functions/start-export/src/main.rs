@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     hlx_handlers::init_logging();
     let schedule = hlx_handlers::schedule_from_env()?;
     let config = hlx_core::aws::sdk_config().await;
-    let jobs = SdkHealthLakeJobs::new(aws_sdk_healthlake::Client::new(&config));
+    let jobs = SdkHealthLakeJobs::from_config(&config)?;
     match hlx_core::aws::table_name() {
         Ok(table) => {
             let history = DynamoDbJobStore::new(aws_sdk_dynamodb::Client::new(&config), table);

@@ -41,7 +41,7 @@ use hlx_asl_runner::{
 use hlx_clock::{SharedClock, SystemClock, VirtualClock};
 use hlx_core::{
     AnyJobStore, DynamoDbJobStore, HlxError, InMemoryJobStore, JobKind, JobRecord, JobStore, PollSchedule,
-    SdkHealthLakeJobs, SdkTaskTokens,
+    RestExportClient, SdkHealthLakeJobs, SdkTaskTokens,
 };
 use hlx_healthlake_emulator::{
     Emulator, EmulatorConfig, EventFaults, Faults, JobProfile, ServerHandle, pattern_matches,
@@ -561,8 +561,14 @@ impl LocalStack {
                         .endpoint_url(&sfn_endpoint)
                         .build(),
                 );
+                let rest = RestExportClient::new(
+                    sdk.credentials_provider().expect("local credentials are set"),
+                    REGION,
+                    server.endpoint_url(),
+                )
+                .map_err(|e| format!("the FHIR REST client could not be built: {e}"))?;
                 Functions::InProcess(Arc::new(InProcessFunctions {
-                    jobs: SdkHealthLakeJobs::new(healthlake),
+                    jobs: SdkHealthLakeJobs::new(healthlake).with_rest(rest),
                     tokens: SdkTaskTokens::new(sfn_client),
                     schedule: config.schedule.clone(),
                     store: store.clone(),
