@@ -13,6 +13,15 @@
 //! resources into the data store (a later export returns them) and write
 //! HealthLake's `SUCCESS`/`FAILURE` logs and manifest.
 //!
+//! It also serves HealthLake's FHIR REST `$export` on the same port
+//! (`POST /datastore/{id}/r4/[Patient/|Group/{gid}/]$export`, `GET` and
+//! `DELETE /datastore/{id}/r4/export/{jobId}`), with every request's SigV4
+//! signature verified by re-signing ([`EmulatorConfig::credentials`]),
+//! `_type`/`_since`/`_until`, Patient and Group scopes, the Bulk Data
+//! manifest in the status body, and cancellation. Exports write each
+//! resource as it was at their `transactionTime`; a data store's content can
+//! change over virtual time ([`Churn`], [`Emulator::changes`]).
+//!
 //! Time comes from an injected [`hlx_clock::SharedClock`]: with a
 //! [`hlx_clock::VirtualClock`] a three-hour export finishes the moment the
 //! clock is advanced past its end. [`Emulator::next_change_at`] tells a runner

@@ -465,6 +465,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn churn_credentials_and_groups_parse() {
+        assert_eq!(
+            parse_churn("created=5,updated=20").unwrap(),
+            Churn {
+                created_per_day: 5,
+                updated_per_day: 20
+            }
+        );
+        assert_eq!(parse_churn("updated=3").unwrap().created_per_day, 0);
+        assert!(parse_churn("deleted=1").is_err());
+        assert!(parse_churn("created=many").is_err());
+        assert_eq!(
+            parse_credentials("AKID:se:cret").unwrap(),
+            ("AKID".to_owned(), "se:cret".to_owned())
+        );
+        assert!(parse_credentials("nosecret").is_err());
+        assert_eq!(parse_resources("Patient=4,Group=2").unwrap()["Group"], 2);
+        let cli = Cli::parse_from([
+            "healthlake-emulator",
+            "--credentials",
+            "a:b",
+            "--credentials",
+            "c:d",
+            "--verify-signatures",
+            "--churn",
+            "created=1,updated=2",
+        ]);
+        let config = cli.config().unwrap();
+        assert_eq!(config.credentials.len(), 2);
+        assert_eq!(config.credentials["c"], "d");
+        assert!(config.verify_signatures);
+        assert_eq!(config.churn.updated_per_day, 2);
+        let default = Cli::parse_from(["healthlake-emulator"]).config().unwrap();
+        assert_eq!(default.credentials, EmulatorConfig::default().credentials);
+        assert!(!default.verify_signatures);
+    }
+
+    #[test]
     fn durations_take_units_or_bare_seconds() {
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
