@@ -398,6 +398,8 @@ fn parse_params(uri: &Uri) -> Result<Params, Outcome> {
     for (name, value) in pairs {
         match name.as_str() {
             "_outputFormat" => {
+                // An unencoded `+` reads as a space in a query string.
+                let value = value.replace(' ', "+");
                 if !OUTPUT_FORMATS.contains(&value.as_str()) {
                     return Err(outcome(
                         400,
@@ -582,6 +584,11 @@ mod tests {
         assert_eq!(p.types, Some(vec!["Patient".into(), "Observation".into()]));
         assert_eq!(p.since, Some("2024-01-01T00:00:00Z".parse().unwrap()));
         assert_eq!(p.output_format, "ndjson");
+        let unencoded: Uri = "/x?_outputFormat=application/fhir+ndjson".parse().unwrap();
+        assert_eq!(
+            parse_params(&unencoded).ok().unwrap().output_format,
+            "application/fhir+ndjson"
+        );
         for (query, code) in [
             ("_typeFilter=Patient%3Factive%3Dtrue", "not-supported"),
             ("_elements=id", "not-supported"),
