@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use hlx_asl_runner::{EventKind, ExecutionInfo, ExecutionStatus, HistoryEvent};
-use hlx_core::{JobRecord, JobStore, PollSchedule, WakeBy};
-use hlx_healthlake_emulator::{EventFaults, FaultSpec, Faults, JobProfile, Outcome};
+use hlx_core::{ExportSelection, JobRecord, JobStore, PollSchedule, WakeBy};
+use hlx_healthlake_emulator::{Churn, EventFaults, FaultSpec, Faults, JobProfile, Outcome};
 use hlx_local_stack::{BusDelivery, History, Lambdas, LocalStack, StackConfig, Time};
 use serde_json::Value;
 
@@ -135,9 +135,64 @@ pub struct LocalArgs {
     /// would refuse are counted and logged, not loaded).
     #[arg(long, value_name = "DIR")]
     pub import: Option<PathBuf>,
+    /// Nightly exports are incremental: each exports what changed since the
+    /// last completed one (the first exports everything).
+    #[arg(long)]
+    pub incremental: bool,
+    /// The nightly exports' scope: `system` (default), `patient`, `group/<groupId>`.
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Option<String>,
+    /// The nightly exports' resource types (repeat, or comma-separate).
+    #[arg(long = "type", value_name = "TYPE", value_delimiter = ',')]
+    pub types: Vec<String>,
+    /// How the data stores change per virtual day: `created=N,updated=M`
+    /// resources (deletions are not emulated, and `_since` exports would not show them).
+    #[arg(long, value_name = "created=N,updated=M", value_parser = parse_churn)]
+    pub churn: Option<Churn>,
     /// The Step Functions API's loopback port with --serve (0: any free port).
     #[arg(long, default_value_t = 0, value_name = "PORT", requires = "serve")]
     pub sfn_port: u16,
+}
+
+/// `created=N,updated=M` (either may be left out).
+pub fn parse_churn(text: &str) -> Result<Churn, String> {
+    let mut churn = Churn::none();
+    for part in text.split(',').filter(|p| !p.is_empty()) {
+        let (key, value) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?}: expected created=N or updated=N"))?;
+        let n: u32 = value
+            .parse()
+            .map_err(|_| format!("{part:?}: {value:?} is not a whole number"))?;
+        match key {
+            "created" => churn.created_per_day = n,
+            "updated" => churn.updated_per_day = n,
+            other => return Err(format!("{other:?}: expected created or updated")),
+        }
+    }
+    Ok(churn)
+}
+
+/// The nightly exports' selection, checked by the export rules.
+fn nightly_selection(args: &LocalArgs) -> Result<ExportSelection, String> {
+    let mut value = serde_json::Map::new();
+    if args.incremental {
+        value.insert("mode".into(), "incremental".into());
+    }
+    if let Some(scope) = &args.scope {
+        value.insert("scope".into(), scope.clone().into());
+    }
+    if !args.types.is_empty() {
+        value.insert("types".into(), args.types.clone().into());
+    }
+    ExportSelection::from_object(&value).map_err(|e| {
+        let flag = match e.field.as_str() {
+            "types" => "--type",
+            "scope" => "--scope",
+            _ => "--incremental",
+        };
+        format!("{flag}: {}", e.rule)
+    })
 }
 
 fn profile(args: &LocalArgs) -> JobProfile {
@@ -212,6 +267,8 @@ pub async fn run(args: LocalArgs) -> Result<u8, String> {
             reorder_rate: args.reorder_events,
         },
         functions_sfn_endpoint: None,
+        churn: args.churn.unwrap_or_default(),
+        nightly: nightly_selection(&args)?,
     };
     let stack = LocalStack::start(config).await?;
     if !args.quiet {
@@ -266,8 +323,8 @@ async fn serve(stack: &LocalStack, args: &LocalArgs) -> Result<(), String> {
     env.extend([
         ("AWS_ENDPOINT_URL_HEALTHLAKE", stack.healthlake_endpoint()),
         ("AWS_REGION", hlx_local_stack::REGION.to_owned()),
-        ("AWS_ACCESS_KEY_ID", "hlx-local".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "hlx-local".to_owned()),
+        ("AWS_ACCESS_KEY_ID", hlx_local_stack::LOCAL_ACCESS_KEY.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", hlx_local_stack::LOCAL_SECRET_KEY.to_owned()),
         ("HLX_STATE_MACHINE_ARN", stack.state_machine_arn.clone()),
     ]);
     if let History::DynamoDb { table, .. } = &stack.history {
@@ -576,6 +633,30 @@ fn print_record(record: &JobRecord) {
             hlx_core::JobKind::Import => "logs",
         };
         println!("  {what}: {location}");
+    }
+    if record.mode.as_deref() == Some("incremental") || record.chain() != "system" {
+        let since = record
+            .since
+            .map(|t| format!("changes since {}", hlx_core::time::format(t)))
+            .unwrap_or_else(|| "everything (no earlier completed export of this selection)".into());
+        println!("  selection: {} {}, {since}", record.mode.as_deref().unwrap_or("full"), record.chain());
+    }
+    if let Some(manifest) = &record.manifest {
+        let per_type: Vec<String> = manifest.resources.iter().map(|(t, n)| format!("{t} {n}")).collect();
+        println!(
+            "  manifest: {} resource(s) in {} file(s) ({}); transactionTime {}",
+            manifest.total_resources(),
+            manifest.files,
+            per_type.join(", "),
+            hlx_core::time::format(manifest.transaction_time)
+        );
+    }
+    if let Some(cancel) = &record.cancel {
+        match (&cancel.status, &cancel.refused) {
+            (Some(status), _) => println!("  cancelled in HealthLake after the timeout: {status}"),
+            (None, Some(refused)) => println!("  HealthLake refused to cancel: {refused}"),
+            _ => {}
+        }
     }
     if let Some(counts) = &record.import_counts {
         println!(

@@ -93,6 +93,9 @@ enum Command {
     /// Follow an export until it ends; the exit code says how it ended.
     #[command(after_help = watch::WATCH_HELP)]
     Watch(watch::WatchArgs),
+    /// Cancel a running export in HealthLake (FHIR REST DELETE).
+    #[command(after_help = ops::CANCEL_HELP)]
+    Cancel(ops::CancelArgs),
     /// Start, show, list and follow imports (NDJSON from S3 into a data store).
     #[command(subcommand, after_help = IMPORT_HELP)]
     Import(ImportCommand),
@@ -154,6 +157,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Start(args) => ops::start(&cli.global, args).await,
+            Command::Cancel(args) => ops::cancel(&cli.global, args).await,
             Command::Status(args) => ops::status(&cli.global, JobKind::Export, args).await,
             Command::List(args) => ops::list(&cli.global, JobKind::Export, args).await,
             Command::Watch(args) => watch::watch(&cli.global, JobKind::Export, args).await,

@@ -21,7 +21,21 @@ exits 2.
 Examples:
   hlx start --datastore-id 0123456789abcdef0123456789abcdef
   hlx start --datastore-id $DS --job-name audit-2026-q1 --idempotency-key audit-2026-q1 --json
-  hlx start --datastore-id $DS --watch";
+  hlx start --datastore-id $DS --watch
+  hlx start --datastore-id $DS --incremental                  # what changed since the last completed export
+  hlx start --datastore-id $DS --since 2026-11-01T00:00:00Z   # an explicit _since
+  hlx start --datastore-id $DS --scope group/cohort-7 --type Patient,Observation";
+
+pub const CANCEL_HELP: &str = "\
+Asks HealthLake (FHIR REST DELETE on the export job) to cancel a running
+export; the execution then records CANCEL_COMPLETED (or CANCEL_FAILED) when
+its next check sees it. HealthLake refuses for data stores created before
+2023-06-01: the refusal is printed as HealthLake worded it (exit code 3). An
+export that has ended, or has no HealthLake job yet, exits 2.
+
+Examples:
+  hlx cancel api-0123456789abcdef0123456789abcdef-20261124-1a2b3c4d
+  hlx cancel $ID --json";
 
 pub const IMPORT_START_HELP: &str = "\
 Loads the NDJSON under --input-s3-uri into the data store through the same
@@ -165,6 +179,25 @@ pub struct StartArgs {
     /// Where HealthLake writes the export.
     #[arg(long, env = "HLX_EXPORT_S3_URI", value_name = "S3_URI")]
     pub s3_uri: String,
+    /// Export only what changed since the last completed export of this data
+    /// store and selection (the first one exports everything).
+    #[arg(long, conflicts_with = "full")]
+    pub incremental: bool,
+    /// Force a full export (the default without --incremental or --since).
+    #[arg(long)]
+    pub full: bool,
+    /// Export what changed on or after this time (RFC 3339), whatever the history says; implies --incremental.
+    #[arg(long, value_name = "TIME", conflicts_with = "full")]
+    pub since: Option<String>,
+    /// Export what changed on or before this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// `system` (default), `patient`, or `group/<groupId>`.
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Option<String>,
+    /// Only these FHIR resource types (repeat, or comma-separate).
+    #[arg(long = "type", value_name = "TYPE", value_delimiter = ',')]
+    pub types: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -182,13 +215,24 @@ pub struct ImportStartArgs {
 /// The execution input `hlx start` sends, checked by the export rules.
 pub fn export_request(args: &StartArgs) -> Result<JobRequest, CliError> {
     let o = &args.options;
-    let value = json!({
+    let mut value = json!({
         "datastoreId": o.datastore_id,
         "s3Uri": args.s3_uri,
         "kmsKeyId": o.kms_key_id,
         "dataAccessRoleArn": o.data_access_role_arn,
         "trigger": "manual",
     });
+    if args.incremental || args.since.is_some() {
+        value["mode"] = json!("incremental");
+    }
+    for (field, given) in [("since", &args.since), ("until", &args.until), ("scope", &args.scope)] {
+        if let Some(given) = given {
+            value[field] = json!(given);
+        }
+    }
+    if !args.types.is_empty() {
+        value["types"] = json!(args.types);
+    }
     checked_request(JobKind::Export, value, o.job_name.as_deref())
 }
 
@@ -218,6 +262,10 @@ fn checked_request(kind: JobKind, mut value: Value, job_name: Option<&str>) -> R
     let request = JobRequest::from_value(&value).map_err(|e| {
         let flag = if FIELDS_WITHOUT_FLAGS.contains(&e.field.as_str()) {
             String::new()
+        } else if e.field == "mode" {
+            "--incremental/--full ".into()
+        } else if e.field == "types" {
+            "--type ".into()
         } else {
             format!("--{} ", aws::kebab(&e.field))
         };
@@ -386,6 +434,37 @@ pub async fn status(global: &GlobalArgs, kind: JobKind, args: StatusArgs) -> Res
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct CancelArgs {
+    /// The export id (the execution name).
+    pub id: String,
+    /// The DynamoDB job table: which HealthLake job the export is.
+    #[arg(long, env = "HLX_TABLE_NAME", value_name = "NAME")]
+    pub table: String,
+}
+
+/// `hlx cancel`.
+pub async fn cancel(global: &GlobalArgs, args: CancelArgs) -> Result<u8, CliError> {
+    let config = aws::sdk_config(global).await?;
+    let store = DynamoDbJobStore::new(aws::dynamodb(&config), &args.table);
+    let jobs = hlx_core::SdkHealthLakeJobs::from_config(&config).map_err(aws::store_error)?;
+    let accepted = hlx_core::cancel_export_by_id(&store, &jobs, &args.id)
+        .await
+        .map_err(|err| match err {
+            hlx_core::CancelError::Failed(err) => CliError::Aws(format!("HealthLake did not cancel {}: {err}", args.id)),
+            other => CliError::Usage(other.to_string()),
+        })?;
+    if global.json {
+        println!("{}", serde_json::to_string(&accepted).expect("serializes"));
+    } else {
+        println!(
+            "{}: HealthLake job {} is {} (the execution records the end when it sees it)",
+            accepted.export_id, accepted.job_id, accepted.job_status
+        );
+    }
+    Ok(0)
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct ListArgs {
     /// List this data store's job records (else the state machine's executions).
     #[arg(long, value_name = "ID")]
@@ -519,7 +598,33 @@ mod tests {
         StartArgs {
             options: options(),
             s3_uri: "s3://bucket/exports".into(),
+            incremental: false,
+            full: false,
+            since: None,
+            until: None,
+            scope: None,
+            types: vec![],
         }
+    }
+
+    #[test]
+    fn selection_flags_become_the_request_and_errors_name_the_flag() {
+        let JobRequest::Export(plain) = export_request(&args()).unwrap() else { panic!("an export") };
+        assert!(!plain.selection.uses_rest());
+        let scoped = StartArgs {
+            since: Some("2026-11-01T00:00:00Z".into()),
+            scope: Some("group/cohort-7".into()),
+            types: vec!["Patient".into(), "Observation".into()],
+            ..args()
+        };
+        let JobRequest::Export(request) = export_request(&scoped).unwrap() else { panic!("an export") };
+        assert_eq!(request.selection.mode, hlx_core::ExportMode::Incremental);
+        assert_eq!(request.selection.chain(), "group/cohort-7?_type=Observation,Patient");
+        let bad = StartArgs { types: vec!["observation".into()], ..args() };
+        let err = export_request(&bad).unwrap_err();
+        assert!(err.message().contains("--type (types)"), "{}", err.message());
+        let bad = StartArgs { scope: Some("cohort".into()), ..args() };
+        assert!(export_request(&bad).unwrap_err().message().contains("--scope (scope)"));
     }
 
     fn import_args() -> ImportStartArgs {

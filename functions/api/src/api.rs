@@ -13,7 +13,9 @@ use std::collections::BTreeSet;
 use hlx_clock::SharedClock;
 use hlx_core::store::MAX_PAGE;
 use hlx_core::validation::DATASTORE_ID;
-use hlx_core::{HlxError, JobKind, JobRecord, JobRequest, JobStore, RecordStatus};
+use hlx_core::{
+    CancelError, HlxError, JobKind, JobRecord, JobRequest, JobStore, RecordStatus, SdkHealthLakeJobs,
+};
 use lambda_http::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
@@ -56,6 +58,11 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/exports/{id}",
         method: "get",
         statuses: &[200, 400, 404, 429, 500, 503],
+    },
+    RouteSpec {
+        path: "/exports/{id}",
+        method: "delete",
+        statuses: &[202, 400, 404, 409, 429, 500, 501, 503],
     },
     RouteSpec {
         path: "/exports",
@@ -181,6 +188,8 @@ pub struct Api<S, E> {
     store: S,
     executions: E,
     clock: SharedClock,
+    /// HealthLake's FHIR REST API, for `DELETE /exports/{id}`.
+    healthlake: Option<SdkHealthLakeJobs>,
 }
 
 impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
@@ -190,7 +199,14 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
             store,
             executions,
             clock,
+            healthlake: None,
         }
+    }
+
+    /// The same API able to cancel exports (`DELETE /exports/{id}`).
+    pub fn with_healthlake(mut self, healthlake: SdkHealthLakeJobs) -> Self {
+        self.healthlake = Some(healthlake);
+        self
     }
 
     pub fn config(&self) -> &ApiConfig {
@@ -246,7 +262,14 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
                 check_query(request, &[])?;
                 self.get(*kind, id, request_id).await
             }
+            (Resource::Job(JobKind::Export, id), &Method::DELETE) => {
+                check_query(request, &[])?;
+                self.cancel(id, request_id).await
+            }
             (Resource::Jobs(_), method) => Err(ApiError::method_not_allowed(method.as_str(), "GET, POST")),
+            (Resource::Job(JobKind::Export, _), method) => {
+                Err(ApiError::method_not_allowed(method.as_str(), "GET, DELETE"))
+            }
             (Resource::Job(..), method) => Err(ApiError::method_not_allowed(method.as_str(), "GET")),
         }
     }
@@ -362,6 +385,40 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
                 Ok(json_response(StatusCode::OK, &record))
             }
             None => Err(unknown()),
+        }
+    }
+
+    /// `DELETE /exports/{id}`: asks HealthLake to cancel the export's job.
+    /// 202 with HealthLake's answer; HealthLake's refusal is a 409 that
+    /// carries its words (data stores created before 2023-06-01 cannot cancel).
+    async fn cancel(&self, id: &str, request_id: Option<&str>) -> Result<Response<Body>, ApiError> {
+        let Some(healthlake) = &self.healthlake else {
+            return Err(ApiError::not_configured(
+                "cancelling is not configured on this API (no HealthLake client)",
+            ));
+        };
+        if !is_possible_execution_name(id) {
+            return Err(ApiError::not_found(format!("no export has the id {id:?}")));
+        }
+        match hlx_core::cancel_export_by_id(&self.store, healthlake, id).await {
+            Ok(accepted) => Ok(json_response(StatusCode::ACCEPTED, &accepted)),
+            Err(CancelError::NotFound(_)) => Err(ApiError::not_found(format!("no export has the id {id:?}"))),
+            Err(err @ (CancelError::NotStarted { .. } | CancelError::AlreadyEnded { .. })) => {
+                Err(ApiError::not_cancellable(err.to_string()))
+            }
+            Err(CancelError::Failed(HlxError::HealthLake { code, message })) if code == "ThrottlingException" => {
+                tracing::warn!(%message, "HealthLake throttled the cancel");
+                Err(ApiError::throttled("HealthLake"))
+            }
+            Err(CancelError::Failed(HlxError::HealthLake { code, message })) => {
+                tracing::warn!(%code, %message, "HealthLake refused the cancel");
+                Err(ApiError::not_cancellable(format!("HealthLake refused to cancel: {code}: {message}")))
+            }
+            Err(CancelError::Failed(HlxError::HealthLakeUnavailable(detail))) => {
+                tracing::error!(%detail, "HealthLake did not answer the cancel");
+                Err(ApiError::unavailable("HealthLake"))
+            }
+            Err(CancelError::Failed(other)) => Err(store_error(other, request_id)),
         }
     }
 

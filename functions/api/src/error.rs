@@ -19,11 +19,12 @@ use lambda_http::http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
 /// Every `error` name the function answers with.
-pub const ERROR_NAMES: [&str; 10] = [
+pub const ERROR_NAMES: [&str; 11] = [
     "InvalidRequest",
     "NotFound",
     "MethodNotAllowed",
     "IdempotencyConflict",
+    "NotCancellable",
     "PayloadTooLarge",
     "UnsupportedMediaType",
     "TooManyRequests",
@@ -102,6 +103,11 @@ impl ApiError {
 
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "IdempotencyConflict", message)
+    }
+
+    /// 409: the export cannot be cancelled (not started, ended, or HealthLake refused).
+    pub fn not_cancellable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "NotCancellable", message)
     }
 
     pub fn too_large(limit: usize) -> Self {

@@ -19,7 +19,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let store = DynamoDbJobStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     let executions =
         SdkExecutionStarter::new(aws_sdk_sfn::Client::new(&sdk), config.state_machine_arn.clone());
-    let api = Api::new(config, store, executions, Arc::new(SystemClock));
+    let healthlake = hlx_core::SdkHealthLakeJobs::from_config(&sdk)?;
+    let api = Api::new(config, store, executions, Arc::new(SystemClock)).with_healthlake(healthlake);
     let api = &api;
     lambda_http::run(service_fn(move |request: Request| async move {
         Ok::<_, Infallible>(api.handle(request).await)

@@ -147,9 +147,12 @@ fn the_first_line_is_the_address_and_the_handler_answers_over_http() {
 
     let (status, _, error) = call(&server, "GET", "/exports/unknown", &[], "");
     assert_eq!((status, &error["error"]), (404, &json!("NotFound")));
-    let (status, head, _) = call(&server, "DELETE", "/exports/unknown", &[], "");
+    let (status, head, _) = call(&server, "PATCH", "/exports/unknown", &[], "");
     assert_eq!(status, 405);
-    assert!(head.contains("allow: get"), "{head}");
+    assert!(head.contains("allow: get, delete"), "{head}");
+    // Without a HealthLake endpoint there is nothing to cancel with.
+    let (status, _, error) = call(&server, "DELETE", "/exports/unknown", &[], "");
+    assert_eq!((status, &error["error"]), (501, &json!("NotConfigured")));
     let json = [("Content-Type", "application/json")];
     let (status, _, error) = call(&server, "POST", "/exports", &json, "{oops");
     assert_eq!((status, &error["field"]), (400, &json!("body")));

@@ -429,6 +429,44 @@ fn post_to(path: &str, key: Option<&str>, body: &Value) -> lambda_http::Request 
     request("POST", path, &headers, body.to_string().as_bytes())
 }
 
+/// Every answer of `DELETE /exports/{id}`.
+async fn serve_cancels(serve: &mut impl FnMut(&str, &str, &lambda_http::Response<lambda_http::Body>)) {
+    let item = "/exports/{id}";
+    let fixture = cancel_fixture().await;
+    let (api, _) = api();
+    let api = api.with_healthlake(fixture.healthlake.clone());
+    let delete = |path: &str| request("DELETE", path, &[], b"");
+    api.store()
+        .write(&running_record("c1", &fixture.datastore_id, &fixture.job_id))
+        .await
+        .unwrap();
+    api.store().write(&record("c2", &fixture.datastore_id, 0)).await.unwrap();
+    let accepted = api.handle(delete("/exports/c1")).await;
+    assert_eq!(accepted.status(), 202);
+    serve(item, "DELETE", &accepted);
+    serve(item, "DELETE", &api.handle(delete("/exports/c1?force=1")).await);
+    serve(item, "DELETE", &api.handle(delete("/exports/nope")).await);
+    serve(item, "DELETE", &api.handle(delete("/exports/c2")).await);
+    fixture.emulator.set_faults(hlx_healthlake_emulator::Faults::none().with(
+        hlx_healthlake_emulator::Operation::CancelFhirExportJobWithDelete,
+        hlx_healthlake_emulator::FaultSpec { throttle_rate: 1.0, ..Default::default() },
+    ));
+    serve(item, "DELETE", &api.handle(delete("/exports/c1")).await);
+    let (unconfigured, _) = api_with(config());
+    serve(item, "DELETE", &unconfigured.handle(delete("/exports/c1")).await);
+    let (nowhere, _) = api_with(config());
+    let nowhere = nowhere.with_healthlake(healthlake_at("http://127.0.0.1:9"));
+    nowhere
+        .store()
+        .write(&running_record("c1", &fixture.datastore_id, &fixture.job_id))
+        .await
+        .unwrap();
+    serve(item, "DELETE", &nowhere.handle(delete("/exports/c1")).await);
+    let failing = failing_api(|| HlxError::DynamoDb { code: "AccessDeniedException".into(), message: "m".into() })
+        .with_healthlake(fixture.healthlake.clone());
+    serve(item, "DELETE", &failing.handle(delete("/exports/c1")).await);
+}
+
 #[tokio::test]
 async fn the_router_answers_every_described_status_and_no_other() {
     let mut served = BTreeSet::new();
@@ -513,6 +551,11 @@ async fn the_router_answers_every_described_status_and_no_other() {
             assert!(failing.store().get(d.kind, "e1").await.is_err());
             serve(collection, "GET", &failing.handle(get(&uri(""))).await);
             serve(item, "GET", &failing.handle(get(&uri("/e1"))).await);
+        }
+
+        // DELETE an export: HealthLake's FHIR REST cancel, over HTTP to the emulator.
+        if d.kind == JobKind::Export {
+            serve_cancels(&mut serve).await;
         }
 
         // Any other method

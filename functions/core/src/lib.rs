@@ -9,6 +9,7 @@
 
 pub mod aws;
 pub mod callback;
+pub mod cancel;
 pub mod error;
 pub mod event;
 pub mod export;
@@ -29,6 +30,7 @@ pub mod time;
 pub mod validation;
 pub mod wait;
 
+pub use cancel::{CancelAccepted, CancelError, cancel_export_by_id};
 pub use callback::{AwaitExportInput, Awaited, EventHandled, EventOutcome, await_export, handle_job_event};
 pub use error::HlxError;
 pub use export::{CheckExportInput, JobProgress, Outcome, StartExportInput, check_export, start_export};

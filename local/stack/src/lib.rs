@@ -40,11 +40,11 @@ use hlx_asl_runner::{
 };
 use hlx_clock::{SharedClock, SystemClock, VirtualClock};
 use hlx_core::{
-    AnyJobStore, DynamoDbJobStore, HlxError, InMemoryJobStore, JobKind, JobRecord, JobStore, PollSchedule,
+    AnyJobStore, DynamoDbJobStore, ExportSelection, HlxError, InMemoryJobStore, JobKind, JobRecord, JobStore, PollSchedule,
     RestExportClient, SdkHealthLakeJobs, SdkTaskTokens,
 };
 use hlx_healthlake_emulator::{
-    Emulator, EmulatorConfig, EventFaults, Faults, JobProfile, ServerHandle, pattern_matches,
+    Churn, Emulator, EmulatorConfig, EventFaults, Faults, JobProfile, ServerHandle, pattern_matches,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
@@ -83,6 +83,11 @@ pub const EXPORT_S3_URI: &str = "s3://hlx-local-exports/manual";
 pub const EXPORT_KMS_KEY_ID: &str = "alias/hlx-local-exports";
 
 /// The role HealthLake assumes to write local exports.
+/// The credentials everything in the local stack signs with (and the
+/// emulator verifies FHIR REST signatures against).
+pub const LOCAL_ACCESS_KEY: &str = "hlx-local";
+pub const LOCAL_SECRET_KEY: &str = "hlx-local-secret";
+
 pub fn data_access_role_arn() -> String {
     format!("arn:aws:iam::{ACCOUNT}:role/hlx-local-healthlake-export")
 }
@@ -143,6 +148,12 @@ pub struct StackConfig {
     /// The Step Functions endpoint the functions call (`SendTaskSuccess`);
     /// `None` for the runner's own. Another engine (moto's) sets its own.
     pub functions_sfn_endpoint: Option<String>,
+    /// How every data store's content changes per virtual day (resources
+    /// created and updated), so that consecutive nights export different data.
+    pub churn: Churn,
+    /// What the nightly exports select (full system by default; the
+    /// scheduled nightly export of a deployed stack is incremental).
+    pub nightly: ExportSelection,
 }
 
 impl StackConfig {
@@ -161,6 +172,8 @@ impl StackConfig {
             schedule: PollSchedule::default(),
             event_faults: EventFaults::none(),
             functions_sfn_endpoint: None,
+            churn: Churn::none(),
+            nightly: ExportSelection::default(),
         }
     }
 }
@@ -462,6 +475,8 @@ pub struct LocalStack {
     functions_sfn: SfnServer,
     bus: Arc<EventBus>,
     _bus: ActorHandle,
+    /// What the nightly exports select.
+    pub nightly: ExportSelection,
 }
 
 impl LocalStack {
@@ -484,6 +499,10 @@ impl LocalStack {
                 account_id: ACCOUNT.into(),
                 output_root: Some(config.output_dir.clone()),
                 faults: config.faults.clone(),
+                churn: config.churn,
+                // The functions sign with the stack's credentials; the
+                // emulator verifies every FHIR REST request against them.
+                credentials: [(LOCAL_ACCESS_KEY.to_owned(), LOCAL_SECRET_KEY.to_owned())].into(),
                 ..EmulatorConfig::default()
             },
             clock.clone(),
@@ -501,8 +520,8 @@ impl LocalStack {
         let sdk = hlx_core::aws::sdk_config_loader()
             .region(aws_config::Region::new(REGION))
             .credentials_provider(aws_sdk_healthlake::config::Credentials::new(
-                "hlx-local",
-                "hlx-local",
+                LOCAL_ACCESS_KEY,
+                LOCAL_SECRET_KEY,
                 None,
                 None,
                 "hlx-local",
@@ -585,8 +604,8 @@ impl LocalStack {
                     ("AWS_ENDPOINT_URL_HEALTHLAKE".into(), server.endpoint_url()),
                     ("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint.clone()),
                     ("AWS_ENDPOINT_URL_SFN".into(), sfn_endpoint.clone()),
-                    ("AWS_ACCESS_KEY_ID".into(), "hlx-local".into()),
-                    ("AWS_SECRET_ACCESS_KEY".into(), "hlx-local".into()),
+                    ("AWS_ACCESS_KEY_ID".into(), LOCAL_ACCESS_KEY.into()),
+                    ("AWS_SECRET_ACCESS_KEY".into(), LOCAL_SECRET_KEY.into()),
                     ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
                     ("HLX_TABLE_NAME".into(), table.clone()),
                     ("RUST_LOG".into(), "info".into()),
@@ -647,6 +666,7 @@ impl LocalStack {
             functions_sfn,
             bus,
             _bus: bus_actor,
+            nightly: config.nightly.clone(),
         })
     }
 
@@ -684,13 +704,17 @@ impl LocalStack {
 
     /// A nightly export request for a data store, as the schedule sends it.
     pub fn export_request(&self, datastore_id: &str) -> Value {
-        json!({
+        let mut request = json!({
             "datastoreId": datastore_id,
             "s3Uri": "s3://hlx-local-exports/nightly",
             "kmsKeyId": "alias/hlx-local-exports",
             "dataAccessRoleArn": data_access_role_arn(),
             "trigger": "schedule"
-        })
+        });
+        if let Value::Object(selection) = serde_json::to_value(&self.nightly).expect("a selection serializes") {
+            request.as_object_mut().expect("an object").extend(selection);
+        }
+        request
     }
 
     /// An import request for a data store, as the import schedule sends it:

@@ -139,7 +139,15 @@ async fn build(cli: &Cli) -> Result<LocalApi, String> {
         }
         tracing::info!(records = records.len(), "job store seeded");
     }
-    Ok(Api::new(config, store, executions, clock))
+    let api = Api::new(config, store, executions, clock);
+    match &sdk {
+        Some(sdk) if env_set("AWS_ENDPOINT_URL_HEALTHLAKE") => {
+            tracing::info!("HealthLake: endpoint (DELETE /exports/{{id}} cancels)");
+            let healthlake = hlx_core::SdkHealthLakeJobs::from_config(sdk).map_err(|e| e.to_string())?;
+            Ok(api.with_healthlake(healthlake))
+        }
+        _ => Ok(api),
+    }
 }
 
 /// Plain HTTP → the Lambda's request → the handler → plain HTTP.

@@ -9,7 +9,7 @@ use api::fake::FakeStateMachine;
 use api::{Api, ApiConfig};
 use hlx_clock::SystemClock;
 use hlx_clock::VirtualClock;
-use hlx_core::{HlxError, InMemoryJobStore, JobKind, JobRecord, JobStore, RecordPage, WriteOutcome};
+use hlx_core::{HlxError, InMemoryJobStore, JobKind, JobRecord, JobStore, RecordPage, RecordStatus, WriteOutcome};
 use jiff::Timestamp;
 use lambda_http::http::{self, Response};
 use lambda_http::{Body, Request};
@@ -223,4 +223,72 @@ pub fn failing_api(make: fn() -> HlxError) -> Api<FailingStore, FakeStateMachine
         FakeStateMachine::new(STATE_MACHINE, clock.clone()),
         clock,
     )
+}
+
+/// A HealthLake emulator served over HTTP with one export running, and the
+/// hlx client of its FHIR REST API: what `DELETE /exports/{id}` calls.
+pub struct CancelFixture {
+    pub emulator: hlx_healthlake_emulator::Emulator,
+    _server: hlx_healthlake_emulator::ServerHandle,
+    pub healthlake: hlx_core::SdkHealthLakeJobs,
+    pub datastore_id: String,
+    pub job_id: String,
+}
+
+/// The emulator's default test credentials, as the REST client signs with them.
+pub fn test_credentials() -> aws_credential_types::provider::SharedCredentialsProvider {
+    aws_credential_types::provider::SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
+        "test", "test", None, None, "test",
+    ))
+}
+
+/// An SDK-less HealthLake client whose REST calls go to `endpoint`.
+pub fn healthlake_at(endpoint: &str) -> hlx_core::SdkHealthLakeJobs {
+    let config = aws_sdk_healthlake_config(endpoint);
+    let rest = hlx_core::RestExportClient::new(test_credentials(), "us-east-1", endpoint).unwrap();
+    hlx_core::SdkHealthLakeJobs::new(aws_sdk_healthlake::Client::from_conf(config)).with_rest(rest)
+}
+
+fn aws_sdk_healthlake_config(endpoint: &str) -> aws_sdk_healthlake::Config {
+    aws_sdk_healthlake::Config::builder()
+        .behavior_version(aws_sdk_healthlake::config::BehaviorVersion::latest())
+        .region(aws_sdk_healthlake::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_healthlake::config::Credentials::new("test", "test", None, None, "test"))
+        .build()
+}
+
+pub async fn cancel_fixture() -> CancelFixture {
+    let clock = hlx_clock::VirtualClock::starting_at(start_time());
+    let emulator = hlx_healthlake_emulator::Emulator::new(
+        hlx_healthlake_emulator::EmulatorConfig::default(),
+        Arc::new(clock),
+    );
+    let datastore_id = emulator.create_datastore("clinic", None).unwrap();
+    let started = emulator
+        .call(
+            "StartFHIRExportJob",
+            json!({
+                "DatastoreId": datastore_id,
+                "OutputDataConfig": {"S3Configuration": {"S3Uri": S3_URI, "KmsKeyId": KMS_KEY}},
+                "DataAccessRoleArn": ROLE,
+                "ClientToken": "hlx-cancel-fixture",
+            }),
+        )
+        .await
+        .unwrap();
+    let job_id = started["JobId"].as_str().unwrap().to_owned();
+    let server = emulator.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let healthlake = healthlake_at(&server.endpoint_url());
+    CancelFixture { emulator, _server: server, healthlake, datastore_id, job_id }
+}
+
+/// A record of an export still running as `job_id` of `datastore_id`.
+pub fn running_record(export_id: &str, datastore_id: &str, job_id: &str) -> JobRecord {
+    let mut record = record(export_id, datastore_id, 0);
+    record.status = RecordStatus::Job(hlx_core::JobStatus::InProgress);
+    record.job_status = Some("IN_PROGRESS".into());
+    record.job_id = Some(job_id.to_owned());
+    record.ended_at = None;
+    record
 }
