@@ -4,6 +4,7 @@
 //! bench/README.md. It prints figures and ratios and never asserts timings.
 
 mod cost;
+mod incremental;
 mod invoke;
 mod machine;
 mod moto;
@@ -119,6 +120,13 @@ async fn run(args: Args) -> Result<(), String> {
         }
     }
 
+    eprintln!(
+        "full and incremental nightly exports, {} nights each (virtual time)",
+        incremental::NIGHTS_RUN
+    );
+    let full = incremental::run(hlx_core::ExportMode::Full).await?;
+    let delta = incremental::run(hlx_core::ExportMode::Incremental).await?;
+
     let report = report::Report {
         machine,
         processes,
@@ -127,7 +135,7 @@ async fn run(args: Args) -> Result<(), String> {
         warm_runs: args.warm_runs,
         elapsed: started.elapsed(),
     };
-    let text = report.markdown();
+    let text = format!("{}\n{}", report.markdown(), incremental::markdown(&full, &delta));
     println!("{text}");
     if let Some(path) = &args.results {
         report::write_results(path, &text).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -324,7 +324,10 @@ async fn serve(stack: &LocalStack, args: &LocalArgs) -> Result<(), String> {
         ("AWS_ENDPOINT_URL_HEALTHLAKE", stack.healthlake_endpoint()),
         ("AWS_REGION", hlx_local_stack::REGION.to_owned()),
         ("AWS_ACCESS_KEY_ID", hlx_local_stack::LOCAL_ACCESS_KEY.to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", hlx_local_stack::LOCAL_SECRET_KEY.to_owned()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            hlx_local_stack::LOCAL_SECRET_KEY.to_owned(),
+        ),
         ("HLX_STATE_MACHINE_ARN", stack.state_machine_arn.clone()),
     ]);
     if let History::DynamoDb { table, .. } = &stack.history {
@@ -639,10 +642,18 @@ fn print_record(record: &JobRecord) {
             .since
             .map(|t| format!("changes since {}", hlx_core::time::format(t)))
             .unwrap_or_else(|| "everything (no earlier completed export of this selection)".into());
-        println!("  selection: {} {}, {since}", record.mode.as_deref().unwrap_or("full"), record.chain());
+        println!(
+            "  selection: {} {}, {since}",
+            record.mode.as_deref().unwrap_or("full"),
+            record.chain()
+        );
     }
     if let Some(manifest) = &record.manifest {
-        let per_type: Vec<String> = manifest.resources.iter().map(|(t, n)| format!("{t} {n}")).collect();
+        let per_type: Vec<String> = manifest
+            .resources
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect();
         println!(
             "  manifest: {} resource(s) in {} file(s) ({}); transactionTime {}",
             manifest.total_resources(),

@@ -225,7 +225,11 @@ pub fn export_request(args: &StartArgs) -> Result<JobRequest, CliError> {
     if args.incremental || args.since.is_some() {
         value["mode"] = json!("incremental");
     }
-    for (field, given) in [("since", &args.since), ("until", &args.until), ("scope", &args.scope)] {
+    for (field, given) in [
+        ("since", &args.since),
+        ("until", &args.until),
+        ("scope", &args.scope),
+    ] {
         if let Some(given) = given {
             value[field] = json!(given);
         }
@@ -450,7 +454,9 @@ pub async fn cancel(global: &GlobalArgs, args: CancelArgs) -> Result<u8, CliErro
     let accepted = hlx_core::cancel_export_by_id(&store, &jobs, &args.id)
         .await
         .map_err(|err| match err {
-            hlx_core::CancelError::Failed(err) => CliError::Aws(format!("HealthLake did not cancel {}: {err}", args.id)),
+            hlx_core::CancelError::Failed(err) => {
+                CliError::Aws(format!("HealthLake did not cancel {}: {err}", args.id))
+            }
             other => CliError::Usage(other.to_string()),
         })?;
     if global.json {
@@ -609,7 +615,9 @@ mod tests {
 
     #[test]
     fn selection_flags_become_the_request_and_errors_name_the_flag() {
-        let JobRequest::Export(plain) = export_request(&args()).unwrap() else { panic!("an export") };
+        let JobRequest::Export(plain) = export_request(&args()).unwrap() else {
+            panic!("an export")
+        };
         assert!(!plain.selection.uses_rest());
         let scoped = StartArgs {
             since: Some("2026-11-01T00:00:00Z".into()),
@@ -617,14 +625,30 @@ mod tests {
             types: vec!["Patient".into(), "Observation".into()],
             ..args()
         };
-        let JobRequest::Export(request) = export_request(&scoped).unwrap() else { panic!("an export") };
+        let JobRequest::Export(request) = export_request(&scoped).unwrap() else {
+            panic!("an export")
+        };
         assert_eq!(request.selection.mode, hlx_core::ExportMode::Incremental);
-        assert_eq!(request.selection.chain(), "group/cohort-7?_type=Observation,Patient");
-        let bad = StartArgs { types: vec!["observation".into()], ..args() };
+        assert_eq!(
+            request.selection.chain(),
+            "group/cohort-7?_type=Observation,Patient"
+        );
+        let bad = StartArgs {
+            types: vec!["observation".into()],
+            ..args()
+        };
         let err = export_request(&bad).unwrap_err();
         assert!(err.message().contains("--type (types)"), "{}", err.message());
-        let bad = StartArgs { scope: Some("cohort".into()), ..args() };
-        assert!(export_request(&bad).unwrap_err().message().contains("--scope (scope)"));
+        let bad = StartArgs {
+            scope: Some("cohort".into()),
+            ..args()
+        };
+        assert!(
+            export_request(&bad)
+                .unwrap_err()
+                .message()
+                .contains("--scope (scope)")
+        );
     }
 
     fn import_args() -> ImportStartArgs {

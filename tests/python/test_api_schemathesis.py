@@ -270,6 +270,23 @@ def test_a_post_is_idempotent_and_a_reused_key_with_another_request_is_a_409(api
     assert one.json()["exportId"] == two.json()["exportId"]
 
 
+def test_a_selection_is_checked_field_by_field(api_url):
+    for body, field in [
+        ({"mode": "delta"}, "mode"),
+        ({"scope": "group/a b"}, "scope"),
+        ({"types": ["patient"]}, "types"),
+        ({"since": "2026-11-01T00:00:00Z"}, "since"),
+        ({"mode": "incremental", "since": "yesterday"}, "since"),
+    ]:
+        response = requests.post(f"{api_url}/exports", json=body)
+        assert error(response, 400, "InvalidRequest")["field"] == field, body
+    response = requests.post(
+        f"{api_url}/exports",
+        json={"mode": "incremental", "scope": "group/cohort-7", "types": ["Patient", "Observation"]},
+    )
+    assert response.status_code == 202, response.text
+
+
 def test_callers_cannot_redirect_the_export(api_url):
     for field in ["s3Uri", "kmsKeyId", "dataAccessRoleArn", "trigger"]:
         response = requests.post(f"{api_url}/exports", json={field: "s3://elsewhere/x"})
@@ -281,6 +298,11 @@ def test_methods_media_types_and_sizes(api_url):
     error(response, 405, "MethodNotAllowed")
     assert response.headers["Allow"] == "GET, POST"
     response = requests.put(f"{api_url}/exports/nightly-01")
+    error(response, 405, "MethodNotAllowed")
+    assert response.headers["Allow"] == "GET, DELETE"
+    # api-local has no HealthLake endpoint here: nothing to cancel with.
+    error(requests.delete(f"{api_url}/exports/nightly-01"), 501, "NotConfigured")
+    response = requests.put(f"{api_url}/imports/nightly-01")
     error(response, 405, "MethodNotAllowed")
     assert response.headers["Allow"] == "GET"
     error(

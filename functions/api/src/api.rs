@@ -406,13 +406,17 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
             Err(err @ (CancelError::NotStarted { .. } | CancelError::AlreadyEnded { .. })) => {
                 Err(ApiError::not_cancellable(err.to_string()))
             }
-            Err(CancelError::Failed(HlxError::HealthLake { code, message })) if code == "ThrottlingException" => {
+            Err(CancelError::Failed(HlxError::HealthLake { code, message }))
+                if code == "ThrottlingException" =>
+            {
                 tracing::warn!(%message, "HealthLake throttled the cancel");
                 Err(ApiError::throttled("HealthLake"))
             }
             Err(CancelError::Failed(HlxError::HealthLake { code, message })) => {
                 tracing::warn!(%code, %message, "HealthLake refused the cancel");
-                Err(ApiError::not_cancellable(format!("HealthLake refused to cancel: {code}: {message}")))
+                Err(ApiError::not_cancellable(format!(
+                    "HealthLake refused to cancel: {code}: {message}"
+                )))
             }
             Err(CancelError::Failed(HlxError::HealthLakeUnavailable(detail))) => {
                 tracing::error!(%detail, "HealthLake did not answer the cancel");

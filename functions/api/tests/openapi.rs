@@ -440,17 +440,25 @@ async fn serve_cancels(serve: &mut impl FnMut(&str, &str, &lambda_http::Response
         .write(&running_record("c1", &fixture.datastore_id, &fixture.job_id))
         .await
         .unwrap();
-    api.store().write(&record("c2", &fixture.datastore_id, 0)).await.unwrap();
+    api.store()
+        .write(&record("c2", &fixture.datastore_id, 0))
+        .await
+        .unwrap();
     let accepted = api.handle(delete("/exports/c1")).await;
     assert_eq!(accepted.status(), 202);
     serve(item, "DELETE", &accepted);
     serve(item, "DELETE", &api.handle(delete("/exports/c1?force=1")).await);
     serve(item, "DELETE", &api.handle(delete("/exports/nope")).await);
     serve(item, "DELETE", &api.handle(delete("/exports/c2")).await);
-    fixture.emulator.set_faults(hlx_healthlake_emulator::Faults::none().with(
-        hlx_healthlake_emulator::Operation::CancelFhirExportJobWithDelete,
-        hlx_healthlake_emulator::FaultSpec { throttle_rate: 1.0, ..Default::default() },
-    ));
+    fixture
+        .emulator
+        .set_faults(hlx_healthlake_emulator::Faults::none().with(
+            hlx_healthlake_emulator::Operation::CancelFhirExportJobWithDelete,
+            hlx_healthlake_emulator::FaultSpec {
+                throttle_rate: 1.0,
+                ..Default::default()
+            },
+        ));
     serve(item, "DELETE", &api.handle(delete("/exports/c1")).await);
     let (unconfigured, _) = api_with(config());
     serve(item, "DELETE", &unconfigured.handle(delete("/exports/c1")).await);
@@ -462,8 +470,11 @@ async fn serve_cancels(serve: &mut impl FnMut(&str, &str, &lambda_http::Response
         .await
         .unwrap();
     serve(item, "DELETE", &nowhere.handle(delete("/exports/c1")).await);
-    let failing = failing_api(|| HlxError::DynamoDb { code: "AccessDeniedException".into(), message: "m".into() })
-        .with_healthlake(fixture.healthlake.clone());
+    let failing = failing_api(|| HlxError::DynamoDb {
+        code: "AccessDeniedException".into(),
+        message: "m".into(),
+    })
+    .with_healthlake(fixture.healthlake.clone());
     serve(item, "DELETE", &failing.handle(delete("/exports/c1")).await);
 }
 

@@ -30,8 +30,8 @@ pub mod time;
 pub mod validation;
 pub mod wait;
 
-pub use cancel::{CancelAccepted, CancelError, cancel_export_by_id};
 pub use callback::{AwaitExportInput, Awaited, EventHandled, EventOutcome, await_export, handle_job_event};
+pub use cancel::{CancelAccepted, CancelError, cancel_export_by_id};
 pub use error::HlxError;
 pub use export::{CheckExportInput, JobProgress, Outcome, StartExportInput, check_export, start_export};
 pub use healthlake::{HealthLakeJobs, SdkHealthLakeJobs};

@@ -35,6 +35,12 @@ const PARAMETERS = [
     pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$',
   },
   { key: 'scheduleExpression', samName: 'ScheduleExpression', default: 'cron(0 2 * * ? *)' },
+  {
+    key: 'nightlyExportMode',
+    samName: 'NightlyExportMode',
+    default: 'incremental',
+    allowed: ['incremental', 'full'],
+  },
   { key: 'scheduleTimezone', samName: 'ScheduleTimezone', default: 'UTC' },
   // The import schedule: none unless importScheduleExpression is set; then
   // both locations are required (CROSS_CHECKS below, the SAM template's Rules).

@@ -353,6 +353,13 @@ class HlxStack extends Stack {
           actions: ['healthlake:StartFHIRExportJob'],
           resources: [datastoreArn],
         }),
+        // Incremental and scoped exports: the FHIR REST $export kick-off, and
+        // the job list by name that makes a retried kick-off find its job.
+        new iam.PolicyStatement({
+          sid: 'StartRestExportOfTheDatastore',
+          actions: ['healthlake:StartFHIRExportJobWithPost', 'healthlake:ListFHIRExportJobs'],
+          resources: [datastoreArn],
+        }),
         // Imports go to the same function; HealthLake reads their input with
         // the data access role: nothing of this stack reads S3.
         new iam.PolicyStatement({
@@ -384,6 +391,12 @@ class HlxStack extends Stack {
       CheckExport: [
         describeJobs('DescribeExportsOfTheDatastore', 'healthlake:DescribeFHIRExportJob'),
         describeJobs('DescribeImportsOfTheDatastore', 'healthlake:DescribeFHIRImportJob'),
+        // The REST status GET, and the cancel of an export hlx timed out.
+        new iam.PolicyStatement({
+          sid: 'DescribeAndCancelRestExportsOfTheDatastore',
+          actions: ['healthlake:DescribeFHIRExportJobWithGet', 'healthlake:CancelFHIRExportJobWithDelete'],
+          resources: [datastoreArn],
+        }),
       ],
       RecordResult: [
         new iam.PolicyStatement({
@@ -722,6 +735,7 @@ class HlxStack extends Stack {
       kmsKeyId: config.kmsKeyArn,
       dataAccessRoleArn: config.dataAccessRoleArn,
       trigger: 'schedule',
+      mode: config.nightlyExportMode,
     });
     // Off unless importScheduleExpression is set (config.js then requires both locations).
     if (config.importScheduleExpression) {
@@ -794,6 +808,12 @@ class HlxStack extends Stack {
           sid: 'ListJobRecordsOfADatastore',
           actions: ['dynamodb:Query'],
           resources: [`${table.tableArn}/index/by-datastore`],
+        }),
+        // DELETE /exports/{id}: HealthLake's FHIR REST cancel of the job.
+        new iam.PolicyStatement({
+          sid: 'CancelExportsOfTheDatastore',
+          actions: ['healthlake:CancelFHIRExportJobWithDelete'],
+          resources: [datastoreArn],
         }),
         new iam.PolicyStatement({
           sid: 'DecryptJobRecordsThroughDynamoDB',

@@ -34,6 +34,7 @@ const DISTINCT = {
   ...REQUIRED,
   scheduleExpression: 'cron(7 3 * * ? *)',
   scheduleTimezone: 'Europe/Berlin',
+  nightlyExportMode: 'full',
   importScheduleExpression: 'cron(11 4 * * ? *)',
   importInputS3Uri: 's3://hlx-landing-example/fhir/',
   importOutputS3Uri: 's3://hlx-import-logs-example/import-logs/',

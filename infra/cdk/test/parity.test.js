@@ -55,7 +55,7 @@ function parseJsonStrings(v) {
   return v;
 }
 const fromSam = (v) => canonical(parseJsonStrings(render(v, conditions)));
-const fromCdk = (v) => canonical(parseJsonStrings(parameterize(render(v), values)));
+const fromCdk = (v) => canonical(parameterize(parseJsonStrings(render(v)), values));
 
 /** CDK's own resources, or those SAM generates from AWS::Serverless::Api. */
 const CDK_ONLY = /^(CDKMetadata|ExportsApiDeployment|ExportsApiv1Stage$)/;

@@ -287,6 +287,7 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
     'ReadPastExportsOfTheDatastore',
     'StartExportOfTheDatastore',
     'StartImportIntoTheDatastore',
+    'StartRestExportOfTheDatastore',
     'UseTheExportKeyOnlyThroughHealthLake',
     'WriteOwnLogs',
     'XRayHasNoResourceLevelPermissions',
@@ -320,6 +321,7 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
 
   const check = statementsBySid(cfn, 'CheckExportFunctionRole');
   assert.deepEqual(Object.keys(check).sort(), [
+    'DescribeAndCancelRestExportsOfTheDatastore',
     'DescribeExportsOfTheDatastore',
     'DescribeImportsOfTheDatastore',
     'WriteOwnLogs',
@@ -362,6 +364,7 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
 
   const api = statementsBySid(cfn, 'ApiFunctionRole');
   assert.deepEqual(Object.keys(api).sort(), [
+    'CancelExportsOfTheDatastore',
     'DecryptJobRecordsThroughDynamoDB',
     'DescribeExportExecutions',
     'ListJobRecordsOfADatastore',
@@ -527,8 +530,19 @@ test('IAM: HealthLake on the data store only, exactly the job actions of each ro
   // Imports and exports alike: start-export starts them, check-export and
   // await-export read them; nothing else may call HealthLake.
   const expected = {
-    StartExportFunctionRolePolicy: ['healthlake:StartFHIRExportJob', 'healthlake:StartFHIRImportJob'],
-    CheckExportFunctionRolePolicy: ['healthlake:DescribeFHIRExportJob', 'healthlake:DescribeFHIRImportJob'],
+    StartExportFunctionRolePolicy: [
+      'healthlake:StartFHIRExportJob',
+      'healthlake:StartFHIRExportJobWithPost',
+      'healthlake:ListFHIRExportJobs',
+      'healthlake:StartFHIRImportJob',
+    ].sort(),
+    CheckExportFunctionRolePolicy: [
+      'healthlake:DescribeFHIRExportJob',
+      'healthlake:DescribeFHIRImportJob',
+      'healthlake:DescribeFHIRExportJobWithGet',
+      'healthlake:CancelFHIRExportJobWithDelete',
+    ].sort(),
+    ApiFunctionRolePolicy: ['healthlake:CancelFHIRExportJobWithDelete'],
     AwaitExportFunctionRolePolicy: ['healthlake:DescribeFHIRExportJob', 'healthlake:DescribeFHIRImportJob'],
   };
   for (const template of [cfn, synth(IMPORT_SCHEDULE).template]) {
@@ -568,8 +582,13 @@ test('nightly schedule: expression, time zone, request input, retries and an enc
       kmsKeyId: REQUIRED.kmsKeyArn,
       dataAccessRoleArn: REQUIRED.dataAccessRoleArn,
       trigger: 'schedule',
+      mode: 'incremental',
     },
   });
+  // Incremental by default (the first night exports everything); full on request.
+  const full = synth({ nightlyExportMode: 'full' }).template;
+  assert.equal(JSON.parse(full.Resources.NightlySchedule.Properties.Target.Input).request.mode, 'full');
+  assert.throws(() => synth({ nightlyExportMode: 'delta' }), /nightlyExportMode/);
   t.hasResourceProperties('AWS::SQS::Queue', {
     KmsMasterKeyId: { 'Fn::GetAtt': ['EncryptionKey', 'Arn'] },
     MessageRetentionPeriod: 1209600,
@@ -661,6 +680,7 @@ test('API: the routes of functions/api/openapi.yaml, every method AWS_IAM, every
   const routes = (definition) => openapi.operations(definition).map(({ path: p, method }) => `${method} ${p}`).sort();
   assert.deepEqual(routes(body), routes(openapi.readOpenApi()));
   assert.deepEqual(routes(body), [
+    'delete /exports/{id}',
     'get /exports',
     'get /exports/{id}',
     'get /imports',

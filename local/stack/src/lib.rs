@@ -40,8 +40,8 @@ use hlx_asl_runner::{
 };
 use hlx_clock::{SharedClock, SystemClock, VirtualClock};
 use hlx_core::{
-    AnyJobStore, DynamoDbJobStore, ExportSelection, HlxError, InMemoryJobStore, JobKind, JobRecord, JobStore, PollSchedule,
-    RestExportClient, SdkHealthLakeJobs, SdkTaskTokens,
+    AnyJobStore, DynamoDbJobStore, ExportSelection, HlxError, InMemoryJobStore, JobKind, JobRecord, JobStore,
+    PollSchedule, RestExportClient, SdkHealthLakeJobs, SdkTaskTokens,
 };
 use hlx_healthlake_emulator::{
     Churn, Emulator, EmulatorConfig, EventFaults, Faults, JobProfile, ServerHandle, pattern_matches,
@@ -711,7 +711,8 @@ impl LocalStack {
             "dataAccessRoleArn": data_access_role_arn(),
             "trigger": "schedule"
         });
-        if let Value::Object(selection) = serde_json::to_value(&self.nightly).expect("a selection serializes") {
+        if let Value::Object(selection) = serde_json::to_value(&self.nightly).expect("a selection serializes")
+        {
             request.as_object_mut().expect("an object").extend(selection);
         }
         request

@@ -9,7 +9,9 @@ use api::fake::FakeStateMachine;
 use api::{Api, ApiConfig};
 use hlx_clock::SystemClock;
 use hlx_clock::VirtualClock;
-use hlx_core::{HlxError, InMemoryJobStore, JobKind, JobRecord, JobStore, RecordPage, RecordStatus, WriteOutcome};
+use hlx_core::{
+    HlxError, InMemoryJobStore, JobKind, JobRecord, JobStore, RecordPage, RecordStatus, WriteOutcome,
+};
 use jiff::Timestamp;
 use lambda_http::http::{self, Response};
 use lambda_http::{Body, Request};
@@ -254,7 +256,9 @@ fn aws_sdk_healthlake_config(endpoint: &str) -> aws_sdk_healthlake::Config {
         .behavior_version(aws_sdk_healthlake::config::BehaviorVersion::latest())
         .region(aws_sdk_healthlake::config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_healthlake::config::Credentials::new("test", "test", None, None, "test"))
+        .credentials_provider(aws_sdk_healthlake::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
         .build()
 }
 
@@ -280,7 +284,13 @@ pub async fn cancel_fixture() -> CancelFixture {
     let job_id = started["JobId"].as_str().unwrap().to_owned();
     let server = emulator.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let healthlake = healthlake_at(&server.endpoint_url());
-    CancelFixture { emulator, _server: server, healthlake, datastore_id, job_id }
+    CancelFixture {
+        emulator,
+        _server: server,
+        healthlake,
+        datastore_id,
+        job_id,
+    }
 }
 
 /// A record of an export still running as `job_id` of `datastore_id`.
