@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::api;
 use crate::error::{ApiError, EmulatorError, ErrorKind};
+use crate::s3::S3Store;
 use crate::sigv4::{self, Received};
 use crate::state::{State, check_profile};
 use crate::{
@@ -30,6 +31,7 @@ pub struct Emulator {
 struct Inner {
     clock: SharedClock,
     state: Mutex<State>,
+    s3: Mutex<S3Store>,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -55,6 +57,7 @@ impl Emulator {
             inner: Arc::new(Inner {
                 clock,
                 state: Mutex::new(State::new(config)),
+                s3: Mutex::new(S3Store::default()),
             }),
         }
     }
@@ -62,6 +65,13 @@ impl Emulator {
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         self.inner
             .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn s3_store(&self) -> MutexGuard<'_, S3Store> {
+        self.inner
+            .s3
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }

@@ -22,6 +22,11 @@
 //! resource as it was at their `transactionTime`; a data store's content can
 //! change over virtual time ([`Churn`], [`Emulator::changes`]).
 //!
+//! Every other path is a minimal path-style Amazon S3 over the output root
+//! (PutObject with SSE-KMS recorded, GetObject, HeadObject, ListObjectsV2;
+//! SigV4 for `s3`), so `aws-sdk-s3` with `force_path_style(true)` can write
+//! and list objects next to the exports ([`Emulator::s3_object`]).
+//!
 //! Time comes from an injected [`hlx_clock::SharedClock`]: with a
 //! [`hlx_clock::VirtualClock`] a three-hour export finishes the moment the
 //! clock is advanced past its end. [`Emulator::next_change_at`] tells a runner
@@ -63,6 +68,7 @@ mod output;
 mod pattern;
 mod r4;
 mod rest;
+mod s3;
 mod seed;
 mod server;
 mod sigv4;
@@ -86,5 +92,6 @@ pub use ops::{Operation, TARGET_PREFIX};
 pub use output::{ERROR_FOLDER, export_folder_name, import_folder_name, s3_uri_to_path};
 pub use pattern::{check_pattern, pattern_matches};
 pub use r4::R4_RESOURCE_TYPES;
+pub use s3::{S3_XMLNS, S3Object};
 pub use server::{CONTENT_TYPE, ServerHandle};
 pub use timefmt::{format_healthlake_time, parse_fhir_instant};

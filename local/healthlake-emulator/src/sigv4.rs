@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode, sign,
+};
 use aws_sigv4::sign::v4;
 use axum::http::HeaderMap;
 use jiff::civil::DateTime;
@@ -19,6 +21,9 @@ use crate::error::{ApiError, ErrorKind};
 
 /// The SigV4 signing name of HealthLake.
 pub(crate) const SERVICE: &str = "healthlake";
+
+/// The SigV4 signing name of S3.
+pub(crate) const S3_SERVICE: &str = "s3";
 
 pub(crate) const MISSING_TOKEN: &str = "Missing Authentication Token";
 pub(crate) const UNRECOGNIZED_CLIENT: &str = "The security token included in the request is invalid.";
@@ -93,6 +98,16 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// scope of another service) → `InvalidSignatureException`, a malformed
 /// header → `IncompleteSignatureException`.
 pub(crate) fn verify(request: &Received, credentials: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    verify_service(request, credentials, SERVICE)
+}
+
+/// [`verify`] for the signing name `service`. For `s3` the canonical URI is
+/// the path as sent (encoded once, not normalized), as S3 signs it.
+pub(crate) fn verify_service(
+    request: &Received,
+    credentials: &BTreeMap<String, String>,
+    expected_service: &str,
+) -> Result<(), ApiError> {
     let Some(value) = header(request.headers, "authorization") else {
         return Err(ApiError::new(
             ErrorKind::MissingAuthenticationToken,
@@ -103,10 +118,10 @@ pub(crate) fn verify(request: &Received, credentials: &BTreeMap<String, String>)
     let Some(secret) = credentials.get(auth.access_key) else {
         return Err(ApiError::new(ErrorKind::UnrecognizedClient, UNRECOGNIZED_CLIENT));
     };
-    if auth.service != SERVICE {
+    if auth.service != expected_service {
         return Err(ApiError::new(
             ErrorKind::InvalidSignature,
-            format!("Credential should be scoped to correct service: '{SERVICE}'. "),
+            format!("Credential should be scoped to correct service: '{expected_service}'. "),
         ));
     }
     let Some(date) = header(request.headers, "x-amz-date") else {
@@ -156,6 +171,10 @@ pub(crate) fn verify(request: &Received, credentials: &BTreeMap<String, String>)
     let mut settings = SigningSettings::default();
     // Whatever the client signed is signed again.
     settings.excluded_headers = None;
+    if expected_service == S3_SERVICE {
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    }
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(auth.region)

@@ -28,6 +28,10 @@ use hlx_healthlake_emulator::{
 /// valid SigV4 signature (service healthlake) made with one of --credentials
 /// (default test:test); the clock is not checked.
 ///
+/// Every other path is a minimal path-style S3 over --output-root
+/// (PutObject, GetObject, HeadObject, ListObjectsV2; SigV4 service s3):
+/// AWS_ENDPOINT_URL_S3=http://127.0.0.1:4599 with path-style addressing.
+///
 /// The first line on stdout is `listening on http://HOST:PORT`; then one line
 /// `datastore NAME ID` for every --create-datastore. Logs go to stderr
 /// (RUST_LOG sets the level; default info).

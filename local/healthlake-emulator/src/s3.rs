@@ -1,0 +1,917 @@
+//! A minimal Amazon S3 (REST, path-style) over the output root:
+//! PutObject, GetObject, HeadObject and ListObjectsV2, every request
+//! SigV4-verified for the signing name `s3`, errors as S3's XML.
+//!
+//! `s3://bucket/key` is `<output_root>/bucket/key` ([`s3_uri_to_path`]); the
+//! bytes live on disk, the metadata of objects put over S3 (content type,
+//! server-side encryption) in memory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use axum::http::{HeaderMap, Method, Uri};
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+
+use crate::error::ErrorKind;
+use crate::fhir::instant;
+use crate::sigv4::{self, Received};
+use crate::{Emulator, s3_uri_to_path};
+
+/// The namespace of S3's XML documents.
+pub const S3_XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+/// One object as the emulator's S3 holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Object {
+    /// The object's bytes (read from disk).
+    pub bytes: Vec<u8>,
+    /// The `Content-Type` it was put with.
+    pub content_type: Option<String>,
+    /// The `x-amz-server-side-encryption` it was put with (`aws:kms`, `AES256`).
+    pub sse: Option<String>,
+    /// The `x-amz-server-side-encryption-aws-kms-key-id` it was put with.
+    pub kms_key_id: Option<String>,
+}
+
+/// What a PutObject recorded about an object.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ObjectMeta {
+    content_type: Option<String>,
+    sse: Option<String>,
+    kms_key_id: Option<String>,
+}
+
+/// The in-memory side of the emulator's S3: metadata by file path, and the
+/// request ids (a counter of their own, so the seeded ids of HealthLake
+/// calls do not depend on S3 traffic).
+#[derive(Debug, Default)]
+pub(crate) struct S3Store {
+    meta: HashMap<PathBuf, ObjectMeta>,
+    requests: u64,
+}
+
+/// An S3 answer.
+pub(crate) struct S3Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+struct S3Error {
+    status: u16,
+    code: &'static str,
+    message: String,
+    resource: String,
+}
+
+fn err(status: u16, code: &'static str, message: impl Into<String>, resource: &str) -> S3Error {
+    S3Error {
+        status,
+        code,
+        message: message.into(),
+        resource: resource.to_owned(),
+    }
+}
+
+const NO_SUCH_KEY: &str = "The specified key does not exist.";
+const NO_SUCH_BUCKET: &str = "The specified bucket does not exist";
+
+impl Emulator {
+    /// The object at `s3_uri` (`s3://bucket/key`) under the output root: its
+    /// bytes from disk and what PutObject recorded about it. Files written by
+    /// exports and imports themselves carry no metadata (`content_type`,
+    /// `sse` and `kms_key_id` are `None`). `None` when there is no output
+    /// root or no regular file there.
+    pub fn s3_object(&self, s3_uri: &str) -> Option<S3Object> {
+        let root = self.state().config.output_root.clone()?;
+        let path = s3_uri_to_path(&root, s3_uri);
+        if !is_file(&path) {
+            return None;
+        }
+        let bytes = fs::read(&path).ok()?;
+        let meta = self.s3_store().meta.get(&path).cloned().unwrap_or_default();
+        Some(S3Object {
+            bytes,
+            content_type: meta.content_type,
+            sse: meta.sse,
+            kms_key_id: meta.kms_key_id,
+        })
+    }
+
+    /// Serves one S3 request (anything that is neither `/` nor under `/datastore/`).
+    pub(crate) fn s3(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> S3Reply {
+        // Jobs due by now have written their files.
+        self.advance();
+        let request_id = {
+            let mut store = self.s3_store();
+            store.requests += 1;
+            format!("{:016X}", store.requests)
+        };
+        let (root, credentials) = {
+            let state = self.state();
+            (state.config.output_root.clone(), state.config.credentials.clone())
+        };
+        let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let received = Received {
+            method: method.as_str(),
+            uri: path_and_query,
+            headers,
+            body,
+        };
+        let result = match sigv4::verify_service(&received, &credentials, sigv4::S3_SERVICE) {
+            Err(error) => Err(auth_error(error.kind, error.message, uri.path())),
+            Ok(()) => self.s3_operation(root.as_deref(), method, uri, headers, body),
+        };
+        let mut reply = match result {
+            Ok(reply) => reply,
+            Err(error) => {
+                let body = if *method == Method::HEAD {
+                    Vec::new()
+                } else {
+                    format!(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><Resource>{}</Resource><RequestId>{request_id}</RequestId></Error>",
+                        error.code,
+                        xml_escape(&error.message),
+                        xml_escape(&error.resource)
+                    )
+                    .into_bytes()
+                };
+                let mut headers = vec![("x-amz-error-code", error.code.to_owned())];
+                if !body.is_empty() {
+                    headers.push(("content-type", "application/xml".to_owned()));
+                }
+                S3Reply {
+                    status: error.status,
+                    headers,
+                    body,
+                }
+            }
+        };
+        tracing::info!(method = %method, path = %uri.path(), status = reply.status, %request_id, "s3");
+        reply.headers.push(("x-amz-request-id", request_id.clone()));
+        reply.headers.push(("x-amz-id-2", request_id));
+        reply
+    }
+
+    fn s3_operation(
+        &self,
+        root: Option<&Path>,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<S3Reply, S3Error> {
+        let raw_path = uri.path();
+        let trimmed = raw_path.strip_prefix('/').unwrap_or(raw_path);
+        let (raw_bucket, raw_key) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+        let bucket = percent_decode(raw_bucket)
+            .ok_or_else(|| err(400, "InvalidURI", "Couldn't parse the specified URI.", raw_path))?;
+        let key = percent_decode(raw_key)
+            .ok_or_else(|| err(400, "InvalidURI", "Couldn't parse the specified URI.", raw_path))?;
+        if bucket.is_empty() || bucket == "." || bucket == ".." || bucket.contains(['\\', '/']) {
+            return Err(err(
+                400,
+                "InvalidBucketName",
+                "The specified bucket is not valid.",
+                raw_path,
+            ));
+        }
+        let query = parse_query(uri.query().unwrap_or(""));
+        let resource = format!(
+            "/{bucket}{}",
+            if key.is_empty() {
+                String::new()
+            } else {
+                format!("/{key}")
+            }
+        );
+        let Some(root) = root else {
+            return Err(err(
+                404,
+                "NoSuchBucket",
+                "The specified bucket does not exist (the emulator has no output root)",
+                &resource,
+            ));
+        };
+        let bucket_dir = s3_uri_to_path(root, &format!("s3://{bucket}"));
+        if key.is_empty() {
+            return match *method {
+                Method::GET if query.get("list-type").map(String::as_str) == Some("2") => {
+                    list_objects_v2(&bucket, &bucket_dir, &query, &resource)
+                }
+                Method::HEAD if query.is_empty() => {
+                    if bucket_dir.is_dir() {
+                        Ok(S3Reply {
+                            status: 200,
+                            headers: Vec::new(),
+                            body: Vec::new(),
+                        })
+                    } else {
+                        Err(err(404, "NoSuchBucket", NO_SUCH_BUCKET, &resource))
+                    }
+                }
+                _ => Err(not_implemented(method, &resource)),
+            };
+        }
+        if query.keys().any(|k| k != "x-id") {
+            return Err(not_implemented(method, &resource));
+        }
+        let path = s3_uri_to_path(root, &format!("s3://{bucket}/{key}"));
+        match *method {
+            Method::PUT => self.put_object(&path, headers, body, &resource),
+            Method::GET | Method::HEAD => {
+                if !is_file(&path) {
+                    return Err(if bucket_dir.is_dir() {
+                        err(404, "NoSuchKey", NO_SUCH_KEY, &resource)
+                    } else {
+                        err(404, "NoSuchBucket", NO_SUCH_BUCKET, &resource)
+                    });
+                }
+                let bytes = fs::read(&path).map_err(|e| internal(&e, &resource))?;
+                let meta = self.s3_store().meta.get(&path).cloned().unwrap_or_default();
+                let modified = fs::metadata(&path).and_then(|m| m.modified()).ok();
+                let mut headers = vec![
+                    ("etag", etag(&bytes)),
+                    ("content-length", bytes.len().to_string()),
+                    (
+                        "content-type",
+                        meta.content_type
+                            .clone()
+                            .unwrap_or_else(|| "binary/octet-stream".to_owned()),
+                    ),
+                    ("last-modified", http_date(modified)),
+                    ("accept-ranges", "bytes".to_owned()),
+                ];
+                sse_headers(&meta, &mut headers);
+                Ok(S3Reply {
+                    status: 200,
+                    headers,
+                    body: if *method == Method::HEAD {
+                        Vec::new()
+                    } else {
+                        bytes
+                    },
+                })
+            }
+            _ => Err(not_implemented(method, &resource)),
+        }
+    }
+
+    fn put_object(
+        &self,
+        path: &Path,
+        headers: &HeaderMap,
+        body: &[u8],
+        resource: &str,
+    ) -> Result<S3Reply, S3Error> {
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let content_sha = text("x-amz-content-sha256");
+        let chunked = text("content-encoding")
+            .is_some_and(|e| e.split(',').any(|p| p.trim() == "aws-chunked"))
+            || content_sha
+                .as_deref()
+                .is_some_and(|h| h.starts_with("STREAMING-"));
+        let (bytes, trailers) = if chunked {
+            decode_aws_chunked(body).ok_or_else(|| {
+                err(
+                    400,
+                    "IncompleteBody",
+                    "The request body is not valid aws-chunked content.",
+                    resource,
+                )
+            })?
+        } else {
+            (body.to_vec(), BTreeMap::new())
+        };
+        if let Some(length) = text("x-amz-decoded-content-length")
+            && length.parse::<usize>().ok() != Some(bytes.len())
+        {
+            return Err(err(
+                400,
+                "IncompleteBody",
+                "You did not provide the number of bytes specified by the x-amz-decoded-content-length HTTP header",
+                resource,
+            ));
+        }
+        if let Some(hash) = content_sha.as_deref().filter(|h| h.len() == 64 && !chunked)
+            && !hash.eq_ignore_ascii_case(&hex(&Sha256::digest(&bytes)))
+        {
+            return Err(err(
+                400,
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                resource,
+            ));
+        }
+        let crc = text("x-amz-checksum-crc32").or_else(|| trailers.get("x-amz-checksum-crc32").cloned());
+        if let Some(expected) = crc
+            && expected != base64(&crc32(&bytes).to_be_bytes())
+        {
+            return Err(err(
+                400,
+                "BadDigest",
+                "The CRC32 you specified did not match the calculated checksum.",
+                resource,
+            ));
+        }
+        let sse = text("x-amz-server-side-encryption");
+        let kms_key_id = text("x-amz-server-side-encryption-aws-kms-key-id");
+        match sse.as_deref() {
+            None | Some("aws:kms" | "aws:kms:dsse" | "AES256") => {}
+            Some(other) => {
+                return Err(err(
+                    400,
+                    "InvalidArgument",
+                    format!("The encryption method specified is not supported: {other}"),
+                    resource,
+                ));
+            }
+        }
+        if kms_key_id.is_some() && !sse.as_deref().is_some_and(|s| s.starts_with("aws:kms")) {
+            return Err(err(
+                400,
+                "InvalidArgument",
+                "Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms",
+                resource,
+            ));
+        }
+        let cannot_store = |e: io::Error| {
+            err(
+                400,
+                "InvalidArgument",
+                format!("The emulator cannot store this key next to the existing objects: {e}"),
+                resource,
+            )
+        };
+        if path.is_dir() {
+            return Err(cannot_store(io::Error::other("a prefix of other keys")));
+        }
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(cannot_store)?;
+        }
+        fs::write(path, &bytes).map_err(cannot_store)?;
+        let meta = ObjectMeta {
+            content_type: text("content-type"),
+            sse,
+            kms_key_id,
+        };
+        let mut headers = vec![("etag", etag(&bytes))];
+        sse_headers(&meta, &mut headers);
+        self.s3_store().meta.insert(path.to_path_buf(), meta);
+        Ok(S3Reply {
+            status: 200,
+            headers,
+            body: Vec::new(),
+        })
+    }
+}
+
+fn sse_headers(meta: &ObjectMeta, headers: &mut Vec<(&'static str, String)>) {
+    if let Some(sse) = &meta.sse {
+        headers.push(("x-amz-server-side-encryption", sse.clone()));
+    }
+    if let Some(key) = &meta.kms_key_id {
+        headers.push(("x-amz-server-side-encryption-aws-kms-key-id", key.clone()));
+    }
+}
+
+fn auth_error(kind: ErrorKind, message: String, resource: &str) -> S3Error {
+    match kind {
+        ErrorKind::MissingAuthenticationToken => err(403, "AccessDenied", "Access Denied", resource),
+        ErrorKind::UnrecognizedClient => err(
+            403,
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+            resource,
+        ),
+        ErrorKind::IncompleteSignature => err(400, "AuthorizationHeaderMalformed", message, resource),
+        _ => err(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+            resource,
+        ),
+    }
+}
+
+fn not_implemented(method: &Method, resource: &str) -> S3Error {
+    err(
+        501,
+        "NotImplemented",
+        format!("The emulator's S3 does not implement this request ({method} with these parameters)"),
+        resource,
+    )
+}
+
+fn internal(e: &io::Error, resource: &str) -> S3Error {
+    err(
+        500,
+        "InternalError",
+        format!("We encountered an internal error: {e}"),
+        resource,
+    )
+}
+
+fn is_file(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+}
+
+/// `"…"`: the first 16 bytes of the SHA-256 of the content, in hex (the
+/// length of an MD5 ETag; not an MD5).
+fn etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", hex(&Sha256::digest(bytes)[..16]))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn http_date(time: Option<SystemTime>) -> String {
+    let ts = time
+        .and_then(|t| Timestamp::try_from(t).ok())
+        .unwrap_or(Timestamp::UNIX_EPOCH);
+    ts.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+fn iso_time(time: Option<SystemTime>) -> String {
+    instant(
+        time.and_then(|t| Timestamp::try_from(t).ok())
+            .unwrap_or(Timestamp::UNIX_EPOCH),
+    )
+}
+
+/// Percent-decodes `text` (`+` stays `+`); `None` for a bad escape or bytes
+/// that are not UTF-8.
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hexits = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hexits, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Query parameters, decoded (`+` is a space, as in forms).
+fn parse_query(query: &str) -> BTreeMap<String, String> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| percent_decode(&s.replace('+', " ")).unwrap_or_else(|| s.to_owned());
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// S3's URL encoding of a key in a listing with `encoding-type=url`.
+fn url_encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub(crate) fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
+                out.push_str(&format!("&#x{:X};", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Decodes an `aws-chunked` body: `{hex size}[;chunk-signature=…]\r\n{data}\r\n`
+/// chunks up to a zero-sized one, then trailer lines `name:value\r\n` and a
+/// blank line. Chunk signatures are not verified. Returns the data and the
+/// trailers (lowercase names).
+pub(crate) fn decode_aws_chunked(body: &[u8]) -> Option<(Vec<u8>, BTreeMap<String, String>)> {
+    fn line(body: &[u8], at: usize) -> Option<(&str, usize)> {
+        let rest = body.get(at..)?;
+        let end = rest.windows(2).position(|w| w == b"\r\n")?;
+        Some((std::str::from_utf8(&rest[..end]).ok()?, at + end + 2))
+    }
+    let mut data = Vec::new();
+    let mut at = 0;
+    loop {
+        let (head, next) = line(body, at)?;
+        let size = head.split(';').next()?.trim();
+        let size = usize::from_str_radix(size, 16).ok()?;
+        at = next;
+        if size == 0 {
+            break;
+        }
+        data.extend_from_slice(body.get(at..at.checked_add(size)?)?);
+        at += size;
+        if body.get(at..at + 2)? != b"\r\n" {
+            return None;
+        }
+        at += 2;
+    }
+    let mut trailers = BTreeMap::new();
+    while at < body.len() {
+        let Some((text, next)) = line(body, at) else {
+            // A last trailer without its CRLF.
+            let text = std::str::from_utf8(&body[at..]).ok()?;
+            if let Some((k, v)) = text.split_once(':') {
+                trailers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+            }
+            break;
+        };
+        at = next;
+        if text.is_empty() {
+            break;
+        }
+        let (k, v) = text.split_once(':')?;
+        trailers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+    }
+    Some((data, trailers))
+}
+
+/// CRC-32 (IEEE 802.3, as `x-amz-checksum-crc32`).
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Standard base64 with padding.
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Every regular file under `dir`, as keys relative to it (`/`-separated).
+fn keys_under(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let kind = entry.file_type()?;
+        let key = format!("{prefix}{name}");
+        if kind.is_dir() {
+            keys_under(&entry.path(), &format!("{key}/"), out)?;
+        } else if kind.is_file() {
+            out.push((key, entry.path()));
+        }
+    }
+    Ok(())
+}
+
+fn list_objects_v2(
+    bucket: &str,
+    bucket_dir: &Path,
+    query: &BTreeMap<String, String>,
+    resource: &str,
+) -> Result<S3Reply, S3Error> {
+    if !bucket_dir.is_dir() {
+        return Err(err(404, "NoSuchBucket", NO_SUCH_BUCKET, resource));
+    }
+    let prefix = query.get("prefix").cloned().unwrap_or_default();
+    let delimiter = query.get("delimiter").cloned().filter(|d| !d.is_empty());
+    let max_keys = match query.get("max-keys") {
+        None => 1000,
+        Some(n) => n
+            .parse::<usize>()
+            .map_err(|_| {
+                err(
+                    400,
+                    "InvalidArgument",
+                    "Provided max-keys not an integer or within integer range",
+                    resource,
+                )
+            })?
+            .min(1000),
+    };
+    let url = match query.get("encoding-type").map(String::as_str) {
+        None => false,
+        Some("url") => true,
+        Some(_) => {
+            return Err(err(
+                400,
+                "InvalidArgument",
+                "Invalid Encoding Method specified in Request",
+                resource,
+            ));
+        }
+    };
+    let token = query.get("continuation-token");
+    // The token is the last key or common prefix of the page before, in hex.
+    let after = match token {
+        None => query.get("start-after").cloned(),
+        Some(t) => Some(unhex(t).ok_or_else(|| {
+            err(
+                400,
+                "InvalidArgument",
+                "The continuation token provided is incorrect",
+                resource,
+            )
+        })?),
+    };
+    let mut all = Vec::new();
+    keys_under(bucket_dir, "", &mut all).map_err(|e| internal(&e, resource))?;
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut contents = Vec::new();
+    let mut common: Vec<String> = Vec::new();
+    let mut truncated = false;
+    let mut last = None::<String>;
+    for (key, path) in all {
+        if !key.starts_with(&prefix) {
+            continue;
+        }
+        if let Some(after) = &after
+            && (key.as_str() <= after.as_str()
+                || (delimiter.is_some()
+                    && after.ends_with(delimiter.as_deref().unwrap_or(""))
+                    && key.starts_with(after.as_str())))
+        {
+            continue;
+        }
+        let group = delimiter.as_deref().and_then(|d| {
+            key[prefix.len()..]
+                .find(d)
+                .map(|at| key[..prefix.len() + at + d.len()].to_owned())
+        });
+        if let Some(group) = &group
+            && common.last() == Some(group)
+        {
+            continue;
+        }
+        if contents.len() + common.len() >= max_keys {
+            truncated = true;
+            break;
+        }
+        match group {
+            Some(group) => {
+                last = Some(group.clone());
+                common.push(group);
+            }
+            None => {
+                let bytes = fs::read(&path).map_err(|e| internal(&e, resource))?;
+                let modified = fs::metadata(&path).and_then(|m| m.modified()).ok();
+                last = Some(key.clone());
+                contents.push((key, etag(&bytes), bytes.len(), iso_time(modified)));
+            }
+        }
+    }
+    let enc = |s: &str| if url { url_encode(s) } else { xml_escape(s) };
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"{S3_XMLNS}\"><Name>{}</Name><Prefix>{}</Prefix>",
+        xml_escape(bucket),
+        enc(&prefix)
+    );
+    if let Some(after) = query.get("start-after") {
+        xml.push_str(&format!("<StartAfter>{}</StartAfter>", enc(after)));
+    }
+    if let Some(token) = token {
+        xml.push_str(&format!(
+            "<ContinuationToken>{}</ContinuationToken>",
+            xml_escape(token)
+        ));
+    }
+    xml.push_str(&format!(
+        "<KeyCount>{}</KeyCount><MaxKeys>{max_keys}</MaxKeys>",
+        contents.len() + common.len()
+    ));
+    if let Some(d) = &delimiter {
+        xml.push_str(&format!("<Delimiter>{}</Delimiter>", enc(d)));
+    }
+    if url {
+        xml.push_str("<EncodingType>url</EncodingType>");
+    }
+    xml.push_str(&format!("<IsTruncated>{truncated}</IsTruncated>"));
+    for (key, etag, size, modified) in &contents {
+        xml.push_str(&format!(
+            "<Contents><Key>{}</Key><LastModified>{modified}</LastModified><ETag>{}</ETag><Size>{size}</Size><StorageClass>STANDARD</StorageClass></Contents>",
+            enc(key),
+            xml_escape(etag)
+        ));
+    }
+    for group in &common {
+        xml.push_str(&format!(
+            "<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>",
+            enc(group)
+        ));
+    }
+    if truncated && let Some(last) = last {
+        xml.push_str(&format!(
+            "<NextContinuationToken>{}</NextContinuationToken>",
+            hex(last.as_bytes())
+        ));
+    }
+    xml.push_str("</ListBucketResult>");
+    Ok(S3Reply {
+        status: 200,
+        headers: vec![("content-type", "application/xml".to_owned())],
+        body: xml.into_bytes(),
+    })
+}
+
+fn unhex(text: &str) -> Option<String> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..text.len())
+        .step_by(2)
+        .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use aws_credential_types::Credentials;
+    use aws_sigv4::http_request::{
+        PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode, sign,
+    };
+    use aws_sigv4::sign::v4;
+    use axum::http::{HeaderName, HeaderValue};
+
+    use crate::EmulatorConfig;
+
+    /// Headers of a request signed for `s3` with `payload_hash` as
+    /// `x-amz-content-sha256`.
+    fn signed(
+        secret: &str,
+        method: &str,
+        uri: &str,
+        extra: &[(&str, &str)],
+        payload_hash: &str,
+    ) -> HeaderMap {
+        let identity = Credentials::new("test", secret, None, None, "test").into();
+        let mut settings = SigningSettings::default();
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("s3")
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .unwrap()
+            .into();
+        let mut headers: Vec<(&str, &str)> =
+            vec![("host", "localhost"), ("x-amz-content-sha256", payload_hash)];
+        headers.extend_from_slice(extra);
+        let request = SignableRequest::new(
+            method,
+            uri,
+            headers.iter().copied(),
+            SignableBody::Precomputed(payload_hash.to_owned()),
+        )
+        .unwrap();
+        let (instructions, _) = sign(request, &params).unwrap().into_parts();
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        for header in instructions.into_parts().0 {
+            map.insert(header.name(), HeaderValue::from_str(header.value()).unwrap());
+        }
+        map
+    }
+
+    #[tokio::test]
+    async fn unsigned_payloads_and_trailers_verify_and_bad_checksums_are_refused() {
+        let root = std::env::temp_dir().join(format!("hlx-emulator-s3-unit-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let config = EmulatorConfig {
+            output_root: Some(root.clone()),
+            ..Default::default()
+        };
+        let emulator = Emulator::new(config, Arc::new(hlx_clock::VirtualClock::default()));
+        let uri: Uri = "/b/dir%20x/k%2Bey?x-id=PutObject".parse().unwrap();
+        let crc = base64(&crc32(b"hello world").to_be_bytes());
+        let body = format!("b\r\nhello world\r\n0\r\nx-amz-checksum-crc32:{crc}\r\n\r\n");
+        let extra = [
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", "11"),
+            ("x-amz-trailer", "x-amz-checksum-crc32"),
+            ("x-amz-server-side-encryption", "aws:kms"),
+        ];
+        let trailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+        let headers = signed("test", "PUT", &uri.to_string(), &extra, trailer);
+        let reply = emulator.s3(&Method::PUT, &uri, &headers, body.as_bytes());
+        assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+        let object = emulator.s3_object("s3://b/dir x/k+ey").unwrap();
+        assert_eq!(object.bytes, b"hello world");
+        assert_eq!(
+            (object.sse.as_deref(), object.kms_key_id),
+            (Some("aws:kms"), None)
+        );
+
+        let bad = body.replace(&crc, "AAAAAA==");
+        let reply = emulator.s3(&Method::PUT, &uri, &headers, bad.as_bytes());
+        assert_eq!(reply.status, 400);
+        assert!(String::from_utf8_lossy(&reply.body).contains("<Code>BadDigest</Code>"));
+
+        let wrong = signed("other", "PUT", &uri.to_string(), &extra, trailer);
+        let reply = emulator.s3(&Method::PUT, &uri, &wrong, body.as_bytes());
+        assert_eq!(reply.status, 403);
+        assert!(String::from_utf8_lossy(&reply.body).contains("<Code>SignatureDoesNotMatch</Code>"));
+
+        let get: Uri = "/b/dir%20x/k%2Bey".parse().unwrap();
+        let headers = signed("test", "GET", &get.to_string(), &[], "UNSIGNED-PAYLOAD");
+        let reply = emulator.s3(&Method::GET, &get, &headers, b"");
+        assert_eq!((reply.status, reply.body.as_slice()), (200, &b"hello world"[..]));
+
+        let hash = hex(&Sha256::digest(b"abc"));
+        let headers = signed("test", "PUT", &uri.to_string(), &[], &hash);
+        let reply = emulator.s3(&Method::PUT, &uri, &headers, b"abd");
+        assert_eq!(reply.status, 400);
+        assert!(String::from_utf8_lossy(&reply.body).contains("XAmzContentSHA256Mismatch"));
+
+        let kms_without_sse = signed(
+            "test",
+            "PUT",
+            &uri.to_string(),
+            &[("x-amz-server-side-encryption-aws-kms-key-id", "alias/x")],
+            &hash,
+        );
+        let reply = emulator.s3(&Method::PUT, &uri, &kms_without_sse, b"abc");
+        assert_eq!(reply.status, 400);
+        assert!(String::from_utf8_lossy(&reply.body).contains("InvalidArgument"));
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn aws_chunked_bodies_decode_with_their_trailers() {
+        let body =
+            b"5;chunk-signature=abc\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n";
+        let (data, trailers) = decode_aws_chunked(body).unwrap();
+        assert_eq!(data, b"hello world");
+        assert_eq!(trailers["x-amz-checksum-crc32"], "DUoRhQ==");
+        assert_eq!(base64(&crc32(b"hello world").to_be_bytes()), "DUoRhQ==");
+        assert!(decode_aws_chunked(b"5\r\nhel").is_none());
+        assert_eq!(decode_aws_chunked(b"0\r\n\r\n").unwrap().0, b"");
+    }
+
+    #[test]
+    fn codecs() {
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(percent_decode("a%20b+c%2Fd").as_deref(), Some("a b+c/d"));
+        assert_eq!(percent_decode("bad%2"), None);
+        assert_eq!(unhex(&hex("a/b".as_bytes())).as_deref(), Some("a/b"));
+        assert_eq!(xml_escape("<a&'\">"), "&lt;a&amp;&apos;&quot;&gt;");
+        assert_eq!(url_encode("a b/é"), "a%20b/%C3%A9");
+    }
+}
