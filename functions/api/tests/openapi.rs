@@ -176,7 +176,8 @@ fn full_and_minimal_records() -> (Value, Value) {
     everything["until"] = json!("2026-11-24T09:00:00.000Z");
     everything["manifest"] = json!({
         "transactionTime": "2026-11-24T10:00:05.000Z", "files": 2, "errorFiles": 0,
-        "resources": {"Patient": 3}, "countsIncomplete": true
+        "resources": {"Patient": 3}, "countsIncomplete": true,
+        "uri": "s3://b/x/manifest.json", "writeError": "text"
     });
     everything["cancel"] = json!({"status": "CANCEL_SUBMITTED", "refused": "text"});
     let back: JobRecord = serde_json::from_value(everything.clone()).unwrap();

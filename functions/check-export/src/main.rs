@@ -1,7 +1,8 @@
 //! check-export: describes the export job once and says whether it ended,
-//! timed out, or when to look again.
+//! timed out, or when to look again; writes a completed export's
+//! `manifest.json` next to its files.
 
-use hlx_core::SdkHealthLakeJobs;
+use hlx_core::{S3ManifestStore, SdkHealthLakeJobs};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -11,9 +12,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let schedule = hlx_handlers::schedule_from_env()?;
     let config = hlx_core::aws::sdk_config().await;
     let jobs = SdkHealthLakeJobs::from_config(&config)?;
-    let (jobs, schedule) = (&jobs, &schedule);
+    let manifests = S3ManifestStore::from_config(&config);
+    let (jobs, manifests, schedule) = (&jobs, &manifests, &schedule);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        hlx_handlers::check_export(jobs, schedule, event.payload).await
+        hlx_handlers::check_export(jobs, manifests, schedule, event.payload).await
     }))
     .await
 }

@@ -44,6 +44,10 @@ pub enum HlxError {
     #[error("HealthLake did not answer: {0}")]
     HealthLakeUnavailable(String),
 
+    /// S3 refused or did not answer (the export's manifest).
+    #[error("S3 {code}: {message}")]
+    S3 { code: String, message: String },
+
     /// DynamoDB answered with an error.
     #[error("DynamoDB {code}: {message}")]
     DynamoDb { code: String, message: String },
@@ -81,6 +85,7 @@ impl HlxError {
             Self::InvalidInput(_) => INVALID_INPUT.to_owned(),
             Self::HealthLake { code, .. } => format!("HealthLake.{code}"),
             Self::HealthLakeUnavailable(_) => HEALTHLAKE_UNAVAILABLE.to_owned(),
+            Self::S3 { code, .. } => format!("S3.{code}"),
             Self::DynamoDb { code, .. } => format!("DynamoDB.{code}"),
             Self::DynamoDbUnavailable(_) => DYNAMODB_UNAVAILABLE.to_owned(),
             Self::RecordConflict { .. } => RECORD_CONFLICT.to_owned(),

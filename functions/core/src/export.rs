@@ -15,7 +15,8 @@ use crate::healthlake::{HealthLakeJobs, JobDescription, StartExportJob, StartImp
 use crate::history::JobHistory;
 use crate::import::ImportCounts;
 use crate::kind::JobKind;
-use crate::manifest::ManifestSummary;
+use crate::manifest::{ExportManifest, ManifestSummary};
+use crate::manifest_store::ManifestStore;
 use crate::poll::{PollSchedule, WakeBy};
 use crate::request::{ExportRequest, JobRequest, client_token_for};
 use crate::rest::RestExportJob;
@@ -64,6 +65,16 @@ pub struct CancelRequested {
     /// HealthLake's refusal (or the failure of the call), shown as it came.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+}
+
+/// Where an export's files go: its folder and the key they are encrypted
+/// with, for the `manifest.json` hlx writes next to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputTarget {
+    /// `{S3Uri}/{DatastoreId}-FHIR_EXPORT-{JobId}/`.
+    pub location: String,
+    pub kms_key_id: String,
 }
 
 /// The job as the state machine carries it between checks.
@@ -129,6 +140,9 @@ pub struct JobProgress {
     /// The cancel hlx asked for when it timed the export out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel: Option<CancelRequested>,
+    /// An export's folder and key: where its manifest is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputTarget>,
 }
 
 /// start-export's input: the execution input untouched, and who is asking.
@@ -244,7 +258,6 @@ pub async fn start_export(
     };
     Ok(JobProgress {
         kind,
-        job_id: started.job_id,
         datastore_id,
         job_name,
         client_token,
@@ -266,6 +279,14 @@ pub async fn start_export(
         message: None,
         timed_out_reason: None,
         import_counts: None,
+        output: match &request {
+            JobRequest::Export(export) => Some(OutputTarget {
+                location: export.output_location(&started.job_id),
+                kms_key_id: export.kms_key_id.clone(),
+            }),
+            JobRequest::Import(_) => None,
+        },
+        job_id: started.job_id,
         api,
         since,
         manifest: None,
@@ -352,17 +373,80 @@ async fn describe_progress(
 /// Describes the job once and decides: ended, timed out, or when to look again.
 pub async fn check_export(
     jobs: &impl HealthLakeJobs,
+    manifests: &impl ManifestStore,
     schedule: &PollSchedule,
     input: &CheckExportInput,
 ) -> Result<JobProgress, HlxError> {
     let previous = &input.progress;
     let now = input.now;
     let described = describe_progress(jobs, previous).await?;
+    let manifest = described.manifest.clone();
     let mut progress = next_progress(schedule, previous, described, now);
     if progress.outcome == Outcome::TimedOut && progress.kind == JobKind::Export {
         progress.cancel = Some(cancel_timed_out(jobs, &progress).await);
     }
+    if progress.outcome == Outcome::Succeeded
+        && let Some(target) = progress.output.clone()
+    {
+        progress.manifest = Some(Box::pin(write_manifest(manifests, &progress, manifest, &target)).await);
+    }
     Ok(progress)
+}
+
+/// Writes the completed export's `manifest.json` next to its files and
+/// summarizes it. A REST export's manifest is HealthLake's; a full SDK
+/// export's is built by listing its folder (no counts: HealthLake gives
+/// none, and reading every file is not the orchestrator's job), with the
+/// job's submit time as `transactionTime` (what the next incremental
+/// export may start from without missing a change). A manifest that cannot
+/// be written (or listed) is noted in the summary, never a failed export:
+/// the files are complete.
+async fn write_manifest(
+    manifests: &impl ManifestStore,
+    progress: &JobProgress,
+    given: Option<ExportManifest>,
+    target: &OutputTarget,
+) -> ManifestSummary {
+    let manifest = match given {
+        Some(manifest) => Ok(manifest),
+        None => manifests
+            .list_export(&target.location)
+            .await
+            .map(|(output, error)| ExportManifest {
+                transaction_time: progress.submit_time,
+                request: format!("StartFHIRExportJob {}", progress.job_id),
+                requires_access_token: false,
+                output,
+                error,
+            }),
+    };
+    let manifest = match manifest {
+        Ok(manifest) => manifest,
+        Err(err) => {
+            tracing::warn!(error_type = %err.error_name(), error = %err, "the export folder could not be listed");
+            return ManifestSummary {
+                transaction_time: progress.submit_time,
+                files: 0,
+                error_files: 0,
+                resources: Default::default(),
+                counts_incomplete: true,
+                uri: None,
+                write_error: Some(err.to_string()),
+            };
+        }
+    };
+    let mut summary = manifest.summary();
+    match manifests
+        .put_manifest(&target.location, &manifest, &target.kms_key_id)
+        .await
+    {
+        Ok(uri) => summary.uri = Some(uri),
+        Err(err) => {
+            tracing::warn!(error_type = %err.error_name(), error = %err, "manifest.json could not be written");
+            summary.write_error = Some(err.to_string());
+        }
+    }
+    summary
 }
 
 /// Asks HealthLake to cancel an export hlx has given up on, so that nothing
@@ -478,6 +562,7 @@ pub fn next_progress(
             .map(|m| m.summary())
             .or_else(|| previous.manifest.clone()),
         cancel: previous.cancel.clone(),
+        output: previous.output.clone(),
     }
 }
 

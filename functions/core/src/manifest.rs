@@ -58,6 +58,12 @@ pub struct ManifestSummary {
     /// Some file had no `count`: its type is missing from `resources`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub counts_incomplete: bool,
+    /// Where hlx wrote `manifest.json` (next to the files, KMS-encrypted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// Why it could not: the export's files are complete, only the index is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_error: Option<String>,
 }
 
 impl ManifestSummary {
@@ -122,6 +128,8 @@ impl ExportManifest {
             error_files: self.error.len() as u64,
             resources,
             counts_incomplete: !uncounted.is_empty(),
+            uri: None,
+            write_error: None,
         }
     }
 }

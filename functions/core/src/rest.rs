@@ -115,27 +115,31 @@ impl std::fmt::Debug for RestExportClient {
     }
 }
 
-/// HealthLake's endpoint as the SDK resolves it: a client-level override,
-/// else `AWS_ENDPOINT_URL_HEALTHLAKE` (or the profile's `endpoint_url` for
-/// HealthLake), else `AWS_ENDPOINT_URL`, else the Region's public endpoint.
+/// A service's endpoint override as the SDK resolves it: a client-level
+/// `endpoint_url`, else `AWS_ENDPOINT_URL_<SERVICE>` (or the profile's
+/// `endpoint_url` for the service), else `AWS_ENDPOINT_URL`. `None`: the
+/// service's public endpoint.
+pub fn service_endpoint(config: &SdkConfig, service_id: &str) -> Option<String> {
+    if config.get_origin("endpoint_url").is_client_config() {
+        return config.endpoint_url().map(str::to_owned);
+    }
+    config
+        .service_config()
+        .and_then(|conf| {
+            let key = aws_types::service_config::ServiceConfigKey::builder()
+                .service_id(service_id)
+                .env("AWS_ENDPOINT_URL")
+                .profile("endpoint_url")
+                .build()
+                .ok()?;
+            conf.load_config(key)
+        })
+        .or_else(|| config.endpoint_url().map(str::to_owned))
+}
+
+/// HealthLake's endpoint: the override ([`service_endpoint`]), else the Region's.
 pub fn healthlake_endpoint(config: &SdkConfig, region: &str) -> String {
-    let overridden = if config.get_origin("endpoint_url").is_client_config() {
-        config.endpoint_url().map(str::to_owned)
-    } else {
-        config
-            .service_config()
-            .and_then(|conf| {
-                let key = aws_types::service_config::ServiceConfigKey::builder()
-                    .service_id("HealthLake")
-                    .env("AWS_ENDPOINT_URL")
-                    .profile("endpoint_url")
-                    .build()
-                    .ok()?;
-                conf.load_config(key)
-            })
-            .or_else(|| config.endpoint_url().map(str::to_owned))
-    };
-    overridden
+    service_endpoint(config, "HealthLake")
         .unwrap_or_else(|| format!("https://healthlake.{region}.amazonaws.com"))
         .trim_end_matches('/')
         .to_owned()

@@ -130,6 +130,7 @@ fn progress(status: JobStatus, checks: u32) -> JobProgress {
         since: None,
         manifest: None,
         cancel: None,
+        output: None,
     }
 }
 

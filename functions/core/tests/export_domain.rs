@@ -157,6 +157,7 @@ fn progress() -> JobProgress {
         since: None,
         manifest: None,
         cancel: None,
+        output: None,
     }
 }
 
@@ -297,7 +298,7 @@ async fn check_passes_healthlake_errors_through_with_their_names() {
         progress: progress(),
         now: after(60),
     };
-    let err = check_export(&fake, &PollSchedule::default(), &input)
+    let err = check_export(&fake, &hlx_core::NoManifests, &PollSchedule::default(), &input)
         .await
         .unwrap_err();
     assert_eq!(err.error_name(), "HealthLake.ThrottlingException");
@@ -526,6 +527,7 @@ async fn an_import_request_starts_an_import_never_an_export_and_is_checked_as_on
     fake.descriptions.lock().unwrap().push_back(Ok(done));
     let checked = check_export(
         &fake,
+        &hlx_core::NoManifests,
         &schedule,
         &serde_json::from_value(json!({"progress": started, "now": "2026-01-01T03:00:00Z"})).unwrap(),
     )

@@ -94,6 +94,32 @@ impl HealthLakeJobs for FakeRest {
     }
 }
 
+/// Manifests as S3 would keep them: what was put where, with which key.
+#[derive(Default)]
+struct FakeManifests {
+    put: Mutex<Vec<(String, ExportManifest, String)>>,
+    listing: Vec<ManifestFile>,
+}
+
+impl hlx_core::ManifestStore for FakeManifests {
+    async fn put_manifest(
+        &self,
+        location: &str,
+        manifest: &ExportManifest,
+        kms: &str,
+    ) -> Result<String, HlxError> {
+        self.put
+            .lock()
+            .unwrap()
+            .push((location.to_owned(), manifest.clone(), kms.to_owned()));
+        Ok(hlx_core::manifest_store::manifest_uri(location))
+    }
+
+    async fn list_export(&self, _: &str) -> Result<(Vec<ManifestFile>, Vec<ManifestFile>), HlxError> {
+        Ok((self.listing.clone(), vec![]))
+    }
+}
+
 fn t0() -> Timestamp {
     "2026-01-02T02:00:00Z".parse().unwrap()
 }
@@ -338,7 +364,8 @@ fn rest_progress(fake: &FakeRest) -> hlx_core::JobProgress {
         "submitTime": "2026-01-02T02:00:00Z", "runningSince": "2026-01-02T02:00:00Z",
         "queuedSeconds": 0, "runningSeconds": 0, "checks": 1, "statusChecks": 1,
         "startAttempts": 1, "nextCheckSeconds": 60, "api": "rest",
-        "since": "2026-01-01T02:00:05.000Z"
+        "since": "2026-01-01T02:00:05.000Z",
+        "output": {"location": "s3://bucket/exports/ds1-FHIR_EXPORT-rest-1/", "kmsKeyId": "alias/hlx"}
     }))
     .unwrap()
 }
@@ -377,8 +404,10 @@ async fn a_completed_rest_export_carries_its_manifest_summary() {
             error: vec![],
         }),
     });
+    let manifests = FakeManifests::default();
     let checked = check_export(
         &fake,
+        &manifests,
         &PollSchedule::default(),
         &CheckExportInput {
             progress: rest_progress(&fake),
@@ -388,10 +417,21 @@ async fn a_completed_rest_export_carries_its_manifest_summary() {
     .await
     .unwrap();
     assert_eq!(checked.outcome, Outcome::Succeeded);
+    // HealthLake's manifest, as it came, next to the files with the export's key.
+    let put = manifests.put.lock().unwrap().clone();
+    assert_eq!(put.len(), 1);
+    assert_eq!(put[0].0, "s3://bucket/exports/ds1-FHIR_EXPORT-rest-1/");
+    assert_eq!(put[0].1.output.len(), 3);
+    assert_eq!(put[0].2, "alias/hlx");
     let manifest = checked.manifest.clone().unwrap();
     assert_eq!(manifest.files, 3);
     assert_eq!(manifest.resources.get("Observation"), Some(&9));
     assert_eq!(manifest.total_resources(), 13);
+    assert_eq!(
+        manifest.uri.as_deref(),
+        Some("s3://bucket/exports/ds1-FHIR_EXPORT-rest-1/manifest.json")
+    );
+    assert_eq!(manifest.write_error, None);
     assert_eq!(checked.since, Some("2026-01-01T02:00:05Z".parse().unwrap()));
     // And the record keeps it, with the chain it continues.
     let record = JobRecord::from_request(
@@ -433,6 +473,7 @@ async fn a_timed_out_export_is_cancelled_in_healthlake_and_a_refusal_is_kept() {
         let late = t0() + SignedDuration::try_from(schedule.max_run).unwrap() + SignedDuration::from_secs(1);
         let checked = check_export(
             &fake,
+            &hlx_core::NoManifests,
             &schedule,
             &CheckExportInput {
                 progress: rest_progress(&fake),
@@ -451,4 +492,66 @@ async fn a_timed_out_export_is_cancelled_in_healthlake_and_a_refusal_is_kept() {
             assert_eq!(cancel.status.as_deref(), Some("CANCEL_SUBMITTED"));
         }
     }
+}
+
+#[tokio::test]
+async fn a_full_sdk_export_gets_a_manifest_built_from_its_folder() {
+    #[derive(Default)]
+    struct Sdk;
+    impl HealthLakeJobs for Sdk {
+        async fn start_export(&self, _: &StartExportJob) -> Result<StartedJob, HlxError> {
+            unreachable!()
+        }
+        async fn describe_export(&self, _: &str, _: &str) -> Result<JobDescription, HlxError> {
+            Ok(JobDescription {
+                job_id: "sdk-job".into(),
+                status: JobStatus::Completed,
+                submit_time: t0(),
+                end_time: Some(t0() + SignedDuration::from_hours(2)),
+                message: None,
+                import_counts: None,
+                manifest: None,
+            })
+        }
+        async fn start_import(&self, _: &StartImportJob) -> Result<StartedJob, HlxError> {
+            unreachable!()
+        }
+        async fn describe_import(&self, _: &str, _: &str) -> Result<JobDescription, HlxError> {
+            unreachable!()
+        }
+    }
+    let manifests = FakeManifests {
+        listing: vec![
+            ManifestFile {
+                resource_type: "Patient".into(),
+                url: "s3://b/p".into(),
+                count: None,
+            },
+            ManifestFile {
+                resource_type: "Observation".into(),
+                url: "s3://b/o".into(),
+                count: None,
+            },
+        ],
+        ..FakeManifests::default()
+    };
+    let mut progress = rest_progress(&FakeRest::default());
+    progress.api = ExportApi::Sdk;
+    progress.since = None;
+    let checked = check_export(
+        &Sdk,
+        &manifests,
+        &PollSchedule::default(),
+        &CheckExportInput {
+            progress,
+            now: t0() + SignedDuration::from_hours(3),
+        },
+    )
+    .await
+    .unwrap();
+    let summary = checked.manifest.unwrap();
+    assert_eq!((summary.files, summary.counts_incomplete), (2, true));
+    // No transactionTime from HealthLake: the submit time, which can only repeat a change.
+    assert_eq!(summary.transaction_time, t0());
+    assert_eq!(manifests.put.lock().unwrap()[0].1.output.len(), 2);
 }

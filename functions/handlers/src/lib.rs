@@ -6,8 +6,8 @@
 //! `lambda_runtime`; local mode calls the very same functions in process.
 
 use hlx_core::{
-    AwaitExportInput, CheckExportInput, HealthLakeJobs, HlxError, JobHistory, JobStore, PollSchedule,
-    RecordRequest, StartExportInput, TaskTokens, WaitStore,
+    AwaitExportInput, CheckExportInput, HealthLakeJobs, HlxError, JobHistory, JobStore, ManifestStore,
+    PollSchedule, RecordRequest, StartExportInput, TaskTokens, WaitStore,
 };
 use lambda_runtime::Diagnostic;
 use serde::de::DeserializeOwned;
@@ -129,13 +129,14 @@ pub async fn job_events(
 /// check-export: describe the job once and decide.
 pub async fn check_export(
     jobs: &impl HealthLakeJobs,
+    manifests: &impl ManifestStore,
     schedule: &PollSchedule,
     payload: Value,
 ) -> Result<Value, FunctionError> {
     let input: CheckExportInput = parse(payload)?;
     let progress = logged(
         "check-export",
-        hlx_core::check_export(jobs, schedule, &input).await,
+        hlx_core::check_export(jobs, manifests, schedule, &input).await,
     )?;
     tracing::info!(
         job_id = %progress.job_id,

@@ -346,6 +346,8 @@ class HlxStack extends Stack {
     const describeJobs = (sid, action) => new iam.PolicyStatement({ sid, actions: [action], resources: [datastoreArn] });
     // Wait items (keys AWAIT#...) share the job table; these grants reach no job record.
     const waitItemsOnly = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['AWAIT#*'] } };
+    // `bucket/prefix` of the export location, split by CloudFormation at deploy (as in the SAM template).
+    const exportLocation = cdk.Fn.select(1, cdk.Fn.split('s3://', config.exportS3Uri));
     const permissions = {
       StartExport: [
         new iam.PolicyStatement({
@@ -396,6 +398,28 @@ class HlxStack extends Stack {
           sid: 'DescribeAndCancelRestExportsOfTheDatastore',
           actions: ['healthlake:DescribeFHIRExportJobWithGet', 'healthlake:CancelFHIRExportJobWithDelete'],
           resources: [datastoreArn],
+        }),
+        // manifest.json next to each completed export's files, under the
+        // export location only, and the listing of a full export's folder;
+        // encrypted with the export key through S3 only. The same
+        // intrinsics as the SAM template (the location is split at deploy).
+        new iam.PolicyStatement({
+          sid: 'WriteManifestsUnderTheExportLocation',
+          actions: ['s3:PutObject'],
+          resources: [cdk.Fn.sub('arn:${AWS::Partition}:s3:::${Location}*', { Location: exportLocation })],
+        }),
+        new iam.PolicyStatement({
+          sid: 'ListExportFoldersUnderTheExportLocation',
+          actions: ['s3:ListBucket'],
+          resources: [
+            cdk.Fn.sub('arn:${AWS::Partition}:s3:::${Bucket}', { Bucket: cdk.Fn.select(0, cdk.Fn.split('/', exportLocation)) }),
+          ],
+        }),
+        new iam.PolicyStatement({
+          sid: 'EncryptManifestsWithTheExportKeyThroughS3',
+          actions: ['kms:GenerateDataKey'],
+          resources: [config.kmsKeyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${cdk.Aws.REGION}.${cdk.Aws.URL_SUFFIX}` } },
         }),
       ],
       RecordResult: [
@@ -467,8 +491,22 @@ class HlxStack extends Stack {
 
     this.functions = {};
     this.functionRoles = {};
+    // The manifest objects are every key under the export location: a
+    // prefix wildcard, the narrowest S3 grant that names no object in advance.
+    const manifestObjects = JSON.stringify([
+      'arn:${AWS::Partition}:s3:::${Location}*',
+      { Location: config.exportS3Uri.replace(/^s3:\/\//, '') },
+    ]);
+    const nags = {
+      CheckExport: [
+        [
+          `AwsSolutions-IAM5[Resource::${manifestObjects}]`,
+          'check-export writes manifest.json next to each export; export folders are named by HealthLake job ids, known only at run time, all under the export location.',
+        ],
+      ],
+    };
     for (const f of TASK_FUNCTIONS) {
-      rustLambda(f, permissions[f.id], environments[f.id]);
+      rustLambda(f, permissions[f.id], environments[f.id], nags[f.id] ?? []);
     }
 
     // ---------------------------------------------------- export state machine

@@ -131,9 +131,10 @@ const NO_VALUE = Symbol('AWS::NoValue');
  * ${X.Y}, Sub and Join spelled out; If decided by `conditions`. What it
  * cannot decide is left as it is.
  */
-function render(value, conditions = {}) {
+function render(value, conditions = {}, params = {}) {
+  const again = (v) => render(v, conditions, params);
   if (Array.isArray(value)) {
-    return value.map((v) => render(v, conditions)).filter((v) => v !== NO_VALUE);
+    return value.map(again).filter((v) => v !== NO_VALUE);
   }
   if (value === null || typeof value !== 'object') return value;
   const keys = Object.keys(value);
@@ -142,23 +143,35 @@ function render(value, conditions = {}) {
     const arg = value[k];
     if (k === 'Ref') return arg === 'AWS::NoValue' ? NO_VALUE : `\${${arg}}`;
     if (k === 'Fn::GetAtt') return `\${${Array.isArray(arg) ? arg.join('.') : arg}}`;
-    if (k === 'Fn::Join') return render(arg[1], conditions).join(arg[0]);
+    if (k === 'Fn::Join') return again(arg[1]).join(arg[0]);
+    // Split and Select of a parameter's value (given in `params`), as
+    // CloudFormation evaluates them at deploy and CDK at synth.
+    if (k === 'Fn::Split') {
+      const source = again(arg[1]);
+      const named = typeof source === 'string' && /^\$\{([^}]+)\}$/.exec(source);
+      const text = named && named[1] in params ? String(params[named[1]]) : source;
+      return typeof text === 'string' && !/\$\{/.test(text) ? text.split(arg[0]) : value;
+    }
+    if (k === 'Fn::Select') {
+      const list = again(arg[1]);
+      return Array.isArray(list) ? list[arg[0]] : value;
+    }
     if (k === 'Fn::Sub') {
       if (typeof arg === 'string') return arg;
       const [text, vars] = arg;
       return text.replace(/\$\{([^}!]+)\}/g, (whole, name) =>
-        Object.prototype.hasOwnProperty.call(vars, name) ? String(render(vars[name], conditions)) : whole,
+        Object.prototype.hasOwnProperty.call(vars, name) ? String(again(vars[name])) : whole,
       );
     }
     if (k === 'Fn::If') {
       const [condition, whenTrue, whenFalse] = arg;
       if (!(condition in conditions)) throw new Error(`render: unknown condition ${condition}`);
-      return render(conditions[condition] ? whenTrue : whenFalse, conditions);
+      return again(conditions[condition] ? whenTrue : whenFalse);
     }
   }
   const out = {};
   for (const [k, v] of Object.entries(value)) {
-    const r = render(v, conditions);
+    const r = again(v);
     if (r !== NO_VALUE) out[k] = r;
   }
   return out;

@@ -54,7 +54,7 @@ function parseJsonStrings(v) {
   }
   return v;
 }
-const fromSam = (v) => canonical(parseJsonStrings(render(v, conditions)));
+const fromSam = (v) => canonical(parseJsonStrings(render(v, conditions, values)));
 const fromCdk = (v) => canonical(parameterize(parseJsonStrings(render(v)), values));
 
 /** CDK's own resources, or those SAM generates from AWS::Serverless::Api. */

@@ -324,6 +324,9 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
     'DescribeAndCancelRestExportsOfTheDatastore',
     'DescribeExportsOfTheDatastore',
     'DescribeImportsOfTheDatastore',
+    'EncryptManifestsWithTheExportKeyThroughS3',
+    'ListExportFoldersUnderTheExportLocation',
+    'WriteManifestsUnderTheExportLocation',
     'WriteOwnLogs',
     'XRayHasNoResourceLevelPermissions',
   ]);
@@ -331,6 +334,18 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
   assert.deepEqual(check.DescribeExportsOfTheDatastore.Resource, [datastoreArn]);
   assert.deepEqual(check.DescribeImportsOfTheDatastore.Action, ['healthlake:DescribeFHIRImportJob']);
   assert.deepEqual(check.DescribeImportsOfTheDatastore.Resource, [datastoreArn]);
+  // manifest.json: objects under the export location only, the export key through S3 only.
+  assert.deepEqual(check.WriteManifestsUnderTheExportLocation.Action, ['s3:PutObject']);
+  const location = REQUIRED.exportS3Uri.replace(/^s3:\/\//, '');
+  assert.deepEqual(check.WriteManifestsUnderTheExportLocation.Resource, [`arn:\${AWS::Partition}:s3:::${location}*`]);
+  assert.deepEqual(check.ListExportFoldersUnderTheExportLocation.Action, ['s3:ListBucket']);
+  assert.deepEqual(check.ListExportFoldersUnderTheExportLocation.Resource, [
+    `arn:\${AWS::Partition}:s3:::${location.split('/')[0]}`,
+  ]);
+  assert.deepEqual(check.EncryptManifestsWithTheExportKeyThroughS3.Resource, [REQUIRED.kmsKeyArn]);
+  assert.deepEqual(check.EncryptManifestsWithTheExportKeyThroughS3.Condition, {
+    StringEquals: { 'kms:ViaService': 's3.${AWS::Region}.${AWS::URLSuffix}' },
+  });
 
   const record = statementsBySid(cfn, 'RecordResultFunctionRole');
   assert.deepEqual(Object.keys(record).sort(), [
@@ -526,7 +541,7 @@ test('IAM: "*" only where AWS offers nothing narrower, no AWS-managed or inline 
   assert.deepEqual(resourcesOfType(cfn, 'AWS::IAM::Policy'), {});
 });
 
-test('IAM: HealthLake on the data store only, exactly the job actions of each role; no S3 anywhere', () => {
+test('IAM: HealthLake on the data store only, exactly the job actions of each role; S3 only for the manifest', () => {
   // Imports and exports alike: start-export starts them, check-export and
   // await-export read them; nothing else may call HealthLake.
   const expected = {
@@ -551,8 +566,13 @@ test('IAM: HealthLake on the data store only, exactly the job actions of each ro
       for (const st of render(policy.Properties.PolicyDocument.Statement, ON)) {
         const actions = asList(st.Action);
         // HealthLake reads the import input and writes every output with the
-        // data access role (a parameter): no role of this stack touches S3.
-        assert.ok(!actions.some((a) => a.startsWith('s3:')), `${id}: ${actions.join(', ')}`);
+        // data access role (a parameter); the stack's only S3 grant is
+        // check-export's manifest.json under the export location.
+        const s3 = actions.filter((a) => a.startsWith('s3:'));
+        if (s3.length > 0) {
+          assert.equal(id, 'CheckExportFunctionRolePolicy', `${id}: ${actions.join(', ')}`);
+          assert.ok(['s3:PutObject', 's3:ListBucket'].includes(s3.join()), `${id}: ${s3.join(', ')}`);
+        }
         const healthlake = actions.filter((a) => a.startsWith('healthlake:'));
         if (healthlake.length === 0) continue;
         assert.deepEqual(asList(st.Resource), [datastoreArn], `${id} ${st.Sid}: the data store only`);

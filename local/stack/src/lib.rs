@@ -41,7 +41,7 @@ use hlx_asl_runner::{
 use hlx_clock::{SharedClock, SystemClock, VirtualClock};
 use hlx_core::{
     AnyJobStore, DynamoDbJobStore, ExportSelection, HlxError, InMemoryJobStore, JobKind, JobRecord, JobStore,
-    PollSchedule, RestExportClient, SdkHealthLakeJobs, SdkTaskTokens,
+    PollSchedule, RestExportClient, S3ManifestStore, SdkHealthLakeJobs, SdkTaskTokens,
 };
 use hlx_healthlake_emulator::{
     Churn, Emulator, EmulatorConfig, EventFaults, Faults, JobProfile, ServerHandle, pattern_matches,
@@ -220,6 +220,7 @@ pub type LocalStore = AnyJobStore;
 /// with the same SDK clients over HTTP.
 struct InProcessFunctions {
     jobs: SdkHealthLakeJobs,
+    manifests: S3ManifestStore,
     tokens: SdkTaskTokens,
     schedule: PollSchedule,
     store: Arc<LocalStore>,
@@ -233,7 +234,9 @@ impl InProcessFunctions {
         let store = self.store.as_ref();
         let result = match name {
             "start-export" => hlx_handlers::start_export(&self.jobs, store, &self.schedule, payload).await,
-            "check-export" => hlx_handlers::check_export(&self.jobs, &self.schedule, payload).await,
+            "check-export" => {
+                hlx_handlers::check_export(&self.jobs, &self.manifests, &self.schedule, payload).await
+            }
             "record-result" => hlx_handlers::record_result(store, payload).await,
             "await-export" => hlx_handlers::await_export(store, &self.jobs, &self.tokens, payload).await,
             "job-events" => hlx_handlers::job_events(store, &self.tokens, payload).await,
@@ -586,8 +589,16 @@ impl LocalStack {
                     server.endpoint_url(),
                 )
                 .map_err(|e| format!("the FHIR REST client could not be built: {e}"))?;
+                // The emulator also serves S3 over its output directory (path style).
+                let manifests = S3ManifestStore::new(aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&sdk)
+                        .endpoint_url(server.endpoint_url())
+                        .force_path_style(true)
+                        .build(),
+                ));
                 Functions::InProcess(Arc::new(InProcessFunctions {
                     jobs: SdkHealthLakeJobs::new(healthlake).with_rest(rest),
+                    manifests,
                     tokens: SdkTaskTokens::new(sfn_client),
                     schedule: config.schedule.clone(),
                     store: store.clone(),
@@ -602,6 +613,7 @@ impl LocalStack {
                 };
                 let mut env: Vec<(String, String)> = vec![
                     ("AWS_ENDPOINT_URL_HEALTHLAKE".into(), server.endpoint_url()),
+                    ("AWS_ENDPOINT_URL_S3".into(), server.endpoint_url()),
                     ("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint.clone()),
                     ("AWS_ENDPOINT_URL_SFN".into(), sfn_endpoint.clone()),
                     ("AWS_ACCESS_KEY_ID".into(), LOCAL_ACCESS_KEY.into()),

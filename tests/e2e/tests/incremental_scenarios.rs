@@ -138,6 +138,35 @@ fn assert_exported(s: &Scenario, record: &JobRecord, expected: &Ids) {
         manifest.files as usize,
         job.output_files.iter().filter(|f| !f.error).count()
     );
+    assert_manifest_file(s, record);
+}
+
+/// `manifest.json` is next to the files, written by check-export over S3 with
+/// the export's KMS key, and says what the record says.
+fn assert_manifest_file(s: &Scenario, record: &JobRecord) {
+    let summary = record.manifest.as_ref().expect("a manifest summary");
+    assert_eq!(summary.write_error, None, "{}", record.export_id);
+    let uri = summary.uri.as_deref().expect("manifest.json was written");
+    assert_eq!(
+        uri,
+        format!("{}manifest.json", record.output_location.as_deref().unwrap()),
+        "next to the files"
+    );
+    let object = s.stack.emulator.s3_object(uri).expect("the object exists");
+    assert_eq!(object.sse.as_deref(), Some("aws:kms"));
+    assert_eq!(object.kms_key_id.as_deref(), Some("alias/hlx-local-exports"));
+    assert_eq!(object.content_type.as_deref(), Some("application/json"));
+    let manifest: Value = serde_json::from_slice(&object.bytes).unwrap();
+    assert_eq!(
+        manifest["transactionTime"],
+        json!(hlx_core::time::format(summary.transaction_time))
+    );
+    let files = manifest["output"].as_array().unwrap();
+    assert_eq!(files.len() as u64, summary.files);
+    for file in files {
+        let url = file["url"].as_str().unwrap();
+        assert!(s.stack.emulator.s3_object(url).is_some(), "{url} exists");
+    }
 }
 
 #[tokio::test]
@@ -496,4 +525,38 @@ async fn unsigned_and_badly_signed_requests_are_refused_and_start_nothing() {
         .unwrap();
     assert_eq!(started.status, JobStatus::Submitted);
     assert_eq!(s.exports_started(), 1);
+}
+
+#[tokio::test]
+async fn a_full_sdk_export_gets_a_manifest_from_its_folder() {
+    let s = incremental("inc-sdk-manifest", |c| c.nightly = ExportSelection::default()).await;
+    let (done, record) = night(&s, 0, "full-night").await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    assert_eq!(
+        s.calls("StartFHIRExportJob"),
+        1,
+        "a plain full export goes through the SDK"
+    );
+    let job = job_of(&s, &record);
+    let summary = record
+        .manifest
+        .as_ref()
+        .expect("a manifest built by listing the folder");
+    assert_eq!(
+        summary.files as usize,
+        job.output_files.iter().filter(|f| !f.error).count()
+    );
+    assert!(
+        summary.counts_incomplete,
+        "no counts without HealthLake's manifest"
+    );
+    assert_eq!(Some(summary.transaction_time), record.submitted_at);
+    assert_manifest_file(&s, &record);
+    // And an incremental night after it continues from there.
+    let mut request = s.stack.export_request(s.datastore());
+    request["mode"] = json!("incremental");
+    s.stack.advance_to(first_night() + SignedDuration::from_hours(24));
+    let done = s.run("after-full", request).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    assert_eq!(s.record("after-full").await.since, record.submitted_at);
 }
