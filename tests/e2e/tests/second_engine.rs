@@ -149,6 +149,10 @@ fn comparable(record: &hlx_core::JobRecord) -> Value {
     ] {
         object.remove(field);
     }
+    // A full export's manifest takes its submit time as transactionTime.
+    if let Some(manifest) = object.get_mut("manifest").and_then(Value::as_object_mut) {
+        manifest.remove("transactionTime");
+    }
     value
 }
 
