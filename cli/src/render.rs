@@ -159,6 +159,39 @@ pub fn status(view: &JobView) -> String {
         lines.push(("resources", resources));
         lines.push(("files", files));
     }
+    if r.mode.as_deref() == Some("incremental") || r.chain() != "system" {
+        let since = r
+            .since
+            .map(|t| format!("changes since {}", time(t)))
+            .unwrap_or_else(|| "everything (no earlier completed export of this selection)".into());
+        let mode = r.mode.as_deref().unwrap_or("full");
+        lines.push(("selection", format!("{mode} {}, {since}", r.chain())));
+    }
+    if let Some(m) = &r.manifest {
+        let per_type: Vec<String> = m.resources.iter().map(|(t, n)| format!("{t} {n}")).collect();
+        lines.push((
+            "manifest",
+            format!(
+                "{} file(s), {} resource(s) ({}); transactionTime {}",
+                m.files,
+                m.total_resources(),
+                per_type.join(", "),
+                time(m.transaction_time)
+            ),
+        ));
+        match (&m.uri, &m.write_error) {
+            (Some(uri), _) => lines.push(("manifest file", uri.clone())),
+            (None, Some(error)) => lines.push(("manifest file", format!("not written: {error}"))),
+            _ => {}
+        }
+    }
+    if let Some(cancel) = &r.cancel {
+        match (&cancel.status, &cancel.refused) {
+            (Some(status), _) => lines.push(("cancelled", format!("after the timeout: HealthLake {status}"))),
+            (None, Some(refused)) => lines.push(("cancel refused", refused.clone())),
+            _ => {}
+        }
+    }
     if r.checks > 0 || r.start_attempts > 0 {
         lines.push((
             "checks",
@@ -339,6 +372,42 @@ mod tests {
             manifest: None,
             cancel: None,
         }
+    }
+
+    #[test]
+    fn an_incremental_export_shows_its_selection_manifest_and_cancel() {
+        let mut r = record(RecordStatus::TimedOut);
+        r.mode = Some("incremental".into());
+        r.chain = Some("group/g1".into());
+        r.since = Some("2026-01-01T02:00:30Z".parse().unwrap());
+        r.manifest = Some(hlx_core::ManifestSummary {
+            transaction_time: "2026-01-02T02:00:30Z".parse().unwrap(),
+            files: 2,
+            error_files: 0,
+            resources: [("Patient".to_owned(), 3)].into(),
+            counts_incomplete: false,
+            uri: None,
+            write_error: Some("S3 AccessDenied: PutObject".into()),
+        });
+        r.cancel = Some(hlx_core::export::CancelRequested {
+            status: None,
+            refused: Some("HealthLake ValidationException: not-supported".into()),
+        });
+        let text = status(&JobView {
+            record: r,
+            source: crate::view::Source::Record,
+            execution: None,
+        });
+        assert!(
+            text.contains("incremental group/g1, changes since 2026-01-01"),
+            "{text}"
+        );
+        assert!(text.contains("2 file(s), 3 resource(s) (Patient 3)"), "{text}");
+        assert!(text.contains("not written: S3 AccessDenied"), "{text}");
+        assert!(
+            text.contains("cancel refused") && text.contains("not-supported"),
+            "{text}"
+        );
     }
 
     #[test]
