@@ -402,7 +402,23 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
         }
         match hlx_core::cancel_export_by_id(&self.store, healthlake, id).await {
             Ok(accepted) => Ok(json_response(StatusCode::ACCEPTED, &accepted)),
-            Err(CancelError::NotFound(_)) => Err(ApiError::not_found(format!("no export has the id {id:?}"))),
+            // No record yet: an execution that has not written one has no HealthLake job to cancel.
+            Err(CancelError::NotFound(_)) => match self
+                .executions
+                .describe(id)
+                .await
+                .map_err(|e| sfn_error("DescribeExecution", e, request_id))?
+            {
+                Some(execution)
+                    if record_from_execution(&execution, self.clock.now()).kind == JobKind::Export =>
+                {
+                    Err(ApiError::not_cancellable(format!(
+                        "export {id} has no HealthLake job yet (its execution is {}); cancel it once it has started",
+                        execution.status
+                    )))
+                }
+                _ => Err(ApiError::not_found(format!("no export has the id {id:?}"))),
+            },
             Err(err @ (CancelError::NotStarted { .. } | CancelError::AlreadyEnded { .. })) => {
                 Err(ApiError::not_cancellable(err.to_string()))
             }

@@ -90,7 +90,11 @@ async fn build(cli: &Cli) -> Result<LocalApi, String> {
     .map_err(|e| e.to_string())?;
     let clock = Arc::new(SystemClock);
     let any_endpoint = env_set("AWS_ENDPOINT_URL");
-    let sdk = if any_endpoint || env_set("AWS_ENDPOINT_URL_DYNAMODB") || env_set("AWS_ENDPOINT_URL_SFN") {
+    let sdk = if any_endpoint
+        || env_set("AWS_ENDPOINT_URL_DYNAMODB")
+        || env_set("AWS_ENDPOINT_URL_SFN")
+        || env_set("AWS_ENDPOINT_URL_HEALTHLAKE")
+    {
         Some(hlx_core::aws::sdk_config().await)
     } else {
         None
