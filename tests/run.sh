@@ -17,7 +17,7 @@ step() {
   local start=$SECONDS
   echo "==> $name"
   if "$@"; then
-    summary+=("$(printf '%-34s %4ss  ok' "$name" $((SECONDS - start)))")
+    summary+=("$(printf '%-34s %4ss  ok   target/ %s' "$name" $((SECONDS - start)) "$(du -sh target 2>/dev/null | cut -f1)")")
   else
     summary+=("$(printf '%-34s %4ss  FAILED' "$name" $((SECONDS - start)))")
     printf '%s\n' "${summary[@]}"

@@ -4,7 +4,7 @@
 //! NDJSON under the input prefix and loads it into the data store), its
 //! events routed to job-events, and job history in moto's DynamoDB.
 //!
-//! `cargo test -p hlx-e2e --test import_scenarios -- --nocapture` prints the
+//! `cargo test -p hlx-e2e --test e2e import_scenarios:: -- --nocapture` prints the
 //! state transitions of each scenario.
 
 use std::collections::{BTreeMap, BTreeSet};

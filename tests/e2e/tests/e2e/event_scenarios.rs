@@ -5,7 +5,7 @@
 //! them by the deployed pattern, the runner's Step Functions API answering
 //! the functions' `SendTaskSuccess`, and moto's DynamoDB.
 //!
-//! `cargo test -p hlx-e2e --test event_scenarios -- --nocapture` prints each
+//! `cargo test -p hlx-e2e --test e2e event_scenarios:: -- --nocapture` prints each
 //! scenario's detection delay, transitions and events.
 
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //!
 //! Each scenario asserts the final DynamoDB record, the number of HealthLake
 //! export jobs started, the state transitions and the execution's end.
-//! `cargo test -p hlx-e2e --test export_scenarios -- --nocapture` prints the
+//! `cargo test -p hlx-e2e --test e2e export_scenarios:: -- --nocapture` prints the
 //! transition count of each.
 
 use std::time::Duration;
