@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
@@ -22,36 +21,9 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const KMS: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-const ROLE: &str = "arn:aws:iam::123456789012:role/HealthLakeExport";
+use crate::common::{KMS, ROLE, TempDir, files_under};
+
 const BUCKET: &str = "hlx-exports";
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "hlx-emulator-s3-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("temp dir");
-        Self(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The client as an application builds it against the emulator: endpoint
 /// override and path-style addressing, retries off.
@@ -484,7 +456,7 @@ async fn keys_are_percent_decoded_and_cannot_leave_the_root() {
         assert!(path.is_file());
     }
     let escaped = |dir: &Path| {
-        walk(dir)
+        files_under(dir)
             .into_iter()
             .filter(|p| {
                 p.file_name()
@@ -495,19 +467,6 @@ async fn keys_are_percent_decoded_and_cannot_leave_the_root() {
     };
     assert_eq!(escaped(h.out.path()), Vec::<PathBuf>::new());
     assert!(!std::env::temp_dir().join("escaped.txt").exists());
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[tokio::test]

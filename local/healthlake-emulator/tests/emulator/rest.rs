@@ -2,13 +2,12 @@
 //! SigV4 signer (`aws-sigv4`): authentication, kick-off, status, cancel,
 //! `_type` / `_since` / `_until`, Patient and Group scopes, churn.
 
-mod client;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use client::{Auth, Harness, KMS, ROLE, S3, files_under, send, ts};
+use crate::common::{KMS, ROLE, files_under};
+use crate::rest_client::{self, Auth, Harness, S3, send, ts};
 use hlx_clock::{Clock, VirtualClock};
 use hlx_healthlake_emulator::{
     ChangeKind, Churn, Emulator, EmulatorConfig, ExportScope, FaultSpec, Faults, JobProfile, Operation,
@@ -53,7 +52,7 @@ fn lines_of(path: &std::path::Path) -> usize {
 async fn every_rest_request_is_verified_and_refusals_are_awss() {
     let h = Harness::new(clinic()).await;
     let path = format!("/datastore/{}/r4/$export", h.datastore_id);
-    let body = client::kickoff_body("auth");
+    let body = rest_client::kickoff_body("auth");
     let cases = [
         (
             Auth::None,
@@ -120,7 +119,7 @@ async fn every_rest_request_is_verified_and_refusals_are_awss() {
         .request(
             "POST",
             &format!("/datastore/{}/r4/%24export?_type=Patient", h.datastore_id),
-            Some(&client::kickoff_body("encoded")),
+            Some(&rest_client::kickoff_body("encoded")),
         )
         .await;
     assert_eq!(encoded.status, 202, "{encoded:?}");
@@ -145,7 +144,7 @@ async fn configured_credentials_replace_the_default() {
     })
     .await;
     let path = format!("/datastore/{}/r4/$export", h.datastore_id);
-    let body = client::kickoff_body("creds");
+    let body = rest_client::kickoff_body("creds");
     let ok = send(
         &h.addr(),
         &Auth::key("AKIAEMULATOR", "s3cr3t"),
@@ -602,13 +601,13 @@ async fn bad_kickoffs_are_refused_with_an_operation_outcome_and_make_no_job() {
         &h.auth,
         "POST",
         &path,
-        Some(&client::kickoff_body("x")),
+        Some(&rest_client::kickoff_body("x")),
         false,
     )
     .await;
     assert_eq!(no_prefer.status, 400);
     assert_eq!(no_prefer.issue().0, "invalid");
-    let mut body = client::kickoff_body("x");
+    let mut body = rest_client::kickoff_body("x");
     body["OutputDataConfig"]["S3Configuration"]["S3Uri"] = json!("https://not-s3/");
     let bad_body = h.request("POST", &path, Some(&body)).await;
     assert_eq!(bad_body.status, 400);
@@ -630,7 +629,7 @@ async fn bad_kickoffs_are_refused_with_an_operation_outcome_and_make_no_job() {
         .request(
             "POST",
             "/datastore/0123456789abcdef0123456789abcdef/r4/$export",
-            Some(&client::kickoff_body("x")),
+            Some(&rest_client::kickoff_body("x")),
         )
         .await;
     assert_eq!(unknown_ds.status, 404);
@@ -747,7 +746,7 @@ async fn data_stores_created_before_june_2023_have_system_export_only() {
     let newer = h.emulator.create_datastore("newer", None).unwrap();
     let path = format!("/datastore/{newer}/r4/Patient/$export");
     assert_eq!(
-        h.request("POST", &path, Some(&client::kickoff_body("new")))
+        h.request("POST", &path, Some(&rest_client::kickoff_body("new")))
             .await
             .status,
         202
