@@ -637,30 +637,11 @@ fn print_record(record: &JobRecord) {
         };
         println!("  {what}: {location}");
     }
-    if record.mode.as_deref() == Some("incremental") || record.chain() != "system" {
-        let since = record
-            .since
-            .map(|t| format!("changes since {}", hlx_core::time::format(t)))
-            .unwrap_or_else(|| "everything (no earlier completed export of this selection)".into());
-        println!(
-            "  selection: {} {}, {since}",
-            record.mode.as_deref().unwrap_or("full"),
-            record.chain()
-        );
+    if let Some(selection) = crate::render::selection(record) {
+        println!("  selection: {selection}");
     }
     if let Some(manifest) = &record.manifest {
-        let per_type: Vec<String> = manifest
-            .resources
-            .iter()
-            .map(|(t, n)| format!("{t} {n}"))
-            .collect();
-        println!(
-            "  manifest: {} resource(s) in {} file(s) ({}); transactionTime {}",
-            manifest.total_resources(),
-            manifest.files,
-            per_type.join(", "),
-            hlx_core::time::format(manifest.transaction_time)
-        );
+        println!("  manifest: {}", crate::render::manifest(manifest));
     }
     if let Some(cancel) = &record.cancel {
         match (&cancel.status, &cancel.refused) {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hlx_core::{ImportCounts, JobKind, JobRecord, JobStatus, RecordStatus};
+use hlx_core::{ImportCounts, JobKind, JobRecord, JobStatus, ManifestSummary, RecordStatus};
 use jiff::Timestamp;
 
 use crate::cost::human;
@@ -14,6 +14,34 @@ const STARTING: &str = "STARTING";
 /// `2026-01-01 02:00:00Z`.
 pub fn time(ts: Timestamp) -> String {
     ts.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// What an export selected, `incremental group/g1, changes since
+/// 2026-01-01T02:00:30.000Z`; none for a full system export, which selects
+/// everything. Times are in full so that they can be passed to `--since`.
+pub fn selection(r: &JobRecord) -> Option<String> {
+    if r.mode.as_deref() != Some("incremental") && r.chain() == "system" {
+        return None;
+    }
+    let since = r
+        .since
+        .map(|t| format!("changes since {}", hlx_core::time::format(t)))
+        .unwrap_or_else(|| "everything (no earlier completed export of this selection)".into());
+    let mode = r.mode.as_deref().unwrap_or("full");
+    Some(format!("{mode} {}, {since}", r.chain()))
+}
+
+/// A manifest's summary, `31 resource(s) in 3 file(s) (Condition 10, ...);
+/// transactionTime ...`: the transactionTime in full, as the next `_since`.
+pub fn manifest(m: &ManifestSummary) -> String {
+    let per_type: Vec<String> = m.resources.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    format!(
+        "{} resource(s) in {} file(s) ({}); transactionTime {}",
+        m.total_resources(),
+        m.files,
+        per_type.join(", "),
+        hlx_core::time::format(m.transaction_time)
+    )
 }
 
 fn seconds(s: Option<u64>) -> Option<String> {
@@ -159,26 +187,11 @@ pub fn status(view: &JobView) -> String {
         lines.push(("resources", resources));
         lines.push(("files", files));
     }
-    if r.mode.as_deref() == Some("incremental") || r.chain() != "system" {
-        let since = r
-            .since
-            .map(|t| format!("changes since {}", time(t)))
-            .unwrap_or_else(|| "everything (no earlier completed export of this selection)".into());
-        let mode = r.mode.as_deref().unwrap_or("full");
-        lines.push(("selection", format!("{mode} {}, {since}", r.chain())));
+    if let Some(selection) = selection(r) {
+        lines.push(("selection", selection));
     }
     if let Some(m) = &r.manifest {
-        let per_type: Vec<String> = m.resources.iter().map(|(t, n)| format!("{t} {n}")).collect();
-        lines.push((
-            "manifest",
-            format!(
-                "{} file(s), {} resource(s) ({}); transactionTime {}",
-                m.files,
-                m.total_resources(),
-                per_type.join(", "),
-                time(m.transaction_time)
-            ),
-        ));
+        lines.push(("manifest", manifest(m)));
         match (&m.uri, &m.write_error) {
             (Some(uri), _) => lines.push(("manifest file", uri.clone())),
             (None, Some(error)) => lines.push(("manifest file", format!("not written: {error}"))),
@@ -399,10 +412,13 @@ mod tests {
             execution: None,
         });
         assert!(
-            text.contains("incremental group/g1, changes since 2026-01-01"),
+            text.contains("incremental group/g1, changes since 2026-01-01T02:00:30.000Z"),
             "{text}"
         );
-        assert!(text.contains("2 file(s), 3 resource(s) (Patient 3)"), "{text}");
+        assert!(
+            text.contains("3 resource(s) in 2 file(s) (Patient 3); transactionTime 2026-01-02T02:00:30.000Z"),
+            "{text}"
+        );
         assert!(text.contains("not written: S3 AccessDenied"), "{text}");
         assert!(
             text.contains("cancel refused") && text.contains("not-supported"),

@@ -379,16 +379,18 @@ pub async fn check_export(
 ) -> Result<JobProgress, HlxError> {
     let previous = &input.progress;
     let now = input.now;
-    let described = describe_progress(jobs, previous).await?;
-    let manifest = described.manifest.clone();
+    let mut described = describe_progress(jobs, previous).await?;
+    let given = described.manifest.take();
     let mut progress = next_progress(schedule, previous, described, now);
     if progress.outcome == Outcome::TimedOut && progress.kind == JobKind::Export {
         progress.cancel = Some(cancel_timed_out(jobs, &progress).await);
     }
-    if progress.outcome == Outcome::Succeeded
-        && let Some(target) = progress.output.clone()
-    {
-        progress.manifest = Some(Box::pin(write_manifest(manifests, &progress, manifest, &target)).await);
+    if progress.outcome == Outcome::Succeeded {
+        progress.manifest = match progress.output.clone() {
+            Some(target) => Some(Box::pin(write_manifest(manifests, &progress, given, &target)).await),
+            // No output folder known (an import): HealthLake's manifest, if any, is only summarized.
+            None => given.map(|m| m.summary()).or(progress.manifest.take()),
+        };
     }
     Ok(progress)
 }
@@ -557,10 +559,8 @@ pub fn next_progress(
         import_counts: described.import_counts.or_else(|| previous.import_counts.clone()),
         api: previous.api,
         since: previous.since,
-        manifest: described
-            .manifest
-            .map(|m| m.summary())
-            .or_else(|| previous.manifest.clone()),
+        // The manifest is check_export's: written, then summarized once.
+        manifest: previous.manifest.clone(),
         cancel: previous.cancel.clone(),
         output: previous.output.clone(),
     }

@@ -25,9 +25,14 @@ struct FakeRest {
     /// Kick-offs whose answer is lost (the job is still created).
     lose_answers: Mutex<u32>,
     lookups: Mutex<u32>,
+    /// The REST status GET's answer.
     describe: Mutex<Option<JobDescription>>,
+    /// `DescribeFHIRExportJob`'s answer, for SDK jobs; a REST job must never ask.
+    sdk_describe: Option<JobDescription>,
     cancels: Mutex<Vec<String>>,
     refuse_cancel: bool,
+    /// Kick-offs never reach HealthLake (no job is made).
+    unreachable: bool,
 }
 
 impl HealthLakeJobs for FakeRest {
@@ -40,7 +45,10 @@ impl HealthLakeJobs for FakeRest {
     }
 
     async fn describe_export(&self, _: &str, _: &str) -> Result<JobDescription, HlxError> {
-        panic!("a REST job is checked through the REST status GET")
+        Ok(self
+            .sdk_describe
+            .clone()
+            .expect("a REST job is checked through the REST status GET"))
     }
 
     async fn start_import(&self, _: &StartImportJob) -> Result<StartedJob, HlxError> {
@@ -52,6 +60,9 @@ impl HealthLakeJobs for FakeRest {
     }
 
     async fn start_rest_export(&self, job: &RestExportJob) -> Result<StartedJob, HlxError> {
+        if self.unreachable {
+            return Err(HlxError::HealthLakeUnavailable("connection refused".into()));
+        }
         let mut jobs = self.kicked_off.lock().unwrap();
         jobs.push(job.clone());
         let job_id = format!("rest-{}", jobs.len());
@@ -327,26 +338,12 @@ async fn a_lost_kick_off_answer_never_makes_a_second_job() {
 
 #[tokio::test]
 async fn an_unanswered_kick_off_that_made_no_job_is_an_error_the_state_machine_retries() {
-    struct Down;
-    impl HealthLakeJobs for Down {
-        async fn start_export(&self, _: &StartExportJob) -> Result<StartedJob, HlxError> {
-            unreachable!()
-        }
-        async fn describe_export(&self, _: &str, _: &str) -> Result<JobDescription, HlxError> {
-            unreachable!()
-        }
-        async fn start_import(&self, _: &StartImportJob) -> Result<StartedJob, HlxError> {
-            unreachable!()
-        }
-        async fn describe_import(&self, _: &str, _: &str) -> Result<JobDescription, HlxError> {
-            unreachable!()
-        }
-        async fn start_rest_export(&self, _: &RestExportJob) -> Result<StartedJob, HlxError> {
-            Err(HlxError::HealthLakeUnavailable("connection refused".into()))
-        }
-    }
+    let healthlake = FakeRest {
+        unreachable: true,
+        ..FakeRest::default()
+    };
     let err = start_export(
-        &Down,
+        &healthlake,
         &NoHistory,
         &PollSchedule::default(),
         &input(request(json!({"scope": "patient"})), 0),
@@ -354,10 +351,11 @@ async fn an_unanswered_kick_off_that_made_no_job_is_an_error_the_state_machine_r
     .await
     .unwrap_err();
     assert_eq!(err.error_name(), "hlx.HealthLakeUnavailable");
+    // It looked for a job of that name before giving up, and found none.
+    assert_eq!(*healthlake.lookups.lock().unwrap(), 1);
 }
 
-fn rest_progress(fake: &FakeRest) -> hlx_core::JobProgress {
-    let _ = fake;
+fn rest_progress() -> hlx_core::JobProgress {
     serde_json::from_value(json!({
         "kind": "export", "jobId": "rest-1", "datastoreId": "ds1", "jobName": "n",
         "clientToken": "hlx-x", "jobStatus": "IN_PROGRESS", "outcome": "WAITING", "changed": true,
@@ -410,7 +408,7 @@ async fn a_completed_rest_export_carries_its_manifest_summary() {
         &manifests,
         &PollSchedule::default(),
         &CheckExportInput {
-            progress: rest_progress(&fake),
+            progress: rest_progress(),
             now: t0() + SignedDuration::from_mins(21),
         },
     )
@@ -476,7 +474,7 @@ async fn a_timed_out_export_is_cancelled_in_healthlake_and_a_refusal_is_kept() {
             &hlx_core::NoManifests,
             &schedule,
             &CheckExportInput {
-                progress: rest_progress(&fake),
+                progress: rest_progress(),
                 now: late,
             },
         )
@@ -496,30 +494,18 @@ async fn a_timed_out_export_is_cancelled_in_healthlake_and_a_refusal_is_kept() {
 
 #[tokio::test]
 async fn a_full_sdk_export_gets_a_manifest_built_from_its_folder() {
-    #[derive(Default)]
-    struct Sdk;
-    impl HealthLakeJobs for Sdk {
-        async fn start_export(&self, _: &StartExportJob) -> Result<StartedJob, HlxError> {
-            unreachable!()
-        }
-        async fn describe_export(&self, _: &str, _: &str) -> Result<JobDescription, HlxError> {
-            Ok(JobDescription {
-                job_id: "sdk-job".into(),
-                status: JobStatus::Completed,
-                submit_time: t0(),
-                end_time: Some(t0() + SignedDuration::from_hours(2)),
-                message: None,
-                import_counts: None,
-                manifest: None,
-            })
-        }
-        async fn start_import(&self, _: &StartImportJob) -> Result<StartedJob, HlxError> {
-            unreachable!()
-        }
-        async fn describe_import(&self, _: &str, _: &str) -> Result<JobDescription, HlxError> {
-            unreachable!()
-        }
-    }
+    let healthlake = FakeRest {
+        sdk_describe: Some(JobDescription {
+            job_id: "sdk-job".into(),
+            status: JobStatus::Completed,
+            submit_time: t0(),
+            end_time: Some(t0() + SignedDuration::from_hours(2)),
+            message: None,
+            import_counts: None,
+            manifest: None,
+        }),
+        ..FakeRest::default()
+    };
     let manifests = FakeManifests {
         listing: vec![
             ManifestFile {
@@ -535,11 +521,11 @@ async fn a_full_sdk_export_gets_a_manifest_built_from_its_folder() {
         ],
         ..FakeManifests::default()
     };
-    let mut progress = rest_progress(&FakeRest::default());
+    let mut progress = rest_progress();
     progress.api = ExportApi::Sdk;
     progress.since = None;
     let checked = check_export(
-        &Sdk,
+        &healthlake,
         &manifests,
         &PollSchedule::default(),
         &CheckExportInput {
