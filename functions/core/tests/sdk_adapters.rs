@@ -1,6 +1,6 @@
 //! The HealthLake and DynamoDB adapters against the real SDK clients with
 //! mocked operations: every error the SDK can return gets the name the state
-//! machine matches.
+//! machine matches. The S3 manifest store too: pages, keys, encryption.
 
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
@@ -331,5 +331,132 @@ async fn dynamodb_throttling_is_named_for_the_retry() {
     assert_eq!(
         err.error_name(),
         "DynamoDB.ProvisionedThroughputExceededException"
+    );
+}
+
+/// An export folder of more than one ListObjectsV2 page: every page is read
+/// (the second with the first's continuation token), files are typed by their
+/// folder, `errors/` files are kept apart, and what is not NDJSON is skipped.
+#[tokio::test]
+async fn an_export_folder_is_listed_across_pages() {
+    use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+    use aws_sdk_s3::types::Object;
+    use hlx_core::ManifestStore;
+
+    let first = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .match_requests(|req| {
+            req.bucket() == Some("hlx-exports")
+                && req.prefix() == Some("nightly/ds1-FHIR_EXPORT-job-1/")
+                && req.continuation_token().is_none()
+        })
+        .then_output(|| {
+            ListObjectsV2Output::builder()
+                .contents(
+                    Object::builder()
+                        .key("nightly/ds1-FHIR_EXPORT-job-1/Patient/Patient-1.ndjson")
+                        .build(),
+                )
+                .contents(
+                    Object::builder()
+                        .key("nightly/ds1-FHIR_EXPORT-job-1/manifest.json")
+                        .build(),
+                )
+                .is_truncated(true)
+                .next_continuation_token("page-2")
+                .build()
+        });
+    let second = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .match_requests(|req| req.continuation_token() == Some("page-2"))
+        .then_output(|| {
+            ListObjectsV2Output::builder()
+                .contents(
+                    Object::builder()
+                        .key("nightly/ds1-FHIR_EXPORT-job-1/Observation/Observation-1.ndjson")
+                        .build(),
+                )
+                .contents(
+                    Object::builder()
+                        .key("nightly/ds1-FHIR_EXPORT-job-1/errors/errors-1.ndjson")
+                        .build(),
+                )
+                .is_truncated(false)
+                .build()
+        });
+    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&first, &second]);
+    let store = hlx_core::S3ManifestStore::new(client);
+    let (data, errors) = store
+        .list_export("s3://hlx-exports/nightly/ds1-FHIR_EXPORT-job-1/")
+        .await
+        .unwrap();
+    let types: Vec<&str> = data.iter().map(|f| f.resource_type.as_str()).collect();
+    assert_eq!(types, ["Patient", "Observation"]);
+    assert_eq!(
+        data[1].url,
+        "s3://hlx-exports/nightly/ds1-FHIR_EXPORT-job-1/Observation/Observation-1.ndjson"
+    );
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].resource_type, "OperationOutcome");
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+}
+
+/// manifest.json goes next to the files, SSE-KMS with the export's key; an
+/// S3 refusal keeps S3's code.
+#[tokio::test]
+async fn a_manifest_is_put_encrypted_and_a_refusal_keeps_s3s_code() {
+    use aws_sdk_s3::operation::put_object::{PutObjectError, PutObjectOutput};
+    use aws_sdk_s3::types::ServerSideEncryption;
+    use hlx_core::ManifestStore;
+    use hlx_core::manifest::ExportManifest;
+
+    let manifest = ExportManifest {
+        transaction_time: "2026-01-01T02:00:00Z".parse().unwrap(),
+        request: "StartFHIRExportJob job-1".into(),
+        requires_access_token: false,
+        output: vec![],
+        error: vec![],
+    };
+    let put = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|req| {
+            req.bucket() == Some("hlx-exports")
+                && req.key() == Some("nightly/ds1-FHIR_EXPORT-job-1/manifest.json")
+                && req.server_side_encryption() == Some(&ServerSideEncryption::AwsKms)
+                && req.ssekms_key_id() == Some("alias/hlx")
+        })
+        .then_output(|| PutObjectOutput::builder().build());
+    let store = hlx_core::S3ManifestStore::new(mock_client!(aws_sdk_s3, [&put]));
+    let uri = store
+        .put_manifest(
+            "s3://hlx-exports/nightly/ds1-FHIR_EXPORT-job-1/",
+            &manifest,
+            "alias/hlx",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        uri,
+        "s3://hlx-exports/nightly/ds1-FHIR_EXPORT-job-1/manifest.json"
+    );
+    assert_eq!(put.num_calls(), 1);
+
+    let denied = mock!(aws_sdk_s3::Client::put_object).then_error(|| {
+        PutObjectError::generic(
+            aws_smithy_types::error::ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("no s3:PutObject")
+                .build(),
+        )
+    });
+    let store = hlx_core::S3ManifestStore::new(mock_client!(aws_sdk_s3, [&denied]));
+    let err = store
+        .put_manifest(
+            "s3://hlx-exports/nightly/ds1-FHIR_EXPORT-job-1/",
+            &manifest,
+            "alias/hlx",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, HlxError::S3 { code, .. } if code == "AccessDenied"),
+        "{err:?}"
     );
 }
