@@ -33,6 +33,8 @@ struct FakeRest {
     refuse_cancel: bool,
     /// Kick-offs never reach HealthLake (no job is made).
     unreachable: bool,
+    /// ListFHIRExportJobs (the lookup by name) is throttled.
+    lookup_fails: bool,
 }
 
 impl HealthLakeJobs for FakeRest {
@@ -94,6 +96,12 @@ impl HealthLakeJobs for FakeRest {
 
     async fn find_export_by_name(&self, _: &str, job_name: &str) -> Result<Option<StartedJob>, HlxError> {
         *self.lookups.lock().unwrap() += 1;
+        if self.lookup_fails {
+            return Err(HlxError::HealthLake {
+                code: "ThrottlingException".into(),
+                message: "Rate exceeded".into(),
+            });
+        }
         let jobs = self.kicked_off.lock().unwrap();
         Ok(jobs
             .iter()
@@ -299,6 +307,35 @@ async fn the_first_incremental_export_takes_everything_and_later_ones_continue_t
     .await
     .unwrap();
     assert_eq!(forced.since, Some("2025-12-01T00:00:00Z".parse().unwrap()));
+}
+
+#[tokio::test]
+async fn a_job_that_cannot_be_looked_up_is_never_kicked_off_again() {
+    let fake = FakeRest {
+        lookup_fails: true,
+        ..FakeRest::default()
+    };
+    *fake.lose_answers.lock().unwrap() = 1;
+    let scoped = request(json!({"scope": "patient"}));
+    // The answer is lost and the lookup fails: the kick-off's own error, for
+    // the state machine to retry.
+    let err = start_export(
+        &fake,
+        &NoHistory,
+        &PollSchedule::default(),
+        &input(scoped.clone(), 0),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_name(), "hlx.HealthLakeUnavailable");
+    // The retry cannot tell whether the job exists: it fails with the
+    // lookup's error and sends nothing, rather than risk a second job.
+    let err = start_export(&fake, &NoHistory, &PollSchedule::default(), &input(scoped, 1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_name(), "HealthLake.ThrottlingException");
+    assert_eq!(fake.kicked_off.lock().unwrap().len(), 1);
+    assert_eq!(*fake.lookups.lock().unwrap(), 2);
 }
 
 #[tokio::test]
