@@ -264,7 +264,6 @@ pub async fn raw_post(
     body: &str,
 ) -> RawResponse {
     let addr = url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
     let mut request = format!(
         "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
@@ -277,6 +276,18 @@ pub async fn raw_post(
     }
     request.push_str("\r\n");
     request.push_str(body);
+    let (status, headers, body) = http_exchange(addr, &request).await;
+    RawResponse {
+        status,
+        headers,
+        body: serde_json::from_str(&body).unwrap_or(Value::Null),
+    }
+}
+
+/// Sends one whole HTTP/1.1 request (written with `connection: close`) to
+/// `addr` and reads the answer to the end: status, headers, body text.
+pub async fn http_exchange(addr: &str, request: &str) -> (u16, Vec<(String, String)>, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.expect("read");
@@ -292,12 +303,7 @@ pub async fn raw_post(
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect();
-    let body = serde_json::from_str(body).unwrap_or(Value::Null);
-    RawResponse {
-        status,
-        headers,
-        body,
-    }
+    (status, headers, body.to_owned())
 }
 
 /// A signed raw call to `HealthLake.<operation>`.

@@ -12,10 +12,8 @@ use hlx_clock::{Clock, VirtualClock};
 use hlx_healthlake_emulator::{Emulator, EmulatorConfig, JobInfo, JobProfile, ServerHandle};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use crate::common::{KMS, ROLE, TempDir};
+use crate::common::{KMS, ROLE, TempDir, http_exchange};
 
 /// Where the REST tests ask for their output.
 pub const S3: &str = "s3://hlx-exports/incremental/";
@@ -119,26 +117,11 @@ pub async fn send(
         "content-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     ));
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8(raw).expect("utf-8 answer");
-    let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
+    let (status, headers, text) = http_exchange(addr, &request).await;
     Answer {
         status,
         headers,
-        text: body.to_owned(),
+        text,
     }
 }
 

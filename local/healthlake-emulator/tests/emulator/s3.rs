@@ -18,10 +18,8 @@ use hlx_clock::{Clock, VirtualClock};
 use hlx_healthlake_emulator::{Emulator, EmulatorConfig, JobProfile, S3Object, ServerHandle, s3_uri_to_path};
 use jiff::SignedDuration;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use crate::common::{KMS, ROLE, TempDir, files_under};
+use crate::common::{KMS, ROLE, TempDir, files_under, http_exchange};
 
 const BUCKET: &str = "hlx-exports";
 
@@ -402,12 +400,9 @@ async fn missing_keys_and_bad_signatures_are_s3s_errors() {
 
     // Unsigned: AccessDenied, as S3 answers an anonymous request to a private bucket.
     let addr = endpoint.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).await.unwrap();
     let request = format!("GET /{BUCKET}/exists HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).await.unwrap();
-    assert!(raw.starts_with("HTTP/1.1 403"), "{raw}");
+    let (status, _, raw) = http_exchange(addr, &request).await;
+    assert_eq!(status, 403, "{raw}");
     assert!(raw.contains("<Code>AccessDenied</Code>"), "{raw}");
     assert!(raw.contains("<RequestId>"), "{raw}");
 }
