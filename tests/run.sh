@@ -3,10 +3,12 @@
 #
 # It installs what the tests need into the checkout itself (a Python virtual
 # environment in .venv, npm packages under tests/asl/node_modules), builds the
-# release binaries the end-to-end tests run, then runs the Rust tests, the
-# Python wire tests, the state-machine validators and the infrastructure
-# checks (infra/check.sh). Each step prints its
-# duration; the last line sums up.
+# binaries the end-to-end tests run (the `local` profile, target/local: cheap
+# to build, panic = "abort" like the deployed ones; see Cargo.toml), then runs
+# the Rust tests, the Python tests, the state-machine validators and the
+# infrastructure checks (infra/check.sh). Each step prints its duration; the
+# last lines sum up. The tuned release build (LTO) is for deployment and
+# bench/run.sh, not for the tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -38,23 +40,23 @@ node_tools() {
   (cd tests/asl && npm install --no-audit --no-fund --loglevel=error)
 }
 
-release_build() {
+binaries() {
   # Every binary the tests run; the benchmark harness (bench/run.sh builds it) is left out.
-  cargo build --release --workspace --bins --exclude hlx-bench
+  cargo build --profile local --workspace --bins --exclude hlx-bench
 }
 
 rust_tests() {
-  HLX_BIN_DIR="$root/target/release" HLX_PYTHON="$root/.venv/bin/python" \
+  HLX_BIN_DIR="$root/target/local" HLX_PYTHON="$root/.venv/bin/python" \
     cargo test --workspace --no-fail-fast
 }
 
 python_tests() {
-  HLX_BIN_DIR="$root/target/release" .venv/bin/python -m pytest -q tests/python
+  HLX_BIN_DIR="$root/target/local" .venv/bin/python -m pytest -q tests/python
 }
 
 step "python venv (boto3, moto, schemathesis)" python_env
 step "npm (asl-validator, statelint)" node_tools
-step "cargo build --release" release_build
+step "cargo build --profile local" binaries
 step "cargo test --workspace" rust_tests
 step "pytest tests/python" python_tests
 step "validate statemachine/*.asl.json" tests/asl/check.sh

@@ -48,7 +48,7 @@ pub enum JobOutcome {
 pub enum LambdaMode {
     /// The handlers, called in process (fast; the same code as the binaries).
     InProcess,
-    /// The release binaries, run as processes behind a local Lambda Runtime API.
+    /// The function binaries, run as processes behind a local Lambda Runtime API.
     Process,
 }
 
@@ -110,12 +110,14 @@ pub struct LocalArgs {
     /// The DynamoDB table (created when missing).
     #[arg(long, default_value = "hlx-jobs")]
     pub table: String,
-    /// How tasks run: the handlers in process, or the release binaries as processes.
+    /// How tasks run: the handlers in process, or the function binaries as processes.
     #[arg(long, value_enum, default_value_t = LambdaMode::InProcess)]
     pub lambdas: LambdaMode,
-    /// Where the release binaries are (with --lambdas process).
-    #[arg(long, default_value = "target/release")]
-    pub bin_dir: PathBuf,
+    /// Where the function binaries are (with --lambdas process); by default
+    /// the folder this hlx was built into (`cargo build --profile local
+    /// --workspace --bins` fills target/local).
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
     /// Run on the wall clock instead of virtual time (waits really wait).
     #[arg(long)]
     pub real_time: bool,
@@ -222,6 +224,14 @@ fn schedule(args: &LocalArgs) -> Result<PollSchedule, String> {
 }
 
 /// Runs `hlx local`; the exit code is 0 when every export succeeded, 1 otherwise.
+/// The folder of the running `hlx`: cargo builds the functions next to it.
+fn beside_this_binary() -> Result<PathBuf, String> {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(PathBuf::from))
+        .ok_or_else(|| "cannot tell where hlx runs from: pass --bin-dir".to_owned())
+}
+
 pub async fn run(args: LocalArgs) -> Result<u8, String> {
     if args.nights == 0 && !args.serve {
         return Err("--nights 0 runs nothing: add --serve to serve the stack instead".into());
@@ -246,7 +256,10 @@ pub async fn run(args: LocalArgs) -> Result<u8, String> {
         lambdas: match args.lambdas {
             LambdaMode::InProcess => Lambdas::InProcess,
             LambdaMode::Process => Lambdas::Process {
-                bin_dir: args.bin_dir.clone(),
+                bin_dir: match &args.bin_dir {
+                    Some(dir) => dir.clone(),
+                    None => beside_this_binary()?,
+                },
             },
         },
         time: if args.real_time {

@@ -1,6 +1,7 @@
 """The hlx exports API over HTTP, against its OpenAPI description.
 
-Starts `api-local` from HLX_BIN_DIR (default target/release) on a free port:
+Starts `api-local` from HLX_BIN_DIR (default target/local,
+the profile tests/run.sh builds) on a free port:
 the `api` Lambda's handler behind a local stand-in for API Gateway's REST
 proxy integration, with an in-memory job store (seeded here) and an in-memory
 fake of the state machine's StartExecution idempotency. Then:
@@ -60,12 +61,12 @@ CONFIG = {
 
 
 def binary() -> pathlib.Path:
-    bin_dir = pathlib.Path(os.environ.get("HLX_BIN_DIR", "target/release"))
+    bin_dir = pathlib.Path(os.environ.get("HLX_BIN_DIR", "target/local"))
     if not bin_dir.is_absolute():
         bin_dir = REPO / bin_dir
     path = bin_dir / "api-local"
     if not path.exists():
-        pytest.fail(f"{path} not found: build it (cargo build -p api) or set HLX_BIN_DIR")
+        pytest.fail(f"{path} not found: build it (cargo build --profile local -p api) or set HLX_BIN_DIR")
     return path
 
 

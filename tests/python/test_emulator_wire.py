@@ -1,6 +1,7 @@
 """The HealthLake emulator binary through boto3: a second, independent client.
 
-Starts `healthlake-emulator` from HLX_BIN_DIR (default target/release) on a free
+Starts `healthlake-emulator` from HLX_BIN_DIR (default target/local,
+the profile tests/run.sh builds) on a free
 port, drives it with boto3 as against the service, and stops it.
 """
 
@@ -21,12 +22,12 @@ KMS = "alias/hlx-exports"
 
 
 def binary() -> pathlib.Path:
-    bin_dir = pathlib.Path(os.environ.get("HLX_BIN_DIR", "target/release"))
+    bin_dir = pathlib.Path(os.environ.get("HLX_BIN_DIR", "target/local"))
     if not bin_dir.is_absolute():
         bin_dir = REPO / bin_dir
     path = bin_dir / "healthlake-emulator"
     if not path.exists():
-        pytest.fail(f"{path} not found: build it (cargo build -p hlx-healthlake-emulator) or set HLX_BIN_DIR")
+        pytest.fail(f"{path} not found: build it (cargo build --profile local -p hlx-healthlake-emulator) or set HLX_BIN_DIR")
     return path
 
 

@@ -629,7 +629,7 @@ impl LocalStack {
                     let executable = bin_dir.join(name);
                     if !executable.is_file() {
                         return Err(format!(
-                            "{} is missing: build the functions with `cargo build --release`",
+                            "{} is missing: build the functions with `cargo build --profile local --workspace --bins`",
                             executable.display()
                         ));
                     }

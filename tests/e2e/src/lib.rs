@@ -1,6 +1,6 @@
 //! Fixtures for hlx's end-to-end tests: a real DynamoDB-compatible server
 //! (moto's, from the virtual environment `tests/run.sh` creates) and the
-//! paths of the release binaries.
+//! paths of the binaries under test (the `local` profile: see Cargo.toml).
 
 pub mod scenario;
 
@@ -17,19 +17,20 @@ pub fn workspace_root() -> PathBuf {
         .expect("workspace root")
 }
 
-/// Where the release binaries are (`HLX_BIN_DIR`, default `target/release`).
+/// Where the binaries under test are (`HLX_BIN_DIR`, default `target/local`,
+/// which `cargo build --profile local` fills).
 pub fn bin_dir() -> PathBuf {
     std::env::var_os("HLX_BIN_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/release"))
+        .unwrap_or_else(|| workspace_root().join("target/local"))
 }
 
-/// The path of a release binary; panics with the command that builds it.
-pub fn release_binary(name: &str) -> PathBuf {
+/// The path of one of hlx's binaries; panics with the command that builds it.
+pub fn binary(name: &str) -> PathBuf {
     let path = bin_dir().join(name);
     assert!(
         path.is_file(),
-        "{} is missing: build it with `cargo build --release -p {name}` (tests/run.sh does)",
+        "{} is missing: build it with `cargo build --profile local --workspace --bins` (tests/run.sh does)",
         path.display()
     );
     path
@@ -136,7 +137,7 @@ impl Drop for MotoServer {
 pub type LateInvoker = std::sync::Arc<std::sync::OnceLock<hlx_asl_runner::ProcessInvoker>>;
 
 /// A Lambda Invoke API (`POST /2015-03-31/functions/{name}/invocations`) on
-/// loopback, serving hlx's release binaries through the runner's process
+/// loopback, serving hlx's binaries through the runner's process
 /// invoker, so another Step Functions engine reaches the same functions.
 ///
 /// A failed invocation answers as Lambda does: HTTP 200, header

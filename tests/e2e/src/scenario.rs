@@ -1,5 +1,5 @@
 //! The harness of the end-to-end scenarios: a local stack on virtual time
-//! running the release binaries as processes, with moto's DynamoDB.
+//! running the real binaries as processes, with moto's DynamoDB.
 
 use std::sync::Arc;
 use std::time::Duration;

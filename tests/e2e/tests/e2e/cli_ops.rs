@@ -1,4 +1,4 @@
-//! The operator commands as an operator runs them: the `hlx` release binary
+//! The operator commands as an operator runs them: the `hlx` binary
 //! against a served local stack (`hlx local --serve`: the runner's Step
 //! Functions API on virtual time, the HealthLake emulator, job records in
 //! moto's DynamoDB), configured only by the variables the served stack
@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use hlx_e2e::{MotoServer, release_binary};
+use hlx_e2e::{MotoServer, binary};
 use serde_json::Value;
 
 /// `hlx local --serve` in the background, stopped when dropped.
@@ -27,7 +27,7 @@ impl Served {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let table = format!("hlx-cli-{name}-{}", std::process::id());
-        let mut child = Command::new(release_binary("hlx"))
+        let mut child = Command::new(binary("hlx"))
             .args([
                 "local",
                 "--serve",
@@ -96,7 +96,7 @@ impl Served {
 
     /// Runs `hlx` with only the printed variables (minus `without`).
     fn hlx_without(&self, without: &[&str], args: &[&str]) -> Run {
-        let mut command = Command::new(release_binary("hlx"));
+        let mut command = Command::new(binary("hlx"));
         command
             .args(args)
             .env_clear()
@@ -576,7 +576,7 @@ fn import_start_watch_status_list_against_a_served_local_stack() {
 fn usage_and_transport_errors_have_their_exit_codes() {
     let dir = std::env::temp_dir();
     let hlx = |args: &[&str], env: &[(&str, &str)]| {
-        let mut command = Command::new(release_binary("hlx"));
+        let mut command = Command::new(binary("hlx"));
         command
             .args(args)
             .env_clear()

@@ -1,5 +1,5 @@
 //! Event-driven completion end to end: the real definition on the local
-//! runner (virtual time), the release binaries (start-export, await-export,
+//! runner (virtual time), the real binaries (start-export, await-export,
 //! check-export, record-result, job-events) as processes, the HealthLake
 //! emulator emitting HealthLake's EventBridge events, the local bus routing
 //! them by the deployed pattern, the runner's Step Functions API answering

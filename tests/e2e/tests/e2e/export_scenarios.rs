@@ -1,5 +1,5 @@
 //! The export state machine end to end: the real definition on the local
-//! runner (virtual time), the real release binaries of hlx's functions as
+//! runner (virtual time), the real binaries of hlx's functions as
 //! processes behind a local Lambda Runtime API, the HealthLake emulator over
 //! HTTP, and job history in a real DynamoDB-compatible server (moto).
 //!

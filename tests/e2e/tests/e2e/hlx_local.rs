@@ -1,12 +1,12 @@
-//! The README's main command, `hlx local`, run as a user runs it: the release
+//! The README's main command, `hlx local`, run as a user runs it: the real
 //! binary, its output and its exit code.
 
 use std::process::Command;
 
-use hlx_e2e::{MotoServer, release_binary};
+use hlx_e2e::{MotoServer, binary};
 
 fn hlx(args: &[&str], dir: &std::path::Path) -> (i32, String, String) {
-    let output = Command::new(release_binary("hlx"))
+    let output = Command::new(binary("hlx"))
         .args(args)
         .current_dir(dir)
         .env_remove("RUST_LOG")
@@ -61,7 +61,7 @@ fn hlx_local_runs_one_nightly_export_and_shows_it() {
 }
 
 #[test]
-fn hlx_local_with_the_release_binaries_and_dynamodb() {
+fn hlx_local_with_the_function_binaries_and_dynamodb() {
     let moto = MotoServer::start();
     let dir = workdir("process");
     let bin_dir = hlx_e2e::bin_dir();

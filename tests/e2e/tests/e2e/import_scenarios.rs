@@ -1,5 +1,5 @@
 //! Imports end to end, through the same state machine as exports: the real
-//! definition on the local runner (virtual time), the real release binaries
+//! definition on the local runner (virtual time), the real binaries
 //! as processes, the HealthLake emulator over HTTP (which really reads the
 //! NDJSON under the input prefix and loads it into the data store), its
 //! events routed to job-events, and job history in moto's DynamoDB.

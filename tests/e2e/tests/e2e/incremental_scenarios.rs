@@ -1,5 +1,5 @@
 //! Incremental and scoped exports end to end: the real definition on the
-//! local runner (virtual time), the release binaries of hlx's functions as
+//! local runner (virtual time), the real binaries of hlx's functions as
 //! processes, the HealthLake emulator's FHIR REST `$export` over HTTP (every
 //! request SigV4-signed and verified), its data stores changing by the day,
 //! and job history in moto's DynamoDB.
@@ -418,7 +418,7 @@ async fn hlx_cancel_mid_export_ends_cancel_completed_with_no_files() {
         panic!("moto history")
     };
     let cancel = |id: &str| {
-        tokio::process::Command::new(hlx_e2e::release_binary("hlx"))
+        tokio::process::Command::new(hlx_e2e::binary("hlx"))
             .args(["cancel", id, "--table", table, "--region", REGION])
             .env("AWS_ENDPOINT_URL_HEALTHLAKE", s.stack.healthlake_endpoint())
             .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)

@@ -1,5 +1,5 @@
 //! hlx's end-to-end tests, one test binary: each module is a group of
-//! scenarios on the real release binaries, the real state-machine definition
+//! scenarios on the real binaries, the real state-machine definition
 //! and a real DynamoDB-compatible server. One binary links the whole stack
 //! once instead of once per file (the links dominate the debug build's time
 //! and disk). `cargo test -p hlx-e2e --test e2e <module>::` runs one group.

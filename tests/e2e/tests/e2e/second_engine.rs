@@ -1,6 +1,6 @@
 //! The local runner held against an engine we did not write: the core export
 //! scenarios run once on hlx's runner and once on moto's Step Functions
-//! executor (LocalStack's ASL interpreter), both calling the same release
+//! executor (LocalStack's ASL interpreter), both calling the same
 //! binaries, the HealthLake emulator and moto's DynamoDB. For each scenario
 //! the two must visit the same states in the same order, end each
 //! `AwaitExport` callback the same way (the same event, or the timeout), give

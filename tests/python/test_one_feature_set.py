@@ -1,0 +1,87 @@
+"""One feature set for the whole workspace.
+
+Every third-party crate is built with the same features whatever is built:
+`cargo run -p hlx`, one function (`cargo lambda build -p start-export`), the
+whole workspace, or the tests with their dev-dependencies. Otherwise cargo
+compiles the same crate again, once per feature set, and each of those builds
+pays for it. The crate `hlx-workspace-hack` (managed by cargo-hakari, see
+workspace-hack/Cargo.toml) pins the union; this test fails when a new
+dependency or feature breaks that, naming the crate and both feature lists.
+
+`cargo tree` resolves features without compiling anything, so this takes a
+few seconds.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+CARGO = os.environ.get("CARGO", "cargo")
+
+
+def cargo(*args: str) -> str:
+    return subprocess.run(
+        [CARGO, *args], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def members() -> list[str]:
+    metadata = json.loads(cargo("metadata", "--no-deps", "--format-version", "1"))
+    return sorted(p["name"] for p in metadata["packages"])
+
+
+def features(*selection: str) -> dict[str, str]:
+    """Every external crate (name, version, host or target) in the build of
+    `selection`, with the features it is built with."""
+    out = cargo("tree", "--prefix", "none", "--format", "{p}|{f}", *selection)
+    resolved: dict[str, str] = {}
+    for line in out.splitlines():
+        line = line.replace(" (*)", "")
+        if "|" not in line:
+            continue
+        package, feature_list = line.split("|", 1)
+        if str(REPO) in package:
+            continue  # a workspace member: its features are its own
+        resolved[package.strip()] = feature_list.strip()
+    return resolved
+
+
+@pytest.fixture(scope="module")
+def workspace_with_dev() -> dict[str, str]:
+    # The test build: every member with its dev-dependencies.
+    return features("--workspace", "--edges", "normal,build,dev")
+
+
+def test_the_workspace_hack_is_a_dependency_of_every_member():
+    for member in members():
+        if member == "hlx-workspace-hack":
+            continue
+        direct = cargo("tree", "--package", member, "--depth", "1", "--prefix", "none")
+        assert "hlx-workspace-hack" in direct, f"{member} does not depend on hlx-workspace-hack"
+
+
+@pytest.mark.parametrize("member", members())
+def test_a_member_built_alone_uses_the_workspace_features(member, workspace_with_dev):
+    alone = features("--package", member, "--edges", "normal,build")
+    assert alone, f"cargo tree printed nothing for {member}"
+    differing = {
+        crate: (mine, workspace_with_dev.get(crate))
+        for crate, mine in alone.items()
+        if workspace_with_dev.get(crate) != mine
+    }
+    assert not differing, (
+        f"`cargo build -p {member}` would build these crates with other features "
+        "than the test build (run `cargo hakari generate`):\n"
+        + "\n".join(f"  {c}: {a!r} vs {b!r}" for c, (a, b) in sorted(differing.items()))
+    )
+
+
+def test_the_release_binaries_use_the_workspace_features(workspace_with_dev):
+    # What bench/run.sh and cargo-lambda build: the binaries without dev-dependencies.
+    bins = features("--workspace", "--edges", "normal,build")
+    differing = sorted(c for c, f in bins.items() if workspace_with_dev.get(c) != f)
+    assert not differing, f"differ without dev-dependencies: {differing}"
