@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of hlx: the README's test command, and what .ci/run calls.
 #
-# It installs what the tests need into the checkout itself (a Python virtual
-# environment in .venv, npm packages under tests/asl/node_modules), builds the
+# It installs what the tests need into the checkout itself (tests/tools.sh:
+# Python virtual environments and npm packages), builds the
 # binaries the end-to-end tests run (the `local` profile, target/local: cheap
 # to build, panic = "abort" like the deployed ones; see Cargo.toml), then runs
 # the Rust tests, the Python tests, the state-machine validators and the
@@ -19,25 +19,27 @@ step() {
   local start=$SECONDS
   echo "==> $name"
   if "$@"; then
-    summary+=("$(printf '%-34s %4ss  ok   target/ %s' "$name" $((SECONDS - start)) "$(du -sh target 2>/dev/null | cut -f1)")")
+    summary+=("$(printf '%-42s %4ss  ok   target/ %s' "$name" $((SECONDS - start)) "$(du -sh target 2>/dev/null | cut -f1)")")
   else
-    summary+=("$(printf '%-34s %4ss  FAILED' "$name" $((SECONDS - start)))")
+    summary+=("$(printf '%-42s %4ss  FAILED' "$name" $((SECONDS - start)))")
     printf '%s\n' "${summary[@]}"
     echo "step failed: $name" >&2
     exit 1
   fi
 }
 
-python_env() {
-  if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
-  fi
-  .venv/bin/pip install --quiet --disable-pip-version-check \
-    -r tests/python/requirements.txt -r tests/python/requirements-api.txt -r tests/e2e/requirements.txt
-}
+# The tools (tests/tools.sh: Python and npm packages) install in the
+# background while the binaries build; the steps that need them come after.
+tools_log=$(mktemp)
+trap 'rm -f "$tools_log"' EXIT
+bash tests/tools.sh >"$tools_log" 2>&1 &
+tools_pid=$!
 
-node_tools() {
-  (cd tests/asl && npm install --no-audit --no-fund --loglevel=error)
+tools() {
+  local status=0
+  wait "$tools_pid" || status=$?
+  cat "$tools_log"
+  return "$status"
 }
 
 binaries() {
@@ -54,9 +56,8 @@ python_tests() {
   HLX_BIN_DIR="$root/target/local" .venv/bin/python -m pytest -q tests/python
 }
 
-step "python venv (boto3, moto, schemathesis)" python_env
-step "npm (asl-validator, statelint)" node_tools
 step "cargo build --profile local" binaries
+step "tools (tests/tools.sh, beside the build)" tools
 step "cargo test --workspace" rust_tests
 step "pytest tests/python" python_tests
 step "validate statemachine/*.asl.json" tests/asl/check.sh
