@@ -21,7 +21,7 @@ cargo build --release >&2
 # directory cannot replace them during the run.
 bin_dir=target/hlx-bench/bin
 mkdir -p "$bin_dir"
-for f in start-export check-export record-result hlx-fake-lambda; do
+for f in start-job check-job record-result hlx-fake-lambda; do
   cp -f "target/release/$f" "$bin_dir/$f"
 done
 

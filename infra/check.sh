@@ -67,7 +67,7 @@ npm_packages() {
 # so that no Rust build and no Docker are needed.
 assets=$(mktemp -d)
 trap 'rm -rf "$assets"' EXIT
-for binary in start-export check-export record-result await-export job-events api; do
+for binary in start-job check-job record-result await-job job-events api; do
   mkdir -p "$assets/$binary"
   printf '#!/bin/sh\n# placeholder: infra/check.sh synthesizes without building Rust\n' >"$assets/$binary/bootstrap"
 done
@@ -86,7 +86,7 @@ cdk_context=(
 )
 
 sam_openapi() {
-  # The SAM template includes infra/sam/exports-api.openapi.yaml, generated
+  # The SAM template includes infra/sam/jobs-api.openapi.yaml, generated
   # from functions/api/openapi.yaml (infra/cdk/lib/openapi.js says why).
   node infra/cdk/bin/sam-openapi.js --check
 }
@@ -100,10 +100,10 @@ sam_validate() {
 }
 
 launcher_asl() {
-  # The export machine's ASL is validated by tests/asl/check.sh; this is the
+  # The job state machine's ASL is validated by tests/asl/check.sh; this is the
   # launcher's, with its placeholder filled in as at deployment.
   local def="$assets/nightly-launcher.asl.json"
-  sed 's/\${ExportStateMachineArn}/arn:aws:states:us-east-1:111122223333:stateMachine:hlx-export/' \
+  sed 's/\${JobStateMachineArn}/arn:aws:states:us-east-1:111122223333:stateMachine:hlx-job/' \
     infra/statemachine/nightly-launcher.asl.json >"$def"
   ! grep -q '\${' "$def" &&
     infra/cdk/node_modules/.bin/asl-validator --json-path "$def" &&

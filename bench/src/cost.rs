@@ -92,7 +92,7 @@ pub struct CostRun {
     pub schedule: Schedule,
     pub status: String,
     pub transitions: u64,
-    /// Invocations per function (`start-export`, ...).
+    /// Invocations per function (`start-job`, ...).
     pub invocations: BTreeMap<String, u64>,
     pub describes: usize,
     /// From the job's end (emulator `EndTime`) to the check that saw it ended.
@@ -152,7 +152,7 @@ async fn run_in(dir: &std::path::Path, job: Duration, schedule: Schedule) -> Res
     if schedule == Schedule::EventsLearned {
         // The night before, the same export: its record is the history.
         stack
-            .start_export("nightly-bench-before", stack.export_request(&datastore))
+            .start_execution("nightly-bench-before", stack.export_request(&datastore))
             .map_err(|e| format!("the execution could not start: {e}"))?;
         stack.runner.wait_all().await;
         stack.advance_to(first_night() + jiff::SignedDuration::from_hours(48));
@@ -160,7 +160,7 @@ async fn run_in(dir: &std::path::Path, job: Duration, schedule: Schedule) -> Res
     let describes_before = describes(&stack);
     let deliveries_before = stack.event_deliveries().len();
     let handle = stack
-        .start_export("nightly-bench", stack.export_request(&datastore))
+        .start_execution("nightly-bench", stack.export_request(&datastore))
         .map_err(|e| format!("the execution could not start: {e}"))?;
     stack.runner.wait_all().await;
     let done = handle.describe();
@@ -168,7 +168,7 @@ async fn run_in(dir: &std::path::Path, job: Duration, schedule: Schedule) -> Res
     let history = handle.history();
     let seen = history.iter().find_map(|event| match &event.kind {
         EventKind::StateExited { name, output, .. }
-            if name == "CheckExport" && output["progress"]["outcome"].as_str() != Some("WAITING") =>
+            if name == "CheckJob" && output["progress"]["outcome"].as_str() != Some("WAITING") =>
         {
             Some(event.timestamp)
         }
@@ -179,7 +179,7 @@ async fn run_in(dir: &std::path::Path, job: Duration, schedule: Schedule) -> Res
         .rev()
         .filter(|event| seen.is_none_or(|seen| event.timestamp <= seen))
         .find_map(|event| match &event.kind {
-            EventKind::StateEntered { name, input, .. } if name == "AwaitExport" || name == "WaitForJob" => {
+            EventKind::StateEntered { name, input, .. } if name == "AwaitJob" || name == "WaitForJob" => {
                 input["progress"]["nextCheckSeconds"].as_u64()
             }
             _ => None,
@@ -237,13 +237,13 @@ mod tests {
             schedule: Schedule::Default,
             status: "SUCCEEDED".into(),
             transitions: 40,
-            invocations: [("check-export".to_owned(), 2)].into(),
+            invocations: [("check-job".to_owned(), 2)].into(),
             describes: 2,
             seen_delay: Some(0),
             end_delay: Some(0),
             last_wait: None,
         };
-        let billed = [("check-export".to_owned(), 2.2)].into();
+        let billed = [("check-job".to_owned(), 2.2)].into();
         let expected = 40.0 * 0.000_025 + 2.0 * (0.000_000_2 + 0.003 * 0.125 * 0.000_013_333_4);
         assert!((run.dollars(&billed) - expected).abs() < 1e-15);
     }

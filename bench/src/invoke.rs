@@ -17,7 +17,7 @@ use hlx_local_stack::{ACCOUNT, REGION};
 use serde_json::{Value, json};
 
 /// The three functions, in the order an export calls them.
-pub const FUNCTIONS: [&str; 3] = ["start-export", "check-export", "record-result"];
+pub const FUNCTIONS: [&str; 3] = ["start-job", "check-job", "record-result"];
 /// The floor of each side: a Runtime API client with no SDK (hlx's
 /// std-only `hlx-fake-lambda`; bootstrap.py with an empty handler).
 pub const FLOOR: &str = "floor";
@@ -157,8 +157,8 @@ struct Bench {
     hlx: ProcessInvoker,
     peer: ProcessInvoker,
     dynamodb: aws_sdk_dynamodb::Client,
-    /// A job's progress as hlx's start-export returned it: the `progress` of
-    /// every check-export and record-result payload, for both sides.
+    /// A job's progress as hlx's start-job returned it: the `progress` of
+    /// every check-job and record-result payload, for both sides.
     progress: Value,
     counter: u64,
     /// Invocations that never returned and were taken again.
@@ -179,17 +179,17 @@ impl Bench {
         self.counter += 1;
         let id = format!("bench-{}-{:05}", side.label(), self.counter);
         match function {
-            "start-export" => json!({
+            "start-job" => json!({
                 "request": export_request(&self.datastore),
                 "executionName": id,
                 "now": now(),
                 "retryCount": 0
             }),
-            "check-export" => json!({"progress": self.progress, "now": now()}),
+            "check-job" => json!({"progress": self.progress, "now": now()}),
             FLOOR => json!({"action": "echo", "id": id}),
             _ => json!({
                 "exportId": id,
-                "executionArn": format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:hlx-export:{id}"),
+                "executionArn": format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:hlx-job:{id}"),
                 "executionStartedAt": now(),
                 "now": now(),
                 "request": export_request(&self.datastore),
@@ -354,11 +354,11 @@ impl Bench {
         let mut checks = Vec::new();
         for side in [Side::Hlx, Side::Peer] {
             let before = self.calls("StartFHIRExportJob");
-            let payload = self.payload(side, "start-export");
-            let (output, record) = self.invoke(side, "start-export", payload).await?;
+            let payload = self.payload(side, "start-job");
+            let (output, record) = self.invoke(side, "start-job", payload).await?;
             if self.calls("StartFHIRExportJob") != before + 1 {
                 return Err(format!(
-                    "{}'s start-export did not reach the emulator (AWS_ENDPOINT_URL_HEALTHLAKE ignored?)",
+                    "{}'s start-job did not reach the emulator (AWS_ENDPOINT_URL_HEALTHLAKE ignored?)",
                     side.label()
                 )
                 .into());
@@ -369,11 +369,11 @@ impl Bench {
             self.stop(side, record.pid).await;
 
             let before = self.calls("DescribeFHIRExportJob");
-            let payload = self.payload(side, "check-export");
-            let (_, record) = self.invoke(side, "check-export", payload).await?;
+            let payload = self.payload(side, "check-job");
+            let (_, record) = self.invoke(side, "check-job", payload).await?;
             if self.calls("DescribeFHIRExportJob") != before + 1 {
                 return Err(format!(
-                    "{}'s check-export did not reach the emulator (AWS_ENDPOINT_URL_HEALTHLAKE ignored?)",
+                    "{}'s check-job did not reach the emulator (AWS_ENDPOINT_URL_HEALTHLAKE ignored?)",
                     side.label()
                 )
                 .into());

@@ -371,7 +371,7 @@ impl Report {
     fn section_cost(&self, out: &mut String, figures: Option<&(SideFigures, SideFigures)>) {
         out.push_str(
             "## 4. Cost of an export\n\n\
-             The deployed definition (statemachine/export.asl.json) on the local runner's virtual time, \
+             The deployed definition (statemachine/job.asl.json) on the local runner's virtual time, \
              hlx's handlers in process, the HealthLake emulator over HTTP; the job is SUBMITTED for 5 s, \
              then runs for the given time, with no events (`HLX_WAKE_BY=poll`; section 5 adds them). \
              \"fixed 60 s\" runs the same definition with a schedule of 60 s \

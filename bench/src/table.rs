@@ -68,10 +68,10 @@ mod tests {
     #[test]
     fn aligned_markdown() {
         let mut t = Table::new(["function", "ms"]);
-        t.row(["start-export", "3.1"]);
+        t.row(["start-job", "3.1"]);
         assert_eq!(
             t.render(),
-            "| function     |  ms |\n| ------------ | --: |\n| start-export | 3.1 |\n"
+            "| function  |  ms |\n| --------- | --: |\n| start-job | 3.1 |\n"
         );
     }
 }

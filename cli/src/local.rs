@@ -9,7 +9,7 @@
 //!
 //! `--serve` keeps the stack up after the nights (or instead of them, with
 //! `--nights 0`): the runner's Step Functions API on a loopback port, the
-//! export machine registered, virtual time driven whenever an execution
+//! job state machine registered, virtual time driven whenever an execution
 //! runs; it prints the variables that point `hlx start/status/list/watch`
 //! (or the AWS CLI) at it, and stops on Ctrl-C.
 
@@ -436,7 +436,7 @@ fn print_event(last: &Mutex<Option<String>>, execution: &ExecutionInfo, event: &
                     .map(|s| human(Duration::from_secs(s)))
                     .unwrap_or_default()
             ),
-            "Task" if name == "AwaitExport" => {
+            "Task" if name == "AwaitJob" => {
                 let wait = input
                     .pointer("/progress/nextCheckSeconds")
                     .and_then(Value::as_u64)

@@ -57,7 +57,7 @@ HLX_IMPORT_INPUT_S3_URI and HLX_IMPORT_OUTPUT_S3_URI as the functions and the
 API read them.";
 
 const IMPORT_HELP: &str = "\
-Imports run on the export state machine (an execution input with
+Imports run on the job state machine (an execution input with
 \"kind\": \"import\") and are recorded in the same job table, apart from the
 exports: `hlx import status/list/watch` show imports only, and an export's id
 is unknown to them (and the reverse).

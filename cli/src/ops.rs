@@ -62,7 +62,7 @@ timed out, was rejected or ended in error; 2 when no export has the id.
 
 Examples:
   hlx status api-k-3f2a...
-  hlx status arn:aws:states:us-east-1:123456789012:execution:hlx-export:api-k-3f2a... --json";
+  hlx status arn:aws:states:us-east-1:123456789012:execution:hlx-job:api-k-3f2a... --json";
 
 pub const IMPORT_STATUS_HELP: &str = "\
 As `hlx status`, for an import: its job record (kind import) with the input
@@ -591,7 +591,7 @@ mod tests {
             datastore_id: "0123456789abcdef0123456789abcdef".into(),
             job_name: None,
             idempotency_key: None,
-            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-export".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-job".into(),
             kms_key_id: "alias/exports".into(),
             data_access_role_arn: "arn:aws:iam::123456789012:role/HealthLakeExport".into(),
             table: None,

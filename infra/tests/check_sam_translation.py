@@ -26,7 +26,7 @@ PLACEHOLDER = re.compile(r"^\$\{([A-Za-z0-9_]+)\}$")
 SAM_DIR = INFRA / "sam"
 TEMPLATE = SAM_DIR / "template.yaml"
 CDK_TEMPLATE = pathlib.Path(os.environ.get("HLX_CDK_TEMPLATE", INFRA / "cdk" / "cdk.out" / "hlx.template.json"))
-DEPLOYMENT = re.compile(r"^ExportsApiDeployment[0-9A-Za-z]+$")
+DEPLOYMENT = re.compile(r"^JobsApiDeployment[0-9A-Za-z]+$")
 
 
 class _NoManagedPolicies:
@@ -83,16 +83,16 @@ class SamTranslationTest(unittest.TestCase):
 
     def test_the_template_translates_as_sam_validate_sees_it(self):
         # The include left unexpanded, as `sam validate` and `sam build` see it.
-        api = _translate(_packaged(self.source))["Resources"]["ExportsApi"]
+        api = _translate(_packaged(self.source))["Resources"]["JobsApi"]
         self.assertEqual(api["Type"], "AWS::ApiGateway::RestApi")
         self.assertEqual(
             api["Properties"]["Body"],
-            {"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "exports-api.openapi.yaml"}}},
+            {"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "jobs-api.openapi.yaml"}}},
         )
 
     def test_the_deployed_definition_is_the_cdk_apps(self):
-        sam_body = self.deployed["ExportsApi"]["Properties"]["Body"]
-        cdk_body = self.cdk["ExportsApi"]["Properties"]["Body"]
+        sam_body = self.deployed["JobsApi"]["Properties"]["Body"]
+        cdk_body = self.cdk["JobsApi"]["Properties"]["Body"]
         # SAM added nothing to it: no security, validators or responses of its own.
         self.assertEqual(sam_body, cdk_body)
 
@@ -104,7 +104,7 @@ class SamTranslationTest(unittest.TestCase):
                     continue
                 if skip_conditional and "Condition" in resource and logical_id not in self.cdk:
                     continue
-                out["ExportsApiDeployment*" if DEPLOYMENT.match(logical_id) else logical_id] = resource["Type"]
+                out["JobsApiDeployment*" if DEPLOYMENT.match(logical_id) else logical_id] = resource["Type"]
             return out
 
         self.assertEqual(inventory(self.deployed, skip_conditional=True), inventory(self.cdk))
@@ -115,9 +115,9 @@ class SamTranslationTest(unittest.TestCase):
             self.assertNotIn(resource_type, types)
         permissions = sorted(i for i, r in self.deployed.items() if r["Type"] == "AWS::Lambda::Permission")
         self.assertEqual(permissions, ["ApiFunctionInvokePermission", "JobEventsFunctionInvokePermission"])
-        stage = self.deployed["ExportsApiv1Stage"]["Properties"]
+        stage = self.deployed["JobsApiv1Stage"]["Properties"]
         self.assertEqual(stage["StageName"], "v1")
-        self.assertEqual(stage["RestApiId"], {"Ref": "ExportsApi"})
+        self.assertEqual(stage["RestApiId"], {"Ref": "JobsApi"})
 
     def test_the_job_events_pattern_is_the_file(self):
         # SAM cannot read a file into an EventPattern: the template inlines

@@ -2,7 +2,7 @@
 moto's Step Functions interpreter: one job per name prefix, data store and UTC
 day, named <namePrefix>-<datastoreId>-<yyyy-mm-dd> (nightly-... for the nightly
 export schedule, import-... for the import schedule), whatever the number of
-deliveries; the request goes to the export state machine as it is.
+deliveries; the request goes to the job state machine as it is.
 
 Run: .venv/bin/python -m unittest discover -s infra/tests -v
 """
@@ -68,13 +68,13 @@ class NightlyLauncherTest(unittest.TestCase):
         self.mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self.mock.start()
         self.sfn = boto3.client("stepfunctions", region_name="us-east-1")
-        # The export machine stands in as one that waits a moment, so that the
+        # The job state machine stands in as one that waits a moment, so that the
         # second delivery meets it running or finished.
         export = {"StartAt": "Work", "States": {"Work": {"Type": "Wait", "Seconds": 1, "End": True}}}
         self.export_arn = self.sfn.create_state_machine(
             name="export", roleArn=ROLE, definition=json.dumps(export)
         )["stateMachineArn"]
-        definition = LAUNCHER.read_text().replace("${ExportStateMachineArn}", self.export_arn)
+        definition = LAUNCHER.read_text().replace("${JobStateMachineArn}", self.export_arn)
         self.assertNotIn("${", definition, "the launcher has one placeholder")
         self.launcher_arn = self.sfn.create_state_machine(
             name="nightly-launcher", roleArn=ROLE, definition=definition

@@ -52,7 +52,7 @@ CHECKS = [
 ]
 # The function's configuration, as the Lambda would have it.
 CONFIG = {
-    "HLX_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-export",
+    "HLX_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-job",
     "HLX_DEFAULT_DATASTORE_ID": DATASTORE,
     "HLX_EXPORT_S3_URI": "s3://hlx-exports/api",
     "HLX_EXPORT_KMS_KEY_ID": "alias/hlx-exports",
@@ -74,7 +74,7 @@ def seed_record(export_id: str, datastore_id: str, minute: int) -> dict:
     started = f"2026-11-{1 + minute // 1440:02d}T{(minute // 60) % 24:02d}:{minute % 60:02d}:00.000Z"
     return {
         "exportId": export_id,
-        "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:hlx-export:{export_id}",
+        "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:hlx-job:{export_id}",
         "status": "COMPLETED",
         "datastoreId": datastore_id,
         "trigger": "schedule",

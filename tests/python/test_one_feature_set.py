@@ -1,7 +1,7 @@
 """One feature set for the whole workspace.
 
 Every third-party crate is built with the same features whatever is built:
-`cargo run -p hlx`, one function (`cargo lambda build -p start-export`), the
+`cargo run -p hlx`, one function (`cargo lambda build -p start-job`), the
 whole workspace, or the tests with their dev-dependencies. Otherwise cargo
 compiles the same crate again, once per feature set, and each of those builds
 pays for it. The crate `hlx-workspace-hack` (managed by cargo-hakari, see

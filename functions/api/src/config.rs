@@ -203,7 +203,7 @@ mod tests {
         HashMap::from([
             (
                 ENV_STATE_MACHINE_ARN,
-                "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-export".to_owned(),
+                "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-job".to_owned(),
             ),
             (ENV_EXPORT_S3_URI, "s3://hlx-exports/api".to_owned()),
             (ENV_EXPORT_KMS_KEY_ID, "alias/hlx-exports".to_owned()),
@@ -225,7 +225,7 @@ mod tests {
         assert_eq!(config.max_body_bytes, 16 * 1024);
         assert_eq!(
             config.execution_arn("api-x"),
-            "arn:aws:states:us-east-1:123456789012:execution:hlx-export:api-x"
+            "arn:aws:states:us-east-1:123456789012:execution:hlx-job:api-x"
         );
     }
 
@@ -257,7 +257,7 @@ mod tests {
                 ENV_STATE_MACHINE_ARN,
                 "arn:aws:states:us-east-1:123456789012:activity:x",
             ),
-            (ENV_STATE_MACHINE_ARN, "hlx-export"),
+            (ENV_STATE_MACHINE_ARN, "hlx-job"),
             (ENV_EXPORT_S3_URI, "https://bucket/x"),
             (ENV_EXPORT_KMS_KEY_ID, "not a key"),
             (ENV_DATA_ACCESS_ROLE_ARN, "arn:aws:iam::1:role/x"),

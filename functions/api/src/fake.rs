@@ -1,4 +1,4 @@
-//! A fake of the export state machine's `StartExecution` idempotency, in
+//! A fake of the job state machine's `StartExecution` idempotency, in
 //! memory: for unit tests and for `api-local` when no Step Functions endpoint
 //! is configured. It starts nothing and runs nothing: its executions stay
 //! `RUNNING` until a test calls [`FakeStateMachine::finish`].
@@ -143,7 +143,7 @@ mod tests {
 
     fn fake() -> FakeStateMachine {
         FakeStateMachine::new(
-            "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-export",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-job",
             Arc::new(SystemClock),
         )
     }
@@ -154,7 +154,7 @@ mod tests {
         let first = sfn.start("e1", "{}").await.unwrap();
         assert_eq!(
             first.execution_arn,
-            "arn:aws:states:us-east-1:123456789012:execution:hlx-export:e1"
+            "arn:aws:states:us-east-1:123456789012:execution:hlx-job:e1"
         );
         assert_eq!(sfn.start("e1", "{}").await.unwrap(), first);
         assert_eq!(sfn.executions().len(), 1);

@@ -106,7 +106,7 @@ fn seed_file(records: &[Value]) -> PathBuf {
 fn record(export_id: &str, minute: u32) -> Value {
     json!({
         "exportId": export_id,
-        "executionArn": format!("arn:aws:states:us-east-1:000000000000:execution:hlx-export:{export_id}"),
+        "executionArn": format!("arn:aws:states:us-east-1:000000000000:execution:hlx-job:{export_id}"),
         "status": "COMPLETED",
         "datastoreId": "local-datastore",
         "executionStartedAt": format!("2026-11-24T10:{minute:02}:00.000Z"),

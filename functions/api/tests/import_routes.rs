@@ -42,7 +42,7 @@ async fn a_post_starts_one_import_of_the_configured_locations_with_kind_import()
     assert_eq!(body["status"], "STARTING");
     assert_eq!(
         body["executionArn"],
-        format!("arn:aws:states:us-east-1:123456789012:execution:hlx-export:{id}")
+        format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{id}")
     );
     assert_eq!(response.headers()["location"], format!("/imports/{id}"));
 

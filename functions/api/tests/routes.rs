@@ -36,7 +36,7 @@ async fn a_post_starts_the_configured_export_and_answers_202_with_its_location()
     assert_eq!(body["status"], "STARTING");
     assert_eq!(
         body["executionArn"],
-        format!("arn:aws:states:us-east-1:123456789012:execution:hlx-export:{export_id}")
+        format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{export_id}")
     );
     assert_eq!(response.headers()["location"], format!("/exports/{export_id}"));
     assert_eq!(response.headers()["content-type"], "application/json");

@@ -23,7 +23,7 @@ use hlx_clock::SharedClock;
 use hlx_core::InMemoryJobStore;
 use serde_json::json;
 
-const EXECUTION_PREFIX: &str = "arn:aws:states:us-east-1:123456789012:execution:hlx-export:";
+const EXECUTION_PREFIX: &str = "arn:aws:states:us-east-1:123456789012:execution:hlx-job:";
 
 type MakeError<E> = fn() -> E;
 type Expect = fn(&SfnError) -> bool;

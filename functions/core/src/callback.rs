@@ -1,7 +1,7 @@
 //! Event-driven completion: the two halves of a callback wait.
 //!
 //! The state machine waits for a job in a `.waitForTaskToken` task whose
-//! timeout is the fallback. [`await_export`] (the task's function) stores the
+//! timeout is the fallback. [`await_job`] (the task's function) stores the
 //! task token against the job, then describes the job once: if the job has
 //! already moved past what the execution last saw, HealthLake's event may
 //! have come before the token was stored, so it wakes the execution itself.
@@ -26,10 +26,10 @@ use crate::tasks::{TaskTokens, TokenAnswer};
 use crate::time;
 use crate::wait::{StoredWait, WAIT_ITEM_GRACE, WaitItem, WaitStore};
 
-/// await-export's input, built by the state machine.
+/// await-job's input, built by the state machine.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AwaitExportInput {
+pub struct AwaitJobInput {
     pub export_id: String,
     /// `$$.Task.Token`.
     pub task_token: String,
@@ -38,7 +38,7 @@ pub struct AwaitExportInput {
     pub progress: JobProgress,
 }
 
-/// What await-export did.
+/// What await-job did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AwaitOutcome {
@@ -52,7 +52,7 @@ pub enum AwaitOutcome {
     Woken,
 }
 
-/// await-export's answer (Step Functions ignores it; it is logged).
+/// await-job's answer (Step Functions ignores it; it is logged).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Awaited {
@@ -86,11 +86,11 @@ pub fn wake_output(
 /// token was stored is never lost. Only storing can fail the invocation (the
 /// state machine retries it, then falls back to polling); a describe or a
 /// wake that fails leaves the wait to the event or the timeout.
-pub async fn await_export(
+pub async fn await_job(
     waits: &impl WaitStore,
     jobs: &impl HealthLakeJobs,
     tokens: &impl TaskTokens,
-    input: &AwaitExportInput,
+    input: &AwaitJobInput,
 ) -> Result<Awaited, HlxError> {
     let progress = &input.progress;
     let answer = |outcome, job_status| Awaited {
@@ -136,10 +136,10 @@ pub async fn await_export(
     if !status.is_terminal() && status.rank() <= progress.job_status.rank() {
         return Ok(answer(AwaitOutcome::Stored, Some(status)));
     }
-    let output = wake_output("await-export", &status, None, Some(input.now));
+    let output = wake_output("await-job", &status, None, Some(input.now));
     match tokens.send_task_success(&item.task_token, &output).await {
         Ok(TokenAnswer::Delivered) => {
-            if let Err(err) = waits.mark_woken(&item, &status, "await-export").await {
+            if let Err(err) = waits.mark_woken(&item, &status, "await-job").await {
                 tracing::warn!(error = %err, "the wake could not be marked; a duplicate event will find the token gone");
             }
             Ok(answer(AwaitOutcome::Woken, Some(status)))

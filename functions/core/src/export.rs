@@ -1,7 +1,7 @@
 //! The two steps that talk to HealthLake: start a job, check on it.
 //!
-//! An export and an import take the same two steps (start-export and
-//! check-export, chosen by the request's `kind`: one state machine runs
+//! An export and an import take the same two steps (start-job and
+//! check-job, chosen by the request's `kind`: one state machine runs
 //! both). Both return a [`JobProgress`], the one value the state machine carries
 //! through its wait loop (`$.progress`): what HealthLake last said, how long
 //! the job has waited and run, whether it has ended, and when to look again.
@@ -110,7 +110,7 @@ pub struct JobProgress {
     pub start_attempts: u32,
     /// How long to wait before looking again: with events, the fallback.
     pub next_check_seconds: u64,
-    /// Whether HealthLake's events end the wait (await-export stores the
+    /// Whether HealthLake's events end the wait (await-job stores the
     /// task token) or only time does.
     #[serde(default)]
     pub wake_by: WakeBy,
@@ -145,10 +145,10 @@ pub struct JobProgress {
     pub output: Option<OutputTarget>,
 }
 
-/// start-export's input: the execution input untouched, and who is asking.
+/// start-job's input: the execution input untouched, and who is asking.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StartExportInput {
+pub struct StartJobInput {
     /// The raw execution input; validated here, so that bad input is recorded, not lost.
     pub request: Value,
     pub execution_name: String,
@@ -160,10 +160,10 @@ pub struct StartExportInput {
     pub retry_count: u32,
 }
 
-/// check-export's input.
+/// check-job's input.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CheckExportInput {
+pub struct CheckJobInput {
     pub progress: JobProgress,
     #[serde(with = "time")]
     pub now: Timestamp,
@@ -180,11 +180,11 @@ fn is_zero(n: &u32) -> bool {
 /// so that the wait can land just after the expected end; history that
 /// cannot be read leaves the configured schedule in force, it never fails
 /// the start.
-pub async fn start_export(
+pub async fn start_job(
     jobs: &impl HealthLakeJobs,
     history: &impl JobHistory,
     schedule: &PollSchedule,
-    input: &StartExportInput,
+    input: &StartJobInput,
 ) -> Result<JobProgress, HlxError> {
     let request = JobRequest::from_value(&input.request)?;
     let kind = request.kind();
@@ -371,11 +371,11 @@ async fn describe_progress(
 }
 
 /// Describes the job once and decides: ended, timed out, or when to look again.
-pub async fn check_export(
+pub async fn check_job(
     jobs: &impl HealthLakeJobs,
     manifests: &impl ManifestStore,
     schedule: &PollSchedule,
-    input: &CheckExportInput,
+    input: &CheckJobInput,
 ) -> Result<JobProgress, HlxError> {
     let previous = &input.progress;
     let now = input.now;
@@ -559,7 +559,7 @@ pub fn next_progress(
         import_counts: described.import_counts.or_else(|| previous.import_counts.clone()),
         api: previous.api,
         since: previous.since,
-        // The manifest is check_export's: written, then summarized once.
+        // The manifest is check_job's: written, then summarized once.
         manifest: previous.manifest.clone(),
         cancel: previous.cancel.clone(),
         output: previous.output.clone(),

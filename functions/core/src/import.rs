@@ -1,5 +1,5 @@
 //! The import request: what a schedule, the API or an operator asks for to
-//! load NDJSON from S3 into a data store, and what start-export turns into a
+//! load NDJSON from S3 into a data store, and what start-job turns into a
 //! HealthLake `StartFHIRImportJob` call; and the counts an import reports.
 
 use serde::{Deserialize, Serialize};

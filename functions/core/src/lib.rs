@@ -31,10 +31,10 @@ pub mod time;
 pub mod validation;
 pub mod wait;
 
-pub use callback::{AwaitExportInput, Awaited, EventHandled, EventOutcome, await_export, handle_job_event};
+pub use callback::{AwaitJobInput, Awaited, EventHandled, EventOutcome, await_job, handle_job_event};
 pub use cancel::{CancelAccepted, CancelError, cancel_export_by_id};
 pub use error::HlxError;
-pub use export::{CheckExportInput, JobProgress, Outcome, StartExportInput, check_export, start_export};
+pub use export::{CheckJobInput, JobProgress, Outcome, StartJobInput, check_job, start_job};
 pub use healthlake::{HealthLakeJobs, SdkHealthLakeJobs};
 pub use history::{JobHistory, NoHistory};
 pub use import::{ImportCounts, ImportRequest};

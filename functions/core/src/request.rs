@@ -1,5 +1,5 @@
 //! The export request: what a schedule, the API or an operator asks for, and
-//! what start-export turns into a HealthLake `StartFHIRExportJob` call.
+//! what start-job turns into a HealthLake `StartFHIRExportJob` call.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -97,7 +97,7 @@ impl ExportRequest {
     pub fn job_name_for(&self, execution_name: &str) -> String {
         match &self.job_name {
             Some(name) => name.clone(),
-            None => derived_job_name(execution_name, "hlx-export"),
+            None => derived_job_name(execution_name, "hlx-job"),
         }
     }
 
@@ -141,7 +141,7 @@ pub fn derived_job_name(execution_name: &str, fallback: &str) -> String {
 /// prefix (the requested name or the cleaned execution name) and a hash of
 /// the execution name.
 pub fn unique_job_name(requested: Option<&str>, execution_name: &str) -> String {
-    let cleaned = derived_job_name(execution_name, "hlx-export");
+    let cleaned = derived_job_name(execution_name, "hlx-job");
     if requested.is_none() && cleaned == execution_name {
         return cleaned;
     }

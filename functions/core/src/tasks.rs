@@ -1,5 +1,5 @@
 //! Step Functions task tokens behind a small trait, and its SDK adapter:
-//! how `await-export` and `job-events` wake a waiting execution.
+//! how `await-job` and `job-events` wake a waiting execution.
 
 use std::future::Future;
 

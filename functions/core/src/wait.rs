@@ -1,6 +1,6 @@
 //! Wait items: the task token of an execution waiting for its job's event.
 //!
-//! `await-export` stores the token of the state machine's callback task
+//! `await-job` stores the token of the state machine's callback task
 //! against the job; `job-events` looks it up when HealthLake's event for the
 //! job arrives and sends it back. An item also says which status the
 //! execution last saw, so that an event that says nothing new (a duplicate,
@@ -47,7 +47,7 @@ pub struct WaitItem {
     pub stored_at: Timestamp,
     #[serde(with = "time")]
     pub expires_at: Timestamp,
-    /// What woke this wait (an event id, or `await-export`).
+    /// What woke this wait (an event id, or `await-job`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub woken_by: Option<String>,
 }

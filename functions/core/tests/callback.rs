@@ -1,5 +1,5 @@
 //! Event-driven completion against in-process fakes of HealthLake and Step
-//! Functions and the in-memory wait store: what await-export stores and when
+//! Functions and the in-memory wait store: what await-job stores and when
 //! it wakes the execution itself, and what job-events does with each kind of
 //! event (the DynamoDB store and the SDK adapters are tested against moto and
 //! aws-smithy-mocks, and the whole path end to end in tests/e2e).
@@ -14,8 +14,8 @@ use hlx_core::callback::AwaitOutcome;
 use hlx_core::export::{JobProgress, Outcome};
 use hlx_core::healthlake::{HealthLakeJobs, JobDescription, StartExportJob, StartImportJob, StartedJob};
 use hlx_core::{
-    AwaitExportInput, EventOutcome, HlxError, InMemoryJobStore, JobKind, JobStatus, SdkTaskTokens,
-    TaskTokens, TokenAnswer, WaitStore, WakeBy, await_export, handle_job_event,
+    AwaitJobInput, EventOutcome, HlxError, InMemoryJobStore, JobKind, JobStatus, SdkTaskTokens, TaskTokens,
+    TokenAnswer, WaitStore, WakeBy, await_job, handle_job_event,
 };
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -134,8 +134,8 @@ fn progress(status: JobStatus, checks: u32) -> JobProgress {
     }
 }
 
-fn await_input(token: &str, status: JobStatus, checks: u32) -> AwaitExportInput {
-    AwaitExportInput {
+fn await_input(token: &str, status: JobStatus, checks: u32) -> AwaitJobInput {
+    AwaitJobInput {
         export_id: "nightly-ds1-2026-01-01".into(),
         task_token: token.into(),
         now: t0(),
@@ -162,7 +162,7 @@ async fn without_events_the_wait_stores_nothing_and_looks_at_nothing() {
     );
     let mut input = await_input("t1", JobStatus::Submitted, 0);
     input.progress.wake_by = WakeBy::Poll;
-    let awaited = await_export(&store, &healthlake, &sfn, &input).await.unwrap();
+    let awaited = await_job(&store, &healthlake, &sfn, &input).await.unwrap();
     assert_eq!(awaited.outcome, AwaitOutcome::Polling);
     assert_eq!(
         store.get_wait(JobKind::Export, "ds1", "job-1").await.unwrap(),
@@ -175,7 +175,7 @@ async fn without_events_the_wait_stores_nothing_and_looks_at_nothing() {
 async fn the_token_is_stored_with_what_the_execution_saw_and_a_ttl() {
     let (store, sfn) = (InMemoryJobStore::new(), FakeStepFunctions::default());
     let healthlake = FakeHealthLake::answering(vec![Ok(JobStatus::Submitted)]);
-    let awaited = await_export(
+    let awaited = await_job(
         &store,
         &healthlake,
         &sfn,
@@ -204,7 +204,7 @@ async fn the_token_is_stored_with_what_the_execution_saw_and_a_ttl() {
 async fn a_job_that_ended_before_the_token_was_stored_is_woken_at_once() {
     let (store, sfn) = (InMemoryJobStore::new(), FakeStepFunctions::default());
     let healthlake = FakeHealthLake::answering(vec![Ok(JobStatus::Completed)]);
-    let awaited = await_export(
+    let awaited = await_job(
         &store,
         &healthlake,
         &sfn,
@@ -216,7 +216,7 @@ async fn a_job_that_ended_before_the_token_was_stored_is_woken_at_once() {
     let sent = sfn.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0, "t1");
-    assert_eq!(sent[0].1["wokenBy"], "await-export");
+    assert_eq!(sent[0].1["wokenBy"], "await-job");
     assert_eq!(sent[0].1["jobStatus"], "COMPLETED");
     // The late event finds the wake recorded: nothing is sent twice.
     let late = handle_job_event(&store, &sfn, &event("e1", "Export Job Completed", "job-1"))
@@ -230,7 +230,7 @@ async fn a_job_that_ended_before_the_token_was_stored_is_woken_at_once() {
 async fn a_stale_wait_never_replaces_a_later_one() {
     let (store, sfn) = (InMemoryJobStore::new(), FakeStepFunctions::default());
     let healthlake = FakeHealthLake::answering(vec![Ok(JobStatus::InProgress)]);
-    await_export(
+    await_job(
         &store,
         &healthlake,
         &sfn,
@@ -238,7 +238,7 @@ async fn a_stale_wait_never_replaces_a_later_one() {
     )
     .await
     .unwrap();
-    let stale = await_export(
+    let stale = await_job(
         &store,
         &healthlake,
         &sfn,
@@ -263,7 +263,7 @@ async fn a_stale_wait_never_replaces_a_later_one() {
     );
     let mut other = await_input("t-other", JobStatus::Submitted, 9);
     other.export_id = "another-export".into();
-    let outcome = await_export(&store, &healthlake, &sfn, &other)
+    let outcome = await_job(&store, &healthlake, &sfn, &other)
         .await
         .unwrap()
         .outcome;
@@ -281,7 +281,7 @@ async fn a_describe_that_fails_leaves_the_wait_to_the_event() {
         code: "ThrottlingException".into(),
         message: "Rate exceeded".into(),
     })]);
-    let awaited = await_export(
+    let awaited = await_job(
         &store,
         &healthlake,
         &sfn,
@@ -298,7 +298,7 @@ async fn a_describe_that_fails_leaves_the_wait_to_the_event() {
 
 async fn waiting(store: &InMemoryJobStore, token: &str, status: JobStatus, checks: u32) {
     let healthlake = FakeHealthLake::answering(vec![Ok(status.clone())]);
-    let outcome = await_export(
+    let outcome = await_job(
         store,
         &healthlake,
         &FakeStepFunctions::default(),
@@ -453,7 +453,7 @@ async fn an_import_waits_and_wakes_by_its_own_describe_and_events() {
     let sfn = FakeStepFunctions::default();
     let mut input = await_input("t-import", JobStatus::InProgress, 1);
     input.progress.kind = JobKind::Import;
-    let awaited = await_export(&store, &jobs, &sfn, &input).await.unwrap();
+    let awaited = await_job(&store, &jobs, &sfn, &input).await.unwrap();
     assert_eq!(awaited.outcome, AwaitOutcome::Stored);
     assert_eq!(
         *jobs.imports_described.lock().unwrap(),

@@ -8,8 +8,8 @@ use hlx_core::export::{JobProgress, Outcome, human_duration, next_progress};
 use hlx_core::healthlake::{HealthLakeJobs, JobDescription, StartExportJob, StartImportJob, StartedJob};
 use hlx_core::history::expected_run_seconds_of;
 use hlx_core::{
-    CheckExportInput, HlxError, InMemoryJobStore, JobHistory, JobKind, JobRecord, JobStatus, JobStore,
-    NoHistory, PollSchedule, RecordStatus, StartExportInput, WakeBy, check_export, start_export,
+    CheckJobInput, HlxError, InMemoryJobStore, JobHistory, JobKind, JobRecord, JobStatus, JobStore,
+    NoHistory, PollSchedule, RecordStatus, StartJobInput, WakeBy, check_job, start_job,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
@@ -74,7 +74,7 @@ fn t0() -> Timestamp {
     "2026-01-01T02:00:00Z".parse().unwrap()
 }
 
-fn input(request: serde_json::Value) -> StartExportInput {
+fn input(request: serde_json::Value) -> StartJobInput {
     serde_json::from_value(json!({
         "request": request,
         "executionName": "nightly-ds1-2026-01-01",
@@ -99,7 +99,7 @@ async fn invalid_requests_are_refused_before_any_call() {
     let fake = FakeHealthLake::default();
     let mut bad = valid_request();
     bad["s3Uri"] = json!("not-a-uri");
-    let err = start_export(&fake, &NoHistory, &PollSchedule::default(), &input(bad))
+    let err = start_job(&fake, &NoHistory, &PollSchedule::default(), &input(bad))
         .await
         .unwrap_err();
     assert_eq!(err.error_name(), "hlx.InvalidRequest");
@@ -111,12 +111,12 @@ async fn invalid_requests_are_refused_before_any_call() {
 async fn the_same_execution_always_sends_the_same_token() {
     let fake = FakeHealthLake::default();
     let schedule = PollSchedule::polling();
-    let first = start_export(&fake, &NoHistory, &schedule, &input(valid_request()))
+    let first = start_job(&fake, &NoHistory, &schedule, &input(valid_request()))
         .await
         .unwrap();
     let mut retry = input(valid_request());
     retry.retry_count = 2;
-    let second = start_export(&fake, &NoHistory, &schedule, &retry).await.unwrap();
+    let second = start_job(&fake, &NoHistory, &schedule, &retry).await.unwrap();
     assert_eq!(first.job_id, second.job_id);
     assert_eq!(first.client_token, second.client_token);
     assert_eq!(second.start_attempts, 3);
@@ -294,11 +294,11 @@ async fn check_passes_healthlake_errors_through_with_their_names() {
             code: "ThrottlingException".into(),
             message: "Rate exceeded".into(),
         }));
-    let input = CheckExportInput {
+    let input = CheckJobInput {
         progress: progress(),
         now: after(60),
     };
-    let err = check_export(&fake, &hlx_core::NoManifests, &PollSchedule::default(), &input)
+    let err = check_job(&fake, &hlx_core::NoManifests, &PollSchedule::default(), &input)
         .await
         .unwrap_err();
     assert_eq!(err.error_name(), "HealthLake.ThrottlingException");
@@ -329,7 +329,7 @@ fn completed_record(
         kind: JobKind::Export,
         input_s3_uri: None,
         import_counts: None,
-        execution_arn: format!("arn:aws:states:us-east-1:123456789012:execution:hlx-export:{export_id}"),
+        execution_arn: format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{export_id}"),
         status: RecordStatus::Job(status),
         datastore_id: Some("ds1".into()),
         trigger: None,
@@ -415,7 +415,7 @@ async fn start_learns_the_expected_run_from_the_store_and_check_lands_after_it()
 
     let fake = FakeHealthLake::default();
     let schedule = PollSchedule::default();
-    let started = start_export(&fake, &store, &schedule, &input(valid_request()))
+    let started = start_job(&fake, &store, &schedule, &input(valid_request()))
         .await
         .unwrap();
     assert_eq!(started.expected_run_seconds, Some(6 * 3600));
@@ -468,7 +468,7 @@ impl JobHistory for BrokenHistory {
 #[tokio::test]
 async fn unreadable_history_never_fails_the_start() {
     let fake = FakeHealthLake::default();
-    let started = start_export(
+    let started = start_job(
         &fake,
         &BrokenHistory,
         &PollSchedule::default(),
@@ -496,7 +496,7 @@ fn import_request() -> serde_json::Value {
 async fn an_import_request_starts_an_import_never_an_export_and_is_checked_as_one() {
     let fake = FakeHealthLake::default();
     let schedule = PollSchedule::default();
-    let started = start_export(&fake, &NoHistory, &schedule, &input(import_request()))
+    let started = start_job(&fake, &NoHistory, &schedule, &input(import_request()))
         .await
         .unwrap();
     assert!(fake.started.lock().unwrap().is_empty(), "no export was started");
@@ -508,7 +508,7 @@ async fn an_import_request_starts_an_import_never_an_export_and_is_checked_as_on
     assert_eq!(started.kind, JobKind::Import);
     assert_eq!(started.job_id, "import-0");
     // The same execution retried: the same token, so HealthLake's idempotency holds.
-    let again = start_export(&fake, &NoHistory, &schedule, &input(import_request()))
+    let again = start_job(&fake, &NoHistory, &schedule, &input(import_request()))
         .await
         .unwrap();
     assert_eq!(again.job_id, "import-0");
@@ -525,7 +525,7 @@ async fn an_import_request_starts_an_import_never_an_export_and_is_checked_as_on
     let mut done = described(JobStatus::CompletedWithErrors);
     done.import_counts = Some(counts.clone());
     fake.descriptions.lock().unwrap().push_back(Ok(done));
-    let checked = check_export(
+    let checked = check_job(
         &fake,
         &hlx_core::NoManifests,
         &schedule,
@@ -566,7 +566,7 @@ async fn a_bad_import_request_is_refused_before_any_call_naming_the_field() {
     let fake = FakeHealthLake::default();
     let mut bad = import_request();
     bad["s3Uri"] = json!("s3://exports/x");
-    let err = start_export(&fake, &NoHistory, &PollSchedule::default(), &input(bad))
+    let err = start_job(&fake, &NoHistory, &PollSchedule::default(), &input(bad))
         .await
         .unwrap_err();
     assert_eq!(err.error_name(), "hlx.InvalidRequest");

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 fn request(extra: Value) -> RecordRequest {
     let mut base = json!({
         "exportId": "nightly-ds1-2026-01-01",
-        "executionArn": "arn:aws:states:us-east-1:123456789012:execution:hlx-export:nightly-ds1-2026-01-01",
+        "executionArn": "arn:aws:states:us-east-1:123456789012:execution:hlx-job:nightly-ds1-2026-01-01",
         "executionStartedAt": "2026-01-01T02:00:00Z",
         "now": "2026-01-01T05:00:00Z",
         "request": {

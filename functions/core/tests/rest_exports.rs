@@ -11,8 +11,8 @@ use hlx_core::healthlake::{HealthLakeJobs, JobDescription, StartExportJob, Start
 use hlx_core::manifest::{ExportManifest, ManifestFile};
 use hlx_core::record::RecordRequest;
 use hlx_core::{
-    CheckExportInput, ExportScope, HlxError, InMemoryJobStore, JobKind, JobRecord, JobStatus, JobStore,
-    NoHistory, PollSchedule, RestExportJob, StartExportInput, check_export, start_export,
+    CheckJobInput, ExportScope, HlxError, InMemoryJobStore, JobKind, JobRecord, JobStatus, JobStore,
+    NoHistory, PollSchedule, RestExportJob, StartJobInput, check_job, start_job,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
@@ -158,7 +158,7 @@ fn request(extra: Value) -> Value {
     request
 }
 
-fn input(request: Value, retry_count: u32) -> StartExportInput {
+fn input(request: Value, retry_count: u32) -> StartJobInput {
     serde_json::from_value(json!({
         "request": request,
         "executionName": "nightly-ds1-2026-01-02",
@@ -206,7 +206,7 @@ async fn record_night(
 #[tokio::test]
 async fn a_plain_full_export_still_goes_through_the_sdk() {
     let fake = FakeRest::default();
-    let progress = start_export(
+    let progress = start_job(
         &fake,
         &NoHistory,
         &PollSchedule::default(),
@@ -224,7 +224,7 @@ async fn the_first_incremental_export_takes_everything_and_later_ones_continue_t
     let fake = FakeRest::default();
     let store = InMemoryJobStore::new();
     let incremental = request(json!({"mode": "incremental"}));
-    let first = start_export(
+    let first = start_job(
         &fake,
         &store,
         &PollSchedule::default(),
@@ -263,7 +263,7 @@ async fn the_first_incremental_export_takes_everything_and_later_ones_continue_t
         Some("2026-01-01T20:00:00.000Z"),
     )
     .await;
-    let next = start_export(
+    let next = start_job(
         &fake,
         &store,
         &PollSchedule::default(),
@@ -283,7 +283,7 @@ async fn the_first_incremental_export_takes_everything_and_later_ones_continue_t
     );
 
     // The patient chain continues from its own export.
-    let patients = start_export(
+    let patients = start_job(
         &fake,
         &store,
         &PollSchedule::default(),
@@ -295,7 +295,7 @@ async fn the_first_incremental_export_takes_everything_and_later_ones_continue_t
     assert_eq!(fake.kicked_off.lock().unwrap()[2].scope, ExportScope::Patient);
 
     // An explicit since wins over the history.
-    let forced = start_export(
+    let forced = start_job(
         &fake,
         &store,
         &PollSchedule::default(),
@@ -319,7 +319,7 @@ async fn a_job_that_cannot_be_looked_up_is_never_kicked_off_again() {
     let scoped = request(json!({"scope": "patient"}));
     // The answer is lost and the lookup fails: the kick-off's own error, for
     // the state machine to retry.
-    let err = start_export(
+    let err = start_job(
         &fake,
         &NoHistory,
         &PollSchedule::default(),
@@ -330,7 +330,7 @@ async fn a_job_that_cannot_be_looked_up_is_never_kicked_off_again() {
     assert_eq!(err.error_name(), "hlx.HealthLakeUnavailable");
     // The retry cannot tell whether the job exists: it fails with the
     // lookup's error and sends nothing, rather than risk a second job.
-    let err = start_export(&fake, &NoHistory, &PollSchedule::default(), &input(scoped, 1))
+    let err = start_job(&fake, &NoHistory, &PollSchedule::default(), &input(scoped, 1))
         .await
         .unwrap_err();
     assert_eq!(err.error_name(), "HealthLake.ThrottlingException");
@@ -344,7 +344,7 @@ async fn a_lost_kick_off_answer_never_makes_a_second_job() {
     *fake.lose_answers.lock().unwrap() = 1;
     let scoped = request(json!({"scope": "group/cohort-1", "types": ["Patient", "Observation"]}));
     // The answer is lost; the job is found by its execution-unique name.
-    let progress = start_export(
+    let progress = start_job(
         &fake,
         &NoHistory,
         &PollSchedule::default(),
@@ -355,7 +355,7 @@ async fn a_lost_kick_off_answer_never_makes_a_second_job() {
     assert_eq!(progress.job_id, "rest-1");
     assert_eq!(fake.kicked_off.lock().unwrap().len(), 1);
     // A retried invocation (the Lambda died after sending) looks first, and finds it.
-    let retried = start_export(
+    let retried = start_job(
         &fake,
         &NoHistory,
         &PollSchedule::default(),
@@ -379,7 +379,7 @@ async fn an_unanswered_kick_off_that_made_no_job_is_an_error_the_state_machine_r
         unreachable: true,
         ..FakeRest::default()
     };
-    let err = start_export(
+    let err = start_job(
         &healthlake,
         &NoHistory,
         &PollSchedule::default(),
@@ -440,11 +440,11 @@ async fn a_completed_rest_export_carries_its_manifest_summary() {
         }),
     });
     let manifests = FakeManifests::default();
-    let checked = check_export(
+    let checked = check_job(
         &fake,
         &manifests,
         &PollSchedule::default(),
-        &CheckExportInput {
+        &CheckJobInput {
             progress: rest_progress(),
             now: t0() + SignedDuration::from_mins(21),
         },
@@ -506,11 +506,11 @@ async fn a_timed_out_export_is_cancelled_in_healthlake_and_a_refusal_is_kept() {
         });
         let schedule = PollSchedule::default();
         let late = t0() + SignedDuration::try_from(schedule.max_run).unwrap() + SignedDuration::from_secs(1);
-        let checked = check_export(
+        let checked = check_job(
             &fake,
             &hlx_core::NoManifests,
             &schedule,
-            &CheckExportInput {
+            &CheckJobInput {
                 progress: rest_progress(),
                 now: late,
             },
@@ -561,11 +561,11 @@ async fn a_full_sdk_export_gets_a_manifest_built_from_its_folder() {
     let mut progress = rest_progress();
     progress.api = ExportApi::Sdk;
     progress.since = None;
-    let checked = check_export(
+    let checked = check_job(
         &healthlake,
         &manifests,
         &PollSchedule::default(),
-        &CheckExportInput {
+        &CheckJobInput {
             progress,
             now: t0() + SignedDuration::from_hours(3),
         },

@@ -6,8 +6,8 @@
 //! `lambda_runtime`; local mode calls the very same functions in process.
 
 use hlx_core::{
-    AwaitExportInput, CheckExportInput, HealthLakeJobs, HlxError, JobHistory, JobStore, ManifestStore,
-    PollSchedule, RecordRequest, StartExportInput, TaskTokens, WaitStore,
+    AwaitJobInput, CheckJobInput, HealthLakeJobs, HlxError, JobHistory, JobStore, ManifestStore,
+    PollSchedule, RecordRequest, StartJobInput, TaskTokens, WaitStore,
 };
 use lambda_runtime::Diagnostic;
 use serde::de::DeserializeOwned;
@@ -64,33 +64,33 @@ fn to_value(output: impl serde::Serialize) -> Value {
     serde_json::to_value(output).expect("outputs serialize")
 }
 
-/// start-export: validate the request, start the job idempotently, learn
+/// start-job: validate the request, start the job idempotently, learn
 /// the expected run time from the data store's history.
-pub async fn start_export(
+pub async fn start_job(
     jobs: &impl HealthLakeJobs,
     history: &impl JobHistory,
     schedule: &PollSchedule,
     payload: Value,
 ) -> Result<Value, FunctionError> {
-    let input: StartExportInput = parse(payload)?;
+    let input: StartJobInput = parse(payload)?;
     let progress = logged(
-        "start-export",
-        hlx_core::start_export(jobs, history, schedule, &input).await,
+        "start-job",
+        hlx_core::start_job(jobs, history, schedule, &input).await,
     )?;
     Ok(to_value(progress))
 }
 
-/// await-export: store the callback task's token against the job, look once.
-pub async fn await_export(
+/// await-job: store the callback task's token against the job, look once.
+pub async fn await_job(
     waits: &impl WaitStore,
     jobs: &impl HealthLakeJobs,
     tokens: &impl TaskTokens,
     payload: Value,
 ) -> Result<Value, FunctionError> {
-    let input: AwaitExportInput = parse(payload)?;
+    let input: AwaitJobInput = parse(payload)?;
     let awaited = logged(
-        "await-export",
-        hlx_core::await_export(waits, jobs, tokens, &input).await,
+        "await-job",
+        hlx_core::await_job(waits, jobs, tokens, &input).await,
     )?;
     tracing::info!(
         export_id = %awaited.export_id,
@@ -126,17 +126,17 @@ pub async fn job_events(
     Ok(to_value(handled))
 }
 
-/// check-export: describe the job once and decide.
-pub async fn check_export(
+/// check-job: describe the job once and decide.
+pub async fn check_job(
     jobs: &impl HealthLakeJobs,
     manifests: &impl ManifestStore,
     schedule: &PollSchedule,
     payload: Value,
 ) -> Result<Value, FunctionError> {
-    let input: CheckExportInput = parse(payload)?;
+    let input: CheckJobInput = parse(payload)?;
     let progress = logged(
-        "check-export",
-        hlx_core::check_export(jobs, manifests, schedule, &input).await,
+        "check-job",
+        hlx_core::check_job(jobs, manifests, schedule, &input).await,
     )?;
     tracing::info!(
         job_id = %progress.job_id,
@@ -199,7 +199,7 @@ mod tests {
     #[test]
     fn every_error_the_state_machine_matches_reaches_it_under_its_name() {
         let definition: Value =
-            serde_json::from_str(include_str!("../../../statemachine/export.asl.json")).unwrap();
+            serde_json::from_str(include_str!("../../../statemachine/job.asl.json")).unwrap();
         let mut names: Vec<String> = Vec::new();
         for state in definition["States"].as_object().unwrap().values() {
             for list in ["Retry", "Catch"] {
@@ -236,12 +236,12 @@ mod tests {
             );
         }
         // The callback's fallback: its timeout goes to the check, never to a Retry.
-        let await_state = &definition["States"]["AwaitExport"];
+        let await_state = &definition["States"]["AwaitJob"];
         assert_eq!(
             await_state["Catch"][0]["ErrorEquals"],
             serde_json::json!(["States.Timeout"])
         );
-        assert_eq!(await_state["Catch"][0]["Next"], "CheckExport");
+        assert_eq!(await_state["Catch"][0]["Next"], "CheckJob");
         for rule in await_state["Retry"].as_array().unwrap() {
             assert!(
                 !rule["ErrorEquals"]

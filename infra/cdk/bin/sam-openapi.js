@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// Writes infra/sam/exports-api.openapi.yaml, the SAM template's API
+// Writes infra/sam/jobs-api.openapi.yaml, the SAM template's API
 // definition, from functions/api/openapi.yaml (see lib/openapi.js for why
 // SAM needs a copy). With --check, writes nothing and exits 1 if the file
 // differs from what it would write.

@@ -23,29 +23,29 @@ const sqs = require('aws-cdk-lib/aws-sqs');
 
 const INFRA = path.resolve(__dirname, '..', '..');
 const REPO = path.resolve(INFRA, '..');
-const EXPORT_ASL = path.join(REPO, 'statemachine', 'export.asl.json');
+const EXPORT_ASL = path.join(REPO, 'statemachine', 'job.asl.json');
 const LAUNCHER_ASL = path.join(INFRA, 'statemachine', 'nightly-launcher.asl.json');
 const HEALTHLAKE_EVENTS_PATTERN = path.join(REPO, 'statemachine', 'healthlake-events.pattern.json');
 const openapi = require('./openapi');
 
 /**
  * The functions: logical ID prefix, Cargo binary, what they do, who invokes
- * them (the export state machine's Tasks, the exports API, or EventBridge),
+ * them (the job state machine's Tasks, the jobs API, or EventBridge),
  * and whether their Errors metric has an alarm of its own.
  */
 const FUNCTIONS = [
   {
-    id: 'StartExport',
-    binary: 'start-export',
-    description: 'hlx start-export - validates the request and starts the HealthLake export or import, idempotently',
-    roleDescription: 'hlx start-export - starts the HealthLake export or import job',
+    id: 'StartJob',
+    binary: 'start-job',
+    description: 'hlx start-job - validates the request and starts the HealthLake export or import, idempotently',
+    roleDescription: 'hlx start-job - starts the HealthLake export or import job',
     invokedBy: 'states',
   },
   {
-    id: 'CheckExport',
-    binary: 'check-export',
-    description: 'hlx check-export - reads the job status and says when to look again',
-    roleDescription: 'hlx check-export - reads the HealthLake export or import job',
+    id: 'CheckJob',
+    binary: 'check-job',
+    description: 'hlx check-job - reads the job status and says when to look again',
+    roleDescription: 'hlx check-job - reads the HealthLake export or import job',
     invokedBy: 'states',
   },
   {
@@ -56,11 +56,11 @@ const FUNCTIONS = [
     invokedBy: 'states',
   },
   {
-    id: 'AwaitExport',
-    binary: 'await-export',
+    id: 'AwaitJob',
+    binary: 'await-job',
     description:
-      'hlx await-export - stores the task token until HealthLake\'s event for the job, wakes the execution if the job already moved on',
-    roleDescription: "hlx await-export - stores the wait for the job's event, reads the export or import job",
+      'hlx await-job - stores the task token until HealthLake\'s event for the job, wakes the execution if the job already moved on',
+    roleDescription: "hlx await-job - stores the wait for the job's event, reads the export or import job",
     invokedBy: 'states',
     // When it keeps failing, the execution takes the poll path and still ends recorded.
     errorsAlarm: false,
@@ -68,8 +68,8 @@ const FUNCTIONS = [
   {
     id: 'Api',
     binary: 'api',
-    description: 'hlx api - starts exports idempotently and reads their job records, behind ExportsApi',
-    roleDescription: 'hlx api - starts and describes export executions, reads job records',
+    description: 'hlx api - starts exports and imports idempotently and reads their job records, behind JobsApi',
+    roleDescription: 'hlx api - starts and describes job executions, reads job records',
     invokedBy: 'apigateway',
     // API Gateway stops waiting for a Lambda integration after 29 seconds.
     timeoutSeconds: 29,
@@ -77,15 +77,15 @@ const FUNCTIONS = [
   {
     id: 'JobEvents',
     binary: 'job-events',
-    description: 'hlx job-events - wakes the export execution waiting for the job a HealthLake event names',
+    description: 'hlx job-events - wakes the execution waiting for the job a HealthLake event names',
     roleDescription:
-      'hlx job-events - reads and settles wait items, sends their task results to the export state machine',
+      'hlx job-events - reads and settles wait items, sends their task results to the job state machine',
     invokedBy: 'events',
     // An event it keeps failing on ends in JobEventsDeadLetterQueue, which has the alarm.
     errorsAlarm: false,
   },
 ];
-/** The functions the export state machine's Tasks invoke. */
+/** The functions the job state machine's Tasks invoke. */
 const TASK_FUNCTIONS = FUNCTIONS.filter((f) => f.invokedBy === 'states');
 
 /** cdk-nag acknowledgements of the functions, by who invokes them. */
@@ -342,14 +342,14 @@ class HlxStack extends Stack {
         resources: [key.keyArn],
         conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${cdk.Aws.REGION}.${cdk.Aws.URL_SUFFIX}` } },
       });
-    /** A HealthLake read of the data store's jobs (check-export, await-export). */
+    /** A HealthLake read of the data store's jobs (check-job, await-job). */
     const describeJobs = (sid, action) => new iam.PolicyStatement({ sid, actions: [action], resources: [datastoreArn] });
     // Wait items (keys AWAIT#...) share the job table; these grants reach no job record.
     const waitItemsOnly = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['AWAIT#*'] } };
     // `bucket/prefix` of the export location, split by CloudFormation at deploy (as in the SAM template).
     const exportLocation = cdk.Fn.select(1, cdk.Fn.split('s3://', config.exportS3Uri));
     const permissions = {
-      StartExport: [
+      StartJob: [
         new iam.PolicyStatement({
           sid: 'StartExportOfTheDatastore',
           actions: ['healthlake:StartFHIRExportJob'],
@@ -390,7 +390,7 @@ class HlxStack extends Stack {
         }),
         decryptThroughDynamoDb(),
       ],
-      CheckExport: [
+      CheckJob: [
         describeJobs('DescribeExportsOfTheDatastore', 'healthlake:DescribeFHIRExportJob'),
         describeJobs('DescribeImportsOfTheDatastore', 'healthlake:DescribeFHIRImportJob'),
         // The REST status GET, and the cancel of an export hlx timed out.
@@ -432,8 +432,8 @@ class HlxStack extends Stack {
         // caller's kms:Decrypt, through DynamoDB only (as for the api function).
         decryptThroughDynamoDb(),
       ],
-      // Its states:SendTaskSuccess is AwaitExportFunctionTaskTokenPolicy, below.
-      AwaitExport: [
+      // Its states:SendTaskSuccess is AwaitJobFunctionTaskTokenPolicy, below.
+      AwaitJob: [
         new iam.PolicyStatement({
           sid: 'WriteWaitItems',
           actions: ['dynamodb:PutItem'],
@@ -447,10 +447,10 @@ class HlxStack extends Stack {
     };
     /** The environment of each task function, beyond RUST_LOG. */
     const environments = {
-      StartExport: { ...pollEnvironment, HLX_TABLE_NAME: table.tableName },
-      CheckExport: { ...pollEnvironment },
+      StartJob: { ...pollEnvironment, HLX_TABLE_NAME: table.tableName },
+      CheckJob: { ...pollEnvironment },
       RecordResult: { HLX_TABLE_NAME: table.tableName },
-      AwaitExport: { HLX_TABLE_NAME: table.tableName },
+      AwaitJob: { HLX_TABLE_NAME: table.tableName },
     };
 
     /** A function with its own log group and role (one customer-managed policy). */
@@ -498,10 +498,10 @@ class HlxStack extends Stack {
       { Location: config.exportS3Uri.replace(/^s3:\/\//, '') },
     ]);
     const nags = {
-      CheckExport: [
+      CheckJob: [
         [
           `AwsSolutions-IAM5[Resource::${manifestObjects}]`,
-          'check-export writes manifest.json next to each export; export folders are named by HealthLake job ids, known only at run time, all under the export location.',
+          'check-job writes manifest.json next to each export; export folders are named by HealthLake job ids, known only at run time, all under the export location.',
         ],
       ],
     };
@@ -509,7 +509,7 @@ class HlxStack extends Stack {
       rustLambda(f, permissions[f.id], environments[f.id], nags[f.id] ?? []);
     }
 
-    // ---------------------------------------------------- export state machine
+    // ---------------------------------------------------- job state machine
     const stateMachineRole = (logicalName, description, statements) =>
       this.serviceRole(logicalName, {
         description,
@@ -533,8 +533,8 @@ class HlxStack extends Stack {
       });
 
     const exportRole = stateMachineRole(
-      'ExportStateMachineRole',
-      'hlx export state machine - invokes exactly the four task functions',
+      'JobStateMachineRole',
+      'hlx job state machine - invokes exactly the four task functions',
       [
         new iam.PolicyStatement({
           sid: 'InvokeTheTaskFunctions',
@@ -543,41 +543,41 @@ class HlxStack extends Stack {
         }),
       ],
     );
-    const exportLogs = logGroup('ExportStateMachineLogGroup', {
+    const exportLogs = logGroup('JobStateMachineLogGroup', {
       logGroupName: `/aws/vendedlogs/states/${cdk.Aws.STACK_NAME}-export`,
     });
     const exportStateMachine = logicalId(
-      new sfn.StateMachine(this, 'ExportStateMachine', {
+      new sfn.StateMachine(this, 'JobStateMachine', {
         stateMachineType: sfn.StateMachineType.STANDARD,
         definitionBody: sfn.DefinitionBody.fromFile(EXPORT_ASL),
         definitionSubstitutions: {
-          StartExportFunctionArn: this.functions.StartExport.functionArn,
-          CheckExportFunctionArn: this.functions.CheckExport.functionArn,
+          StartJobFunctionArn: this.functions.StartJob.functionArn,
+          CheckJobFunctionArn: this.functions.CheckJob.functionArn,
           RecordResultFunctionArn: this.functions.RecordResult.functionArn,
-          AwaitExportFunctionArn: this.functions.AwaitExport.functionArn,
+          AwaitJobFunctionArn: this.functions.AwaitJob.functionArn,
         },
         role: exportRole.withoutPolicyUpdates(),
         logs: { destination: exportLogs, level: sfn.LogLevel.ERROR, includeExecutionData: false },
         tracingEnabled: tracing,
       }),
-      'ExportStateMachine',
+      'JobStateMachine',
     );
     this.stateMachineNag(exportStateMachine);
     // Attached from the policy's side: the state machine depends on
-    // AwaitExportFunction, so the function's role may not name the machine.
+    // AwaitJobFunction, so the function's role may not name the machine.
     logicalId(
-      new iam.ManagedPolicy(this, 'AwaitExportFunctionTaskTokenPolicy', {
-        description: 'hlx await-export - wakes its own export execution when the job already moved on',
-        roles: [this.functionRoles.AwaitExport],
+      new iam.ManagedPolicy(this, 'AwaitJobFunctionTaskTokenPolicy', {
+        description: 'hlx await-job - wakes its own execution when the job already moved on',
+        roles: [this.functionRoles.AwaitJob],
         statements: [
           new iam.PolicyStatement({
-            sid: 'WakeExportExecutions',
+            sid: 'WakeJobExecutions',
             actions: ['states:SendTaskSuccess'],
             resources: [exportStateMachine.stateMachineArn],
           }),
         ],
       }),
-      'AwaitExportFunctionTaskTokenPolicy',
+      'AwaitJobFunctionTaskTokenPolicy',
     );
 
     // ------------------------------------------------------ HealthLake events
@@ -605,7 +605,7 @@ class HlxStack extends Stack {
         }),
         decryptThroughDynamoDb(),
         new iam.PolicyStatement({
-          sid: 'WakeExportExecutions',
+          sid: 'WakeJobExecutions',
           actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
           resources: [exportStateMachine.stateMachineArn],
         }),
@@ -676,10 +676,10 @@ class HlxStack extends Stack {
     // ---------------------------------------------------------- nightly trigger
     const launcherRole = stateMachineRole(
       'NightlyLauncherRole',
-      'hlx nightly launcher - starts the export state machine under a deterministic name',
+      'hlx nightly launcher - starts the job state machine under a deterministic name',
       [
         new iam.PolicyStatement({
-          sid: 'StartTheExportStateMachine',
+          sid: 'StartTheJobStateMachine',
           actions: ['states:StartExecution'],
           resources: [exportStateMachine.stateMachineArn],
         }),
@@ -692,7 +692,7 @@ class HlxStack extends Stack {
       new sfn.StateMachine(this, 'NightlyLauncher', {
         stateMachineType: sfn.StateMachineType.STANDARD,
         definitionBody: sfn.DefinitionBody.fromFile(LAUNCHER_ASL),
-        definitionSubstitutions: { ExportStateMachineArn: exportStateMachine.stateMachineArn },
+        definitionSubstitutions: { JobStateMachineArn: exportStateMachine.stateMachineArn },
         role: launcherRole.withoutPolicyUpdates(),
         logs: { destination: launcherLogs, level: sfn.LogLevel.ERROR, includeExecutionData: false },
         tracingEnabled: tracing,
@@ -825,17 +825,17 @@ class HlxStack extends Stack {
     });
     apiAccount.overrideLogicalId('ApiGatewayAccount');
 
-    const accessLogs = logGroup('ExportsApiAccessLogGroup');
+    const accessLogs = logGroup('JobsApiAccessLogGroup');
     const apiFunction = rustLambda(
       FUNCTIONS.find((f) => f.id === 'Api'),
       [
         new iam.PolicyStatement({
-          sid: 'StartTheExportStateMachine',
+          sid: 'StartTheJobStateMachine',
           actions: ['states:StartExecution'],
           resources: [exportStateMachine.stateMachineArn],
         }),
         new iam.PolicyStatement({
-          sid: 'DescribeExportExecutions',
+          sid: 'DescribeJobExecutions',
           actions: ['states:DescribeExecution'],
           resources: [
             `arn:${cdk.Aws.PARTITION}:states:${cdk.Aws.REGION}:${cdk.Aws.ACCOUNT_ID}:execution:${exportStateMachine.stateMachineName}:*`,
@@ -875,16 +875,16 @@ class HlxStack extends Stack {
       },
       [
         [
-          'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<ExportStateMachine.Name>:*]',
+          'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<JobStateMachine.Name>:*]',
           'An execution ARN ends in the execution name, which is the export id chosen per request; the ' +
-            "pattern admits the export state machine's executions and no other machine's.",
+            "pattern admits the job state machine's executions and no other machine's.",
         ],
       ],
     );
 
     // The API is functions/api/openapi.yaml, with its integration URIs made
     // Fn::Sub of the function's ARN (lib/openapi.js); nothing else changes.
-    const api = new apigw.SpecRestApi(this, 'ExportsApi', {
+    const api = new apigw.SpecRestApi(this, 'JobsApi', {
       apiDefinition: apigw.ApiDefinition.fromInline(
         openapi.forCdk(openapi.readOpenApi(), { ApiFunctionArn: apiFunction.functionArn }),
       ),
@@ -903,10 +903,10 @@ class HlxStack extends Stack {
         throttlingRateLimit: 5,
       },
     });
-    logicalId(api, 'ExportsApi');
-    logicalId(api.deploymentStage, 'ExportsApiv1Stage');
+    logicalId(api, 'JobsApi');
+    logicalId(api.deploymentStage, 'JobsApiv1Stage');
     api.node.addDependency(apiAccount);
-    logGroup('ExportsApiExecutionLogGroup', {
+    logGroup('JobsApiExecutionLogGroup', {
       logGroupName: `API-Gateway-Execution-Logs_${api.restApiId}/v1`,
     });
     new lambda.CfnPermission(this, 'ApiFunctionInvokePermission', {
@@ -1061,13 +1061,13 @@ class HlxStack extends Stack {
     const output = (name, description, value) =>
       new cdk.CfnOutput(this, name, { description, value }).overrideLogicalId(name);
     output(
-      'ExportStateMachineArn',
-      'The export state machine (start exports and imports manually here).',
+      'JobStateMachineArn',
+      'The job state machine (start exports and imports manually here).',
       exportStateMachine.stateMachineArn,
     );
     output('NightlyLauncherArn', 'The launcher the nightly export and import schedules start.', launcher.stateMachineArn);
     output(
-      'ExportsApiUrl',
+      'JobsApiUrl',
       'The exports API (POST and GET here, GET here/{id}), signed with SigV4 for execute-api.',
       `https://${api.restApiId}.execute-api.${cdk.Aws.REGION}.${cdk.Aws.URL_SUFFIX}/v1/exports`,
     );

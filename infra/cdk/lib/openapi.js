@@ -8,7 +8,7 @@
 // intrinsic functions written into the snippet. So both deployments wrap each
 // integration URI (and credentials, if any) in Fn::Sub and change nothing else:
 // - CDK: the parsed document with Fn.sub tokens, inline (SpecRestApi);
-// - SAM: the same document written to infra/sam/exports-api.openapi.yaml with
+// - SAM: the same document written to infra/sam/jobs-api.openapi.yaml with
 //   long-form {"Fn::Sub": [...]} values, included with AWS::Include. That file
 //   is generated (bin/sam-openapi.js); check.sh and the parity test fail when
 //   it no longer matches the description.
@@ -20,7 +20,7 @@ const YAML = require('yaml');
 const INFRA = path.resolve(__dirname, '..', '..');
 const REPO = path.resolve(INFRA, '..');
 const OPENAPI = path.join(REPO, 'functions', 'api', 'openapi.yaml');
-const SAM_INCLUDE = path.join(INFRA, 'sam', 'exports-api.openapi.yaml');
+const SAM_INCLUDE = path.join(INFRA, 'sam', 'jobs-api.openapi.yaml');
 
 /** Placeholders the stack fills in: the resource attribute each stands for. */
 const SUBSTITUTIONS = { ApiFunctionArn: { logicalId: 'ApiFunction', attribute: 'Arn' } };
@@ -122,7 +122,7 @@ const SAM_HEADER = [
   ' Generated from functions/api/openapi.yaml by infra/cdk/bin/sam-openapi.js: do not edit.',
   ' The description, with each integration uri wrapped in Fn::Sub (long form: AWS::Include',
   ' evaluates intrinsic functions, not placeholders in plain strings). infra/sam/template.yaml',
-  ' includes it as the ExportsApi definition. Regenerate with: node infra/cdk/bin/sam-openapi.js',
+  ' includes it as the JobsApi definition. Regenerate with: node infra/cdk/bin/sam-openapi.js',
 ].join('\n');
 
 /**

@@ -58,7 +58,7 @@ const fromSam = (v) => canonical(parseJsonStrings(render(v, conditions, values))
 const fromCdk = (v) => canonical(parameterize(parseJsonStrings(render(v)), values));
 
 /** CDK's own resources, or those SAM generates from AWS::Serverless::Api. */
-const CDK_ONLY = /^(CDKMetadata|ExportsApiDeployment|ExportsApiv1Stage$)/;
+const CDK_ONLY = /^(CDKMetadata|JobsApiDeployment|JobsApiv1Stage$)/;
 const activeSam = Object.entries(sam.Resources).filter(([, r]) => !r.Condition || conditions[r.Condition]);
 
 test('parity: the SAM parameters are the CDK settings (names, defaults, rules)', () => {
@@ -140,7 +140,7 @@ test('parity: the same resources under the same logical IDs', () => {
   const samIds = activeSam.map(([id]) => id).sort();
   const cdkIds = Object.keys(cdk.Resources).filter((id) => !CDK_ONLY.test(id)).sort();
   assert.deepEqual(cdkIds, samIds);
-  assert.deepEqual(Object.keys(cdk.Outputs).filter((o) => !o.startsWith('ExportsApiEndpoint')).sort(), Object.keys(sam.Outputs).sort());
+  assert.deepEqual(Object.keys(cdk.Outputs).filter((o) => !o.startsWith('JobsApiEndpoint')).sort(), Object.keys(sam.Outputs).sort());
 });
 
 test('parity: every plain CloudFormation resource has the same properties and policies', () => {
@@ -204,13 +204,13 @@ test('parity: the same functions (binaries, runtime, architecture, memory, timeo
   }
   // The defaults: arm64 and provided.al2023 in both.
   assert.equal(sam.Parameters.Architecture.Default, 'arm64');
-  assert.deepEqual(synth({}).template.Resources.StartExportFunction.Properties.Architectures, ['arm64']);
+  assert.deepEqual(synth({}).template.Resources.StartJobFunction.Properties.Architectures, ['arm64']);
   assert.equal(globals.Runtime, 'provided.al2023');
 });
 
 test('parity: the same state machines, from the same definition files, with substitutions covering every placeholder', () => {
   const machines = Object.entries(sam.Resources).filter(([, r]) => r.Type === 'AWS::Serverless::StateMachine');
-  assert.deepEqual(machines.map(([id]) => id).sort(), ['ExportStateMachine', 'NightlyLauncher']);
+  assert.deepEqual(machines.map(([id]) => id).sort(), ['JobStateMachine', 'NightlyLauncher']);
   const substitutedFromRepo = new Set();
   for (const [id, s] of machines) {
     const p = s.Properties;
@@ -271,7 +271,7 @@ test('parity: JobEventsRule matches statemachine/healthlake-events.pattern.json 
 });
 
 test('parity: the same API definition, functions/api/openapi.yaml, with only its integration URIs substituted', () => {
-  const body = sam.Resources.ExportsApi.Properties.DefinitionBody;
+  const body = sam.Resources.JobsApi.Properties.DefinitionBody;
   assert.deepEqual(Object.keys(body), ['Fn::Transform'], 'SAM includes the definition (AWS::Include)');
   assert.equal(body['Fn::Transform'].Name, 'AWS::Include');
   const included = path.resolve(SAM_DIR, body['Fn::Transform'].Parameters.Location);
@@ -284,7 +284,7 @@ test('parity: the same API definition, functions/api/openapi.yaml, with only its
 
   // What each deployment sends to API Gateway, intrinsic functions unresolved.
   const samBody = YAML.parse(fs.readFileSync(included, 'utf8'));
-  const cdkBody = cdk.Resources.ExportsApi.Properties.Body;
+  const cdkBody = cdk.Resources.JobsApi.Properties.Body;
   assert.deepEqual(cdkBody, samBody, 'CDK deploys the same definition as SAM');
 
   // ... which is the description with each integration uri made an Fn::Sub of it.
@@ -311,12 +311,12 @@ test('parity: the same API definition, functions/api/openapi.yaml, with only its
 });
 
 test('parity: the same REST API and stage (name, endpoint, tracing, access logs, throttling)', () => {
-  const api = sam.Resources.ExportsApi.Properties;
-  const restApi = cdk.Resources.ExportsApi;
-  const stage = cdk.Resources.ExportsApiv1Stage.Properties;
+  const api = sam.Resources.JobsApi.Properties;
+  const restApi = cdk.Resources.JobsApi;
+  const stage = cdk.Resources.JobsApiv1Stage.Properties;
   assert.deepEqual(restApi.Properties.EndpointConfiguration.Types, [api.EndpointConfiguration.Type]);
   assert.deepEqual(fromCdk(restApi.Properties.Name), fromSam(api.Name));
-  assert.deepEqual(restApi.DependsOn, [sam.Resources.ExportsApi.DependsOn]);
+  assert.deepEqual(restApi.DependsOn, [sam.Resources.JobsApi.DependsOn]);
   assert.equal(stage.StageName, api.StageName);
   assert.deepEqual(
     fromCdk({ TracingEnabled: stage.TracingEnabled, AccessLogSetting: stage.AccessLogSetting, MethodSettings: stage.MethodSettings }),
@@ -324,5 +324,5 @@ test('parity: the same REST API and stage (name, endpoint, tracing, access logs,
   );
   // The stage name is also in the invoke permission's source ARN and the execution log group's name.
   assert.match(fromSam(sam.Resources.ApiFunctionInvokePermission.Properties.SourceArn), new RegExp(`/${api.StageName}/\\*$`));
-  assert.match(fromSam(sam.Resources.ExportsApiExecutionLogGroup.Properties.LogGroupName), new RegExp(`/${api.StageName}$`));
+  assert.match(fromSam(sam.Resources.JobsApiExecutionLogGroup.Properties.LogGroupName), new RegExp(`/${api.StageName}$`));
 });

@@ -29,15 +29,15 @@ const ON = { TracingOn: true };
 const datastoreArn = `arn:\${AWS::Partition}:healthlake:\${AWS::Region}:\${AWS::AccountId}:datastore/fhir/${REQUIRED.datastoreId}`;
 
 const FUNCTIONS = [
-  'StartExportFunction',
-  'CheckExportFunction',
+  'StartJobFunction',
+  'CheckJobFunction',
   'RecordResultFunction',
-  'AwaitExportFunction',
+  'AwaitJobFunction',
   'ApiFunction',
   'JobEventsFunction',
 ];
-/** The functions with an Errors alarm of their own (await-export and job-events have other safety nets). */
-const ALARMED_FUNCTIONS = ['StartExportFunction', 'CheckExportFunction', 'RecordResultFunction', 'ApiFunction'];
+/** The functions with an Errors alarm of their own (await-job and job-events have other safety nets). */
+const ALARMED_FUNCTIONS = ['StartJobFunction', 'CheckJobFunction', 'RecordResultFunction', 'ApiFunction'];
 const POLL_VARIABLES = [
   'HLX_POLL_INITIAL_SECONDS',
   'HLX_POLL_BACKOFF_RATE',
@@ -95,13 +95,13 @@ test('functions: provided.al2023, bootstrap, arm64 by default, 128 MB, JSON logs
 
 test('functions: environment variables per function', () => {
   const env = (id) => cfn.Resources[id].Properties.Environment.Variables;
-  assert.deepEqual(Object.keys(env('StartExportFunction')).sort(), ['RUST_LOG', 'HLX_TABLE_NAME', ...POLL_VARIABLES].sort());
-  assert.deepEqual(env('StartExportFunction').HLX_TABLE_NAME, { Ref: 'JobTable' });
-  assert.deepEqual(Object.keys(env('CheckExportFunction')).sort(), ['RUST_LOG', ...POLL_VARIABLES].sort());
+  assert.deepEqual(Object.keys(env('StartJobFunction')).sort(), ['RUST_LOG', 'HLX_TABLE_NAME', ...POLL_VARIABLES].sort());
+  assert.deepEqual(env('StartJobFunction').HLX_TABLE_NAME, { Ref: 'JobTable' });
+  assert.deepEqual(Object.keys(env('CheckJobFunction')).sort(), ['RUST_LOG', ...POLL_VARIABLES].sort());
   assert.deepEqual(env('RecordResultFunction'), { RUST_LOG: 'info', HLX_TABLE_NAME: { Ref: 'JobTable' } });
-  assert.deepEqual(env('AwaitExportFunction'), { RUST_LOG: 'info', HLX_TABLE_NAME: { Ref: 'JobTable' } });
+  assert.deepEqual(env('AwaitJobFunction'), { RUST_LOG: 'info', HLX_TABLE_NAME: { Ref: 'JobTable' } });
   assert.deepEqual(env('JobEventsFunction'), { RUST_LOG: 'info', HLX_TABLE_NAME: { Ref: 'JobTable' } });
-  for (const id of ['StartExportFunction', 'CheckExportFunction']) {
+  for (const id of ['StartJobFunction', 'CheckJobFunction']) {
     assert.equal(env(id).HLX_MAX_RUN_HOURS, '24', id);
     assert.equal(env(id).HLX_MAX_QUEUE_HOURS, '24', id);
     assert.equal(env(id).HLX_WAKE_BY, 'events', id);
@@ -109,14 +109,14 @@ test('functions: environment variables per function', () => {
     assert.equal(env(id).HLX_FALLBACK_MAX_SECONDS, '14400', id);
   }
   const polled = synth({ wakeBy: 'poll', fallbackInitialSeconds: 1800, fallbackMaxSeconds: 7200 }).template;
-  for (const id of ['StartExportFunction', 'CheckExportFunction']) {
+  for (const id of ['StartJobFunction', 'CheckJobFunction']) {
     const v = polled.Resources[id].Properties.Environment.Variables;
     assert.deepEqual([v.HLX_WAKE_BY, v.HLX_FALLBACK_INITIAL_SECONDS, v.HLX_FALLBACK_MAX_SECONDS], ['poll', '1800', '7200'], id);
   }
   assert.throws(() => readConfig((k) => ({ ...REQUIRED, wakeBy: 'sometimes' })[k]), /wakeBy must be one of events, poll/);
   assert.deepEqual(env('ApiFunction'), {
     RUST_LOG: 'info',
-    HLX_STATE_MACHINE_ARN: { Ref: 'ExportStateMachine' },
+    HLX_STATE_MACHINE_ARN: { Ref: 'JobStateMachine' },
     HLX_TABLE_NAME: { Ref: 'JobTable' },
     HLX_DEFAULT_DATASTORE_ID: REQUIRED.datastoreId,
     HLX_EXPORT_S3_URI: REQUIRED.exportS3Uri,
@@ -153,10 +153,10 @@ test('functions: x86_64 and tracing off are one context value away', () => {
     assert.deepEqual(other.Resources[id].Properties.Architectures, ['x86_64']);
     assert.deepEqual(other.Resources[id].Properties.TracingConfig, { Mode: 'PassThrough' });
   }
-  for (const id of ['ExportStateMachine', 'NightlyLauncher']) {
+  for (const id of ['JobStateMachine', 'NightlyLauncher']) {
     assert.deepEqual(other.Resources[id].Properties.TracingConfiguration, { Enabled: false });
   }
-  assert.equal(other.Resources.ExportsApiv1Stage.Properties.TracingEnabled, false);
+  assert.equal(other.Resources.JobsApiv1Stage.Properties.TracingEnabled, false);
   for (const [id, policy] of Object.entries(resourcesOfType(other, 'AWS::IAM::ManagedPolicy'))) {
     for (const s of policy.Properties.PolicyDocument.Statement) {
       assert.ok(!asList(s.Action).some((a) => a.startsWith('xray:')), `${id}: no X-Ray permission without tracing`);
@@ -168,15 +168,15 @@ test('log groups: retention (90 days by default) and the stack key', () => {
   const groups = resourcesOfType(cfn, 'AWS::Logs::LogGroup');
   assert.deepEqual(Object.keys(groups).sort(), [
     'ApiLogGroup',
-    'AwaitExportLogGroup',
-    'CheckExportLogGroup',
-    'ExportStateMachineLogGroup',
-    'ExportsApiAccessLogGroup',
-    'ExportsApiExecutionLogGroup',
+    'AwaitJobLogGroup',
+    'CheckJobLogGroup',
     'JobEventsLogGroup',
+    'JobStateMachineLogGroup',
+    'JobsApiAccessLogGroup',
+    'JobsApiExecutionLogGroup',
     'NightlyLauncherLogGroup',
     'RecordResultLogGroup',
-    'StartExportLogGroup',
+    'StartJobLogGroup',
   ]);
   for (const [id, g] of Object.entries(groups)) {
     assert.equal(g.Properties.RetentionInDays, 90, id);
@@ -243,36 +243,36 @@ test('job table: keys, index, TTL, on-demand, PITR, customer-managed SSE, deleti
   assert.equal(cfn.Resources.JobTable.Properties.AttributeDefinitions.length, 3);
 });
 
-test('export state machine: Standard, ERROR logs without execution data, tracing, the ASL file with its substitutions', () => {
-  const p = cfn.Resources.ExportStateMachine.Properties;
+test('job state machine: Standard, ERROR logs without execution data, tracing, the ASL file with its substitutions', () => {
+  const p = cfn.Resources.JobStateMachine.Properties;
   assert.equal(p.StateMachineType, 'STANDARD');
   assert.deepEqual(p.LoggingConfiguration, {
     Level: 'ERROR',
     IncludeExecutionData: false,
-    Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': ['ExportStateMachineLogGroup', 'Arn'] } } }],
+    Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': ['JobStateMachineLogGroup', 'Arn'] } } }],
   });
   assert.deepEqual(p.TracingConfiguration, { Enabled: true });
   assert.deepEqual(p.DefinitionSubstitutions, {
-    StartExportFunctionArn: { 'Fn::GetAtt': ['StartExportFunction', 'Arn'] },
-    CheckExportFunctionArn: { 'Fn::GetAtt': ['CheckExportFunction', 'Arn'] },
+    StartJobFunctionArn: { 'Fn::GetAtt': ['StartJobFunction', 'Arn'] },
+    CheckJobFunctionArn: { 'Fn::GetAtt': ['CheckJobFunction', 'Arn'] },
     RecordResultFunctionArn: { 'Fn::GetAtt': ['RecordResultFunction', 'Arn'] },
-    AwaitExportFunctionArn: { 'Fn::GetAtt': ['AwaitExportFunction', 'Arn'] },
+    AwaitJobFunctionArn: { 'Fn::GetAtt': ['AwaitJobFunction', 'Arn'] },
   });
   const key = p.DefinitionS3Location.Key;
   const asset = path.join(defaults.outdir, `asset.${key}`);
   assert.equal(
     fs.readFileSync(asset, 'utf8'),
-    fs.readFileSync(path.join(REPO, 'statemachine', 'export.asl.json'), 'utf8'),
-    'the deployed definition is statemachine/export.asl.json, byte for byte',
+    fs.readFileSync(path.join(REPO, 'statemachine', 'job.asl.json'), 'utf8'),
+    'the deployed definition is statemachine/job.asl.json, byte for byte',
   );
 });
 
-test('nightly launcher: Standard, ERROR logs without execution data, starts the export machine', () => {
+test('nightly launcher: Standard, ERROR logs without execution data, starts the job state machine', () => {
   const p = cfn.Resources.NightlyLauncher.Properties;
   assert.equal(p.StateMachineType, 'STANDARD');
   assert.equal(p.LoggingConfiguration.Level, 'ERROR');
   assert.equal(p.LoggingConfiguration.IncludeExecutionData, false);
-  assert.deepEqual(p.DefinitionSubstitutions, { ExportStateMachineArn: { Ref: 'ExportStateMachine' } });
+  assert.deepEqual(p.DefinitionSubstitutions, { JobStateMachineArn: { Ref: 'JobStateMachine' } });
   assert.equal(
     fs.readFileSync(path.join(defaults.outdir, `asset.${p.DefinitionS3Location.Key}`), 'utf8'),
     fs.readFileSync(path.join(INFRA, 'statemachine', 'nightly-launcher.asl.json'), 'utf8'),
@@ -280,7 +280,7 @@ test('nightly launcher: Standard, ERROR logs without execution data, starts the 
 });
 
 test('IAM: each role holds exactly its actions on exactly its resources', () => {
-  const start = statementsBySid(cfn, 'StartExportFunctionRole');
+  const start = statementsBySid(cfn, 'StartJobFunctionRole');
   assert.deepEqual(Object.keys(start).sort(), [
     'DecryptJobRecordsThroughDynamoDB',
     'PassTheDataAccessRoleToHealthLake',
@@ -317,9 +317,9 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
   assert.deepEqual(start.UseTheExportKeyOnlyThroughHealthLake.Condition, {
     StringEquals: { 'kms:ViaService': 'healthlake.${AWS::Region}.${AWS::URLSuffix}' },
   });
-  assert.deepEqual(start.WriteOwnLogs.Resource, ['${StartExportLogGroup.Arn}']);
+  assert.deepEqual(start.WriteOwnLogs.Resource, ['${StartJobLogGroup.Arn}']);
 
-  const check = statementsBySid(cfn, 'CheckExportFunctionRole');
+  const check = statementsBySid(cfn, 'CheckJobFunctionRole');
   assert.deepEqual(Object.keys(check).sort(), [
     'DescribeAndCancelRestExportsOfTheDatastore',
     'DescribeExportsOfTheDatastore',
@@ -358,18 +358,18 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
   assert.deepEqual(record.ReadAndWriteJobRecords.Action, ['dynamodb:GetItem', 'dynamodb:PutItem']);
   assert.deepEqual(record.ReadAndWriteJobRecords.Resource, ['${JobTable.Arn}']);
 
-  const machine = statementsBySid(cfn, 'ExportStateMachineRole');
+  const machine = statementsBySid(cfn, 'JobStateMachineRole');
   assert.deepEqual(machine.InvokeTheTaskFunctions.Action, ['lambda:InvokeFunction']);
   assert.deepEqual(machine.InvokeTheTaskFunctions.Resource, [
-    '${AwaitExportFunction.Arn}',
-    '${CheckExportFunction.Arn}',
+    '${AwaitJobFunction.Arn}',
+    '${CheckJobFunction.Arn}',
     '${RecordResultFunction.Arn}',
-    '${StartExportFunction.Arn}',
+    '${StartJobFunction.Arn}',
   ]);
 
   const launcher = statementsBySid(cfn, 'NightlyLauncherRole');
-  assert.deepEqual(launcher.StartTheExportStateMachine.Action, ['states:StartExecution']);
-  assert.deepEqual(launcher.StartTheExportStateMachine.Resource, ['${ExportStateMachine}']);
+  assert.deepEqual(launcher.StartTheJobStateMachine.Action, ['states:StartExecution']);
+  assert.deepEqual(launcher.StartTheJobStateMachine.Resource, ['${JobStateMachine}']);
 
   const schedule = statementsBySid(cfn, 'NightlyScheduleRole');
   assert.deepEqual(schedule.StartTheLauncher.Resource, ['${NightlyLauncher}']);
@@ -381,19 +381,19 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
   assert.deepEqual(Object.keys(api).sort(), [
     'CancelExportsOfTheDatastore',
     'DecryptJobRecordsThroughDynamoDB',
-    'DescribeExportExecutions',
+    'DescribeJobExecutions',
     'ListJobRecordsOfADatastore',
     'ReadJobRecords',
-    'StartTheExportStateMachine',
+    'StartTheJobStateMachine',
     'WriteOwnLogs',
     'XRayHasNoResourceLevelPermissions',
   ]);
   assert.deepEqual(api.WriteOwnLogs.Resource, ['${ApiLogGroup.Arn}']);
-  assert.deepEqual(api.StartTheExportStateMachine.Action, ['states:StartExecution']);
-  assert.deepEqual(api.StartTheExportStateMachine.Resource, ['${ExportStateMachine}']);
-  assert.deepEqual(api.DescribeExportExecutions.Action, ['states:DescribeExecution']);
-  assert.deepEqual(api.DescribeExportExecutions.Resource, [
-    'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${ExportStateMachine.Name}:*',
+  assert.deepEqual(api.StartTheJobStateMachine.Action, ['states:StartExecution']);
+  assert.deepEqual(api.StartTheJobStateMachine.Resource, ['${JobStateMachine}']);
+  assert.deepEqual(api.DescribeJobExecutions.Action, ['states:DescribeExecution']);
+  assert.deepEqual(api.DescribeJobExecutions.Resource, [
+    'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${JobStateMachine.Name}:*',
   ]);
   assert.deepEqual(api.ReadJobRecords.Action, ['dynamodb:GetItem']);
   assert.deepEqual(api.ReadJobRecords.Resource, ['${JobTable.Arn}']);
@@ -422,18 +422,18 @@ const DECRYPT_THROUGH_DYNAMODB = {
 };
 const pick = (statement) => ({ Action: statement.Action, Resource: statement.Resource, Condition: statement.Condition });
 
-test('IAM: await-export writes wait items only, reads the job, and may wake executions of the export machine only', () => {
-  const wait = statementsBySid(cfn, 'AwaitExportFunctionRole');
+test('IAM: await-job writes wait items only, reads the job, and may wake executions of the job state machine only', () => {
+  const wait = statementsBySid(cfn, 'AwaitJobFunctionRole');
   assert.deepEqual(Object.keys(wait).sort(), [
     'DecryptJobRecordsThroughDynamoDB',
     'DescribeExportsOfTheDatastore',
     'DescribeImportsOfTheDatastore',
-    'WakeExportExecutions',
+    'WakeJobExecutions',
     'WriteOwnLogs',
     'XRayHasNoResourceLevelPermissions',
     'WriteWaitItems',
   ].sort());
-  assert.deepEqual(wait.WriteOwnLogs.Resource, ['${AwaitExportLogGroup.Arn}']);
+  assert.deepEqual(wait.WriteOwnLogs.Resource, ['${AwaitJobLogGroup.Arn}']);
   assert.deepEqual(pick(wait.WriteWaitItems), {
     Action: ['dynamodb:PutItem'],
     Resource: ['${JobTable.Arn}'],
@@ -450,34 +450,34 @@ test('IAM: await-export writes wait items only, reads the job, and may wake exec
     Condition: undefined,
   });
   assert.deepEqual(pick(wait.DecryptJobRecordsThroughDynamoDB), DECRYPT_THROUGH_DYNAMODB);
-  assert.deepEqual(pick(wait.WakeExportExecutions), {
+  assert.deepEqual(pick(wait.WakeJobExecutions), {
     Action: ['states:SendTaskSuccess'],
-    Resource: ['${ExportStateMachine}'],
+    Resource: ['${JobStateMachine}'],
     Condition: undefined,
   });
 
   // No cycle: the state machine names the function, so the policy that names
   // the state machine is attached from its own side (Roles), not listed in the
   // role's ManagedPolicyArns, which the function depends on.
-  const role = cfn.Resources.AwaitExportFunctionRole.Properties;
-  assert.deepEqual(role.ManagedPolicyArns, [{ Ref: 'AwaitExportFunctionRolePolicy' }]);
-  assert.ok(!JSON.stringify(cfn.Resources.AwaitExportFunctionRolePolicy).includes('ExportStateMachine'));
-  assert.deepEqual(policiesAttachedTo(cfn, 'AwaitExportFunctionRole'), ['AwaitExportFunctionTaskTokenPolicy']);
-  assert.deepEqual(cfn.Resources.AwaitExportFunctionTaskTokenPolicy.Properties.Roles, [{ Ref: 'AwaitExportFunctionRole' }]);
+  const role = cfn.Resources.AwaitJobFunctionRole.Properties;
+  assert.deepEqual(role.ManagedPolicyArns, [{ Ref: 'AwaitJobFunctionRolePolicy' }]);
+  assert.ok(!JSON.stringify(cfn.Resources.AwaitJobFunctionRolePolicy).includes('JobStateMachine'));
+  assert.deepEqual(policiesAttachedTo(cfn, 'AwaitJobFunctionRole'), ['AwaitJobFunctionTaskTokenPolicy']);
+  assert.deepEqual(cfn.Resources.AwaitJobFunctionTaskTokenPolicy.Properties.Roles, [{ Ref: 'AwaitJobFunctionRole' }]);
   assert.deepEqual(
-    render(cfn.Resources.AwaitExportFunctionTaskTokenPolicy.Properties.PolicyDocument.Statement).map((st) => st.Sid),
-    ['WakeExportExecutions'],
+    render(cfn.Resources.AwaitJobFunctionTaskTokenPolicy.Properties.PolicyDocument.Statement).map((st) => st.Sid),
+    ['WakeJobExecutions'],
   );
 });
 
-test('IAM: job-events reads and settles wait items only, answers the export machine\'s tasks, dead-letters what it cannot handle', () => {
+test('IAM: job-events reads and settles wait items only, answers the job state machine\'s tasks, dead-letters what it cannot handle', () => {
   const events = statementsBySid(cfn, 'JobEventsFunctionRole');
   assert.deepEqual(Object.keys(events).sort(), [
     'DeadLetterUnhandledEvents',
     'DecryptJobRecordsThroughDynamoDB',
     'EncryptDeadLettersThroughSqs',
     'ReadAndSettleWaitItems',
-    'WakeExportExecutions',
+    'WakeJobExecutions',
     'WriteOwnLogs',
     'XRayHasNoResourceLevelPermissions',
   ]);
@@ -488,9 +488,9 @@ test('IAM: job-events reads and settles wait items only, answers the export mach
     Condition: WAIT_ITEMS_ONLY,
   });
   assert.deepEqual(pick(events.DecryptJobRecordsThroughDynamoDB), DECRYPT_THROUGH_DYNAMODB);
-  assert.deepEqual(pick(events.WakeExportExecutions), {
+  assert.deepEqual(pick(events.WakeJobExecutions), {
     Action: ['states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess'],
-    Resource: ['${ExportStateMachine}'],
+    Resource: ['${JobStateMachine}'],
     Condition: undefined,
   });
   assert.deepEqual(pick(events.DeadLetterUnhandledEvents), {
@@ -509,7 +509,7 @@ test('IAM: job-events reads and settles wait items only, answers the export mach
   for (const [id, policy] of Object.entries(resourcesOfType(cfn, 'AWS::IAM::ManagedPolicy'))) {
     const statements = policy.Properties.PolicyDocument.Statement;
     const answers = statements.filter((st) => asList(st.Action).some((a) => a.startsWith('states:SendTask')));
-    const expected = { AwaitExportFunctionTaskTokenPolicy: 1, JobEventsFunctionRolePolicy: 1 }[id] ?? 0;
+    const expected = { AwaitJobFunctionTaskTokenPolicy: 1, JobEventsFunctionRolePolicy: 1 }[id] ?? 0;
     assert.equal(answers.length, expected, `${id} answers tasks`);
     const writesAnyKey = statements.filter(
       (st) =>
@@ -542,23 +542,23 @@ test('IAM: "*" only where AWS offers nothing narrower, no AWS-managed or inline 
 });
 
 test('IAM: HealthLake on the data store only, exactly the job actions of each role; S3 only for the manifest', () => {
-  // Imports and exports alike: start-export starts them, check-export and
-  // await-export read them; nothing else may call HealthLake.
+  // Imports and exports alike: start-job starts them, check-job and
+  // await-job read them; nothing else may call HealthLake.
   const expected = {
-    StartExportFunctionRolePolicy: [
+    StartJobFunctionRolePolicy: [
       'healthlake:StartFHIRExportJob',
       'healthlake:StartFHIRExportJobWithPost',
       'healthlake:ListFHIRExportJobs',
       'healthlake:StartFHIRImportJob',
     ].sort(),
-    CheckExportFunctionRolePolicy: [
+    CheckJobFunctionRolePolicy: [
       'healthlake:DescribeFHIRExportJob',
       'healthlake:DescribeFHIRImportJob',
       'healthlake:DescribeFHIRExportJobWithGet',
       'healthlake:CancelFHIRExportJobWithDelete',
     ].sort(),
     ApiFunctionRolePolicy: ['healthlake:CancelFHIRExportJobWithDelete'],
-    AwaitExportFunctionRolePolicy: ['healthlake:DescribeFHIRExportJob', 'healthlake:DescribeFHIRImportJob'],
+    AwaitJobFunctionRolePolicy: ['healthlake:DescribeFHIRExportJob', 'healthlake:DescribeFHIRImportJob'],
   };
   for (const template of [cfn, synth(IMPORT_SCHEDULE).template]) {
     const found = {};
@@ -567,10 +567,10 @@ test('IAM: HealthLake on the data store only, exactly the job actions of each ro
         const actions = asList(st.Action);
         // HealthLake reads the import input and writes every output with the
         // data access role (a parameter); the stack's only S3 grant is
-        // check-export's manifest.json under the export location.
+        // check-job's manifest.json under the export location.
         const s3 = actions.filter((a) => a.startsWith('s3:'));
         if (s3.length > 0) {
-          assert.equal(id, 'CheckExportFunctionRolePolicy', `${id}: ${actions.join(', ')}`);
+          assert.equal(id, 'CheckJobFunctionRolePolicy', `${id}: ${actions.join(', ')}`);
           assert.ok(['s3:PutObject', 's3:ListBucket'].includes(s3.join()), `${id}: ${s3.join(', ')}`);
         }
         const healthlake = actions.filter((a) => a.startsWith('healthlake:'));
@@ -696,7 +696,7 @@ function authorizationType(definition, operation) {
 }
 
 test('API: the routes of functions/api/openapi.yaml, every method AWS_IAM, every one a proxy to the api function', () => {
-  const body = cfn.Resources.ExportsApi.Properties.Body;
+  const body = cfn.Resources.JobsApi.Properties.Body;
   const routes = (definition) => openapi.operations(definition).map(({ path: p, method }) => `${method} ${p}`).sort();
   assert.deepEqual(routes(body), routes(openapi.readOpenApi()));
   assert.deepEqual(routes(body), [
@@ -733,7 +733,7 @@ test('API: the routes of functions/api/openapi.yaml, every method AWS_IAM, every
 });
 
 test('API: the auth check refuses definitions that would let a method through unsigned', () => {
-  const body = cfn.Resources.ExportsApi.Properties.Body;
+  const body = cfn.Resources.JobsApi.Properties.Body;
   const post = body.paths['/exports'].post;
   assert.equal(authorizationType(body, { ...post, security: [] }), 'NONE');
   assert.equal(authorizationType(body, { ...post, security: [{}] }), 'NONE');
@@ -750,11 +750,11 @@ test('API: API Gateway may invoke the api function, from this API\'s v1 stage on
   assert.equal(p.Principal, 'apigateway.amazonaws.com');
   assert.equal(
     render(p.SourceArn),
-    'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${ExportsApi}/v1/*',
+    'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${JobsApi}/v1/*',
   );
   t.resourceCountIs('AWS::Lambda::Url', 0);
   // The role API Gateway used to start executions directly is gone: one way in.
-  assert.equal(cfn.Resources.ExportsApiRole, undefined);
+  assert.equal(cfn.Resources.JobsApiRole, undefined);
   for (const [id, policy] of Object.entries(resourcesOfType(cfn, 'AWS::IAM::ManagedPolicy'))) {
     const starts = policy.Properties.PolicyDocument.Statement.filter((s) => asList(s.Action).includes('states:StartExecution'));
     const expected = { ApiFunctionRolePolicy: 1, NightlyLauncherRolePolicy: 1, NightlyScheduleRolePolicy: 1 }[id] ?? 0;
@@ -763,13 +763,13 @@ test('API: API Gateway may invoke the api function, from this API\'s v1 stage on
 });
 
 test('API: regional, v1 stage with tracing, access logs, ERROR execution logs without data, throttling', () => {
-  const restApi = cfn.Resources.ExportsApi;
+  const restApi = cfn.Resources.JobsApi;
   assert.deepEqual(restApi.Properties.EndpointConfiguration, { Types: ['REGIONAL'] });
   assert.deepEqual(restApi.DependsOn, ['ApiGatewayAccount']);
-  const stage = cfn.Resources.ExportsApiv1Stage.Properties;
+  const stage = cfn.Resources.JobsApiv1Stage.Properties;
   assert.equal(stage.StageName, 'v1');
   assert.equal(stage.TracingEnabled, true);
-  assert.deepEqual(stage.AccessLogSetting.DestinationArn, { 'Fn::GetAtt': ['ExportsApiAccessLogGroup', 'Arn'] });
+  assert.deepEqual(stage.AccessLogSetting.DestinationArn, { 'Fn::GetAtt': ['JobsApiAccessLogGroup', 'Arn'] });
   assert.deepEqual(stage.MethodSettings, [
     {
       DataTraceEnabled: false,
@@ -792,7 +792,7 @@ test('notifications: encrypted topic fed by a rule on failed, timed-out and abor
     'detail-type': ['Step Functions Execution Status Change'],
     detail: {
       status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
-      stateMachineArn: [{ Ref: 'ExportStateMachine' }, { Ref: 'NightlyLauncher' }],
+      stateMachineArn: [{ Ref: 'JobStateMachine' }, { Ref: 'NightlyLauncher' }],
     },
   });
   assert.deepEqual(rule.Targets[0].Arn, { Ref: 'AlarmTopic' });
@@ -806,7 +806,7 @@ test('alarms: failed executions and errors of each function notify the topic', (
   t.hasResourceProperties('AWS::CloudWatch::Alarm', {
     Namespace: 'AWS/States',
     MetricName: 'ExecutionsFailed',
-    Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: 'ExportStateMachine' } }],
+    Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: 'JobStateMachine' } }],
     AlarmActions: [{ Ref: 'AlarmTopic' }],
   });
   for (const id of ALARMED_FUNCTIONS) {
@@ -839,7 +839,7 @@ test('alarms: the job events dead-letter queue notifies the topic as soon as it 
       AlarmActions: [{ Ref: 'AlarmTopic' }],
     },
   );
-  // await-export and job-events have no Errors alarm of their own (see ALARMED_FUNCTIONS).
+  // await-job and job-events have no Errors alarm of their own (see ALARMED_FUNCTIONS).
   const errorAlarms = Object.values(resourcesOfType(cfn, 'AWS::CloudWatch::Alarm')).filter((a) => a.Properties.MetricName === 'Errors');
   assert.deepEqual(errorAlarms.map((a) => a.Properties.Dimensions[0].Value.Ref).sort(), [...ALARMED_FUNCTIONS].sort());
 });
@@ -944,8 +944,8 @@ test('template: no circular dependency (the state machine, the callback function
     state[id] = 'done';
   };
   for (const id of ids) visit(id, []);
-  assert.ok(edges.ExportStateMachine.includes('AwaitExportFunction'));
-  assert.ok(edges.AwaitExportFunctionTaskTokenPolicy.includes('ExportStateMachine'));
+  assert.ok(edges.JobStateMachine.includes('AwaitJobFunction'));
+  assert.ok(edges.AwaitJobFunctionTaskTokenPolicy.includes('JobStateMachine'));
 });
 
 test('settings: missing or malformed values are refused with their names', () => {

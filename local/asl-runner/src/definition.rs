@@ -511,7 +511,7 @@ impl StateMachine {
     }
 
     /// Loads a definition file; the machine is named after the file
-    /// (`statemachine/export.asl.json` → `export`).
+    /// (`statemachine/job.asl.json` → `export`).
     pub fn load_file(
         path: impl AsRef<std::path::Path>,
         substitutions: &BTreeMap<String, String>,
@@ -1029,12 +1029,12 @@ mod tests {
         let def = r#"{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"${Fn}","End":true}}}"#;
         let subs = BTreeMap::from([(
             "Fn".to_owned(),
-            "arn:aws:lambda:us-east-1:123456789012:function:start-export".to_owned(),
+            "arn:aws:lambda:us-east-1:123456789012:function:start-job".to_owned(),
         )]);
         let m = StateMachine::load(def, &subs).unwrap();
         assert_eq!(
             m.lambda_functions().into_iter().collect::<Vec<_>>(),
-            vec!["arn:aws:lambda:us-east-1:123456789012:function:start-export"]
+            vec!["arn:aws:lambda:us-east-1:123456789012:function:start-job"]
         );
         let err = StateMachine::load(def, &BTreeMap::new()).unwrap_err();
         assert_eq!(err, LoadError::MissingSubstitution("Fn".into()));

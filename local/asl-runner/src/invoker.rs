@@ -271,8 +271,8 @@ mod tests {
     #[test]
     fn function_names() {
         assert_eq!(
-            lambda_function_name("arn:aws:lambda:us-east-1:123456789012:function:start-export"),
-            "start-export"
+            lambda_function_name("arn:aws:lambda:us-east-1:123456789012:function:start-job"),
+            "start-job"
         );
         assert_eq!(
             lambda_function_name("arn:aws:lambda:us-east-1:123456789012:function:f:live"),

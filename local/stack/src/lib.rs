@@ -2,7 +2,7 @@
 //!
 //! - the HealthLake emulator on a loopback port, reached by the real
 //!   `aws-sdk-healthlake` client over HTTP;
-//! - `statemachine/export.asl.json`, the deployed definition, executed by the
+//! - `statemachine/job.asl.json`, the deployed definition, executed by the
 //!   local runner on virtual time (or real time), its function ARNs
 //!   substituted as `DefinitionSubstitutions` does;
 //! - hlx's functions: the handlers in process, or the release binaries behind
@@ -19,7 +19,7 @@
 //! prove is what a user runs.
 //!
 //! The stack can also be *served* ([`LocalStack::serve`]): the runner's Step
-//! Functions API on a loopback port, with the export state machine registered
+//! Functions API on a loopback port, with the job state machine registered
 //! under its ARN, so `hlx start/status/list/watch`, the AWS CLI or any SDK
 //! (`AWS_ENDPOINT_URL_SFN`) start and follow exports on it. In virtual time
 //! the runner's clock moves only while someone waits on it, so a served stack
@@ -55,10 +55,10 @@ pub const REGION: &str = "us-east-1";
 
 /// The functions as the definition's substitutions name them: placeholder, function.
 pub const FUNCTIONS: [(&str, &str); 4] = [
-    ("StartExportFunctionArn", "start-export"),
-    ("CheckExportFunctionArn", "check-export"),
+    ("StartJobFunctionArn", "start-job"),
+    ("CheckJobFunctionArn", "check-job"),
     ("RecordResultFunctionArn", "record-result"),
-    ("AwaitExportFunctionArn", "await-export"),
+    ("AwaitJobFunctionArn", "await-job"),
 ];
 
 /// The function the event bus delivers HealthLake's events to.
@@ -72,9 +72,9 @@ pub const EVENT_PATTERN_PATH: &str = concat!(
 const EVENT_PATTERN: &str = include_str!("../../../statemachine/healthlake-events.pattern.json");
 
 /// The deployed definition, as the repository has it.
-pub const DEFINITION_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../statemachine/export.asl.json");
+pub const DEFINITION_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../statemachine/job.asl.json");
 /// The same file, built in, for a binary run away from its checkout.
-const DEFINITION: &str = include_str!("../../../statemachine/export.asl.json");
+const DEFINITION: &str = include_str!("../../../statemachine/job.asl.json");
 
 /// Where local exports go (the bucket stands for `--output-dir`), the key
 /// they are encrypted with and the role HealthLake assumes: the settings a
@@ -139,7 +139,7 @@ pub struct StackConfig {
     pub history: History,
     pub lambdas: Lambdas,
     pub time: Time,
-    /// The definition; `None` for the repository's `statemachine/export.asl.json`.
+    /// The definition; `None` for the repository's `statemachine/job.asl.json`.
     pub definition: Option<PathBuf>,
     /// The functions' poll schedule (and whether events end waits).
     pub schedule: PollSchedule,
@@ -233,12 +233,12 @@ impl InProcessFunctions {
         let started = Instant::now();
         let store = self.store.as_ref();
         let result = match name {
-            "start-export" => hlx_handlers::start_export(&self.jobs, store, &self.schedule, payload).await,
-            "check-export" => {
-                hlx_handlers::check_export(&self.jobs, &self.manifests, &self.schedule, payload).await
+            "start-job" => hlx_handlers::start_job(&self.jobs, store, &self.schedule, payload).await,
+            "check-job" => {
+                hlx_handlers::check_job(&self.jobs, &self.manifests, &self.schedule, payload).await
             }
             "record-result" => hlx_handlers::record_result(store, payload).await,
-            "await-export" => hlx_handlers::await_export(store, &self.jobs, &self.tokens, payload).await,
+            "await-job" => hlx_handlers::await_job(store, &self.jobs, &self.tokens, payload).await,
             "job-events" => hlx_handlers::job_events(store, &self.tokens, payload).await,
             other => {
                 return Err(TaskError::new(
@@ -459,9 +459,9 @@ pub struct LocalStack {
     pub runner: Runner,
     pub store: Arc<LocalStore>,
     pub machine: Arc<StateMachine>,
-    /// The Step Functions API over the runner, the export machine registered.
+    /// The Step Functions API over the runner, the job state machine registered.
     pub sfn: SfnApi,
-    /// The export state machine's ARN (`...:stateMachine:hlx-export`).
+    /// The job state machine's ARN (`...:stateMachine:hlx-job`).
     pub state_machine_arn: String,
     /// Where job history goes.
     pub history: History,
@@ -780,7 +780,7 @@ impl LocalStack {
 
     /// Starts an execution of the state machine: an export, or an import
     /// (`"kind": "import"`), by its input.
-    pub fn start_export(&self, name: &str, input: Value) -> Result<ExecutionHandle, StartError> {
+    pub fn start_execution(&self, name: &str, input: Value) -> Result<ExecutionHandle, StartError> {
         self.runner.start_execution(&self.machine, name, input)
     }
 
@@ -804,7 +804,7 @@ impl LocalStack {
         for datastore in &self.datastores {
             let name = format!("nightly-{datastore}-{date}");
             let handle = self
-                .start_export(&name, self.export_request(datastore))
+                .start_execution(&name, self.export_request(datastore))
                 .map_err(|e| format!("{name} could not start: {e}"))?;
             handles.push(handle);
         }
@@ -829,7 +829,7 @@ impl LocalStack {
         let start = self.clock.now();
         let name = format!("import-{datastore_id}-{}", start.strftime("%Y-%m-%d"));
         let handle = self
-            .start_export(&name, self.import_request(datastore_id, LANDING_S3_URI))
+            .start_execution(&name, self.import_request(datastore_id, LANDING_S3_URI))
             .map_err(|e| format!("{name} could not start: {e}"))?;
         self.runner.wait_all().await;
         self.runner.settle().await;
@@ -868,7 +868,7 @@ impl LocalStack {
         self.billed_invocations().into_iter().map(|(_, d)| d).collect()
     }
 
-    /// The same, with each invocation's function name (`check-export`, ...).
+    /// The same, with each invocation's function name (`check-job`, ...).
     pub fn billed_invocations(&self) -> Vec<(String, Duration)> {
         match &self.processes {
             Some(processes) => processes
@@ -926,6 +926,6 @@ pub fn load_definition(path: Option<&Path>) -> Result<Arc<StateMachine>, String>
         .map(|(placeholder, name)| (placeholder.to_string(), function_arn(name)))
         .collect();
     StateMachine::load(&text, &substitutions)
-        .map(|machine| Arc::new(machine.with_name("hlx-export")))
+        .map(|machine| Arc::new(machine.with_name("hlx-job")))
         .map_err(|e| format!("the state machine definition was refused: {e}"))
 }

@@ -41,7 +41,7 @@ async fn exports_started_over_the_api_run_on_virtual_time_and_queue_in_healthlak
     );
     assert_eq!(
         stack.state_machine_arn,
-        "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-export"
+        "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-job"
     );
 
     // Two exports at once: HealthLake runs one and queues the other.

@@ -68,7 +68,7 @@ impl Scenario {
     pub async fn run(&self, name: &str, input: Value) -> ExecutionDescription {
         let handle = self
             .stack
-            .start_export(name, input)
+            .start_execution(name, input)
             .expect("the execution starts");
         self.stack.runner.wait_all().await;
         handle.describe()
@@ -82,7 +82,7 @@ impl Scenario {
             .unwrap_or_else(|| panic!("{name} has no job record"))
     }
 
-    /// Two state machines of one state, StartExport with the deployed
+    /// Two state machines of one state, StartJob with the deployed
     /// definition's Parameters: an execution name run on both is a start
     /// repeated after its answer was lost.
     pub fn start_only_machines(&self) -> (Arc<StateMachine>, Arc<StateMachine>) {
@@ -109,13 +109,13 @@ impl Scenario {
     }
 }
 
-/// Only StartExport, with the Parameters of the deployed definition.
+/// Only StartJob, with the Parameters of the deployed definition.
 const START_ONLY: &str = r#"{
-  "StartAt": "StartExport",
+  "StartAt": "StartJob",
   "States": {
-    "StartExport": {
+    "StartJob": {
       "Type": "Task",
-      "Resource": "${StartExportFunctionArn}",
+      "Resource": "${StartJobFunctionArn}",
       "Parameters": {
         "request.$": "$",
         "executionName.$": "$$.Execution.Name",

@@ -50,7 +50,7 @@ struct Cli {
 const LOCAL_DEFAULTS: [(&str, &str); 7] = [
     (
         api::config::ENV_STATE_MACHINE_ARN,
-        "arn:aws:states:us-east-1:000000000000:stateMachine:hlx-export",
+        "arn:aws:states:us-east-1:000000000000:stateMachine:hlx-job",
     ),
     (api::config::ENV_DEFAULT_DATASTORE_ID, "local-datastore"),
     (api::config::ENV_EXPORT_S3_URI, "s3://hlx-local-exports/api"),

@@ -17,7 +17,7 @@ use lambda_http::http::{self, Response};
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
 
-pub const STATE_MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-export";
+pub const STATE_MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-job";
 pub const DATASTORE: &str = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6";
 pub const S3_URI: &str = "s3://hlx-exports/api";
 pub const KMS_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -148,7 +148,7 @@ pub fn record(export_id: &str, datastore_id: &str, minutes: i64) -> JobRecord {
     let started = start_time() + jiff::SignedDuration::from_mins(minutes);
     serde_json::from_value(json!({
         "exportId": export_id,
-        "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx-export:{export_id}"),
+        "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{export_id}"),
         "status": "COMPLETED",
         "datastoreId": datastore_id,
         "trigger": "schedule",
@@ -177,7 +177,7 @@ pub fn import_record(import_id: &str, datastore_id: &str, minutes: i64) -> JobRe
     serde_json::from_value(json!({
         "exportId": import_id,
         "kind": "import",
-        "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx-export:{import_id}"),
+        "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{import_id}"),
         "status": "COMPLETED_WITH_ERRORS",
         "datastoreId": datastore_id,
         "trigger": "api",

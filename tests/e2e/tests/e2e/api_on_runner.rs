@@ -47,7 +47,7 @@ async fn the_api_adapter_starts_describes_and_refuses_a_reused_name() {
     assert!(
         started
             .execution_arn
-            .ends_with(":execution:hlx-export:api-k-adapter"),
+            .ends_with(":execution:hlx-job:api-k-adapter"),
         "{started:?}"
     );
 

@@ -172,7 +172,7 @@ fn start_watch_status_list_against_a_served_local_stack() {
     assert!(s.var("HLX_TABLE_NAME").starts_with("hlx-cli-flow-"));
     assert_eq!(
         s.var("HLX_STATE_MACHINE_ARN"),
-        "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-export"
+        "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-job"
     );
 
     // start → watch → status → list.
@@ -185,7 +185,7 @@ fn start_watch_status_list_against_a_served_local_stack() {
         started["executionArn"]
             .as_str()
             .unwrap()
-            .ends_with(&format!(":execution:hlx-export:{id}"))
+            .ends_with(&format!(":execution:hlx-job:{id}"))
     );
 
     let watched = s.hlx(&["watch", &id, "--interval", "200ms"]).ok();
@@ -593,7 +593,7 @@ fn usage_and_transport_errors_have_their_exit_codes() {
         ("AWS_SECRET_ACCESS_KEY", "x"),
         (
             "HLX_STATE_MACHINE_ARN",
-            "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-export",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:hlx-job",
         ),
         ("HLX_EXPORT_S3_URI", "s3://bucket/exports"),
         ("HLX_EXPORT_KMS_KEY_ID", "alias/exports"),
@@ -626,7 +626,7 @@ fn usage_and_transport_errors_have_their_exit_codes() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("--idempotency-key"), "{}", bad.stderr);
     let bad = hlx(
-        &["start", "--datastore-id", ds, "--state-machine-arn", "hlx-export"],
+        &["start", "--datastore-id", ds, "--state-machine-arn", "hlx-job"],
         &aws,
     );
     assert_eq!(bad.code, 2);

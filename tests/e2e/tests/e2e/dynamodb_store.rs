@@ -10,7 +10,7 @@ use serde_json::json;
 fn record(export_id: &str, started: &str, status: &str, checks: u32) -> JobRecord {
     serde_json::from_value(json!({
         "exportId": export_id,
-        "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx-export:{export_id}"),
+        "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{export_id}"),
         "status": status,
         "datastoreId": "ds1",
         "jobId": "job-1",

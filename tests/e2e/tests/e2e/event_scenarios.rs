@@ -1,6 +1,6 @@
 //! Event-driven completion end to end: the real definition on the local
-//! runner (virtual time), the real binaries (start-export, await-export,
-//! check-export, record-result, job-events) as processes, the HealthLake
+//! runner (virtual time), the real binaries (start-job, await-job,
+//! check-job, record-result, job-events) as processes, the HealthLake
 //! emulator emitting HealthLake's EventBridge events, the local bus routing
 //! them by the deployed pattern, the runner's Step Functions API answering
 //! the functions' `SendTaskSuccess`, and moto's DynamoDB.
@@ -37,13 +37,13 @@ impl Run {
         self.handle.history()
     }
 
-    /// When the execution first saw the job ended (the CheckExport whose outcome is not WAITING).
+    /// When the execution first saw the job ended (the CheckJob whose outcome is not WAITING).
     fn detected_at(&self) -> Timestamp {
         self.history()
             .into_iter()
             .find_map(|event| match &event.kind {
                 EventKind::StateExited { name, output, .. }
-                    if name == "CheckExport" && output["progress"]["outcome"] != "WAITING" =>
+                    if name == "CheckJob" && output["progress"]["outcome"] != "WAITING" =>
                 {
                     Some(event.timestamp)
                 }
@@ -77,7 +77,7 @@ impl Run {
 async fn run(s: &Scenario, name: &str) -> Run {
     let handle = s
         .stack
-        .start_export(name, s.stack.export_request(s.datastore()))
+        .start_execution(name, s.stack.export_request(s.datastore()))
         .expect("the execution starts");
     s.stack.runner.wait_all().await;
     // Let the bus finish what fell due at the end (a duplicate right after the last event).
@@ -181,7 +181,7 @@ async fn the_event_wakes_the_export_within_seconds_and_a_lost_one_costs_one_fall
         .into_iter()
         .rev()
         .find_map(|event| match &event.kind {
-            EventKind::StateEntered { name, input, .. } if name == "AwaitExport" => Some((
+            EventKind::StateEntered { name, input, .. } if name == "AwaitJob" => Some((
                 event.timestamp,
                 input["progress"]["nextCheckSeconds"].as_u64().unwrap(),
             )),
@@ -280,7 +280,7 @@ async fn a_job_that_ends_before_the_token_is_stored_is_woken_by_the_wait_itself(
         ["NOT_AWAITED"],
         "the event came before the token was stored"
     );
-    assert_eq!(run.wakes(), ["by await-export"]);
+    assert_eq!(run.wakes(), ["by await-job"]);
     assert!(run.detected_at().duration_since(job_end(&s)) <= SignedDuration::from_secs(5));
     assert_eq!(
         s.record("nightly-early").await.status,
@@ -332,7 +332,7 @@ async fn a_cancellation_without_an_event_is_found_by_the_fallback() {
     let s = scenario("event-cancel", |c| c.profile = job_of(6.0)).await;
     let handle = s
         .stack
-        .start_export("nightly-cancelled", s.stack.export_request(s.datastore()))
+        .start_execution("nightly-cancelled", s.stack.export_request(s.datastore()))
         .unwrap();
     let t0 = s.stack.clock.now();
     s.stack.runner.run_until(t0 + SignedDuration::from_mins(30)).await;
@@ -346,7 +346,7 @@ async fn a_cancellation_without_an_event_is_found_by_the_fallback() {
     };
     print("cancelled mid-run (no event)", &s, &run);
     assert_eq!(run.done.status, ExecutionStatus::Failed);
-    assert_eq!(run.done.error.as_deref(), Some("hlx.ExportFailed"));
+    assert_eq!(run.done.error.as_deref(), Some("hlx.JobFailed"));
     assert_eq!(run.wakes(), ["Export Job In Progress", "timeout"]);
     let record = s.record("nightly-cancelled").await;
     assert_eq!(record.status, RecordStatus::Job(JobStatus::CancelCompleted));

@@ -1,4 +1,4 @@
-//! The export state machine end to end: the real definition on the local
+//! The job state machine end to end: the real definition on the local
 //! runner (virtual time), the real binaries of hlx's functions as
 //! processes behind a local Lambda Runtime API, the HealthLake emulator over
 //! HTTP, and job history in a real DynamoDB-compatible server (moto).
@@ -79,7 +79,7 @@ async fn failed_carries_healthlakes_message() {
         .await;
     report("FAILED", &done);
     assert_eq!(done.status, ExecutionStatus::Failed);
-    assert_eq!(done.error.as_deref(), Some("hlx.ExportFailed"));
+    assert_eq!(done.error.as_deref(), Some("hlx.JobFailed"));
     let record = s.record("nightly-failed").await;
     assert_eq!(record.status, RecordStatus::Job(JobStatus::Failed));
     assert_eq!(
@@ -170,18 +170,18 @@ async fn a_job_that_never_finishes_times_out_after_its_queue_time() {
         .unwrap();
     let first = s
         .stack
-        .start_export("nightly-a", s.stack.export_request(&s.stack.datastores[0]))
+        .start_execution("nightly-a", s.stack.export_request(&s.stack.datastores[0]))
         .unwrap();
     let second = s
         .stack
-        .start_export("nightly-b", s.stack.export_request(&s.stack.datastores[1]))
+        .start_execution("nightly-b", s.stack.export_request(&s.stack.datastores[1]))
         .unwrap();
     s.stack.runner.wait_all().await;
     let (first, second) = (first.describe(), second.describe());
     report("never finishes → TIMED_OUT", &second);
     assert_eq!(first.status, ExecutionStatus::Succeeded, "{first:?}");
     assert_eq!(second.status, ExecutionStatus::Failed);
-    assert_eq!(second.error.as_deref(), Some("hlx.ExportTimedOut"));
+    assert_eq!(second.error.as_deref(), Some("hlx.JobTimedOut"));
     let record = s.record("nightly-b").await;
     assert_eq!(record.status, RecordStatus::TimedOut);
     assert_eq!(record.job_status.as_deref(), Some("IN_PROGRESS"));
@@ -287,12 +287,12 @@ async fn a_job_queued_past_its_limit_times_out_without_a_second_job() {
 async fn the_same_execution_started_twice_makes_one_job() {
     let s = scenario("twice", |_| {}).await;
     let input = s.stack.export_request(s.datastore());
-    let first = s.stack.start_export("nightly-twice", input.clone()).unwrap();
-    let again = s.stack.start_export("nightly-twice", input.clone()).unwrap();
+    let first = s.stack.start_execution("nightly-twice", input.clone()).unwrap();
+    let again = s.stack.start_execution("nightly-twice", input.clone()).unwrap();
     assert_eq!(first.arn(), again.arn());
     s.stack.runner.wait_all().await;
     report("same name started twice", &first.describe());
-    let err = s.stack.start_export("nightly-twice", input).unwrap_err();
+    let err = s.stack.start_execution("nightly-twice", input).unwrap_err();
     assert!(
         err.to_string().contains("ExecutionAlreadyExists") || format!("{err:?}").contains("AlreadyExists")
     );
@@ -359,8 +359,8 @@ async fn a_function_process_that_crashes_mid_invocation_is_retried() {
     let processes = s.stack.processes.as_ref().expect("the stack runs the binaries");
     // The start's first attempt dies after taking the invocation, and so does
     // the second check: Step Functions sees Lambda.Unknown and retries.
-    processes.crash_on_invocation("hlx-start-export", 1);
-    processes.crash_on_invocation("hlx-check-export", 2);
+    processes.crash_on_invocation("hlx-start-job", 1);
+    processes.crash_on_invocation("hlx-check-job", 2);
     let done = s
         .run("nightly-crash", s.stack.export_request(s.datastore()))
         .await;
@@ -387,7 +387,7 @@ async fn a_function_process_that_crashes_mid_invocation_is_retried() {
 async fn a_start_repeated_for_the_same_execution_gets_the_same_job_back() {
     // A start whose answer is lost is repeated with the same execution name.
     // Two state machines run an execution of the same name, so the real
-    // start-export binary starts "the same" export twice: HealthLake (the
+    // start-job binary starts "the same" export twice: HealthLake (the
     // emulator) must see the same ClientToken and return the same job.
     let s = scenario("lost", |_| {}).await;
     let (first, second) = s.start_only_machines();
@@ -416,7 +416,7 @@ async fn a_start_repeated_for_the_same_execution_gets_the_same_job_back() {
         "one HealthLake job for one execution name"
     );
     let processes = s.stack.processes.as_ref().unwrap();
-    let log = processes.log_text("hlx-start-export");
+    let log = processes.log_text("hlx-start-job");
     assert!(log.contains("\"job started\""), "the function logs JSON: {log}");
     assert!(!log.contains("arn:aws:iam"), "no request bodies in logs: {log}");
 }

@@ -32,9 +32,9 @@ fn hlx_local_runs_one_nightly_export_and_shows_it() {
     let (code, stdout, stderr) = hlx(&["local"], &dir);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     for expected in [
-        "StartExport",
+        "StartJob",
         "└ job SUBMITTED",
-        "AwaitExport      waiting for HealthLake's event, fallback in 1h 00m",
+        "AwaitJob         waiting for HealthLake's event, fallback in 1h 00m",
         "⚡ Export Job Completed",
         "└ woken by the event \"Export Job Completed\"",
         "└ job IN_PROGRESS",

@@ -236,12 +236,12 @@ async fn the_same_import_started_twice_makes_one_healthlake_job() {
     land(&s, LANDING, 1, 1);
     let input = s.stack.import_request(s.datastore(), LANDING);
     // The same name twice on the state machine: one execution.
-    let first = s.stack.start_export("import-twice", input.clone()).unwrap();
-    let again = s.stack.start_export("import-twice", input.clone()).unwrap();
+    let first = s.stack.start_execution("import-twice", input.clone()).unwrap();
+    let again = s.stack.start_execution("import-twice", input.clone()).unwrap();
     assert_eq!(first.arn(), again.arn());
     s.stack.runner.wait_all().await;
     report("import: same name started twice", &first.describe());
-    assert!(s.stack.start_export("import-twice", input.clone()).is_err());
+    assert!(s.stack.start_execution("import-twice", input.clone()).is_err());
     assert_eq!(s.stack.emulator.import_jobs().len(), 1);
 
     // The start itself repeated (its answer lost): the same ClientToken, the same job.
@@ -274,15 +274,15 @@ async fn an_import_and_an_export_run_side_by_side_and_a_second_import_queues() {
     land(&s, "s3://hlx-landing/second/", 1, 1);
     let export = s
         .stack
-        .start_export("nightly-side", s.stack.export_request(s.datastore()))
+        .start_execution("nightly-side", s.stack.export_request(s.datastore()))
         .unwrap();
     let first = s
         .stack
-        .start_export("import-side-1", s.stack.import_request(s.datastore(), LANDING))
+        .start_execution("import-side-1", s.stack.import_request(s.datastore(), LANDING))
         .unwrap();
     let second = s
         .stack
-        .start_export(
+        .start_execution(
             "import-side-2",
             s.stack.import_request(s.datastore(), "s3://hlx-landing/second/"),
         )

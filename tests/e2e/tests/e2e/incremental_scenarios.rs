@@ -141,7 +141,7 @@ fn assert_exported(s: &Scenario, record: &JobRecord, expected: &Ids) {
     assert_manifest_file(s, record);
 }
 
-/// `manifest.json` is next to the files, written by check-export over S3 with
+/// `manifest.json` is next to the files, written by check-job over S3 with
 /// the export's KMS key, and says what the record says.
 fn assert_manifest_file(s: &Scenario, record: &JobRecord) {
     let summary = record.manifest.as_ref().expect("a manifest summary");
@@ -365,7 +365,7 @@ async fn a_lost_kick_off_answer_still_yields_one_job() {
     let (done, record) = night(&s, 0, "lost-answer").await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
     assert_eq!(record.status, RecordStatus::Job(JobStatus::Completed));
-    // HealthLake created the job and answered 504; start-export found it by
+    // HealthLake created the job and answered 504; start-job found it by
     // its execution-unique name instead of kicking off a second one.
     assert_eq!(s.calls("StartFHIRExportJobWithPost"), 1);
     assert!(s.calls("ListFHIRExportJobs") >= 1);
@@ -408,7 +408,7 @@ async fn hlx_cancel_mid_export_ends_cancel_completed_with_no_files() {
     s.stack.advance_to(t0);
     let handle = s
         .stack
-        .start_export("to-cancel", s.stack.export_request(s.datastore()))
+        .start_execution("to-cancel", s.stack.export_request(s.datastore()))
         .unwrap();
     s.stack.runner.run_until(t0 + SignedDuration::from_mins(20)).await;
     let running = s.record("to-cancel").await;

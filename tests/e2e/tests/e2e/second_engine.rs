@@ -3,7 +3,7 @@
 //! executor (LocalStack's ASL interpreter), both calling the same
 //! binaries, the HealthLake emulator and moto's DynamoDB. For each scenario
 //! the two must visit the same states in the same order, end each
-//! `AwaitExport` callback the same way (the same event, or the timeout), give
+//! `AwaitJob` callback the same way (the same event, or the timeout), give
 //! it the same timeout (read by `TimeoutSecondsPath`), and leave the same job
 //! record.
 //!
@@ -14,7 +14,7 @@
 //! at every race), see each scenario's comment.
 //!
 //! Which Step Functions the functions call (`SendTaskSuccess` from
-//! `job-events` and `await-export`): the runner's own on the runner; moto's
+//! `job-events` and `await-job`): the runner's own on the runner; moto's
 //! on moto (`StackConfig::functions_sfn_endpoint`). The local event bus
 //! delivers the emulator's events to `job-events` in both runs (virtual time
 //! on the runner, real time on moto).
@@ -49,10 +49,10 @@ struct Scenario {
 struct EngineRun {
     status: String,
     states: Vec<String>,
-    /// What ended each `AwaitExport` callback: `event: <detail-type>`,
-    /// `await-export: <status>` or `timeout`.
+    /// What ended each `AwaitJob` callback: `event: <detail-type>`,
+    /// `await-job: <status>` or `timeout`.
     wakes: Vec<String>,
-    /// The timeout each `AwaitExport` callback was given (its
+    /// The timeout each `AwaitJob` callback was given (its
     /// `TaskScheduled` event's `timeoutInSeconds`).
     callback_timeouts: Vec<Option<u64>>,
     record: Value,
@@ -211,7 +211,7 @@ async fn on_runner(scenario: &Scenario, moto: &MotoServer, dir: &std::path::Path
             .crash_on_invocation(function, nth);
     }
     let input = (scenario.input)(stack.export_request(&stack.datastores[0]));
-    let handle = stack.start_export(scenario.name, input).unwrap();
+    let handle = stack.start_execution(scenario.name, input).unwrap();
     let done = handle.wait().await;
     let history = handle.history();
     let states = history
@@ -221,7 +221,7 @@ async fn on_runner(scenario: &Scenario, moto: &MotoServer, dir: &std::path::Path
             _ => None,
         })
         .collect();
-    // Only AwaitExport is a service integration: its Task* events are the callback's.
+    // Only AwaitJob is a service integration: its Task* events are the callback's.
     let wakes = history
         .iter()
         .filter_map(|e| match &e.kind {
@@ -259,7 +259,7 @@ async fn on_moto(scenario: &Scenario, dir: &std::path::Path) -> EngineRun {
     let invoke_endpoint = serve_invoke_api(late.clone()).await;
     let moto = MotoServer::start_with_step_functions(&invoke_endpoint);
     let mut stack_config = config(scenario, dir, &moto, "hlx-jobs-moto", Time::Real);
-    // job-events' and await-export's SendTaskSuccess go to moto's Step
+    // job-events' and await-job's SendTaskSuccess go to moto's Step
     // Functions, where the execution waits, not to the runner's.
     stack_config.functions_sfn_endpoint = Some(moto.endpoint.clone());
     let stack = LocalStack::start(stack_config).await.unwrap();
@@ -276,9 +276,9 @@ async fn on_moto(scenario: &Scenario, dir: &std::path::Path) -> EngineRun {
     let sfn = moto.sfn().await;
     let machine = sfn
         .create_state_machine()
-        .name("hlx-export")
+        .name("hlx-job")
         .definition(definition)
-        .role_arn("arn:aws:iam::123456789012:role/hlx-export-state-machine")
+        .role_arn("arn:aws:iam::123456789012:role/hlx-job-state-machine")
         .send()
         .await
         .expect("moto takes the definition");
@@ -373,14 +373,14 @@ async fn on_moto(scenario: &Scenario, dir: &std::path::Path) -> EngineRun {
 
 fn scenarios() -> Vec<Scenario> {
     let unchanged: fn(Value) -> Value = |v| v;
-    // The first five run on the poll schedule (wake_by: poll): await-export
+    // The first five run on the poll schedule (wake_by: poll): await-job
     // stores nothing and returns at once, and the callback task times out
     // after nextCheckSeconds (2 s), caught as States.Timeout into
-    // CheckExport. The job (1 s running) has ended by then, so each engine
+    // CheckJob. The job (1 s running) has ended by then, so each engine
     // checks once and finds the end: one path. The
     // emulator's events still reach job-events, which finds no wait
     // (NOT_AWAITED). With events these scenarios would race the job's 1 s
-    // run against moto's wall clock (a CheckExport woken by `In Progress`
+    // run against moto's wall clock (a CheckJob woken by `In Progress`
     // may or may not see the end), so they stay on the poll schedule.
     let poll = Scenario {
         name: "happy",
@@ -423,17 +423,17 @@ fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "crashed-check",
-            crash: Some(("hlx-check-export", 1)),
+            crash: Some(("hlx-check-job", 1)),
             ..poll.clone()
         },
         // Events end the waits. The job is SUBMITTED for 2 s, then runs 2 s;
         // the fallback is 20 s, so an event always comes first. The first
-        // AwaitExport has stored its token well before `In Progress` (at
+        // AwaitJob has stored its token well before `In Progress` (at
         // 2 s; it is entered within a fraction of a second), the woken
-        // CheckExport sees IN_PROGRESS (the end is 2 s away), RecordProgress
-        // and the second AwaitExport come before `Completed` (at 4 s), which
-        // wakes it; the last CheckExport sees COMPLETED. (Were a token stored
-        // after its event, await-export's own look would wake the execution:
+        // CheckJob sees IN_PROGRESS (the end is 2 s away), RecordProgress
+        // and the second AwaitJob come before `Completed` (at 4 s), which
+        // wakes it; the last CheckJob sees COMPLETED. (Were a token stored
+        // after its event, await-job's own look would wake the execution:
         // the same states, but another wake, which the test would report.)
         Scenario {
             name: "events",
@@ -442,10 +442,10 @@ fn scenarios() -> Vec<Scenario> {
             schedule: events_schedule(20),
             ..poll.clone()
         },
-        // Every event is lost. The job is SUBMITTED for 2 s (await-export's
+        // Every event is lost. The job is SUBMITTED for 2 s (await-job's
         // look, a fraction of a second after the start, sees SUBMITTED and
         // does not wake), runs 1 s and has ended at 3 s; the fallback
-        // (5 s after AwaitExport is entered) times the callback out, and the
+        // (5 s after AwaitJob is entered) times the callback out, and the
         // check finds the end.
         Scenario {
             name: "lost-event",
@@ -607,13 +607,13 @@ async fn both_engines_visit_the_same_states_and_leave_the_same_record() {
         runs["happy"].states,
         strings(&[
             "Accept",
-            "StartExport",
+            "StartJob",
             "RecordSubmitted",
-            "AwaitExport",
-            "CheckExport",
+            "AwaitJob",
+            "CheckJob",
             "JobEnded?",
             "RecordSucceeded",
-            "ExportSucceeded"
+            "JobSucceeded"
         ])
     );
     assert_eq!(runs["throttled-start"].status, "SUCCEEDED");
@@ -638,17 +638,17 @@ async fn both_engines_visit_the_same_states_and_leave_the_same_record() {
         events.states,
         strings(&[
             "Accept",
-            "StartExport",
+            "StartJob",
             "RecordSubmitted",
-            "AwaitExport",
-            "CheckExport",
+            "AwaitJob",
+            "CheckJob",
             "JobEnded?",
             "RecordProgress",
-            "AwaitExport",
-            "CheckExport",
+            "AwaitJob",
+            "CheckJob",
             "JobEnded?",
             "RecordSucceeded",
-            "ExportSucceeded"
+            "JobSucceeded"
         ])
     );
     assert_eq!(

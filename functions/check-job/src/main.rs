@@ -1,6 +1,6 @@
-//! check-export: describes the export job once and says whether it ended,
-//! timed out, or when to look again; writes a completed export's
-//! `manifest.json` next to its files.
+//! check-job: describes the HealthLake job (export or import) once and says
+//! whether it ended, timed out, or when to look again; writes a completed
+//! export's `manifest.json` next to its files.
 
 use hlx_core::{S3ManifestStore, SdkHealthLakeJobs};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let manifests = S3ManifestStore::from_config(&config);
     let (jobs, manifests, schedule) = (&jobs, &manifests, &schedule);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        hlx_handlers::check_export(jobs, manifests, schedule, event.payload).await
+        hlx_handlers::check_job(jobs, manifests, schedule, event.payload).await
     }))
     .await
 }

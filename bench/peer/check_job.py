@@ -1,4 +1,4 @@
-"""check-export, as most teams would write it: describe the job once, say
+"""check-job, as most teams would write it: describe the job once, say
 whether it ended, and how long to wait before the next look (doubling from
 120 s to an hour while the status stays the same).
 """

@@ -1,5 +1,6 @@
-//! await-export: the function of the state machine's callback task. Stores
-//! the task token against the export job (DynamoDB, conditional, TTL), then
+//! await-job: the function of the state machine's callback task. Stores
+//! the task token against the HealthLake job, export or import (DynamoDB,
+//! conditional, TTL), then
 //! describes the job once and wakes the execution itself if the job has
 //! already moved on, so that an event that came first is never lost.
 
@@ -17,7 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let tokens = SdkTaskTokens::new(aws_sdk_sfn::Client::new(&config));
     let (waits, jobs, tokens) = (&waits, &jobs, &tokens);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        hlx_handlers::await_export(waits, jobs, tokens, event.payload).await
+        hlx_handlers::await_job(waits, jobs, tokens, event.payload).await
     }))
     .await
 }

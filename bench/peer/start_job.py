@@ -1,4 +1,4 @@
-"""start-export, as most teams would write it: check the request, start the
+"""start-job, as most teams would write it: check the request, start the
 HealthLake export with a client token derived from the execution name (so a
 retried start is idempotent), and hand the job to the state machine.
 

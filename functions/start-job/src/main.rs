@@ -1,7 +1,8 @@
-//! start-export: validates an export request and starts the HealthLake
-//! export job, idempotently (the client token comes from the execution name),
-//! then reads how long the data store's recent exports ran (`HLX_TABLE_NAME`;
-//! without it, the configured schedule alone).
+//! start-job: validates a job request (an export, or an import with
+//! `"kind": "import"`) and starts the HealthLake job, idempotently (the
+//! client token comes from the execution name), then reads how long the data
+//! store's recent jobs of that kind ran (`HLX_TABLE_NAME`; without it, the
+//! configured schedule alone).
 
 use hlx_core::{DynamoDbJobStore, JobHistory, NoHistory, PollSchedule, SdkHealthLakeJobs};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -28,7 +29,7 @@ async fn serve(
     schedule: &PollSchedule,
 ) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        hlx_handlers::start_export(jobs, history, schedule, event.payload).await
+        hlx_handlers::start_job(jobs, history, schedule, event.payload).await
     }))
     .await
 }
