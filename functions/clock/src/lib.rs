@@ -1,9 +1,12 @@
-//! Time for local mode.
+//! Time, as hlx reads it.
 //!
-//! The HealthLake emulator and the state-machine runner read time through
-//! [`Clock`]. A [`VirtualClock`] only moves when the runner advances it, so a
-//! 24-hour export is simulated in milliseconds and every run repeats exactly;
-//! [`SystemClock`] is wall-clock time for the standalone servers.
+//! The deployed api function, the HealthLake emulator and the state-machine
+//! runner read time through [`Clock`]. [`SystemClock`] is wall-clock time: what
+//! the deployed functions and the standalone servers use. A [`VirtualClock`]
+//! only moves when the runner advances it, so that in local mode and in tests
+//! a 24-hour export is simulated in milliseconds and every run repeats
+//! exactly. A leaf crate (jiff only), so that the functions need nothing of
+//! local mode for it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
