@@ -5,6 +5,9 @@
 #   tests/asl/node_modules asl-validator, statelint
 #   infra/.venv-sam       aws-sam-cli (its boto3 pin clashes with the tests')
 #   infra/cdk/node_modules aws-cdk-lib, cdk-nag, the CDK CLI (npm ci)
+# pip skips compiling every installed module to bytecode (--no-compile): most
+# of botocore's and moto's are never imported, and that compile was most of
+# the installs' CPU, which they share with the cargo build beside them.
 # Idempotent: a second run only confirms what is there. Prints each install's
 # duration; on a failure, that install's output. tests/run.sh runs it beside
 # the binaries' build; .ci/run beside clippy.
@@ -17,7 +20,7 @@ trap 'rm -rf "$logs"' EXIT
 
 venv() {
   [ -x .venv/bin/python ] || "$python" -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check \
+  .venv/bin/pip install --quiet --disable-pip-version-check --no-compile \
     -r tests/python/requirements.txt -r tests/python/requirements-api.txt \
     -r tests/e2e/requirements.txt -r infra/requirements.txt
 }
@@ -28,7 +31,7 @@ asl_validators() {
 
 sam_venv() {
   [ -x infra/.venv-sam/bin/python ] || "$python" -m venv infra/.venv-sam
-  infra/.venv-sam/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-sam.txt
+  infra/.venv-sam/bin/pip install --quiet --disable-pip-version-check --no-compile -r infra/requirements-sam.txt
 }
 
 cdk_packages() {
