@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Offline checks of hlx's deployment: the SAM template and the CDK app, and
-# that the two declare the same stack. Installs what it needs, idempotently:
-# cfn-lint and moto into the checkout's .venv, aws-sam-cli into
-# infra/.venv-sam (its boto3 pin clashes with the tests'), the CDK app's npm
-# packages into infra/cdk/node_modules (npm ci from package-lock.json).
+# that the two declare the same stack. Installs what it needs through
+# tests/tools.sh, idempotently: cfn-lint and moto into the checkout's .venv,
+# aws-sam-cli into infra/.venv-sam (its boto3 pin clashes with the tests'),
+# the CDK app's npm packages into infra/cdk/node_modules (npm ci from
+# package-lock.json).
 # Prints each check's result; exits non-zero if any failed.
 set -uo pipefail
 infra=$(cd "$(dirname "$0")" && pwd)
@@ -42,24 +43,6 @@ check() {
     summary+=("$(printf '%-52s %4ss  FAILED' "$name" $((SECONDS - start)))")
     echo "<== $name: FAILED"
     failed=$((failed + 1))
-  fi
-}
-
-python_venv() {
-  [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
-}
-
-sam_venv() {
-  [ -x infra/.venv-sam/bin/python ] || python3 -m venv infra/.venv-sam
-  infra/.venv-sam/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-sam.txt
-}
-
-npm_packages() {
-  # npm ci only when node_modules does not match package-lock.json.
-  if ! cmp -s infra/cdk/package-lock.json infra/cdk/node_modules/.hlx-package-lock.json; then
-    (cd infra/cdk && npm ci --no-audit --no-fund --loglevel=error) &&
-      cp infra/cdk/package-lock.json infra/cdk/node_modules/.hlx-package-lock.json
   fi
 }
 
@@ -142,9 +125,7 @@ cdk_tests() {
   (cd infra/cdk && node --test test/*.test.js)
 }
 
-setup "python .venv (cfn-lint, moto)" python_venv
-setup "infra/.venv-sam (aws-sam-cli)" sam_venv
-setup "npm ci (aws-cdk-lib, cdk-nag, aws-cdk CLI)" npm_packages
+setup "tests/tools.sh (.venv, infra/.venv-sam, npm packages)" bash tests/tools.sh
 
 check "SAM API definition = functions/api/openapi.yaml" sam_openapi
 check "cfn-lint infra/sam/template.yaml" cfn_lint_sam

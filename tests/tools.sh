@@ -8,9 +8,11 @@
 # pip skips compiling every installed module to bytecode (--no-compile): most
 # of botocore's and moto's are never imported, and that compile was most of
 # the installs' CPU, which they share with the cargo build beside them.
-# Idempotent: a second run only confirms what is there. Prints each install's
-# duration; on a failure, that install's output. tests/run.sh runs it beside
-# the binaries' build; .ci/run beside clippy.
+# Idempotent: each install leaves a stamp (the sha256 of the files that
+# define it) and is skipped while the stamp matches, so a second run costs
+# nothing. Prints each install's duration; on a failure, that install's
+# output. tests/run.sh runs it beside the binaries' build, .ci/run beside
+# clippy, infra/check.sh as its set-up.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -18,28 +20,42 @@ python=${HLX_PYTHON_FOR_VENV:-python3}
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 
+# Runs an install unless DIR holds a stamp of exactly these FILES.
+stamped() {
+  local dir=$1 files=$2; shift 2
+  local stamp="$dir/.hlx-tools-stamp" want
+  # shellcheck disable=SC2086
+  want=$(sha256sum $files)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return 0
+  fi
+  "$@" && echo "$want" >"$stamp"
+}
+
+pip_into() {
+  local venv=$1; shift
+  [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-compile "$@"
+}
+
 venv() {
-  [ -x .venv/bin/python ] || "$python" -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check --no-compile \
-    -r tests/python/requirements.txt -r tests/python/requirements-api.txt \
+  stamped .venv "tests/python/requirements.txt tests/python/requirements-api.txt tests/e2e/requirements.txt infra/requirements.txt" \
+    pip_into .venv -r tests/python/requirements.txt -r tests/python/requirements-api.txt \
     -r tests/e2e/requirements.txt -r infra/requirements.txt
 }
 
 asl_validators() {
-  (cd tests/asl && npm install --no-audit --no-fund --loglevel=error)
+  stamped tests/asl/node_modules "tests/asl/package.json tests/asl/package-lock.json" \
+    sh -c 'cd tests/asl && npm install --no-audit --no-fund --loglevel=error'
 }
 
 sam_venv() {
-  [ -x infra/.venv-sam/bin/python ] || "$python" -m venv infra/.venv-sam
-  infra/.venv-sam/bin/pip install --quiet --disable-pip-version-check --no-compile -r infra/requirements-sam.txt
+  stamped infra/.venv-sam infra/requirements-sam.txt pip_into infra/.venv-sam -r infra/requirements-sam.txt
 }
 
 cdk_packages() {
-  # npm ci only when node_modules does not match package-lock.json.
-  if ! cmp -s infra/cdk/package-lock.json infra/cdk/node_modules/.hlx-package-lock.json; then
-    (cd infra/cdk && npm ci --no-audit --no-fund --loglevel=error) &&
-      cp infra/cdk/package-lock.json infra/cdk/node_modules/.hlx-package-lock.json
-  fi
+  stamped infra/cdk/node_modules infra/cdk/package-lock.json \
+    sh -c 'cd infra/cdk && npm ci --no-audit --no-fund --loglevel=error'
 }
 
 declare -A pids=()

@@ -223,7 +223,6 @@ fn schedule(args: &LocalArgs) -> Result<PollSchedule, String> {
     Ok(schedule)
 }
 
-/// Runs `hlx local`; the exit code is 0 when every export succeeded, 1 otherwise.
 /// The folder of the running `hlx`: cargo builds the functions next to it.
 fn beside_this_binary() -> Result<PathBuf, String> {
     std::env::current_exe()
@@ -232,6 +231,7 @@ fn beside_this_binary() -> Result<PathBuf, String> {
         .ok_or_else(|| "cannot tell where hlx runs from: pass --bin-dir".to_owned())
 }
 
+/// Runs `hlx local`; the exit code is 0 when every export succeeded, 1 otherwise.
 pub async fn run(args: LocalArgs) -> Result<u8, String> {
     if args.nights == 0 && !args.serve {
         return Err("--nights 0 runs nothing: add --serve to serve the stack instead".into());
