@@ -424,7 +424,7 @@ async fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
 }
 
 async fn create_tables(client: &aws_sdk_dynamodb::Client) -> Result<(), String> {
-    hlx_core::DynamoDbJobStore::new(client.clone(), HLX_TABLE)
+    hlx_aws::DynamoDbJobStore::new(client.clone(), HLX_TABLE)
         .create_table()
         .await
         .map_err(|e| format!("the table {HLX_TABLE} could not be created: {e}"))?;

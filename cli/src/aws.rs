@@ -33,7 +33,7 @@ pub struct GlobalArgs {
 /// The SDK configuration as every hlx binary builds it (bounded retries and
 /// timeouts), with the profile, Region and endpoint the flags give.
 pub async fn sdk_config(global: &GlobalArgs) -> Result<SdkConfig, CliError> {
-    let mut loader = hlx_core::aws::sdk_config_loader();
+    let mut loader = hlx_aws::config::sdk_config_loader();
     if let Some(profile) = &global.profile {
         loader = loader.profile_name(profile);
     }

@@ -44,7 +44,7 @@ impl RunCost {
 
 /// `3h 05m`, `2m 05s`, `42s`.
 pub fn human(duration: Duration) -> String {
-    hlx_core::export::human_duration(duration.as_secs())
+    hlx_core::job::human_duration(duration.as_secs())
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! `hlx import`: the same code paths, by [`JobKind`].
 
 use clap::Args;
+use hlx_aws::DynamoDbJobStore;
 use hlx_core::store::MAX_PAGE;
-use hlx_core::{DynamoDbJobStore, JobKind, JobRequest, JobStore};
+use hlx_core::{JobKind, JobRequest, JobStore};
 use serde_json::{Value, json};
 
 use crate::CliError;
@@ -450,7 +451,7 @@ pub struct CancelArgs {
 pub async fn cancel(global: &GlobalArgs, args: CancelArgs) -> Result<u8, CliError> {
     let config = aws::sdk_config(global).await?;
     let store = DynamoDbJobStore::new(aws::dynamodb(&config), &args.table);
-    let jobs = hlx_core::SdkHealthLakeJobs::from_config(&config).map_err(aws::store_error)?;
+    let jobs = hlx_aws::SdkHealthLakeJobs::from_config(&config).map_err(aws::store_error)?;
     let accepted = hlx_core::cancel_export_by_id(&store, &jobs, &args.id)
         .await
         .map_err(|err| match err {

@@ -402,7 +402,7 @@ mod tests {
             uri: None,
             write_error: Some("S3 AccessDenied: PutObject".into()),
         });
-        r.cancel = Some(hlx_core::export::CancelRequested {
+        r.cancel = Some(hlx_core::progress::CancelRequested {
             status: None,
             refused: Some("HealthLake ValidationException: not-supported".into()),
         });

@@ -4,7 +4,8 @@
 //! call, turned into a record by the same code the function runs. The same
 //! state machine runs both kinds; a view is always of the kind asked for.
 
-use hlx_core::{DynamoDbJobStore, JobKind, JobRecord, JobStatus, JobStore, RecordRequest, RecordStatus};
+use hlx_aws::DynamoDbJobStore;
+use hlx_core::{JobKind, JobRecord, JobStatus, JobStore, RecordRequest, RecordStatus};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 

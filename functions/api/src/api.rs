@@ -10,12 +10,11 @@
 
 use std::collections::BTreeSet;
 
+use hlx_aws::SdkHealthLakeJobs;
 use hlx_clock::SharedClock;
 use hlx_core::store::MAX_PAGE;
 use hlx_core::validation::DATASTORE_ID;
-use hlx_core::{
-    CancelError, HlxError, JobKind, JobRecord, JobRequest, JobStore, RecordStatus, SdkHealthLakeJobs,
-};
+use hlx_core::{CancelError, HlxError, JobKind, JobRecord, JobRequest, JobStore, RecordStatus};
 use lambda_http::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
@@ -743,7 +742,7 @@ fn read_body(request: &Request, max_bytes: usize) -> Result<Map<String, Value>, 
             "body",
             format!(
                 "must be a JSON object, got {}",
-                hlx_core::request::json_kind(&other)
+                hlx_core::fields::json_kind(&other)
             ),
         )),
         // serde's message gives the line and column, never the content.

@@ -141,7 +141,7 @@ pub fn lambda_request(parts: &Parts, body: &[u8]) -> Result<Request, String> {
 }
 
 /// The job store `api-local` uses.
-pub type LocalStore = hlx_core::AnyJobStore;
+pub type LocalStore = hlx_aws::AnyJobStore;
 
 /// The state machine `api-local` starts.
 #[derive(Debug)]

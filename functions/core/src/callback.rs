@@ -17,10 +17,10 @@ use serde_json::{Value, json};
 
 use crate::error::HlxError;
 use crate::event::{ParsedEvent, parse_event};
-use crate::export::JobProgress;
-use crate::export::describe_job;
 use crate::healthlake::HealthLakeJobs;
+use crate::job::describe_job;
 use crate::poll::WakeBy;
+use crate::progress::JobProgress;
 use crate::status::JobStatus;
 use crate::tasks::{TaskTokens, TokenAnswer};
 use crate::time;

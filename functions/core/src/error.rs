@@ -6,9 +6,6 @@
 //! in its direct SDK integration (`HealthLake.ThrottlingException`), so the
 //! definition reads the same whichever way a job is started.
 
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-
 use crate::validation::FieldError;
 
 /// The name of a request that breaks a field rule.
@@ -94,84 +91,6 @@ impl HlxError {
             Self::InvalidEvent(_) => INVALID_EVENT.to_owned(),
         }
     }
-
-    pub(crate) fn from_sfn<E, R>(err: SdkError<E, R>, modeled: fn(&E) -> Option<&'static str>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        match classify(err, modeled) {
-            Ok((code, message)) => Self::StepFunctions { code, message },
-            Err(detail) => Self::StepFunctionsUnavailable(detail),
-        }
-    }
-
-    /// `modeled` names the operation's modeled errors; others fall back to
-    /// the error's metadata.
-    pub(crate) fn from_healthlake<E, R>(err: SdkError<E, R>, modeled: fn(&E) -> Option<&'static str>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        match classify(err, modeled) {
-            Ok((code, message)) => Self::HealthLake { code, message },
-            Err(detail) => Self::HealthLakeUnavailable(detail),
-        }
-    }
-
-    pub(crate) fn from_dynamodb<E, R>(err: SdkError<E, R>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        Self::from_dynamodb_modeled(err, |_| None)
-    }
-
-    pub(crate) fn from_dynamodb_modeled<E, R>(
-        err: SdkError<E, R>,
-        modeled: fn(&E) -> Option<&'static str>,
-    ) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        match classify(err, modeled) {
-            Ok((code, message)) => Self::DynamoDb { code, message },
-            Err(detail) => Self::DynamoDbUnavailable(detail),
-        }
-    }
-}
-
-/// A service error's code and message, or a description of why there was no answer.
-fn classify<E, R>(
-    err: SdkError<E, R>,
-    modeled: fn(&E) -> Option<&'static str>,
-) -> Result<(String, String), String>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match err {
-        SdkError::ServiceError(context) => {
-            let err = context.into_err();
-            let code = modeled(&err)
-                .or_else(|| err.code().map(strip_namespace))
-                .unwrap_or("UnknownError")
-                .to_owned();
-            let message = err.message().unwrap_or("no message").to_owned();
-            Ok((code, message))
-        }
-        SdkError::TimeoutError(_) => Err("the call timed out".to_owned()),
-        SdkError::DispatchFailure(failure) => Err(format!("the request could not be sent: {failure:?}")),
-        SdkError::ResponseError(context) => Err(format!("the response could not be read: {context:?}")),
-        SdkError::ConstructionFailure(context) => Err(format!("the request could not be built: {context:?}")),
-        other => Err(other.to_string()),
-    }
-}
-
-/// `com.amazonaws.healthlake#ThrottlingException` → `ThrottlingException`.
-fn strip_namespace(code: &str) -> &str {
-    code.rsplit('#').next().unwrap_or(code)
 }
 
 #[cfg(test)]
@@ -232,15 +151,6 @@ mod tests {
         for (err, name) in cases {
             assert_eq!(err.error_name(), name, "{err}");
         }
-    }
-
-    #[test]
-    fn namespaces_are_stripped_from_codes() {
-        assert_eq!(
-            strip_namespace("com.amazonaws.healthlake#ThrottlingException"),
-            "ThrottlingException"
-        );
-        assert_eq!(strip_namespace("ValidationException"), "ValidationException");
     }
 
     #[test]

@@ -1,18 +1,16 @@
-//! HealthLake's export and import jobs behind a small trait, and its SDK adapter.
+//! HealthLake's export and import jobs behind a small trait: what hlx asks
+//! of HealthLake and what it needs of the answers.
 
 use std::future::Future;
 
-use aws_sdk_healthlake::operation::describe_fhir_export_job::DescribeFHIRExportJobError;
-use aws_sdk_healthlake::operation::describe_fhir_import_job::DescribeFHIRImportJobError;
-use aws_sdk_healthlake::operation::start_fhir_export_job::StartFHIRExportJobError;
-use aws_sdk_healthlake::operation::start_fhir_import_job::StartFHIRImportJobError;
-use aws_sdk_healthlake::types::{InputDataConfig, JobProgressReport, OutputDataConfig, S3Configuration};
 use jiff::Timestamp;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
 
 use crate::error::HlxError;
 use crate::import::ImportCounts;
 use crate::manifest::ExportManifest;
-use crate::rest::{RestExportClient, RestExportJob};
+use crate::selection::ExportScope;
 use crate::status::JobStatus;
 
 /// What `StartFHIRExportJob` is given.
@@ -120,263 +118,134 @@ pub trait HealthLakeJobs: Send + Sync {
     }
 }
 
-fn no_rest(operation: &str) -> HlxError {
+/// The error of a REST operation asked of a client without the REST API.
+pub fn no_rest(operation: &str) -> HlxError {
     HlxError::InvalidInput(format!(
         "{operation}: this HealthLake client has no FHIR REST API (build it with a RestExportClient)"
     ))
 }
 
-/// [`HealthLakeJobs`] over the AWS SDK client, and the signed FHIR REST
-/// client for what the SDK cannot do.
-#[derive(Debug, Clone)]
-pub struct SdkHealthLakeJobs {
-    client: aws_sdk_healthlake::Client,
-    rest: Option<RestExportClient>,
+/// What a REST kick-off is given: the body members and the query parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestExportJob {
+    pub datastore_id: String,
+    pub scope: ExportScope,
+    pub job_name: String,
+    pub s3_uri: String,
+    pub kms_key_id: String,
+    pub data_access_role_arn: String,
+    /// `_type`: resource types, empty for all.
+    pub types: Vec<String>,
+    /// `_since`: resources changed on or after.
+    pub since: Option<Timestamp>,
+    /// `_until`: resources changed on or before.
+    pub until: Option<Timestamp>,
 }
 
-impl SdkHealthLakeJobs {
-    /// The SDK operations only (no REST `$export`, no cancel).
-    pub fn new(client: aws_sdk_healthlake::Client) -> Self {
-        Self { client, rest: None }
+impl RestExportJob {
+    /// The kick-off path and query: `/datastore/{id}/r4/[Patient/|Group/{g}/]$export?…`.
+    pub fn path_and_query(&self) -> String {
+        let scope = match &self.scope {
+            ExportScope::System => String::new(),
+            ExportScope::Patient => "Patient/".to_owned(),
+            ExportScope::Group(id) => format!("Group/{}/", encoded(id)),
+        };
+        let base = format!("/datastore/{}/r4/{scope}$export", encoded(&self.datastore_id));
+        let mut query = vec![("_outputFormat".to_owned(), "application/fhir+ndjson".to_owned())];
+        if !self.types.is_empty() {
+            query.push(("_type".into(), self.types.join(",")));
+        }
+        if let Some(since) = self.since {
+            query.push(("_since".into(), crate::time::format(since)));
+        }
+        if let Some(until) = self.until {
+            query.push(("_until".into(), crate::time::format(until)));
+        }
+        let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", encoded(v))).collect();
+        format!("{base}?{}", query.join("&"))
     }
 
-    /// Both APIs, from one SDK configuration (endpoints, Region, credentials).
-    pub fn from_config(config: &aws_config::SdkConfig) -> Result<Self, HlxError> {
-        Ok(Self {
-            client: aws_sdk_healthlake::Client::new(config),
-            rest: Some(RestExportClient::from_sdk_config(config)?),
+    /// The kick-off body: the job's name, its output and the role HealthLake assumes.
+    pub fn body(&self) -> Value {
+        json!({
+            "JobName": self.job_name,
+            "OutputDataConfig": {"S3Configuration": {"S3Uri": self.s3_uri, "KmsKeyId": self.kms_key_id}},
+            "DataAccessRoleArn": self.data_access_role_arn,
         })
     }
-
-    /// The same with this REST client.
-    pub fn with_rest(mut self, rest: RestExportClient) -> Self {
-        self.rest = Some(rest);
-        self
-    }
-
-    fn rest(&self, operation: &str) -> Result<&RestExportClient, HlxError> {
-        self.rest.as_ref().ok_or_else(|| no_rest(operation))
-    }
 }
 
-impl HealthLakeJobs for SdkHealthLakeJobs {
-    async fn start_export(&self, job: &StartExportJob) -> Result<StartedJob, HlxError> {
-        let output = self
-            .client
-            .start_fhir_export_job()
-            .datastore_id(&job.datastore_id)
-            .job_name(&job.job_name)
-            .output_data_config(s3_output(&job.s3_uri, &job.kms_key_id)?)
-            .data_access_role_arn(&job.data_access_role_arn)
-            .client_token(&job.client_token)
-            .send()
-            .await
-            .map_err(|e| HlxError::from_healthlake(e, start_error_code))?;
-        Ok(StartedJob {
-            job_id: output.job_id().to_owned(),
-            status: JobStatus::from(output.job_status()),
-        })
-    }
+/// RFC 3986 percent-encoding: everything but the unreserved characters, so
+/// that no id or value can change the URL's path or query.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
-    async fn describe_export(&self, datastore_id: &str, job_id: &str) -> Result<JobDescription, HlxError> {
-        let output = self
-            .client
-            .describe_fhir_export_job()
-            .datastore_id(datastore_id)
-            .job_id(job_id)
-            .send()
-            .await
-            .map_err(|e| HlxError::from_healthlake(e, describe_error_code))?;
-        let props = output
-            .export_job_properties()
-            .ok_or_else(|| HlxError::HealthLakeUnavailable("the answer has no ExportJobProperties".into()))?;
-        Ok(JobDescription {
-            job_id: props.job_id().to_owned(),
-            status: JobStatus::from(props.job_status()),
-            submit_time: to_timestamp(props.submit_time())?,
-            end_time: props.end_time().map(to_timestamp).transpose()?,
-            message: props.message().map(str::to_owned),
-            import_counts: None,
-            manifest: None,
-        })
-    }
-
-    async fn start_import(&self, job: &StartImportJob) -> Result<StartedJob, HlxError> {
-        let output = self
-            .client
-            .start_fhir_import_job()
-            .datastore_id(&job.datastore_id)
-            .job_name(&job.job_name)
-            .input_data_config(InputDataConfig::S3Uri(job.input_s3_uri.clone()))
-            .job_output_data_config(s3_output(&job.output_s3_uri, &job.kms_key_id)?)
-            .data_access_role_arn(&job.data_access_role_arn)
-            .client_token(&job.client_token)
-            .send()
-            .await
-            .map_err(|e| HlxError::from_healthlake(e, start_import_error_code))?;
-        Ok(StartedJob {
-            job_id: output.job_id().to_owned(),
-            status: JobStatus::from(output.job_status()),
-        })
-    }
-
-    async fn describe_import(&self, datastore_id: &str, job_id: &str) -> Result<JobDescription, HlxError> {
-        let output = self
-            .client
-            .describe_fhir_import_job()
-            .datastore_id(datastore_id)
-            .job_id(job_id)
-            .send()
-            .await
-            .map_err(|e| HlxError::from_healthlake(e, describe_import_error_code))?;
-        let props = output
-            .import_job_properties()
-            .ok_or_else(|| HlxError::HealthLakeUnavailable("the answer has no ImportJobProperties".into()))?;
-        Ok(JobDescription {
-            job_id: props.job_id().to_owned(),
-            status: JobStatus::from(props.job_status()),
-            submit_time: to_timestamp(props.submit_time())?,
-            end_time: props.end_time().map(to_timestamp).transpose()?,
-            message: props.message().map(str::to_owned),
-            import_counts: props.job_progress_report().map(import_counts),
-            manifest: None,
-        })
-    }
-
-    async fn start_rest_export(&self, job: &RestExportJob) -> Result<StartedJob, HlxError> {
-        self.rest("start_rest_export")?.kick_off(job).await
-    }
-
-    async fn describe_rest_export(
-        &self,
-        datastore_id: &str,
-        job_id: &str,
-    ) -> Result<JobDescription, HlxError> {
-        self.rest("describe_rest_export")?
-            .status(datastore_id, job_id)
-            .await
-    }
-
-    async fn cancel_export(&self, datastore_id: &str, job_id: &str) -> Result<JobStatus, HlxError> {
-        self.rest("cancel_export")?.cancel(datastore_id, job_id).await
-    }
-
-    async fn find_export_by_name(
-        &self,
-        datastore_id: &str,
-        job_name: &str,
-    ) -> Result<Option<StartedJob>, HlxError> {
-        let output = self
-            .client
-            .list_fhir_export_jobs()
-            .datastore_id(datastore_id)
-            .job_name(job_name)
-            .max_results(50)
-            .send()
-            .await
-            .map_err(|e| HlxError::from_healthlake(e, list_error_code))?;
-        Ok(output
-            .export_job_properties_list()
-            .iter()
-            .filter(|props| props.job_name() == Some(job_name))
-            .max_by_key(|props| props.submit_time().as_nanos())
-            .map(|props| StartedJob {
-                job_id: props.job_id().to_owned(),
-                status: JobStatus::from(props.job_status()),
-            }))
-    }
+fn encoded(value: &str) -> String {
+    utf8_percent_encode(value, COMPONENT).to_string()
 }
 
-fn list_error_code(
-    err: &aws_sdk_healthlake::operation::list_fhir_export_jobs::ListFHIRExportJobsError,
-) -> Option<&'static str> {
-    use aws_sdk_healthlake::operation::list_fhir_export_jobs::ListFHIRExportJobsError as E;
-    Some(match err {
-        E::AccessDeniedException(_) => "AccessDeniedException",
-        E::InternalServerException(_) => "InternalServerException",
-        E::ResourceNotFoundException(_) => "ResourceNotFoundException",
-        E::ThrottlingException(_) => "ThrottlingException",
-        E::ValidationException(_) => "ValidationException",
-        _ => return None,
-    })
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// An `OutputDataConfig` of both kinds: the S3 location and its KMS key,
-/// both of which HealthLake requires.
-fn s3_output(s3_uri: &str, kms_key_id: &str) -> Result<OutputDataConfig, HlxError> {
-    let s3 = S3Configuration::builder()
-        .s3_uri(s3_uri)
-        .kms_key_id(kms_key_id)
-        .build()
-        .map_err(|e| HlxError::InvalidInput(e.to_string()))?;
-    Ok(OutputDataConfig::S3Configuration(s3))
-}
-
-/// The counts hlx keeps from a `JobProgressReport` (absent ones as 0).
-fn import_counts(report: &JobProgressReport) -> ImportCounts {
-    let count = |n: Option<i64>| n.map_or(0, |n| u64::try_from(n).unwrap_or(0));
-    ImportCounts {
-        files_scanned: count(report.total_number_of_scanned_files()),
-        files_imported: count(report.total_number_of_imported_files()),
-        files_with_errors: count(report.total_number_of_files_read_with_customer_error()),
-        resources_scanned: count(report.total_number_of_resources_scanned()),
-        resources_imported: count(report.total_number_of_resources_imported()),
-        resources_with_errors: count(report.total_number_of_resources_with_customer_error()),
+    fn job() -> RestExportJob {
+        RestExportJob {
+            datastore_id: "ds1".into(),
+            scope: ExportScope::System,
+            job_name: "n".into(),
+            s3_uri: "s3://b/x".into(),
+            kms_key_id: "alias/k".into(),
+            data_access_role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            types: vec![],
+            since: None,
+            until: None,
+        }
     }
-}
 
-/// The modeled errors by the names HealthLake gives them; the error's metadata
-/// for anything newer than this SDK.
-fn start_error_code(err: &StartFHIRExportJobError) -> Option<&'static str> {
-    use StartFHIRExportJobError as E;
-    Some(match err {
-        E::AccessDeniedException(_) => "AccessDeniedException",
-        E::FailedDependencyException(_) => "FailedDependencyException",
-        E::InternalServerException(_) => "InternalServerException",
-        E::ResourceNotFoundException(_) => "ResourceNotFoundException",
-        E::ThrottlingException(_) => "ThrottlingException",
-        E::ValidationException(_) => "ValidationException",
-        _ => return None,
-    })
-}
+    #[test]
+    fn kick_off_urls_carry_scope_and_encoded_parameters() {
+        assert_eq!(
+            job().path_and_query(),
+            "/datastore/ds1/r4/$export?_outputFormat=application%2Ffhir%2Bndjson"
+        );
+        let scoped = RestExportJob {
+            scope: ExportScope::Group("g-1".into()),
+            types: vec!["Patient".into(), "Observation".into()],
+            since: Some("2026-11-24T02:00:00Z".parse().unwrap()),
+            ..job()
+        };
+        assert_eq!(
+            scoped.path_and_query(),
+            "/datastore/ds1/r4/Group/g-1/$export?_outputFormat=application%2Ffhir%2Bndjson\
+             &_type=Patient%2CObservation&_since=2026-11-24T02%3A00%3A00.000Z"
+        );
+        let patients = RestExportJob {
+            scope: ExportScope::Patient,
+            ..job()
+        };
+        assert!(
+            patients
+                .path_and_query()
+                .starts_with("/datastore/ds1/r4/Patient/$export?")
+        );
+    }
 
-fn describe_error_code(err: &DescribeFHIRExportJobError) -> Option<&'static str> {
-    use DescribeFHIRExportJobError as E;
-    Some(match err {
-        E::InternalServerException(_) => "InternalServerException",
-        E::ResourceNotFoundException(_) => "ResourceNotFoundException",
-        E::ThrottlingException(_) => "ThrottlingException",
-        E::ValidationException(_) => "ValidationException",
-        _ => return None,
-    })
-}
-
-fn start_import_error_code(err: &StartFHIRImportJobError) -> Option<&'static str> {
-    use StartFHIRImportJobError as E;
-    Some(match err {
-        E::AccessDeniedException(_) => "AccessDeniedException",
-        E::FailedDependencyException(_) => "FailedDependencyException",
-        E::InternalServerException(_) => "InternalServerException",
-        E::ResourceNotFoundException(_) => "ResourceNotFoundException",
-        E::ThrottlingException(_) => "ThrottlingException",
-        E::ValidationException(_) => "ValidationException",
-        _ => return None,
-    })
-}
-
-fn describe_import_error_code(err: &DescribeFHIRImportJobError) -> Option<&'static str> {
-    use DescribeFHIRImportJobError as E;
-    Some(match err {
-        E::InternalServerException(_) => "InternalServerException",
-        E::ResourceNotFoundException(_) => "ResourceNotFoundException",
-        E::ThrottlingException(_) => "ThrottlingException",
-        E::ValidationException(_) => "ValidationException",
-        _ => return None,
-    })
-}
-
-fn to_timestamp(dt: &aws_smithy_types::DateTime) -> Result<Timestamp, HlxError> {
-    let nanos = dt.as_nanos();
-    Timestamp::from_nanosecond(nanos)
-        .map_err(|e| HlxError::HealthLakeUnavailable(format!("HealthLake sent a time out of range: {e}")))
+    #[test]
+    fn ids_and_values_cannot_change_the_path() {
+        let hostile = RestExportJob {
+            datastore_id: "../../x".into(),
+            scope: ExportScope::Group("a/b?c".into()),
+            ..job()
+        };
+        assert!(
+            hostile
+                .path_and_query()
+                .starts_with("/datastore/..%2F..%2Fx/r4/Group/a%2Fb%3Fc/$export?"),
+            "{}",
+            hostile.path_and_query()
+        );
+    }
 }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::request::{Trigger, checked, derived_job_name, job_name_of, request_object, trigger_of};
+use crate::fields::{Trigger, checked, derived_job_name, job_name_of, request_object, trigger_of};
 use crate::validation::{DATA_ACCESS_ROLE_ARN, DATASTORE_ID, FieldError, KMS_KEY_ID, S3_URI};
 
 /// A validated import request (the state machine's execution input, with

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::rest::{member, parse_healthlake_time};
+use crate::healthlake_json::{member, parse_healthlake_time};
 use crate::time;
 
 /// The file name the manifest is written under, next to the export's files.

@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::HlxError;
-use crate::export::{CancelRequested, JobProgress, Outcome};
 use crate::import::ImportCounts;
 use crate::kind::JobKind;
 use crate::manifest::ManifestSummary;
+use crate::progress::{CancelRequested, JobProgress, Outcome};
 use crate::request::JobRequest;
 use crate::status::RecordStatus;
 use crate::time;
@@ -329,34 +329,4 @@ pub fn decide(
             attempted: new.status.to_string(),
         })
     }
-}
-
-/// record-result's answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RecordWritten {
-    pub export_id: String,
-    pub status: RecordStatus,
-    pub write: WriteOutcome,
-}
-
-/// Builds the record and writes it by the forward-only rule.
-pub async fn record_result(
-    store: &impl crate::store::JobStore,
-    input: RecordRequest,
-) -> Result<RecordWritten, HlxError> {
-    let record = JobRecord::from_request(input)?;
-    let write = store.write(&record).await?;
-    tracing::info!(
-        kind = %record.kind,
-        export_id = %record.export_id,
-        status = %record.status,
-        write = ?write,
-        "job record written"
-    );
-    Ok(RecordWritten {
-        export_id: record.export_id,
-        status: record.status,
-        write,
-    })
 }

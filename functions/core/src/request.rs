@@ -2,34 +2,16 @@
 //! what start-job turns into a HealthLake `StartFHIRExportJob` call.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::fields::{
+    Trigger, checked, derived_job_name, job_name_of, json_kind, request_object, trigger_of, unique_job_name,
+};
 use crate::import::ImportRequest;
 use crate::kind::JobKind;
 use crate::selection::{ExportSelection, SELECTION_FIELDS};
-use crate::validation::{
-    CLIENT_TOKEN, DATA_ACCESS_ROLE_ARN, DATASTORE_ID, FieldError, FieldRule, JOB_NAME, KMS_KEY_ID, S3_URI,
-};
-
-/// Who asked for the export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Trigger {
-    Schedule,
-    Api,
-    Manual,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Schedule => "schedule",
-            Self::Api => "api",
-            Self::Manual => "manual",
-        }
-    }
-}
+use crate::validation::{CLIENT_TOKEN, DATA_ACCESS_ROLE_ARN, DATASTORE_ID, FieldError, KMS_KEY_ID, S3_URI};
 
 /// A validated export request (the state machine's execution input).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,46 +95,6 @@ impl ExportRequest {
     pub fn output_location(&self, job_id: &str) -> String {
         output_location(&self.s3_uri, &self.datastore_id, job_id)
     }
-}
-
-/// A job name from the execution name, cleaned to HealthLake's job name rule
-/// (`fallback` when nothing is left).
-pub fn derived_job_name(execution_name: &str, fallback: &str) -> String {
-    let cleaned: String = execution_name
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || "_.:/=+-%@".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(JOB_NAME.max_chars)
-        .collect();
-    if cleaned.is_empty() {
-        fallback.to_owned()
-    } else {
-        cleaned
-    }
-}
-
-/// A job name no other execution gets: the execution name itself when it
-/// fits HealthLake's rule unchanged and no name was requested, else a
-/// prefix (the requested name or the cleaned execution name) and a hash of
-/// the execution name.
-pub fn unique_job_name(requested: Option<&str>, execution_name: &str) -> String {
-    let cleaned = derived_job_name(execution_name, "hlx-job");
-    if requested.is_none() && cleaned == execution_name {
-        return cleaned;
-    }
-    let digest = Sha256::digest(execution_name.as_bytes());
-    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    let prefix: String = requested
-        .unwrap_or(&cleaned)
-        .chars()
-        .take(JOB_NAME.max_chars - hash.len() - 1)
-        .collect();
-    format!("{prefix}-{hash}")
 }
 
 /// An export or an import request: the execution input, told apart by its
@@ -268,101 +210,17 @@ pub fn output_location(s3_uri: &str, datastore_id: &str, job_id: &str) -> String
 /// has instead of starting a second one.
 pub fn client_token_for(execution_name: &str) -> String {
     let digest = Sha256::digest(execution_name.as_bytes());
-    let hex: String = digest[..20].iter().map(|b| format!("{b:02x}")).collect();
-    let token = format!("hlx-{hex}");
+    let token = format!("hlx-{}", hex::encode(&digest[..20]));
     debug_assert!(CLIENT_TOKEN.check("ClientToken", &token).is_ok());
     token
 }
 
-/// The request as an object holding only `allowed` fields; an unknown field
-/// is refused by name, so a misspelt optional field is never dropped.
-pub(crate) fn request_object<'a>(
-    value: &'a Value,
-    allowed: &[&str],
-    what: &str,
-) -> Result<&'a Map<String, Value>, FieldError> {
-    let Some(object) = value.as_object() else {
-        return Err(FieldError::new(
-            "request",
-            format!("must be a JSON object, got {}", json_kind(value)),
-        ));
-    };
-    if let Some(unknown) = object.keys().find(|key| !allowed.contains(&key.as_str())) {
-        return Err(FieldError::new(
-            unknown.clone(),
-            format!("is not a field of {what} (expected one of {allowed:?})"),
-        ));
-    }
-    Ok(object)
-}
-
-/// A required string field, checked against its rule.
-pub(crate) fn checked(
-    object: &Map<String, Value>,
-    field: &str,
-    rule: &FieldRule,
-) -> Result<String, FieldError> {
-    let value = required_string(object, field)?;
-    rule.check(field, &value)?;
-    Ok(value)
-}
-
-/// The optional `jobName`, checked against HealthLake's rule.
-pub(crate) fn job_name_of(object: &Map<String, Value>) -> Result<Option<String>, FieldError> {
-    let job_name = optional_string(object, "jobName")?;
-    if let Some(name) = &job_name {
-        JOB_NAME.check("jobName", name)?;
-    }
-    Ok(job_name)
-}
-
-/// The request's `trigger`: `manual` when absent.
-pub(crate) fn trigger_of(object: &Map<String, Value>) -> Result<Trigger, FieldError> {
-    match optional_string(object, "trigger")?.as_deref() {
-        None => Ok(Trigger::Manual),
-        Some("schedule") => Ok(Trigger::Schedule),
-        Some("api") => Ok(Trigger::Api),
-        Some("manual") => Ok(Trigger::Manual),
-        Some(other) => Err(FieldError::new(
-            "trigger",
-            format!("must be one of \"schedule\", \"api\", \"manual\", got {other:?}"),
-        )),
-    }
-}
-
-pub(crate) fn required_string(object: &Map<String, Value>, field: &str) -> Result<String, FieldError> {
-    optional_string(object, field)?.ok_or_else(|| FieldError::missing(field))
-}
-
-pub(crate) fn optional_string(
-    object: &Map<String, Value>,
-    field: &str,
-) -> Result<Option<String>, FieldError> {
-    match object.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(FieldError::new(
-            field,
-            format!("must be a string, got {}", json_kind(other)),
-        )),
-    }
-}
-
-/// How a JSON value's kind reads in an error message (`a number`).
-pub fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::Map;
+
     use super::*;
+    use crate::validation::JOB_NAME;
     use serde_json::json;
 
     pub(crate) fn valid() -> Value {

@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::request::{json_kind, optional_string};
+use crate::fields::{json_kind, optional_string};
 use crate::time;
 use crate::validation::FieldError;
 
@@ -48,15 +48,6 @@ pub enum ExportScope {
 }
 
 impl ExportScope {
-    /// The part of the kick-off path before `$export`: ``, `Patient/`, `Group/{id}/`.
-    pub fn path(&self) -> String {
-        match self {
-            Self::System => String::new(),
-            Self::Patient => "Patient/".into(),
-            Self::Group(id) => format!("Group/{id}/"),
-        }
-    }
-
     pub fn is_system(&self) -> bool {
         matches!(self, Self::System)
     }

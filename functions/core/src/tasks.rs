@@ -1,5 +1,5 @@
-//! Step Functions task tokens behind a small trait, and its SDK adapter:
-//! how `await-job` and `job-events` wake a waiting execution.
+//! Step Functions task tokens behind a small trait: how `await-job` and
+//! `job-events` wake a waiting execution.
 
 use std::future::Future;
 
@@ -29,49 +29,3 @@ pub trait TaskTokens: Send + Sync {
 
 /// The codes that mean the token's task is gone.
 pub const GONE_CODES: [&str; 3] = ["TaskTimedOut", "InvalidToken", "TaskDoesNotExist"];
-
-/// [`TaskTokens`] over the AWS SDK client.
-#[derive(Debug, Clone)]
-pub struct SdkTaskTokens {
-    client: aws_sdk_sfn::Client,
-}
-
-impl SdkTaskTokens {
-    pub fn new(client: aws_sdk_sfn::Client) -> Self {
-        Self { client }
-    }
-}
-
-impl TaskTokens for SdkTaskTokens {
-    async fn send_task_success(&self, token: &str, output: &Value) -> Result<TokenAnswer, HlxError> {
-        let result = self
-            .client
-            .send_task_success()
-            .task_token(token)
-            .output(output.to_string())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(TokenAnswer::Delivered),
-            Err(err) => match HlxError::from_sfn(err, send_error_code) {
-                HlxError::StepFunctions { code, .. } if GONE_CODES.contains(&code.as_str()) => {
-                    Ok(TokenAnswer::Gone { code })
-                }
-                other => Err(other),
-            },
-        }
-    }
-}
-
-fn send_error_code(
-    err: &aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError,
-) -> Option<&'static str> {
-    use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError as E;
-    Some(match err {
-        E::TaskTimedOut(_) => "TaskTimedOut",
-        E::InvalidToken(_) => "InvalidToken",
-        E::TaskDoesNotExist(_) => "TaskDoesNotExist",
-        E::InvalidOutput(_) => "InvalidOutput",
-        _ => return None,
-    })
-}

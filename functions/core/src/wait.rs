@@ -7,17 +7,14 @@
 //! an `In Progress` after `Completed`) wakes nothing. Items live in the job
 //! table under `AWAIT#<EXPORT|IMPORT>#<datastoreId>#<jobId>`, with a TTL.
 
-use std::collections::HashMap;
 use std::future::Future;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::HlxError;
 use crate::kind::JobKind;
 use crate::status::JobStatus;
-use crate::store::{AnyJobStore, DynamoDbJobStore, InMemoryJobStore, from_item};
 use crate::time;
 
 /// How long a wait item outlives its wait (then DynamoDB's TTL removes it).
@@ -83,188 +80,8 @@ pub trait WaitStore: Send + Sync {
     ) -> impl Future<Output = Result<bool, HlxError>> + Send;
 }
 
-fn replaces(existing: Option<&WaitItem>, new: &WaitItem) -> bool {
+/// Whether `new` may replace the stored wait: none is stored, or one of the
+/// same export and an earlier (or the same) check.
+pub fn replaces(existing: Option<&WaitItem>, new: &WaitItem) -> bool {
     existing.is_none_or(|old| old.export_id == new.export_id && old.checks <= new.checks)
-}
-
-impl WaitStore for InMemoryJobStore {
-    async fn put_wait(&self, item: &WaitItem) -> Result<StoredWait, HlxError> {
-        let mut waits = self.waits.lock().expect("store lock");
-        let key = wait_key(item.kind, &item.datastore_id, &item.job_id);
-        if !replaces(waits.get(&key), item) {
-            return Ok(StoredWait::Stale);
-        }
-        waits.insert(key, item.clone());
-        Ok(StoredWait::Stored)
-    }
-
-    async fn get_wait(
-        &self,
-        kind: JobKind,
-        datastore_id: &str,
-        job_id: &str,
-    ) -> Result<Option<WaitItem>, HlxError> {
-        let waits = self.waits.lock().expect("store lock");
-        Ok(waits.get(&wait_key(kind, datastore_id, job_id)).cloned())
-    }
-
-    async fn mark_woken(&self, item: &WaitItem, status: &JobStatus, by: &str) -> Result<bool, HlxError> {
-        let mut waits = self.waits.lock().expect("store lock");
-        match waits.get_mut(&wait_key(item.kind, &item.datastore_id, &item.job_id)) {
-            Some(stored)
-                if stored.task_token == item.task_token && status.rank() > stored.job_status.rank() =>
-            {
-                stored.job_status = status.clone();
-                stored.woken_by = Some(by.to_owned());
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-}
-
-/// The condition of a store: no item, or one of the same export and an
-/// earlier (or the same) check. DynamoDB evaluates it, so two writers
-/// cannot both win.
-const PUT_CONDITION: &str = "attribute_not_exists(pk) OR (exportId = :export AND checks <= :checks)";
-/// The condition of a wake: the same token, and news to it.
-const WOKEN_CONDITION: &str = "taskToken = :token AND statusRank < :rank";
-
-impl DynamoDbJobStore {
-    fn wait_item(item: &WaitItem) -> HashMap<String, AttributeValue> {
-        let value = serde_json::to_value(item).expect("a wait item serializes");
-        let mut attributes = crate::store::to_item(&value);
-        attributes.insert(
-            "pk".into(),
-            AttributeValue::S(wait_key(item.kind, &item.datastore_id, &item.job_id)),
-        );
-        attributes.insert(
-            "statusRank".into(),
-            AttributeValue::N(item.job_status.rank().to_string()),
-        );
-        attributes.insert(
-            "expiresAt".into(),
-            AttributeValue::N(item.expires_at.as_second().to_string()),
-        );
-        attributes
-    }
-
-    fn read_wait(attributes: &HashMap<String, AttributeValue>) -> Result<WaitItem, HlxError> {
-        let mut value = from_item(attributes);
-        if let serde_json::Value::Object(map) = &mut value {
-            for internal in ["pk", "statusRank"] {
-                map.remove(internal);
-            }
-            // The TTL attribute is epoch seconds, as DynamoDB's TTL needs it.
-            let expires = map
-                .get("expiresAt")
-                .and_then(serde_json::Value::as_i64)
-                .and_then(|s| Timestamp::from_second(s).ok());
-            if let Some(expires) = expires {
-                map.insert(
-                    "expiresAt".into(),
-                    serde_json::Value::String(time::format(expires)),
-                );
-            }
-        }
-        serde_json::from_value(value)
-            .map_err(|e| HlxError::InvalidInput(format!("a stored wait item could not be read: {e}")))
-    }
-}
-
-impl WaitStore for DynamoDbJobStore {
-    async fn put_wait(&self, item: &WaitItem) -> Result<StoredWait, HlxError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::wait_item(item)))
-            .condition_expression(PUT_CONDITION)
-            .expression_attribute_values(":export", AttributeValue::S(item.export_id.clone()))
-            .expression_attribute_values(":checks", AttributeValue::N(item.checks.to_string()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(StoredWait::Stored),
-            Err(err) => match HlxError::from_dynamodb(err) {
-                HlxError::DynamoDb { code, .. } if code == "ConditionalCheckFailedException" => {
-                    Ok(StoredWait::Stale)
-                }
-                other => Err(other),
-            },
-        }
-    }
-
-    async fn get_wait(
-        &self,
-        kind: JobKind,
-        datastore_id: &str,
-        job_id: &str,
-    ) -> Result<Option<WaitItem>, HlxError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(wait_key(kind, datastore_id, job_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(HlxError::from_dynamodb)?;
-        output.item().map(Self::read_wait).transpose()
-    }
-
-    async fn mark_woken(&self, item: &WaitItem, status: &JobStatus, by: &str) -> Result<bool, HlxError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(
-                "pk",
-                AttributeValue::S(wait_key(item.kind, &item.datastore_id, &item.job_id)),
-            )
-            .update_expression("SET jobStatus = :status, statusRank = :rank, wokenBy = :by")
-            .condition_expression(WOKEN_CONDITION)
-            .expression_attribute_values(":token", AttributeValue::S(item.task_token.clone()))
-            .expression_attribute_values(":status", AttributeValue::S(status.to_string()))
-            .expression_attribute_values(":rank", AttributeValue::N(status.rank().to_string()))
-            .expression_attribute_values(":by", AttributeValue::S(by.to_owned()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) => match HlxError::from_dynamodb(err) {
-                HlxError::DynamoDb { code, .. } if code == "ConditionalCheckFailedException" => Ok(false),
-                other => Err(other),
-            },
-        }
-    }
-}
-
-impl WaitStore for AnyJobStore {
-    async fn put_wait(&self, item: &WaitItem) -> Result<StoredWait, HlxError> {
-        match self {
-            Self::Memory(store) => store.put_wait(item).await,
-            Self::DynamoDb(store) => store.put_wait(item).await,
-        }
-    }
-
-    async fn get_wait(
-        &self,
-        kind: JobKind,
-        datastore_id: &str,
-        job_id: &str,
-    ) -> Result<Option<WaitItem>, HlxError> {
-        match self {
-            Self::Memory(store) => store.get_wait(kind, datastore_id, job_id).await,
-            Self::DynamoDb(store) => store.get_wait(kind, datastore_id, job_id).await,
-        }
-    }
-
-    async fn mark_woken(&self, item: &WaitItem, status: &JobStatus, by: &str) -> Result<bool, HlxError> {
-        match self {
-            Self::Memory(store) => store.mark_woken(item, status, by).await,
-            Self::DynamoDb(store) => store.mark_woken(item, status, by).await,
-        }
-    }
 }

@@ -7,15 +7,12 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use aws_sdk_sfn::operation::send_task_success::{SendTaskSuccessError, SendTaskSuccessOutput};
-use aws_sdk_sfn::types::error::{InvalidToken, TaskTimedOut};
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use hlx_core::callback::AwaitOutcome;
-use hlx_core::export::{JobProgress, Outcome};
 use hlx_core::healthlake::{HealthLakeJobs, JobDescription, StartExportJob, StartImportJob, StartedJob};
+use hlx_core::progress::{JobProgress, Outcome};
 use hlx_core::{
-    AwaitJobInput, EventOutcome, HlxError, InMemoryJobStore, JobKind, JobStatus, SdkTaskTokens, TaskTokens,
-    TokenAnswer, WaitStore, WakeBy, await_job, handle_job_event,
+    AwaitJobInput, EventOutcome, HlxError, InMemoryJobStore, JobKind, JobStatus, TaskTokens, TokenAnswer,
+    WaitStore, WakeBy, await_job, handle_job_event,
 };
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -400,50 +397,6 @@ async fn a_token_whose_task_moved_on_is_a_no_op_and_other_errors_fail_the_invoca
     .await
     .unwrap_err();
     assert_eq!(err.error_name(), "hlx.InvalidEvent");
-}
-
-#[tokio::test]
-async fn the_sdk_adapter_maps_a_moved_on_task_to_gone_and_sends_the_output() {
-    let timed_out = mock!(aws_sdk_sfn::Client::send_task_success)
-        .match_requests(|req| req.task_token() == Some("t-old"))
-        .then_error(|| {
-            SendTaskSuccessError::TaskTimedOut(TaskTimedOut::builder().message("Task Timed Out").build())
-        });
-    let invalid = mock!(aws_sdk_sfn::Client::send_task_success)
-        .match_requests(|req| req.task_token() == Some("garbage"))
-        .then_error(|| {
-            SendTaskSuccessError::InvalidToken(InvalidToken::builder().message("Invalid Token").build())
-        });
-    let delivered = mock!(aws_sdk_sfn::Client::send_task_success)
-        .match_requests(|req| {
-            req.task_token() == Some("t-live")
-                && req.output().and_then(|o| serde_json::from_str::<Value>(o).ok())
-                    == Some(json!({"wokenBy": "event"}))
-        })
-        .then_output(|| SendTaskSuccessOutput::builder().build());
-    let client = mock_client!(
-        aws_sdk_sfn,
-        RuleMode::MatchAny,
-        [&timed_out, &invalid, &delivered]
-    );
-    let tokens = SdkTaskTokens::new(client);
-    let output = json!({"wokenBy": "event"});
-    assert_eq!(
-        tokens.send_task_success("t-old", &output).await.unwrap(),
-        TokenAnswer::Gone {
-            code: "TaskTimedOut".into()
-        }
-    );
-    assert_eq!(
-        tokens.send_task_success("garbage", &output).await.unwrap(),
-        TokenAnswer::Gone {
-            code: "InvalidToken".into()
-        }
-    );
-    assert_eq!(
-        tokens.send_task_success("t-live", &output).await.unwrap(),
-        TokenAnswer::Delivered
-    );
 }
 
 #[tokio::test]

@@ -4,9 +4,10 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use hlx_core::export::{JobProgress, Outcome, human_duration, next_progress};
 use hlx_core::healthlake::{HealthLakeJobs, JobDescription, StartExportJob, StartImportJob, StartedJob};
 use hlx_core::history::expected_run_seconds_of;
+use hlx_core::job::{human_duration, next_progress};
+use hlx_core::progress::{JobProgress, Outcome};
 use hlx_core::{
     CheckJobInput, HlxError, InMemoryJobStore, JobHistory, JobKind, JobRecord, JobStatus, JobStore,
     NoHistory, PollSchedule, RecordStatus, StartJobInput, WakeBy, check_job, start_job,

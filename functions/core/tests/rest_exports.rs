@@ -6,9 +6,9 @@
 
 use std::sync::Mutex;
 
-use hlx_core::export::{ExportApi, Outcome};
 use hlx_core::healthlake::{HealthLakeJobs, JobDescription, StartExportJob, StartImportJob, StartedJob};
 use hlx_core::manifest::{ExportManifest, ManifestFile};
+use hlx_core::progress::{ExportApi, Outcome};
 use hlx_core::record::RecordRequest;
 use hlx_core::{
     CheckJobInput, ExportScope, HlxError, InMemoryJobStore, JobKind, JobRecord, JobStatus, JobStore,

@@ -4,15 +4,15 @@
 //! strangers' jobs and tokens whose task has moved on are logged no-ops, and
 //! any other failure fails the invocation so that EventBridge retries it.
 
-use hlx_core::{DynamoDbJobStore, SdkTaskTokens};
+use hlx_aws::{DynamoDbJobStore, SdkTaskTokens};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     hlx_handlers::init_logging();
-    let table = hlx_core::aws::table_name()?;
-    let config = hlx_core::aws::sdk_config().await;
+    let table = hlx_aws::config::table_name()?;
+    let config = hlx_aws::config::sdk_config().await;
     let waits = DynamoDbJobStore::new(aws_sdk_dynamodb::Client::new(&config), table);
     let tokens = SdkTaskTokens::new(aws_sdk_sfn::Client::new(&config));
     let (waits, tokens) = (&waits, &tokens);

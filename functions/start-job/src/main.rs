@@ -4,7 +4,8 @@
 //! store's recent jobs of that kind ran (`HLX_TABLE_NAME`; without it, the
 //! configured schedule alone).
 
-use hlx_core::{DynamoDbJobStore, JobHistory, NoHistory, PollSchedule, SdkHealthLakeJobs};
+use hlx_aws::{DynamoDbJobStore, SdkHealthLakeJobs};
+use hlx_core::{JobHistory, NoHistory, PollSchedule};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -12,9 +13,9 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     hlx_handlers::init_logging();
     let schedule = hlx_handlers::schedule_from_env()?;
-    let config = hlx_core::aws::sdk_config().await;
+    let config = hlx_aws::config::sdk_config().await;
     let jobs = SdkHealthLakeJobs::from_config(&config)?;
-    match hlx_core::aws::table_name() {
+    match hlx_aws::config::table_name() {
         Ok(table) => {
             let history = DynamoDbJobStore::new(aws_sdk_dynamodb::Client::new(&config), table);
             serve(&jobs, &history, &schedule).await

@@ -38,11 +38,11 @@ use hlx_asl_runner::{
     ActorHandle, BoxFuture, ExecutionDescription, ExecutionHandle, FunctionConfig, ProcessInvoker, Runner,
     SfnApi, SfnServer, StartError, StateMachine, TaskContext, TaskError, TaskInvoker, TimeDriver, WakeSource,
 };
-use hlx_clock::{SharedClock, SystemClock, VirtualClock};
-use hlx_core::{
-    AnyJobStore, DynamoDbJobStore, ExportSelection, HlxError, InMemoryJobStore, JobKind, JobRecord, JobStore,
-    PollSchedule, RestExportClient, S3ManifestStore, SdkHealthLakeJobs, SdkTaskTokens,
+use hlx_aws::{
+    AnyJobStore, DynamoDbJobStore, RestExportClient, S3ManifestStore, SdkHealthLakeJobs, SdkTaskTokens,
 };
+use hlx_clock::{SharedClock, SystemClock, VirtualClock};
+use hlx_core::{ExportSelection, HlxError, InMemoryJobStore, JobKind, JobRecord, JobStore, PollSchedule};
 use hlx_healthlake_emulator::{
     Churn, Emulator, EmulatorConfig, EventFaults, Faults, JobProfile, ServerHandle, pattern_matches,
 };
@@ -520,7 +520,7 @@ impl LocalStack {
             .map_err(|e| format!("a data store could not be created: {e}"))?;
         let machine = load_definition(config.definition.as_deref())?;
 
-        let sdk = hlx_core::aws::sdk_config_loader()
+        let sdk = hlx_aws::config::sdk_config_loader()
             .region(aws_config::Region::new(REGION))
             .credentials_provider(aws_sdk_healthlake::config::Credentials::new(
                 LOCAL_ACCESS_KEY,

@@ -11,8 +11,9 @@ use axum::body::Body as AxumBody;
 use axum::extract::{Request as AxumRequest, State};
 use axum::response::{IntoResponse, Response as AxumResponse};
 use clap::Parser;
+use hlx_aws::DynamoDbJobStore;
 use hlx_clock::SystemClock;
-use hlx_core::{DynamoDbJobStore, InMemoryJobStore, JobStore};
+use hlx_core::{InMemoryJobStore, JobStore};
 
 /// The hlx exports and imports API on 127.0.0.1, running the Lambda's handler.
 ///
@@ -95,13 +96,13 @@ async fn build(cli: &Cli) -> Result<LocalApi, String> {
         || env_set("AWS_ENDPOINT_URL_SFN")
         || env_set("AWS_ENDPOINT_URL_HEALTHLAKE")
     {
-        Some(hlx_core::aws::sdk_config().await)
+        Some(hlx_aws::config::sdk_config().await)
     } else {
         None
     };
     let store = match &sdk {
         Some(sdk) if any_endpoint || env_set("AWS_ENDPOINT_URL_DYNAMODB") => {
-            let table = hlx_core::aws::table_name().map_err(|e| e.to_string())?;
+            let table = hlx_aws::config::table_name().map_err(|e| e.to_string())?;
             let store = DynamoDbJobStore::new(aws_sdk_dynamodb::Client::new(sdk), table);
             store
                 .create_table()
@@ -147,7 +148,7 @@ async fn build(cli: &Cli) -> Result<LocalApi, String> {
     match &sdk {
         Some(sdk) if env_set("AWS_ENDPOINT_URL_HEALTHLAKE") => {
             tracing::info!("HealthLake: endpoint (DELETE /exports/{{id}} cancels)");
-            let healthlake = hlx_core::SdkHealthLakeJobs::from_config(sdk).map_err(|e| e.to_string())?;
+            let healthlake = hlx_aws::SdkHealthLakeJobs::from_config(sdk).map_err(|e| e.to_string())?;
             Ok(api.with_healthlake(healthlake))
         }
         _ => Ok(api),

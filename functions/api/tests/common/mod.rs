@@ -232,7 +232,7 @@ pub fn failing_api(make: fn() -> HlxError) -> Api<FailingStore, FakeStateMachine
 pub struct CancelFixture {
     pub emulator: hlx_healthlake_emulator::Emulator,
     _server: hlx_healthlake_emulator::ServerHandle,
-    pub healthlake: hlx_core::SdkHealthLakeJobs,
+    pub healthlake: hlx_aws::SdkHealthLakeJobs,
     pub datastore_id: String,
     pub job_id: String,
 }
@@ -245,10 +245,10 @@ pub fn test_credentials() -> aws_credential_types::provider::SharedCredentialsPr
 }
 
 /// An SDK-less HealthLake client whose REST calls go to `endpoint`.
-pub fn healthlake_at(endpoint: &str) -> hlx_core::SdkHealthLakeJobs {
+pub fn healthlake_at(endpoint: &str) -> hlx_aws::SdkHealthLakeJobs {
     let config = aws_sdk_healthlake_config(endpoint);
-    let rest = hlx_core::RestExportClient::new(test_credentials(), "us-east-1", endpoint).unwrap();
-    hlx_core::SdkHealthLakeJobs::new(aws_sdk_healthlake::Client::from_conf(config)).with_rest(rest)
+    let rest = hlx_aws::RestExportClient::new(test_credentials(), "us-east-1", endpoint).unwrap();
+    hlx_aws::SdkHealthLakeJobs::new(aws_sdk_healthlake::Client::from_conf(config)).with_rest(rest)
 }
 
 fn aws_sdk_healthlake_config(endpoint: &str) -> aws_sdk_healthlake::Config {

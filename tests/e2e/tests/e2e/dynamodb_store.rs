@@ -2,8 +2,9 @@
 //! write condition enforces the same forward-only rule as the in-memory
 //! store, and listing pages newest first.
 
+use hlx_aws::DynamoDbJobStore;
 use hlx_core::record::JobRecord;
-use hlx_core::{DynamoDbJobStore, ImportCounts, InMemoryJobStore, JobKind, JobStore, RecordStatus};
+use hlx_core::{ImportCounts, InMemoryJobStore, JobKind, JobStore, RecordStatus};
 use hlx_e2e::MotoServer;
 use serde_json::json;
 

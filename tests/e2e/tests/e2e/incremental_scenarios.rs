@@ -13,9 +13,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use hlx_asl_runner::ExecutionStatus;
-use hlx_core::{
-    ExportMode, ExportSelection, JobRecord, JobStatus, RecordStatus, RestExportClient, RestExportJob,
-};
+use hlx_aws::RestExportClient;
+use hlx_core::{ExportMode, ExportSelection, JobRecord, JobStatus, RecordStatus, RestExportJob};
 use hlx_e2e::scenario::{Scenario, report, scenario};
 use hlx_healthlake_emulator::{ChangeKind, Churn, JobInfo, JobProfile, Outcome, ResourceChange};
 use hlx_local_stack::{History, LOCAL_ACCESS_KEY, REGION, first_night};

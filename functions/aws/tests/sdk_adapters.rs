@@ -1,6 +1,7 @@
 //! The HealthLake and DynamoDB adapters against the real SDK clients with
 //! mocked operations: every error the SDK can return gets the name the state
-//! machine matches. The S3 manifest store too: pages, keys, encryption.
+//! machine matches. The S3 manifest store too: pages, keys, encryption; and
+//! the Step Functions task tokens.
 
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
@@ -21,11 +22,15 @@ use aws_sdk_healthlake::types::error::{
 use aws_sdk_healthlake::types::{
     ExportJobProperties, JobStatus as SdkStatus, OutputDataConfig, S3Configuration,
 };
+use aws_sdk_sfn::operation::send_task_success::{SendTaskSuccessError, SendTaskSuccessOutput};
+use aws_sdk_sfn::types::error::{InvalidToken, TaskTimedOut};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
-use hlx_core::healthlake::{HealthLakeJobs, SdkHealthLakeJobs, StartExportJob};
+use hlx_aws::{DynamoDbJobStore, S3ManifestStore, SdkHealthLakeJobs, SdkTaskTokens};
+use hlx_core::healthlake::{HealthLakeJobs, StartExportJob};
 use hlx_core::record::JobRecord;
-use hlx_core::{DynamoDbJobStore, HlxError, JobStatus, JobStore, RecordStatus, WriteOutcome};
+use hlx_core::{HlxError, JobStatus, JobStore, RecordStatus, TaskTokens, TokenAnswer, WriteOutcome};
+use serde_json::{Value, json};
 
 type MakeError<E> = fn() -> E;
 
@@ -234,7 +239,7 @@ fn record(status: &str, checks: u32) -> JobRecord {
 }
 
 fn stored(status: &str, checks: u32) -> GetItemOutput {
-    let mut item = hlx_core::store::to_item(&serde_json::to_value(record(status, checks)).unwrap());
+    let mut item = hlx_aws::dynamodb::to_item(&serde_json::to_value(record(status, checks)).unwrap());
     item.insert("pk".into(), AttributeValue::S("EXPORT#nightly-ds1".into()));
     GetItemOutput::builder().set_item(Some(item)).build()
 }
@@ -383,7 +388,7 @@ async fn an_export_folder_is_listed_across_pages() {
                 .build()
         });
     let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&first, &second]);
-    let store = hlx_core::S3ManifestStore::new(client);
+    let store = S3ManifestStore::new(client);
     let (data, errors) = store
         .list_export("s3://hlx-exports/nightly/ds1-FHIR_EXPORT-job-1/")
         .await
@@ -423,7 +428,7 @@ async fn a_manifest_is_put_encrypted_and_a_refusal_keeps_s3s_code() {
                 && req.ssekms_key_id() == Some("alias/hlx")
         })
         .then_output(|| PutObjectOutput::builder().build());
-    let store = hlx_core::S3ManifestStore::new(mock_client!(aws_sdk_s3, [&put]));
+    let store = S3ManifestStore::new(mock_client!(aws_sdk_s3, [&put]));
     let uri = store
         .put_manifest(
             "s3://hlx-exports/nightly/ds1-FHIR_EXPORT-job-1/",
@@ -446,7 +451,7 @@ async fn a_manifest_is_put_encrypted_and_a_refusal_keeps_s3s_code() {
                 .build(),
         )
     });
-    let store = hlx_core::S3ManifestStore::new(mock_client!(aws_sdk_s3, [&denied]));
+    let store = S3ManifestStore::new(mock_client!(aws_sdk_s3, [&denied]));
     let err = store
         .put_manifest(
             "s3://hlx-exports/nightly/ds1-FHIR_EXPORT-job-1/",
@@ -458,5 +463,49 @@ async fn a_manifest_is_put_encrypted_and_a_refusal_keeps_s3s_code() {
     assert!(
         matches!(&err, HlxError::S3 { code, .. } if code == "AccessDenied"),
         "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_sdk_adapter_maps_a_moved_on_task_to_gone_and_sends_the_output() {
+    let timed_out = mock!(aws_sdk_sfn::Client::send_task_success)
+        .match_requests(|req| req.task_token() == Some("t-old"))
+        .then_error(|| {
+            SendTaskSuccessError::TaskTimedOut(TaskTimedOut::builder().message("Task Timed Out").build())
+        });
+    let invalid = mock!(aws_sdk_sfn::Client::send_task_success)
+        .match_requests(|req| req.task_token() == Some("garbage"))
+        .then_error(|| {
+            SendTaskSuccessError::InvalidToken(InvalidToken::builder().message("Invalid Token").build())
+        });
+    let delivered = mock!(aws_sdk_sfn::Client::send_task_success)
+        .match_requests(|req| {
+            req.task_token() == Some("t-live")
+                && req.output().and_then(|o| serde_json::from_str::<Value>(o).ok())
+                    == Some(json!({"wokenBy": "event"}))
+        })
+        .then_output(|| SendTaskSuccessOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_sfn,
+        RuleMode::MatchAny,
+        [&timed_out, &invalid, &delivered]
+    );
+    let tokens = SdkTaskTokens::new(client);
+    let output = json!({"wokenBy": "event"});
+    assert_eq!(
+        tokens.send_task_success("t-old", &output).await.unwrap(),
+        TokenAnswer::Gone {
+            code: "TaskTimedOut".into()
+        }
+    );
+    assert_eq!(
+        tokens.send_task_success("garbage", &output).await.unwrap(),
+        TokenAnswer::Gone {
+            code: "InvalidToken".into()
+        }
+    );
+    assert_eq!(
+        tokens.send_task_success("t-live", &output).await.unwrap(),
+        TokenAnswer::Delivered
     );
 }

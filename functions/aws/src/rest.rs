@@ -22,13 +22,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use jiff::Timestamp;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::error::HlxError;
-use crate::healthlake::{JobDescription, StartedJob};
-use crate::manifest::ExportManifest;
-use crate::selection::ExportScope;
-use crate::status::JobStatus;
+use hlx_core::healthlake::{JobDescription, RestExportJob, StartedJob};
+use hlx_core::healthlake_json::{member, parse_healthlake_time};
+use hlx_core::{ExportManifest, HlxError, JobStatus};
 
 /// The signing name of HealthLake.
 pub const SIGNING_NAME: &str = "healthlake";
@@ -36,66 +34,6 @@ pub const SIGNING_NAME: &str = "healthlake";
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
-
-/// What a REST kick-off is given: the body members and the query parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RestExportJob {
-    pub datastore_id: String,
-    pub scope: ExportScope,
-    pub job_name: String,
-    pub s3_uri: String,
-    pub kms_key_id: String,
-    pub data_access_role_arn: String,
-    /// `_type`: resource types, empty for all.
-    pub types: Vec<String>,
-    /// `_since`: resources changed on or after.
-    pub since: Option<Timestamp>,
-    /// `_until`: resources changed on or before.
-    pub until: Option<Timestamp>,
-}
-
-impl RestExportJob {
-    /// The kick-off path and query: `/datastore/{id}/r4/[Patient/|Group/{g}/]$export?…`.
-    pub fn path_and_query(&self) -> String {
-        let base = format!("/datastore/{}/r4/{}$export", self.datastore_id, self.scope.path());
-        let mut query = vec![("_outputFormat".to_owned(), "application/fhir+ndjson".to_owned())];
-        if !self.types.is_empty() {
-            query.push(("_type".into(), self.types.join(",")));
-        }
-        if let Some(since) = self.since {
-            query.push(("_since".into(), crate::time::format(since)));
-        }
-        if let Some(until) = self.until {
-            query.push(("_until".into(), crate::time::format(until)));
-        }
-        let query: Vec<String> = query
-            .iter()
-            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
-            .collect();
-        format!("{base}?{}", query.join("&"))
-    }
-
-    fn body(&self) -> Value {
-        json!({
-            "JobName": self.job_name,
-            "OutputDataConfig": {"S3Configuration": {"S3Uri": self.s3_uri, "KmsKeyId": self.kms_key_id}},
-            "DataAccessRoleArn": self.data_access_role_arn,
-        })
-    }
-}
-
-/// RFC 3986 percent-encoding of a query value (unreserved characters kept).
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
 
 /// The signed HTTP client of the FHIR REST API.
 #[derive(Clone)]
@@ -431,117 +369,11 @@ pub fn parse_status(value: &Value, job_id: &str) -> Result<JobDescription, HlxEr
     })
 }
 
-/// `name` in camelCase, or in PascalCase as the SDK shapes spell it.
-pub(crate) fn member<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
-    value.get(name).or_else(|| {
-        let mut chars = name.chars();
-        let pascal: String = chars
-            .next()
-            .map(|c| c.to_ascii_uppercase())
-            .into_iter()
-            .chain(chars)
-            .collect();
-        value.get(pascal)
-    })
-}
-
-/// A time as HealthLake writes it in REST answers: `"Aug 26, 2023 1:46:56 PM"`
-/// (UTC), RFC 3339, or epoch seconds.
-pub fn parse_healthlake_time(value: &Value) -> Option<Timestamp> {
-    match value {
-        Value::Number(n) => {
-            let millis = (n.as_f64()? * 1000.0).round();
-            Timestamp::from_millisecond(millis as i64).ok()
-        }
-        Value::String(s) => {
-            let s = s.trim();
-            if let Ok(ts) = s.parse::<Timestamp>() {
-                return Some(ts);
-            }
-            for format in [
-                "%b %d, %Y %I:%M:%S %p",
-                "%b %d, %Y, %I:%M:%S %p",
-                "%b %d, %Y %H:%M:%S",
-            ] {
-                if let Ok(dt) = jiff::civil::DateTime::strptime(format, s) {
-                    return jiff::tz::TimeZone::UTC.to_timestamp(dt).ok();
-                }
-            }
-            None
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
-
-    fn job() -> RestExportJob {
-        RestExportJob {
-            datastore_id: "ds1".into(),
-            scope: ExportScope::System,
-            job_name: "n".into(),
-            s3_uri: "s3://b/x".into(),
-            kms_key_id: "alias/k".into(),
-            data_access_role_arn: "arn:aws:iam::123456789012:role/r".into(),
-            types: vec![],
-            since: None,
-            until: None,
-        }
-    }
-
-    #[test]
-    fn kick_off_urls_carry_scope_and_encoded_parameters() {
-        assert_eq!(
-            job().path_and_query(),
-            "/datastore/ds1/r4/$export?_outputFormat=application%2Ffhir%2Bndjson"
-        );
-        let scoped = RestExportJob {
-            scope: ExportScope::Group("g-1".into()),
-            types: vec!["Patient".into(), "Observation".into()],
-            since: Some("2026-11-24T02:00:00Z".parse().unwrap()),
-            ..job()
-        };
-        assert_eq!(
-            scoped.path_and_query(),
-            "/datastore/ds1/r4/Group/g-1/$export?_outputFormat=application%2Ffhir%2Bndjson\
-             &_type=Patient%2CObservation&_since=2026-11-24T02%3A00%3A00.000Z"
-        );
-        let patients = RestExportJob {
-            scope: ExportScope::Patient,
-            ..job()
-        };
-        assert!(
-            patients
-                .path_and_query()
-                .starts_with("/datastore/ds1/r4/Patient/$export?")
-        );
-    }
-
-    #[test]
-    fn healthlake_times_parse_leniently() {
-        let at = |s: &str| parse_healthlake_time(&json!(s)).map(crate::time::format);
-        assert_eq!(
-            at("Aug 26, 2023 1:46:56 PM").as_deref(),
-            Some("2023-08-26T13:46:56.000Z")
-        );
-        assert_eq!(
-            at("Aug 6, 2023 12:05:00 AM").as_deref(),
-            Some("2023-08-06T00:05:00.000Z")
-        );
-        assert_eq!(
-            at("2023-08-26T13:46:56.5Z").as_deref(),
-            Some("2023-08-26T13:46:56.500Z")
-        );
-        assert_eq!(
-            parse_healthlake_time(&json!(1_693_057_616.0))
-                .map(crate::time::format)
-                .as_deref(),
-            Some("2023-08-26T13:46:56.000Z")
-        );
-        assert_eq!(at("yesterday"), None);
-    }
 
     #[test]
     fn a_status_body_reads_with_unknown_members_and_its_manifest() {
@@ -565,12 +397,12 @@ mod tests {
         let status = parse_status(&body, "j1").unwrap();
         assert_eq!(status.status, JobStatus::Completed);
         assert_eq!(
-            crate::time::format(status.submit_time),
+            hlx_core::time::format(status.submit_time),
             "2023-08-26T13:46:56.000Z"
         );
         let manifest = status.manifest.unwrap();
         assert_eq!(
-            crate::time::format(manifest.transaction_time),
+            hlx_core::time::format(manifest.transaction_time),
             "2023-08-26T13:46:58.123Z"
         );
         assert_eq!(manifest.output.len(), 3);

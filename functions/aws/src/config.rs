@@ -33,9 +33,9 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
 }
 
 /// The DynamoDB table's name, from `HLX_TABLE_NAME`.
-pub fn table_name() -> Result<String, crate::HlxError> {
+pub fn table_name() -> Result<String, hlx_core::HlxError> {
     std::env::var("HLX_TABLE_NAME").map_err(|_| {
-        crate::HlxError::InvalidInput(
+        hlx_core::HlxError::InvalidInput(
             "HLX_TABLE_NAME is not set: the function needs the job table's name".into(),
         )
     })

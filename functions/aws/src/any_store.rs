@@ -1,0 +1,73 @@
+//! The store a process chooses at start-up.
+
+use hlx_core::record::{JobRecord, WriteOutcome};
+use hlx_core::store::{JobStore, RecordPage};
+use hlx_core::wait::{StoredWait, WaitItem, WaitStore};
+use hlx_core::{HlxError, InMemoryJobStore, JobKind, JobStatus};
+
+use crate::dynamodb::DynamoDbJobStore;
+
+/// The store a process chose at start-up: in memory (local mode, tests) or
+/// DynamoDB (AWS, or any DynamoDB-compatible server).
+#[derive(Debug)]
+pub enum AnyJobStore {
+    Memory(InMemoryJobStore),
+    DynamoDb(DynamoDbJobStore),
+}
+
+impl JobStore for AnyJobStore {
+    async fn write(&self, record: &JobRecord) -> Result<WriteOutcome, HlxError> {
+        match self {
+            Self::Memory(store) => store.write(record).await,
+            Self::DynamoDb(store) => store.write(record).await,
+        }
+    }
+
+    async fn get(&self, kind: JobKind, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
+        match self {
+            Self::Memory(store) => store.get(kind, export_id).await,
+            Self::DynamoDb(store) => store.get(kind, export_id).await,
+        }
+    }
+
+    async fn list(
+        &self,
+        kind: JobKind,
+        datastore_id: &str,
+        limit: u32,
+        next_token: Option<&str>,
+    ) -> Result<RecordPage, HlxError> {
+        match self {
+            Self::Memory(store) => store.list(kind, datastore_id, limit, next_token).await,
+            Self::DynamoDb(store) => store.list(kind, datastore_id, limit, next_token).await,
+        }
+    }
+}
+
+impl WaitStore for AnyJobStore {
+    async fn put_wait(&self, item: &WaitItem) -> Result<StoredWait, HlxError> {
+        match self {
+            Self::Memory(store) => store.put_wait(item).await,
+            Self::DynamoDb(store) => store.put_wait(item).await,
+        }
+    }
+
+    async fn get_wait(
+        &self,
+        kind: JobKind,
+        datastore_id: &str,
+        job_id: &str,
+    ) -> Result<Option<WaitItem>, HlxError> {
+        match self {
+            Self::Memory(store) => store.get_wait(kind, datastore_id, job_id).await,
+            Self::DynamoDb(store) => store.get_wait(kind, datastore_id, job_id).await,
+        }
+    }
+
+    async fn mark_woken(&self, item: &WaitItem, status: &JobStatus, by: &str) -> Result<bool, HlxError> {
+        match self {
+            Self::Memory(store) => store.mark_woken(item, status, by).await,
+            Self::DynamoDb(store) => store.mark_woken(item, status, by).await,
+        }
+    }
+}

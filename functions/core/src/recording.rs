@@ -1,0 +1,36 @@
+//! record-result's step: the job record built from what the execution saw,
+//! written by the forward-only rule.
+
+use serde::Serialize;
+
+use crate::error::HlxError;
+use crate::record::{JobRecord, RecordRequest, WriteOutcome};
+use crate::status::RecordStatus;
+use crate::store::JobStore;
+
+/// record-result's answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordWritten {
+    pub export_id: String,
+    pub status: RecordStatus,
+    pub write: WriteOutcome,
+}
+
+/// Builds the record and writes it by the forward-only rule.
+pub async fn record_result(store: &impl JobStore, input: RecordRequest) -> Result<RecordWritten, HlxError> {
+    let record = JobRecord::from_request(input)?;
+    let write = store.write(&record).await?;
+    tracing::info!(
+        kind = %record.kind,
+        export_id = %record.export_id,
+        status = %record.status,
+        write = ?write,
+        "job record written"
+    );
+    Ok(RecordWritten {
+        export_id: record.export_id,
+        status: record.status,
+        write,
+    })
+}
