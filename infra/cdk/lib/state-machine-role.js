@@ -1,0 +1,52 @@
+'use strict';
+// The role of a state machine (the job state machine, the nightly launcher):
+// a ServiceRole for states.amazonaws.com with log delivery and, with
+// tracing, X-Ray on top of the machine's own statements.
+
+const iam = require('aws-cdk-lib/aws-iam');
+const { STATE_MACHINE_XRAY_ACTIONS, xrayStatement } = require('./common');
+const { ServiceRole } = require('./service-role');
+
+const STATE_MACHINE_LOG_DELIVERY_ACTIONS = [
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+];
+
+/** The role of a state machine: its own statements, log delivery and (with tracing) X-Ray. */
+class StateMachineRole extends ServiceRole {
+  /**
+   * @param {import('constructs').Construct} scope
+   * @param {string} logicalName
+   * @param {{description: string, tracing: boolean, statements: iam.PolicyStatement[]}} props
+   */
+  constructor(scope, logicalName, { description, tracing, statements }) {
+    super(scope, logicalName, {
+      description,
+      service: 'states.amazonaws.com',
+      statements: [
+        ...statements,
+        // Log delivery has no resource-level permissions.
+        new iam.PolicyStatement({
+          sid: 'DeliverLogsToCloudWatch',
+          actions: STATE_MACHINE_LOG_DELIVERY_ACTIONS,
+          resources: ['*'],
+        }),
+        ...(tracing ? [xrayStatement(STATE_MACHINE_XRAY_ACTIONS)] : []),
+      ],
+      nag: [
+        [
+          'AwsSolutions-IAM5[Resource::*]',
+          'CloudWatch Logs delivery and X-Ray actions have no resource-level permissions.',
+        ],
+      ],
+    });
+  }
+}
+
+module.exports = { StateMachineRole };
