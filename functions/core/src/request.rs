@@ -115,13 +115,15 @@ impl ExportRequest {
     }
 }
 
-/// A job name from the execution name, cleaned to HealthLake's job name rule
-/// (`fallback` when nothing is left).
+/// A job name from the execution name, cleaned to HealthLake's job name rule:
+/// each character the rule refuses becomes `-` (`fallback` when nothing is
+/// left). The rule takes Unicode letters, numbers and separators, not the
+/// marks and symbols Rust's `is_alphanumeric` also takes (`\u{93f}`, `Ⓐ`).
 pub fn derived_job_name(execution_name: &str, fallback: &str) -> String {
     let cleaned: String = execution_name
         .chars()
         .map(|c| {
-            if c.is_alphanumeric() || "_.:/=+-%@".contains(c) {
+            if JOB_NAME.check("jobName", c.encode_utf8(&mut [0; 4])).is_ok() {
                 c
             } else {
                 '-'
@@ -469,6 +471,8 @@ mod tests {
             JOB_NAME.check("JobName", &job_name).unwrap();
         }
         assert_eq!(request.job_name_for("a#b"), "a-b");
+        // Marks and symbols Rust calls alphanumeric are no part of a job name.
+        assert_eq!(request.job_name_for("\u{915}\u{93f}\u{24b6}1"), "\u{915}--1");
     }
 
     #[test]
