@@ -26,13 +26,15 @@ impl Trigger {
     }
 }
 
-/// A job name from the execution name, cleaned to HealthLake's job name rule
-/// (`fallback` when nothing is left).
+/// A job name from the execution name, cleaned to HealthLake's job name rule:
+/// each character the rule refuses becomes `-` (`fallback` when nothing is
+/// left). The rule takes Unicode letters, numbers and separators, not the
+/// marks and symbols Rust's `is_alphanumeric` also takes (`\u{93f}`, `Ⓐ`).
 pub fn derived_job_name(execution_name: &str, fallback: &str) -> String {
     let cleaned: String = execution_name
         .chars()
         .map(|c| {
-            if c.is_alphanumeric() || "_.:/=+-%@".contains(c) {
+            if JOB_NAME.check("jobName", c.encode_utf8(&mut [0; 4])).is_ok() {
                 c
             } else {
                 '-'

@@ -327,6 +327,8 @@ mod tests {
             JOB_NAME.check("JobName", &job_name).unwrap();
         }
         assert_eq!(request.job_name_for("a#b"), "a-b");
+        // Marks and symbols Rust calls alphanumeric are no part of a job name.
+        assert_eq!(request.job_name_for("\u{915}\u{93f}\u{24b6}1"), "\u{915}--1");
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! Every rule is the one of the HealthLake Smithy model (2017-07-01): a length
 //! range counted in characters and a pattern. A failure names the field and the
 //! rule it broke, so a user can fix the input without reading the model.
+//!
+//! The emulator checks requests against the model itself (a vendored copy,
+//! `local/healthlake-emulator/model/healthlake.json`), and its test
+//! `core_rules` holds these rules against that model: same limits, same
+//! patterns, same verdicts on values around the limits.
 
 use std::sync::LazyLock;
 
@@ -47,7 +52,7 @@ macro_rules! field_rule {
             min_chars: $min,
             max_chars: $max,
             pattern: $pattern,
-            regex: LazyLock::new(|| Regex::new($pattern).expect("field pattern compiles")),
+            regex: LazyLock::new(|| Regex::new(&ecma_262($pattern)).expect("field pattern compiles")),
         };
     };
 }
@@ -101,6 +106,42 @@ field_rule!(
     r"^arn:aws(-[^:]+)?:iam::[0-9]{12}:role/.+$",
     "`DataAccessRoleArn`: 20-2048 characters, an IAM role ARN `arn:aws:iam::<12 digits>:role/<name>`."
 );
+
+/// `pattern` (ECMA-262, as the model's patterns are) in the regex crate's
+/// syntax. The two read the model's patterns alike but for two the regex
+/// crate takes more widely: `\d` is any Unicode digit there (ASCII digits in
+/// ECMA-262), and `.` takes `\r`, U+2028 and U+2029 too (line terminators,
+/// where ECMA-262's `.` stops as at `\n`). Read as the regex crate reads
+/// them, the rules took what HealthLake refuses (a region `us-east-\u{663}`,
+/// a carriage return in an S3 key or a role name).
+fn ecma_262(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut in_class = false;
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('d') => out.push_str("[0-9]"),
+                Some(escaped) => {
+                    out.push('\\');
+                    out.push(escaped);
+                }
+                None => out.push('\\'),
+            },
+            '[' => {
+                in_class = true;
+                out.push('[');
+            }
+            ']' => {
+                in_class = false;
+                out.push(']');
+            }
+            '.' if !in_class => out.push_str(r"[^\n\r\u{2028}\u{2029}]"),
+            other => out.push(other),
+        }
+    }
+    out
+}
 
 impl FieldRule {
     /// Checks `value` for the field called `field`.
@@ -209,6 +250,31 @@ mod tests {
         bad(&KMS_KEY_ID, &"k".repeat(401), "got 401");
         ok(&KMS_KEY_ID, &"k".repeat(400));
         bad(&KMS_KEY_ID, "not a key!", "pattern");
+    }
+
+    #[test]
+    fn patterns_read_as_ecma_262() {
+        assert_eq!(ecma_262(r"^a\d{2}$"), "^a[0-9]{2}$");
+        assert_eq!(
+            ecma_262(r"^[a.]\.(/.*)?$"),
+            r"^[a.]\.(/[^\n\r\u{2028}\u{2029}]*)?$"
+        );
+        // Only ASCII digits: an Arabic-Indic 3 is no region or account digit.
+        bad(
+            &KMS_KEY_ID,
+            "arn:aws:kms:us-east-\u{663}:123456789012:key/k",
+            "pattern",
+        );
+        bad(&KMS_KEY_ID, "12345678901\u{663}:key/k", "pattern");
+        // `.` stops at line terminators.
+        bad(&S3_URI, "s3://bucket/a\rb", "pattern");
+        bad(&S3_URI, "s3://bucket/a\u{2028}b", "pattern");
+        bad(
+            &DATA_ACCESS_ROLE_ARN,
+            "arn:aws:iam::123456789012:role/a\rb",
+            "pattern",
+        );
+        ok(&S3_URI, "s3://bucket/a\tb");
     }
 
     #[test]

@@ -1,20 +1,17 @@
 //! The operations: input parsing, validation as the service does it, and answers.
 //!
-//! Validation messages follow the AWS JSON front end: `N validation error(s)
-//! detected: Value '<v>' at '<member>' failed to satisfy constraint: <rule>`,
-//! members named by their lowerCamel path (`outputDataConfig.s3Configuration.kmsKeyId`).
-
-use std::sync::LazyLock;
+//! Every request is first checked against HealthLake's Smithy model
+//! ([`ServiceModel`]): wrong JSON types are `SerializationException`s, broken
+//! constraints one `ValidationException` naming each member by its
+//! lowerCamel path (`outputDataConfig.s3Configuration.kmsKeyId`). The
+//! operations below read input that passed.
 
 use hlx_core::JobStatus;
-use hlx_core::validation::{
-    CLIENT_TOKEN, DATA_ACCESS_ROLE_ARN, DATASTORE_ID, FieldRule, JOB_ID, JOB_NAME, KMS_KEY_ID, S3_URI,
-};
 use jiff::Timestamp;
-use regex::Regex;
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ErrorKind};
+use crate::service_model::{ServiceModel, kind_of, lower_camel};
 use crate::state::{NewJob, State};
 use crate::{DatastoreInfo, ImportReport, JobInfo, JobKind, Operation, TARGET_PREFIX};
 
@@ -25,6 +22,9 @@ pub(crate) fn handle(
     input: &Map<String, Value>,
     now: Timestamp,
 ) -> Result<Value, ApiError> {
+    if !operation.is_rest() {
+        ServiceModel::healthlake().check_input(operation.name(), input)?;
+    }
     let input = Input::root(input);
     match operation {
         Operation::CreateFhirDatastore => create_datastore(state, &input, now),
@@ -51,25 +51,6 @@ pub(crate) fn handle(
 struct Input<'a> {
     map: &'a Map<String, Value>,
     path: String,
-}
-
-fn lower_camel(member: &str) -> String {
-    let mut chars = member.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a structure",
-    }
 }
 
 impl<'a> Input<'a> {
@@ -148,196 +129,28 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// The members set (non-null) other than `known`.
-    fn other_members(&self, known: &[&str]) -> Vec<String> {
-        self.map
-            .iter()
-            .filter(|(k, v)| !v.is_null() && !known.contains(&k.as_str()))
-            .map(|(k, _)| k.clone())
-            .collect()
+    /// A member the model requires: present once validation passed.
+    fn required(&self, member: &str) -> Result<&'a str, ApiError> {
+        self.string(member)?.ok_or_else(|| missing(&self.path(member)))
+    }
+
+    /// `S3Uri` and `KmsKeyId` of the `OutputDataConfig` union at `member`.
+    fn s3_configuration(&self, member: &str) -> Result<(&'a str, &'a str), ApiError> {
+        let s3 = match self.object(member)? {
+            Some(config) => config.object("S3Configuration")?,
+            None => None,
+        };
+        let s3 = s3.ok_or_else(|| missing(&format!("{}.s3Configuration", self.path(member))))?;
+        Ok((s3.required("S3Uri")?, s3.required("KmsKeyId")?))
     }
 }
 
-// ---- validation ----
-
-#[derive(Default)]
-struct Violations(Vec<String>);
-
-/// `DatastoreName`: 1-256 characters, the id pattern.
-const DATASTORE_NAME_PATTERN: &str = r"^([\p{L}\p{Z}\p{N}_.:/=+\-%@]*)$";
-static DATASTORE_NAME_REGEX: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(DATASTORE_NAME_PATTERN).expect("pattern compiles"));
-/// `NextToken`: at most 8192 ASCII characters.
-const NEXT_TOKEN_PATTERN: &str = r"^\p{ASCII}{0,8192}$";
-
-const JOB_STATUSES: &[&str] = &[
-    "SUBMITTED",
-    "QUEUED",
-    "IN_PROGRESS",
-    "COMPLETED_WITH_ERRORS",
-    "COMPLETED",
-    "FAILED",
-    "CANCEL_SUBMITTED",
-    "CANCEL_IN_PROGRESS",
-    "CANCEL_COMPLETED",
-    "CANCEL_FAILED",
-];
-const DATASTORE_STATUSES: &[&str] = &["CREATING", "ACTIVE", "DELETING", "DELETED", "CREATE_FAILED"];
-
-impl Violations {
-    fn fail(&mut self, path: &str, value: &str, constraint: &str) {
-        self.0.push(format!(
-            "Value '{value}' at '{path}' failed to satisfy constraint: {constraint}"
-        ));
-    }
-
-    fn null(&mut self, path: &str) {
-        self.0.push(format!(
-            "Value null at '{path}' failed to satisfy constraint: Member must not be null"
-        ));
-    }
-
-    fn required<T>(&mut self, path: &str, value: Option<T>) -> Option<T> {
-        if value.is_none() {
-            self.null(path);
-        }
-        value
-    }
-
-    fn length_and_pattern(
-        &mut self,
-        path: &str,
-        value: &str,
-        (min, max): (usize, usize),
-        pattern: &str,
-        matches: bool,
-    ) {
-        let chars = value.chars().count();
-        if chars < min {
-            self.fail(
-                path,
-                value,
-                &format!("Member must have length greater than or equal to {min}"),
-            );
-        } else if chars > max {
-            self.fail(
-                path,
-                value,
-                &format!("Member must have length less than or equal to {max}"),
-            );
-        } else if !matches {
-            self.fail(
-                path,
-                value,
-                &format!("Member must satisfy regular expression pattern: {pattern}"),
-            );
-        }
-    }
-
-    /// Checks `value` against one of hlx-core's HealthLake field rules.
-    fn rule(&mut self, path: &str, value: &str, rule: &FieldRule) {
-        if rule.check(path, value).is_err() {
-            // The rule failed; report the constraint it broke (length first).
-            self.length_and_pattern(path, value, (rule.min_chars, rule.max_chars), rule.pattern, false);
-        }
-    }
-
-    fn one_of(&mut self, path: &str, value: &str, allowed: &[&str]) {
-        if !allowed.contains(&value) {
-            self.fail(
-                path,
-                value,
-                &format!("Member must satisfy enum value set: [{}]", allowed.join(", ")),
-            );
-        }
-    }
-
-    fn range(&mut self, path: &str, value: i64, min: i64, max: i64) {
-        if value < min {
-            self.fail(
-                path,
-                &value.to_string(),
-                &format!("Member must have value greater than or equal to {min}"),
-            );
-        } else if value > max {
-            self.fail(
-                path,
-                &value.to_string(),
-                &format!("Member must have value less than or equal to {max}"),
-            );
-        }
-    }
-
-    fn finish(self) -> Result<(), ApiError> {
-        match self.0.len() {
-            0 => Ok(()),
-            1 => Err(ApiError::validation(format!(
-                "1 validation error detected: {}",
-                self.0[0]
-            ))),
-            n => Err(ApiError::validation(format!(
-                "{n} validation errors detected: {}",
-                self.0.join("; ")
-            ))),
-        }
-    }
-}
-
-/// A required string member checked against `rule`.
-fn required_rule<'a>(
-    v: &mut Violations,
-    input: &Input<'a>,
-    member: &str,
-    rule: &FieldRule,
-) -> Result<Option<&'a str>, ApiError> {
-    let path = input.path(member);
-    let value = v.required(&path, input.string(member)?);
-    if let Some(value) = value {
-        v.rule(&path, value, rule);
-    }
-    Ok(value)
-}
-
-/// An optional string member checked against `rule`.
-fn optional_rule<'a>(
-    v: &mut Violations,
-    input: &Input<'a>,
-    member: &str,
-    rule: &FieldRule,
-) -> Result<Option<&'a str>, ApiError> {
-    let value = input.string(member)?;
-    if let Some(value) = value {
-        v.rule(&input.path(member), value, rule);
-    }
-    Ok(value)
-}
-
-/// `OutputDataConfig`: a union whose one member, `S3Configuration`, requires
-/// `S3Uri` and `KmsKeyId`.
-fn output_data_config<'a>(
-    v: &mut Violations,
-    input: &Input<'a>,
-    member: &str,
-) -> Result<Option<(&'a str, &'a str)>, ApiError> {
-    let Some(config) = input.object(member)? else {
-        v.null(&input.path(member));
-        return Ok(None);
-    };
-    let others = config.other_members(&["S3Configuration"]);
-    if !others.is_empty() {
-        v.fail(
-            &config.path,
-            &format!("{{{}}}", others.join(", ")),
-            "Member must be one of the union members: [s3Configuration]",
-        );
-    }
-    let Some(s3) = config.object("S3Configuration")? else {
-        v.null(&config.path("S3Configuration"));
-        return Ok(None);
-    };
-    let uri = required_rule(v, &s3, "S3Uri", &S3_URI)?;
-    let key = required_rule(v, &s3, "KmsKeyId", &KMS_KEY_ID)?;
-    Ok(uri.zip(key))
+/// What validation answers for a missing required member (which it lets
+/// no request through with).
+fn missing(path: &str) -> ApiError {
+    ApiError::validation(format!(
+        "1 validation error detected: Value null at '{path}' failed to satisfy constraint: Member must not be null"
+    ))
 }
 
 /// The body of a FHIR REST `$export` kick-off, checked with the rules of
@@ -346,45 +159,28 @@ fn output_data_config<'a>(
 pub(crate) fn rest_kickoff_body(
     body: &Map<String, Value>,
 ) -> Result<(Option<String>, String, String, String), ApiError> {
+    ServiceModel::healthlake().check_some_input(
+        Operation::StartFhirExportJob.name(),
+        body,
+        &["JobName", "OutputDataConfig", "DataAccessRoleArn"],
+    )?;
     let input = Input::root(body);
-    let mut v = Violations::default();
-    let job_name = optional_rule(&mut v, &input, "JobName", &JOB_NAME)?;
-    let output = output_data_config(&mut v, &input, "OutputDataConfig")?;
-    let role = required_rule(&mut v, &input, "DataAccessRoleArn", &DATA_ACCESS_ROLE_ARN)?;
-    v.finish()?;
-    match (output, role) {
-        (Some((uri, key)), Some(role)) => Ok((
-            job_name.map(str::to_owned),
-            uri.to_owned(),
-            key.to_owned(),
-            role.to_owned(),
-        )),
-        _ => Err(ApiError::validation("1 validation error detected")),
-    }
+    let job_name = input.string("JobName")?;
+    let (uri, key) = input.s3_configuration("OutputDataConfig")?;
+    let role = input.required("DataAccessRoleArn")?;
+    Ok((
+        job_name.map(str::to_owned),
+        uri.to_owned(),
+        key.to_owned(),
+        role.to_owned(),
+    ))
 }
 
-fn max_results(v: &mut Violations, input: &Input) -> Result<usize, ApiError> {
-    Ok(match input.integer("MaxResults")? {
-        Some(n) => {
-            v.range(&input.path("MaxResults"), n, 1, 500);
-            n.clamp(1, 500) as usize
-        }
-        None => 500,
-    })
-}
-
-fn next_token<'a>(v: &mut Violations, input: &Input<'a>) -> Result<Option<&'a str>, ApiError> {
-    let token = input.string("NextToken")?;
-    if let Some(token) = token {
-        v.length_and_pattern(
-            &input.path("NextToken"),
-            token,
-            (0, 8192),
-            NEXT_TOKEN_PATTERN,
-            token.is_ascii(),
-        );
-    }
-    Ok(token)
+/// `MaxResults` (the model keeps it within 1-500), 500 when absent.
+fn max_results(input: &Input) -> Result<usize, ApiError> {
+    Ok(input
+        .integer("MaxResults")?
+        .map_or(500, |n| n.clamp(1, 500) as usize))
 }
 
 /// One page of `items` starting at the item whose key is `token`.
@@ -423,52 +219,8 @@ fn find_datastore(state: &State, id: &str) -> Result<usize, ApiError> {
 // ---- data stores ----
 
 fn create_datastore(state: &mut State, input: &Input, now: Timestamp) -> Result<Value, ApiError> {
-    let mut v = Violations::default();
     let name = input.string("DatastoreName")?;
-    if let Some(name) = name {
-        v.length_and_pattern(
-            "datastoreName",
-            name,
-            (1, 256),
-            DATASTORE_NAME_PATTERN,
-            DATASTORE_NAME_REGEX.is_match(name),
-        );
-    }
-    let version = v.required("datastoreTypeVersion", input.string("DatastoreTypeVersion")?);
-    if let Some(version) = version {
-        v.one_of("datastoreTypeVersion", version, &["R4"]);
-    }
-    let token = optional_rule(&mut v, input, "ClientToken", &CLIENT_TOKEN)?;
-    if let Some(sse) = input.object("SseConfiguration")? {
-        match sse.object("KmsEncryptionConfig")? {
-            None => v.null(&sse.path("KmsEncryptionConfig")),
-            Some(kms) => {
-                let path = kms.path("CmkType");
-                if let Some(cmk) = v.required(&path, kms.string("CmkType")?) {
-                    v.one_of(&path, cmk, &["CUSTOMER_MANAGED_KMS_KEY", "AWS_OWNED_KMS_KEY"]);
-                }
-                optional_rule(&mut v, &kms, "KmsKeyId", &KMS_KEY_ID)?;
-            }
-        }
-    }
-    if let Some(preload) = input.object("PreloadDataConfig")? {
-        let path = preload.path("PreloadDataType");
-        if let Some(kind) = v.required(&path, preload.string("PreloadDataType")?) {
-            v.one_of(&path, kind, &["SYNTHEA"]);
-        }
-    }
-    if let Some(idp) = input.object("IdentityProviderConfiguration")? {
-        let path = idp.path("AuthorizationStrategy");
-        if let Some(strategy) = v.required(&path, idp.string("AuthorizationStrategy")?) {
-            v.one_of(
-                &path,
-                strategy,
-                &["SMART_ON_FHIR_V1", "SMART_ON_FHIR", "AWS_AUTH"],
-            );
-        }
-    }
-    v.finish()?;
-
+    let token = input.string("ClientToken")?;
     let mut fingerprint = input.map.clone();
     fingerprint.remove("ClientToken");
     let fingerprint = Value::Object(fingerprint).to_string();
@@ -533,37 +285,21 @@ fn datastore_properties(info: &DatastoreInfo, extras: &Map<String, Value>) -> Va
 }
 
 fn describe_datastore(state: &State, input: &Input) -> Result<Value, ApiError> {
-    let mut v = Violations::default();
-    let id = required_rule(&mut v, input, "DatastoreId", &DATASTORE_ID)?;
-    v.finish()?;
-    let datastore = &state.datastores[find_datastore(state, id.unwrap_or_default())?];
+    let id = input.required("DatastoreId")?;
+    let datastore = &state.datastores[find_datastore(state, id)?];
     Ok(json!({ "DatastoreProperties": datastore_properties(&datastore.info, &datastore.extras) }))
 }
 
 fn list_datastores(state: &State, input: &Input) -> Result<Value, ApiError> {
-    let mut v = Violations::default();
     let (mut name, mut status, mut before, mut after) = (None, None, None, None);
     if let Some(filter) = input.object("Filter")? {
         name = filter.string("DatastoreName")?;
-        if let Some(name) = name {
-            v.length_and_pattern(
-                &filter.path("DatastoreName"),
-                name,
-                (1, 256),
-                DATASTORE_NAME_PATTERN,
-                DATASTORE_NAME_REGEX.is_match(name),
-            );
-        }
         status = filter.string("DatastoreStatus")?;
-        if let Some(status) = status {
-            v.one_of(&filter.path("DatastoreStatus"), status, DATASTORE_STATUSES);
-        }
         before = filter.timestamp("CreatedBefore")?;
         after = filter.timestamp("CreatedAfter")?;
     }
-    let max = max_results(&mut v, input)?;
-    let token = next_token(&mut v, input)?;
-    v.finish()?;
+    let max = max_results(input)?;
+    let token = input.string("NextToken")?;
     let matching: Vec<_> = state
         .datastores
         .iter()
@@ -588,50 +324,25 @@ fn list_datastores(state: &State, input: &Input) -> Result<Value, ApiError> {
 // ---- jobs ----
 
 fn start_job(state: &mut State, kind: JobKind, input: &Input, now: Timestamp) -> Result<Value, ApiError> {
-    let mut v = Violations::default();
-    let job_name = optional_rule(&mut v, input, "JobName", &JOB_NAME)?;
+    let job_name = input.string("JobName")?;
     let (s3_uri, kms_key_id, job_output_s3_uri) = match kind {
         JobKind::Export => {
-            let output = output_data_config(&mut v, input, "OutputDataConfig")?;
-            (output.map(|o| o.0), output.map(|o| o.1), None)
+            let (uri, key) = input.s3_configuration("OutputDataConfig")?;
+            (uri, key, None)
         }
         JobKind::Import => {
-            let input_uri = match input.object("InputDataConfig")? {
-                None => {
-                    v.null("inputDataConfig");
-                    None
-                }
-                Some(config) => {
-                    let others = config.other_members(&["S3Uri"]);
-                    if !others.is_empty() {
-                        v.fail(
-                            &config.path,
-                            &format!("{{{}}}", others.join(", ")),
-                            "Member must be one of the union members: [s3Uri]",
-                        );
-                    }
-                    required_rule(&mut v, &config, "S3Uri", &S3_URI)?
-                }
+            let config = input.object("InputDataConfig")?;
+            let input_uri = match config {
+                Some(config) => config.required("S3Uri")?,
+                None => return Err(missing("inputDataConfig")),
             };
-            let output = output_data_config(&mut v, input, "JobOutputDataConfig")?;
-            (input_uri, output.map(|o| o.1), output.map(|o| o.0))
+            let (output_uri, key) = input.s3_configuration("JobOutputDataConfig")?;
+            (input_uri, key, Some(output_uri))
         }
     };
-    let datastore_id = required_rule(&mut v, input, "DatastoreId", &DATASTORE_ID)?;
-    let role = required_rule(&mut v, input, "DataAccessRoleArn", &DATA_ACCESS_ROLE_ARN)?;
-    let token = optional_rule(&mut v, input, "ClientToken", &CLIENT_TOKEN)?;
-    if kind == JobKind::Import
-        && let Some(level) = input.string("ValidationLevel")?
-    {
-        v.one_of("validationLevel", level, &["strict", "structure-only", "minimal"]);
-    }
-    v.finish()?;
-    // All required members are present once validation passed.
-    let (Some(datastore_id), Some(s3_uri), Some(kms_key_id), Some(role)) =
-        (datastore_id, s3_uri, kms_key_id, role)
-    else {
-        return Err(ApiError::validation("1 validation error detected"));
-    };
+    let datastore_id = input.required("DatastoreId")?;
+    let role = input.required("DataAccessRoleArn")?;
+    let token = input.string("ClientToken")?;
 
     let datastore = find_datastore(state, datastore_id)?;
     let fingerprint = json!([job_name, s3_uri, kms_key_id, job_output_s3_uri, role]).to_string();
@@ -732,11 +443,8 @@ fn properties_member(kind: JobKind) -> &'static str {
 }
 
 fn describe_job(state: &State, kind: JobKind, input: &Input) -> Result<Value, ApiError> {
-    let mut v = Violations::default();
-    let datastore_id = required_rule(&mut v, input, "DatastoreId", &DATASTORE_ID)?;
-    let job_id = required_rule(&mut v, input, "JobId", &JOB_ID)?;
-    v.finish()?;
-    let (datastore_id, job_id) = (datastore_id.unwrap_or_default(), job_id.unwrap_or_default());
+    let datastore_id = input.required("DatastoreId")?;
+    let job_id = input.required("JobId")?;
     find_datastore(state, datastore_id)?;
     let job = state.job(kind, datastore_id, job_id).ok_or_else(|| {
         let what = match kind {
@@ -751,19 +459,13 @@ fn describe_job(state: &State, kind: JobKind, input: &Input) -> Result<Value, Ap
 }
 
 fn list_jobs(state: &State, kind: JobKind, input: &Input) -> Result<Value, ApiError> {
-    let mut v = Violations::default();
-    let datastore_id = required_rule(&mut v, input, "DatastoreId", &DATASTORE_ID)?;
-    let max = max_results(&mut v, input)?;
-    let token = next_token(&mut v, input)?;
-    let job_name = optional_rule(&mut v, input, "JobName", &JOB_NAME)?;
+    let datastore_id = input.required("DatastoreId")?;
+    let max = max_results(input)?;
+    let token = input.string("NextToken")?;
+    let job_name = input.string("JobName")?;
     let status = input.string("JobStatus")?;
-    if let Some(status) = status {
-        v.one_of("jobStatus", status, JOB_STATUSES);
-    }
     let before = input.timestamp("SubmittedBefore")?;
     let after = input.timestamp("SubmittedAfter")?;
-    v.finish()?;
-    let datastore_id = datastore_id.unwrap_or_default();
     find_datastore(state, datastore_id)?;
     let status = status.map(JobStatus::parse);
     // Newest first.
@@ -786,32 +488,4 @@ fn list_jobs(state: &State, kind: JobKind, input: &Input) -> Result<Value, ApiEr
         out["NextToken"] = json!(next);
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn messages_name_the_member_in_lower_camel_case() {
-        let mut v = Violations::default();
-        v.rule("jobName", &"n".repeat(65), &JOB_NAME);
-        let err = v.finish().unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Validation);
-        assert!(err.message.starts_with("1 validation error detected: Value 'nnn"));
-        assert!(err.message.ends_with(
-            "at 'jobName' failed to satisfy constraint: Member must have length less than or equal to 64"
-        ));
-
-        let mut v = Violations::default();
-        v.null("datastoreId");
-        v.rule("clientToken", "under_score", &CLIENT_TOKEN);
-        let err = v.finish().unwrap_err();
-        assert!(
-            err.message
-                .starts_with("2 validation errors detected: Value null at 'datastoreId'")
-        );
-        assert!(err.message.contains("; Value 'under_score' at 'clientToken' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9-]+$"));
-        assert_eq!(lower_camel("S3Configuration"), "s3Configuration");
-    }
 }

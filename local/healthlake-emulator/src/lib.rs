@@ -5,7 +5,8 @@
 //! `aws-sdk-healthlake` client, boto3 or the AWS CLI pointed at it with an
 //! endpoint override work as against the service. It serves
 //! Create/Describe/List FHIR data stores and Start/Describe/List FHIR export
-//! and import jobs, with the service's validation, error shapes and HTTP codes,
+//! and import jobs, with the service's validation (against its Smithy model,
+//! [`ServiceModel`]), error shapes and HTTP codes,
 //! idempotency tokens, one export and one import running at a time per Region
 //! (further jobs wait in a FIFO queue), exports that write real NDJSON
 //! files of synthetic FHIR R4 resources to a local directory standing for S3,
@@ -71,6 +72,7 @@ mod rest;
 mod s3;
 mod seed;
 mod server;
+mod service_model;
 mod sigv4;
 mod state;
 mod timefmt;
@@ -94,4 +96,5 @@ pub use pattern::{check_pattern, pattern_matches};
 pub use r4::R4_RESOURCE_TYPES;
 pub use s3::{S3_XMLNS, S3Object};
 pub use server::{CONTENT_TYPE, ServerHandle};
+pub use service_model::{ServiceModel, StringConstraints};
 pub use timefmt::{format_healthlake_time, parse_fhir_instant};

@@ -5,6 +5,7 @@
 
 mod binary;
 mod common;
+mod core_rules;
 mod events;
 mod faults;
 mod imports;
