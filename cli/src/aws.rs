@@ -110,6 +110,10 @@ pub fn store_error(err: hlx_core::HlxError) -> CliError {
         hlx_core::HlxError::InvalidRequest(field) => {
             CliError::Usage(format!("--{} {}", kebab(&field.field), field.rule))
         }
+        hlx_core::HlxError::InvalidNextToken(message) => CliError::Usage(format!(
+            "--next-token: {}",
+            message.trim_start_matches("nextToken: ")
+        )),
         other => CliError::Aws(format!("the job table could not be read: {other}")),
     }
 }

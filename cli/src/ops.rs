@@ -309,6 +309,13 @@ pub fn execution_name(
 pub async fn start(global: &GlobalArgs, args: StartArgs) -> Result<u8, CliError> {
     check_state_machine_arn(&args.options.state_machine_arn)?;
     let request = export_request(&args)?;
+    request.check_at(jiff::Timestamp::now()).map_err(|e| {
+        CliError::Usage(format!(
+            "invalid export request: --{} {}",
+            aws::kebab(&e.field),
+            e.rule
+        ))
+    })?;
     start_job(global, &args.options, request).await
 }
 

@@ -301,6 +301,8 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
             None => requests::export_request(&self.config, &body)?,
             Some(locations) => requests::import_request(&self.config, locations, &body)?,
         };
+        job.check_at(self.clock.now())
+            .map_err(|e| ApiError::invalid(e.field, e.rule))?;
         let input = requests::execution_input(&job);
         let name = match &key {
             Some(key) => name_for_key(kind, key),
@@ -736,7 +738,7 @@ fn read_body(request: &Request, max_bytes: usize) -> Result<Map<String, Value>, 
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    match serde_json::from_slice::<Value>(bytes) {
+    match hlx_core::fields::parse_json_body(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(ApiError::invalid(
             "body",
@@ -746,7 +748,10 @@ fn read_body(request: &Request, max_bytes: usize) -> Result<Map<String, Value>, 
             ),
         )),
         // serde's message gives the line and column, never the content.
-        Err(err) => Err(ApiError::invalid("body", format!("is not valid JSON ({err})"))),
+        Err(err) => {
+            let field = hlx_core::FieldError::from(err);
+            Err(ApiError::invalid(field.field, field.rule))
+        }
     }
 }
 
@@ -820,6 +825,7 @@ const DYNAMODB_THROTTLING: [&str; 3] = [
 fn store_error(err: HlxError, request_id: Option<&str>) -> ApiError {
     match err {
         HlxError::InvalidRequest(field) => ApiError::invalid(field.field, field.rule),
+        HlxError::InvalidNextToken(message) => ApiError::invalid_next_token(message),
         HlxError::DynamoDb { code, .. } if DYNAMODB_THROTTLING.contains(&code.as_str()) => {
             tracing::warn!(code = %code, "DynamoDB throttled");
             ApiError::throttled("DynamoDB")

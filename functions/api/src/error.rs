@@ -4,6 +4,7 @@
 //! | status | error | when |
 //! |---|---|---|
 //! | 400 | `InvalidRequest` | a body field, query parameter or header breaks a rule (`field` names it) |
+//! | 400 | `InvalidNextToken` | `nextToken` is not a token this list returned (`field` is `nextToken`) |
 //! | 404 | `NotFound` | no export or import (or route) with that id |
 //! | 405 | `MethodNotAllowed` | the route exists, the method does not (`Allow` lists the methods) |
 //! | 409 | `IdempotencyConflict` | the idempotency key was used for a different request |
@@ -19,8 +20,9 @@ use lambda_http::http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
 /// Every `error` name the function answers with.
-pub const ERROR_NAMES: [&str; 11] = [
+pub const ERROR_NAMES: [&str; 12] = [
     "InvalidRequest",
+    "InvalidNextToken",
     "NotFound",
     "MethodNotAllowed",
     "IdempotencyConflict",
@@ -84,6 +86,13 @@ impl ApiError {
             format!("{field}: {}", rule.as_ref()),
         );
         err.field = Some(field);
+        err
+    }
+
+    /// 400: a page token no list returned, or another list (data store, kind) returned.
+    pub fn invalid_next_token(message: impl Into<String>) -> Self {
+        let mut err = Self::new(StatusCode::BAD_REQUEST, "InvalidNextToken", message);
+        err.field = Some("nextToken".into());
         err
     }
 

@@ -499,12 +499,17 @@ async fn an_import_list_pages_newest_first_and_holds_only_imports() {
     assert_eq!(kinds, ["export"; 5]);
     for (uri, field) in [
         ("/imports?limit=0", "limit"),
-        ("/imports?nextToken=not-a-token", "nextToken"),
         ("/imports?datastoreId=semi%3Bcolon", "datastoreId"),
         ("/imports?inputS3Uri=x", "inputS3Uri"),
     ] {
         expect_invalid(&api.handle(get(uri)).await, field);
     }
+    let body = common::expect_error(
+        &api.handle(get("/imports?nextToken=not-a-token")).await,
+        400,
+        "InvalidNextToken",
+    );
+    assert_eq!(body["field"], "nextToken");
 }
 
 // --------------------------------------------------------- methods and paths

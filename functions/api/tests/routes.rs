@@ -691,8 +691,6 @@ async fn bad_list_parameters_are_400s_naming_the_parameter() {
         ("/exports?datastoreId=", "datastoreId"),
         ("/exports?datastoreId=semi%3Bcolon", "datastoreId"),
         ("/exports?nextToken=", "nextToken"),
-        ("/exports?nextToken=not-a-token", "nextToken"),
-        ("/exports?nextToken=bm90IGpzb24%3D", "nextToken"),
         ("/exports?datastoreID=x", "datastoreID"),
         ("/exports?limit=1&limit=2", "limit"),
     ];
@@ -704,6 +702,43 @@ async fn bad_list_parameters_are_400s_naming_the_parameter() {
         ..config()
     });
     expect_invalid(&api.handle(get("/exports")).await, "datastoreId");
+}
+
+#[tokio::test]
+async fn page_tokens_the_list_did_not_return_are_invalid_next_token() {
+    let (api, _) = common::api();
+    for minute in 0..3 {
+        api.store()
+            .write(&record(&format!("e{minute:02}"), DATASTORE, minute))
+            .await
+            .unwrap();
+        api.store()
+            .write(&record(&format!("o{minute:02}"), "other-ds", minute))
+            .await
+            .unwrap();
+    }
+    let (_, page) = read(&api.handle(get("/exports?limit=1")).await);
+    let token = page["nextToken"].as_str().expect("a token").to_owned();
+    let escaped = |t: &str| t.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
+    let (status, next) = read(
+        &api.handle(get(&format!("/exports?limit=1&nextToken={}", escaped(&token))))
+            .await,
+    );
+    assert_eq!(status, 200, "{next}");
+    let cases = [
+        // Not base64, base64 of no JSON, and base64 of {"foo":"bar"} (the
+        // token that once reached DynamoDB as a start key: a 500).
+        "/exports?nextToken=not-a-token".to_owned(),
+        "/exports?nextToken=bm90IGpzb24%3D".to_owned(),
+        "/exports?nextToken=eyJmb28iOiJiYXIifQ%3D%3D".to_owned(),
+        // The data store's token, given to another data store's list and to the imports list.
+        format!("/exports?datastoreId=other-ds&nextToken={}", escaped(&token)),
+        format!("/imports?nextToken={}", escaped(&token)),
+    ];
+    for uri in cases {
+        let body = common::expect_error(&api.handle(get(&uri)).await, 400, "InvalidNextToken");
+        assert_eq!(body["field"], "nextToken", "{uri}: {body}");
+    }
 }
 
 #[tokio::test]

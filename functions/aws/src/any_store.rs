@@ -1,5 +1,6 @@
 //! The store a process chooses at start-up.
 
+use hlx_core::chain::ChainPoint;
 use hlx_core::record::{JobRecord, WriteOutcome};
 use hlx_core::store::{JobStore, RecordPage};
 use hlx_core::wait::{StoredWait, WaitItem, WaitStore};
@@ -20,6 +21,20 @@ impl JobStore for AnyJobStore {
         match self {
             Self::Memory(store) => store.write(record).await,
             Self::DynamoDb(store) => store.write(record).await,
+        }
+    }
+
+    async fn get_chain(&self, datastore_id: &str, chain: &str) -> Result<Option<ChainPoint>, HlxError> {
+        match self {
+            Self::Memory(store) => store.get_chain(datastore_id, chain).await,
+            Self::DynamoDb(store) => store.get_chain(datastore_id, chain).await,
+        }
+    }
+
+    async fn advance_chain(&self, point: &ChainPoint) -> Result<bool, HlxError> {
+        match self {
+            Self::Memory(store) => store.advance_chain(point).await,
+            Self::DynamoDb(store) => store.advance_chain(point).await,
         }
     }
 

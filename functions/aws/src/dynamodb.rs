@@ -6,10 +6,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use hlx_core::chain::{ChainPoint, chain_key};
 use hlx_core::record::{JobRecord, StoredState, WriteOutcome, decide};
 use hlx_core::status::TERMINAL_RANK;
 use hlx_core::store::{DATASTORE_INDEX, JobStore, MAX_PAGE, RecordPage, datastore_key, record_key, sort_key};
-use hlx_core::{HlxError, JobKind, page_token};
+use hlx_core::{HlxError, JobKind, page_token, time};
 use serde_json::{Map, Number, Value};
 
 use crate::error::{dynamodb_error, dynamodb_error_modeled};
@@ -155,6 +156,57 @@ impl JobStore for DynamoDbJobStore {
         }
     }
 
+    async fn get_chain(&self, datastore_id: &str, chain: &str) -> Result<Option<ChainPoint>, HlxError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(chain_key(datastore_id, chain)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamodb_error)?;
+        output
+            .item()
+            .map(|item| {
+                let mut value = from_item(item);
+                if let Value::Object(map) = &mut value {
+                    map.remove("pk");
+                }
+                serde_json::from_value(value).map_err(|e| {
+                    HlxError::InvalidInput(format!("a stored chain item could not be read: {e}"))
+                })
+            })
+            .transpose()
+    }
+
+    async fn advance_chain(&self, point: &ChainPoint) -> Result<bool, HlxError> {
+        let value = serde_json::to_value(point).expect("a chain item serializes");
+        let mut item = to_item(&value);
+        item.insert(
+            "pk".into(),
+            AttributeValue::S(chain_key(&point.datastore_id, &point.chain)),
+        );
+        // `point` is fixed-width UTC, so string order is time order.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR #point < :point")
+            .expression_attribute_names("#point", "point")
+            .expression_attribute_values(":point", AttributeValue::S(time::format(point.point)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match dynamodb_error_modeled(err, put_error_code) {
+                HlxError::DynamoDb { code, .. } if code == "ConditionalCheckFailedException" => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
     async fn get(&self, kind: JobKind, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
         let output = self
             .client
@@ -175,11 +227,9 @@ impl JobStore for DynamoDbJobStore {
         limit: u32,
         next_token: Option<&str>,
     ) -> Result<RecordPage, HlxError> {
+        let list = datastore_key(kind, datastore_id);
         let start_key = next_token
-            .map(|token| match page_token::decode(token)? {
-                Value::Object(map) => Ok(to_item(&Value::Object(map))),
-                _ => Err(page_token::invalid()),
-            })
+            .map(|token| start_key(&page_token::decode(token, &list)?, &list))
             .transpose()?;
         let output = self
             .client
@@ -187,7 +237,7 @@ impl JobStore for DynamoDbJobStore {
             .table_name(&self.table)
             .index_name(DATASTORE_INDEX)
             .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(datastore_key(kind, datastore_id)))
+            .expression_attribute_values(":pk", AttributeValue::S(list.clone()))
             .scan_index_forward(false)
             .limit(i32::try_from(limit.clamp(1, MAX_PAGE)).expect("small limit"))
             .set_exclusive_start_key(start_key)
@@ -202,9 +252,27 @@ impl JobStore for DynamoDbJobStore {
         let next_token = output
             .last_evaluated_key()
             .filter(|key| !key.is_empty())
-            .map(|key| page_token::encode(&from_item(key)));
+            .map(|key| page_token::encode(&list, &from_item(key)));
         Ok(RecordPage { records, next_token })
     }
+}
+
+/// The start key a token's position stands for: exactly the index's keys
+/// and the table's, all strings, in `list`'s partition; anything else is a
+/// token this list did not return (and would be DynamoDB's error, a 500).
+fn start_key(position: &Value, list: &str) -> Result<HashMap<String, AttributeValue>, HlxError> {
+    let refused = || page_token::invalid("it is not a token a list returned");
+    let Value::Object(map) = position else {
+        return Err(refused());
+    };
+    let strings = map.len() == 3
+        && ["pk", "gsi1pk", "gsi1sk"]
+            .iter()
+            .all(|k| map.get(*k).is_some_and(Value::is_string));
+    if !strings || map["gsi1pk"] != list {
+        return Err(refused());
+    }
+    Ok(to_item(position))
 }
 
 fn put_error_code(err: &aws_sdk_dynamodb::operation::put_item::PutItemError) -> Option<&'static str> {

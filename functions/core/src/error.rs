@@ -20,6 +20,8 @@ pub const DYNAMODB_UNAVAILABLE: &str = "hlx.DynamoDBUnavailable";
 pub const STEP_FUNCTIONS_UNAVAILABLE: &str = "hlx.StepFunctionsUnavailable";
 /// The name of an EventBridge event job-events cannot read.
 pub const INVALID_EVENT: &str = "hlx.InvalidEvent";
+/// The name of a page token no list returned (or another list returned).
+pub const INVALID_NEXT_TOKEN: &str = "hlx.InvalidNextToken";
 /// The name of an input the function cannot read (a bug in the definition, not the user's request).
 pub const INVALID_INPUT: &str = "hlx.InvalidInput";
 
@@ -28,6 +30,10 @@ pub enum HlxError {
     /// The export request breaks a field rule; nothing was started.
     #[error("invalid request: {0}")]
     InvalidRequest(#[from] FieldError),
+
+    /// A page token no list returned, or one another list returned.
+    #[error("{0}")]
+    InvalidNextToken(String),
 
     /// The function's own input (built by the state machine) is malformed.
     #[error("invalid function input: {0}")]
@@ -79,6 +85,7 @@ impl HlxError {
     pub fn error_name(&self) -> String {
         match self {
             Self::InvalidRequest(_) => INVALID_REQUEST.to_owned(),
+            Self::InvalidNextToken(_) => INVALID_NEXT_TOKEN.to_owned(),
             Self::InvalidInput(_) => INVALID_INPUT.to_owned(),
             Self::HealthLake { code, .. } => format!("HealthLake.{code}"),
             Self::HealthLakeUnavailable(_) => HEALTHLAKE_UNAVAILABLE.to_owned(),

@@ -146,3 +146,150 @@ pub fn json_kind(value: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+/// What reading a request body as JSON found wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonBodyError {
+    /// A key appears twice in one object: JSON parsers disagree on which one
+    /// wins, so hlx takes neither.
+    DuplicateKey(String),
+    /// Not JSON; serde's message (line and column, never the content).
+    Syntax(String),
+}
+
+impl From<JsonBodyError> for FieldError {
+    fn from(err: JsonBodyError) -> Self {
+        match err {
+            JsonBodyError::DuplicateKey(key) => FieldError::new(
+                key,
+                "appears more than once in the JSON body; give each field once",
+            ),
+            JsonBodyError::Syntax(message) => {
+                FieldError::new("body", format!("is not valid JSON ({message})"))
+            }
+        }
+    }
+}
+
+/// Marks the duplicate key in serde's error message, which adds a position.
+const DUPLICATE_KEY: &str = "hlx duplicate key: ";
+
+/// Parses a request body as JSON, refusing a key that appears twice in an
+/// object (serde_json's `Value` would silently keep the last one).
+pub fn parse_json_body(bytes: &[u8]) -> Result<Value, JsonBodyError> {
+    match serde_json::from_slice::<UniqueKeys>(bytes) {
+        Ok(UniqueKeys(value)) => Ok(value),
+        Err(err) => {
+            let message = err.to_string();
+            match message.strip_prefix(DUPLICATE_KEY) {
+                Some(rest) => {
+                    let key = rest.rsplit_once(" at line ").map_or(rest, |(key, _)| key);
+                    Err(JsonBodyError::DuplicateKey(key.to_owned()))
+                }
+                None => Err(JsonBodyError::Syntax(message)),
+            }
+        }
+    }
+}
+
+/// A JSON value whose objects have unique keys.
+struct UniqueKeys(Value);
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor).map(UniqueKeys)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(UniqueKeys(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("{DUPLICATE_KEY}{key}")));
+            }
+            let UniqueKeys(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_body_with_a_key_twice_is_refused_by_the_keys_name() {
+        assert_eq!(
+            parse_json_body(br#"{"datastoreId": "a", "datastoreId": "x"}"#),
+            Err(JsonBodyError::DuplicateKey("datastoreId".into()))
+        );
+        assert_eq!(
+            parse_json_body(br#"{"a": [{"types": 1, "types": 2}]}"#),
+            Err(JsonBodyError::DuplicateKey("types".into()))
+        );
+        let err = FieldError::from(JsonBodyError::DuplicateKey("datastoreId".into()));
+        assert_eq!(err.field, "datastoreId");
+    }
+
+    #[test]
+    fn other_bodies_read_as_serde_json_reads_them() {
+        let text = br#"{"a": 1, "b": [true, null, -2, 1.5, "s"], "c": {"a": 2}}"#;
+        assert_eq!(
+            parse_json_body(text).unwrap(),
+            serde_json::from_slice::<Value>(text).unwrap()
+        );
+        assert_eq!(parse_json_body(b"[]").unwrap(), json!([]));
+        assert!(matches!(
+            parse_json_body(b"{\"a\": }"),
+            Err(JsonBodyError::Syntax(_))
+        ));
+    }
+}

@@ -27,18 +27,15 @@ pub trait JobHistory: Send + Sync {
         datastore_id: &str,
     ) -> impl Future<Output = Result<Option<u64>, HlxError>> + Send;
 
-    /// The `transactionTime` of the data store's last completed export of
-    /// this selection chain (see [`crate::ExportSelection::chain`]): where
-    /// the next incremental export starts. `None`: no such export yet.
+    /// Where the data store's selection chain (see
+    /// [`crate::ExportSelection::chain`]) stands: the next incremental
+    /// export's `_since` ([`crate::chain`]). `None`: no export has started it.
     fn last_transaction_time(
         &self,
         datastore_id: &str,
         chain: &str,
     ) -> impl Future<Output = Result<Option<Timestamp>, HlxError>> + Send;
 }
-
-/// How many pages of records are read looking for the last completed export.
-const CHAIN_PAGES: usize = 4;
 
 /// No history: the configured schedule alone.
 #[derive(Debug, Clone, Copy, Default)]
@@ -73,37 +70,8 @@ impl<S: JobStore> JobHistory for S {
         datastore_id: &str,
         chain: &str,
     ) -> Result<Option<Timestamp>, HlxError> {
-        let mut token: Option<String> = None;
-        for _ in 0..CHAIN_PAGES {
-            let page = self
-                .list(JobKind::Export, datastore_id, HISTORY_READ, token.as_deref())
-                .await?;
-            if let Some(at) = page.records.iter().find_map(|r| chain_point(r, chain)) {
-                return Ok(Some(at));
-            }
-            match page.next_token {
-                Some(next) => token = Some(next),
-                None => break,
-            }
-        }
-        Ok(None)
+        crate::chain::current_point(self, datastore_id, chain).await
     }
-}
-
-/// Where `record` lets the chain continue: a `COMPLETED` export of this
-/// chain, at its manifest's `transactionTime` (a full SDK export has no
-/// manifest from HealthLake: its submit time, which can only repeat a
-/// change, never miss one). Failed, cancelled, timed-out and
-/// completed-with-errors exports never move the chain.
-pub fn chain_point(record: &JobRecord, chain: &str) -> Option<Timestamp> {
-    if record.status != RecordStatus::Job(JobStatus::Completed) || record.chain() != chain {
-        return None;
-    }
-    record
-        .manifest
-        .as_ref()
-        .map(|m| m.transaction_time)
-        .or(record.submitted_at)
 }
 
 /// The median running time of the first [`HISTORY_SAMPLE`] completed

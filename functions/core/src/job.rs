@@ -62,7 +62,7 @@ pub async fn start_job(
     schedule: &PollSchedule,
     input: &StartJobInput,
 ) -> Result<JobProgress, HlxError> {
-    let request = JobRequest::from_value(&input.request)?;
+    let request = JobRequest::from_value_at(&input.request, input.now)?;
     let kind = request.kind();
     let datastore_id = request.datastore_id().to_owned();
     let job_name = request.job_name_for(&input.execution_name);

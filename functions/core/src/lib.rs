@@ -12,8 +12,10 @@
 
 pub mod callback;
 pub mod cancel;
+pub mod chain;
 pub mod error;
 pub mod event;
+pub mod fhir;
 pub mod fields;
 pub mod healthlake;
 pub mod healthlake_json;

@@ -7,12 +7,13 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
+use crate::chain::{ChainPoint, chain_key};
 use crate::error::HlxError;
 use crate::kind::JobKind;
 use crate::page_token;
 use crate::record::{JobRecord, StoredState, WriteOutcome, decide};
 use crate::status::JobStatus;
-use crate::store::{JobStore, MAX_PAGE, RecordPage, record_key, sort_key};
+use crate::store::{JobStore, MAX_PAGE, RecordPage, datastore_key, record_key, sort_key};
 use crate::wait::{StoredWait, WaitItem, WaitStore, replaces, wait_key};
 
 /// Job records in memory: local mode's embedded store.
@@ -22,6 +23,8 @@ pub struct InMemoryJobStore {
     records: Mutex<HashMap<String, JobRecord>>,
     /// Wait items (see [`crate::wait`]), by key.
     waits: Mutex<HashMap<String, WaitItem>>,
+    /// Chain items, by [`chain_key`].
+    chains: Mutex<HashMap<String, ChainPoint>>,
 }
 
 impl InMemoryJobStore {
@@ -64,6 +67,21 @@ impl JobStore for InMemoryJobStore {
             .cloned())
     }
 
+    async fn get_chain(&self, datastore_id: &str, chain: &str) -> Result<Option<ChainPoint>, HlxError> {
+        let chains = self.chains.lock().expect("store lock");
+        Ok(chains.get(&chain_key(datastore_id, chain)).cloned())
+    }
+
+    async fn advance_chain(&self, point: &ChainPoint) -> Result<bool, HlxError> {
+        let mut chains = self.chains.lock().expect("store lock");
+        let key = chain_key(&point.datastore_id, &point.chain);
+        if chains.get(&key).is_some_and(|stored| stored.point >= point.point) {
+            return Ok(false);
+        }
+        chains.insert(key, point.clone());
+        Ok(true)
+    }
+
     async fn list(
         &self,
         kind: JobKind,
@@ -72,7 +90,13 @@ impl JobStore for InMemoryJobStore {
         next_token: Option<&str>,
     ) -> Result<RecordPage, HlxError> {
         let limit = limit.clamp(1, MAX_PAGE) as usize;
-        let after = next_token.map(decode_memory_token).transpose()?;
+        let list = datastore_key(kind, datastore_id);
+        let after = next_token
+            .map(|token| match page_token::decode(token, &list)? {
+                Value::String(key) => Ok(key),
+                _ => Err(page_token::invalid("it is not a token a list returned")),
+            })
+            .transpose()?;
         let mut matching: Vec<(String, JobRecord)> = self
             .records
             .lock()
@@ -85,19 +109,12 @@ impl JobStore for InMemoryJobStore {
         matching.sort_by(|a, b| b.0.cmp(&a.0));
         let more = matching.len() > limit;
         matching.truncate(limit);
-        let next_token =
-            more.then(|| page_token::encode(&Value::String(matching.last().expect("a page").0.clone())));
+        let next_token = more
+            .then(|| page_token::encode(&list, &Value::String(matching.last().expect("a page").0.clone())));
         Ok(RecordPage {
             records: matching.into_iter().map(|(_, r)| r).collect(),
             next_token,
         })
-    }
-}
-
-fn decode_memory_token(token: &str) -> Result<String, HlxError> {
-    match page_token::decode(token)? {
-        Value::String(key) => Ok(key),
-        _ => Err(page_token::invalid()),
     }
 }
 

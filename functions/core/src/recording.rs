@@ -21,6 +21,10 @@ pub struct RecordWritten {
 pub async fn record_result(store: &impl JobStore, input: RecordRequest) -> Result<RecordWritten, HlxError> {
     let record = JobRecord::from_request(input)?;
     let write = store.write(&record).await?;
+    // Also when the record was already written: a retry after a crash
+    // between the two writes still moves the chain (forward only, so twice
+    // is once).
+    crate::chain::advance_after(store, &record).await?;
     tracing::info!(
         kind = %record.kind,
         export_id = %record.export_id,

@@ -138,6 +138,22 @@ impl JobRequest {
         }
     }
 
+    /// The rules that need the time of the request (see
+    /// [`ExportSelection::check_at`]); every front end applies them at its door.
+    pub fn check_at(&self, now: jiff::Timestamp) -> Result<(), FieldError> {
+        match self {
+            Self::Export(export) => export.selection.check_at(now),
+            Self::Import(_) => Ok(()),
+        }
+    }
+
+    /// [`JobRequest::from_value`], then [`JobRequest::check_at`].
+    pub fn from_value_at(value: &Value, now: jiff::Timestamp) -> Result<Self, FieldError> {
+        let request = Self::from_value(value)?;
+        request.check_at(now)?;
+        Ok(request)
+    }
+
     pub fn kind(&self) -> JobKind {
         match self {
             Self::Export(_) => JobKind::Export,

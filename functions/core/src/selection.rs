@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::fhir;
 use crate::fields::{json_kind, optional_string};
 use crate::time;
 use crate::validation::FieldError;
@@ -127,11 +128,7 @@ fn parse_scope(text: &str) -> Result<ExportScope, FieldError> {
         "patient" => Ok(ExportScope::Patient),
         other => {
             let id = other.strip_prefix("group/").ok_or_else(bad)?;
-            let valid = (1..=64).contains(&id.len())
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-            if valid {
+            if fhir::is_valid_id(id) {
                 Ok(ExportScope::Group(id.to_owned()))
             } else {
                 Err(bad())
@@ -179,13 +176,12 @@ fn parse_types(object: &Map<String, Value>) -> Result<Vec<String>, FieldError> {
     let mut types: Vec<String> = Vec::with_capacity(items.len());
     for item in items {
         let name = item.as_str().unwrap_or_default();
-        let valid = name.len() <= 64
-            && name.starts_with(|c: char| c.is_ascii_uppercase())
-            && name.chars().all(|c| c.is_ascii_alphabetic());
-        if !valid {
+        if !fhir::is_resource_type(name) {
             return Err(FieldError::new(
                 "types",
-                format!("each must be a FHIR resource type name (Patient, Observation), got {item}"),
+                format!(
+                    "each must be a FHIR R4 resource type (Patient, Observation; case matters), got {item}"
+                ),
             ));
         }
         if types.iter().any(|t| t == name) {
@@ -234,6 +230,27 @@ impl ExportSelection {
             since,
             until,
         })
+    }
+
+    /// The rules that need the time of the request: neither `since` nor
+    /// `until` may lie after `now` (a window in the future selects nothing,
+    /// and a `since` in the future would leave its chain's changes behind).
+    pub fn check_at(&self, now: Timestamp) -> Result<(), FieldError> {
+        for (field, at) in [("since", self.since), ("until", self.until)] {
+            if let Some(at) = at
+                && at > now
+            {
+                return Err(FieldError::new(
+                    field,
+                    format!(
+                        "must not be in the future (now is {}), got {}",
+                        time::format(now),
+                        time::format(at)
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Whether this selection needs the FHIR REST `$export` (anything but a

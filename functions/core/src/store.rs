@@ -19,6 +19,7 @@ use std::future::Future;
 
 use serde::Serialize;
 
+use crate::chain::ChainPoint;
 use crate::error::HlxError;
 use crate::kind::JobKind;
 use crate::record::{JobRecord, WriteOutcome};
@@ -48,6 +49,17 @@ pub trait JobStore: Send + Sync {
         kind: JobKind,
         export_id: &str,
     ) -> impl Future<Output = Result<Option<JobRecord>, HlxError>> + Send;
+
+    /// The item of a chain ([`crate::chain`]), if it has one.
+    fn get_chain(
+        &self,
+        datastore_id: &str,
+        chain: &str,
+    ) -> impl Future<Output = Result<Option<ChainPoint>, HlxError>> + Send;
+
+    /// Writes `point` if the chain has no item or one at an earlier point
+    /// (forward only, evaluated by the store); true when it was written.
+    fn advance_chain(&self, point: &ChainPoint) -> impl Future<Output = Result<bool, HlxError>> + Send;
 
     /// A data store's exports (or imports), newest first; `next_token` continues a list.
     fn list(

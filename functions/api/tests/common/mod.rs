@@ -212,6 +212,12 @@ impl JobStore for FailingStore {
     async fn get(&self, _: JobKind, _: &str) -> Result<Option<JobRecord>, HlxError> {
         Err((self.0)())
     }
+    async fn get_chain(&self, _: &str, _: &str) -> Result<Option<hlx_core::chain::ChainPoint>, HlxError> {
+        Err((self.0)())
+    }
+    async fn advance_chain(&self, _: &hlx_core::chain::ChainPoint) -> Result<bool, HlxError> {
+        Err((self.0)())
+    }
     async fn list(&self, _: JobKind, _: &str, _: u32, _: Option<&str>) -> Result<RecordPage, HlxError> {
         Err((self.0)())
     }

@@ -299,3 +299,80 @@ async fn dynamodb_and_memory_wait_stores_agree_and_the_ttl_is_epoch_seconds() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn dynamodb_and_memory_chain_items_move_only_forward_and_forged_tokens_are_refused() {
+    use hlx_core::chain::ChainPoint;
+    let moto = MotoServer::start();
+    let dynamo = DynamoDbJobStore::new(moto.dynamodb().await, "hlx-jobs");
+    dynamo.create_table().await.unwrap();
+    let memory = InMemoryJobStore::new();
+    let point = |at: &str, by: &str| ChainPoint {
+        datastore_id: "ds1".into(),
+        chain: "group/g-1?_type=Observation,Patient".into(),
+        point: at.parse().unwrap(),
+        moved_by: by.into(),
+    };
+    let moves = [
+        ("2026-01-02T00:00:00Z", "a", true),
+        ("2026-01-01T00:00:00Z", "old", false),
+        ("2026-01-02T00:00:00Z", "same", false),
+        ("2026-01-03T00:00:00Z", "b", true),
+    ];
+    for (at, by, moved) in moves {
+        assert_eq!(
+            dynamo.advance_chain(&point(at, by)).await.unwrap(),
+            moved,
+            "dynamo {by}"
+        );
+        assert_eq!(
+            memory.advance_chain(&point(at, by)).await.unwrap(),
+            moved,
+            "memory {by}"
+        );
+    }
+    let chain = "group/g-1?_type=Observation,Patient";
+    let stored = dynamo.get_chain("ds1", chain).await.unwrap();
+    assert_eq!(stored, Some(point("2026-01-03T00:00:00Z", "b")));
+    assert_eq!(stored, memory.get_chain("ds1", chain).await.unwrap());
+    assert_eq!(dynamo.get_chain("ds1", "patient").await.unwrap(), None);
+    // The chain item stays out of the data store's list.
+    let page = dynamo.list(JobKind::Export, "ds1", 10, None).await.unwrap();
+    assert!(page.records.is_empty());
+
+    // Page tokens: a forged start key never reaches DynamoDB (it answered
+    // 500 with it), and a token of another list is refused too.
+    for n in 0..3 {
+        let r = record(
+            &format!("e{n}"),
+            &format!("2026-01-0{}T02:00:00.000Z", n + 1),
+            "COMPLETED",
+            1,
+        );
+        dynamo.write(&r).await.unwrap();
+    }
+    let first = dynamo.list(JobKind::Export, "ds1", 1, None).await.unwrap();
+    let token = first.next_token.expect("more pages");
+    let second = dynamo
+        .list(JobKind::Export, "ds1", 1, Some(&token))
+        .await
+        .unwrap();
+    assert_eq!(second.records.len(), 1);
+    use base64::Engine;
+    let forged = base64::engine::general_purpose::STANDARD
+        .encode(json!({"list": "DATASTORE#ds1", "at": {"foo": "bar"}}).to_string());
+    for bad in [token.as_str(), "eyJmb28iOiJiYXIifQ==", forged.as_str()] {
+        let other_list = bad == token;
+        let datastore = if other_list { "ds2" } else { "ds1" };
+        let err = dynamo
+            .list(JobKind::Export, datastore, 1, Some(bad))
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_name(), "hlx.InvalidNextToken", "{bad}: {err}");
+    }
+    let err = dynamo
+        .list(JobKind::Import, "ds1", 1, Some(&token))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_name(), "hlx.InvalidNextToken");
+}
