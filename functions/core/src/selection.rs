@@ -324,9 +324,14 @@ mod tests {
             (json!({"scope": "Patient"}), "scope", "must be"),
             (json!({"types": "Patient"}), "types", "must be an array"),
             (json!({"types": []}), "types", "between 1 and"),
-            (json!({"types": ["patient"]}), "types", "resource type name"),
+            (json!({"types": ["patient"]}), "types", "FHIR R4 resource type"),
+            (
+                json!({"types": ["Patient", "NotAType"]}),
+                "types",
+                "FHIR R4 resource type",
+            ),
             (json!({"types": ["Patient", "Patient"]}), "types", "twice"),
-            (json!({"types": [7]}), "types", "resource type name"),
+            (json!({"types": [7]}), "types", "FHIR R4 resource type"),
             (
                 json!({"mode": "incremental", "since": "yesterday"}),
                 "since",
@@ -348,5 +353,28 @@ mod tests {
             assert_eq!(err.field, field, "{value}");
             assert!(err.rule.contains(rule), "{value}: {}", err.rule);
         }
+    }
+
+    #[test]
+    fn a_window_in_the_future_is_refused_at_the_time_of_the_request() {
+        let now: Timestamp = "2026-11-24T02:00:00Z".parse().unwrap();
+        for (value, field) in [
+            (
+                json!({"mode": "incremental", "since": "2099-01-01T00:00:00Z"}),
+                "since",
+            ),
+            (
+                json!({"mode": "incremental", "until": "2026-11-24T02:00:01Z"}),
+                "until",
+            ),
+        ] {
+            let err = selection(value.clone()).unwrap().check_at(now).unwrap_err();
+            assert_eq!(err.field, field, "{value}");
+            assert!(err.rule.contains("must not be in the future"), "{}", err.rule);
+        }
+        let past = selection(
+            json!({"mode": "incremental", "since": "2026-11-24T01:00:00Z", "until": "2026-11-24T02:00:00Z"}),
+        );
+        assert_eq!(past.unwrap().check_at(now), Ok(()));
     }
 }

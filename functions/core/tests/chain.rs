@@ -142,8 +142,7 @@ async fn a_history_without_the_item_has_its_point_found_once_and_written() {
     // 150 exports of the chain, more than the old scan's 100-record reach,
     // then 150 records of another chain on top of them.
     for day in 0..150 {
-        let started = format!("2026-01-01T00:00:00Z").parse::<Timestamp>().unwrap()
-            + jiff::SignedDuration::from_hours(24 * day);
+        let started = at("2026-01-01T00:00:00Z") + jiff::SignedDuration::from_hours(24 * day);
         let tx = started + jiff::SignedDuration::from_mins(30);
         let since = (day > 0)
             .then(|| started - jiff::SignedDuration::from_hours(24) + jiff::SignedDuration::from_mins(30));

@@ -150,7 +150,7 @@ async fn a_data_stores_exports_list_newest_first_across_pages() {
         .list(JobKind::Export, "ds1", 3, Some("bm90IGEgdG9rZW4"))
         .await
         .unwrap_err();
-    assert_eq!(err.error_name(), "hlx.InvalidRequest");
+    assert_eq!(err.error_name(), "hlx.InvalidNextToken");
 }
 
 fn wait(token: &str, export_id: &str, status: hlx_core::JobStatus, checks: u32) -> hlx_core::WaitItem {
