@@ -162,9 +162,14 @@ pub struct StartOptions {
     /// The role HealthLake assumes to read and write S3.
     #[arg(long, env = "HLX_DATA_ACCESS_ROLE_ARN", value_name = "ARN")]
     pub data_access_role_arn: String,
-    /// The job table, for --watch (else the execution is followed).
+    /// The job table: the data store's slots are taken there before the
+    /// start (as the API does), and --watch reads the record (else the
+    /// execution is followed).
     #[arg(long, env = "HLX_TABLE_NAME", value_name = "NAME")]
     pub table: Option<String>,
+    /// The most hlx jobs in flight per data store, one kept for the schedule (0: no limit).
+    #[arg(long, env = "HLX_MAX_JOBS_IN_FLIGHT", value_name = "N", default_value_t = hlx_core::admission::DEFAULT_MAX_JOBS_IN_FLIGHT)]
+    pub max_jobs_in_flight: u32,
     /// Follow the job until it ends, as `watch` does.
     #[arg(long)]
     pub watch: bool,
@@ -280,6 +285,25 @@ fn checked_request(kind: JobKind, mut value: Value, job_name: Option<&str>) -> R
     Ok(request)
 }
 
+/// Takes the new execution's slot of its data store, as the API does; no
+/// free slot is exit 3 with the reason, and nothing is started.
+async fn take_slot(
+    store: &hlx_aws::DynamoDbJobStore,
+    request: &JobRequest,
+    name: &str,
+    max: u32,
+) -> Result<(), CliError> {
+    use hlx_core::admission::{SlotAnswer, limit_for, take_slot, too_many_jobs};
+    let limit = limit_for(max, request.trigger());
+    match take_slot(store, request.datastore_id(), name, limit, jiff::Timestamp::now()).await {
+        Ok(SlotAnswer::Taken { .. }) => Ok(()),
+        Ok(SlotAnswer::Full { in_flight, limit }) => Err(CliError::Aws(
+            too_many_jobs(request.datastore_id(), in_flight, limit).to_string(),
+        )),
+        Err(err) => Err(aws::store_error(err)),
+    }
+}
+
 /// The execution name: the API's naming, so a key means the same job
 /// whichever front end started it.
 pub fn execution_name(
@@ -347,6 +371,15 @@ async fn start_job(global: &GlobalArgs, options: &StartOptions, request: JobRequ
     let (arn, status, created) = match backend.describe(&arn).await? {
         Some(existing) => same_request(kind, existing, &input, keyed)?,
         None => {
+            let slots = match &options.table {
+                Some(table) if options.max_jobs_in_flight > 0 => {
+                    Some(hlx_aws::DynamoDbJobStore::new(aws::dynamodb(&config), table))
+                }
+                _ => None,
+            };
+            if let Some(store) = &slots {
+                take_slot(store, &request, &name, options.max_jobs_in_flight).await?;
+            }
             let started = backend
                 .sfn
                 .start_execution()
@@ -355,6 +388,13 @@ async fn start_job(global: &GlobalArgs, options: &StartOptions, request: JobRequ
                 .input(&input)
                 .send()
                 .await;
+            let exists =
+                matches!(&started, Err(err) if aws::error_code(err) == Some("ExecutionAlreadyExists"));
+            if let (Err(_), Some(store), false) = (&started, &slots, exists) {
+                // Nothing started under this slot (an execution of this name
+                // that exists holds it): give it back; else it expires by itself.
+                let _ = hlx_core::admission::release_slot(store, request.datastore_id(), &name).await;
+            }
             match started {
                 Ok(out) => (
                     out.execution_arn().to_owned(),
@@ -603,6 +643,7 @@ mod tests {
             kms_key_id: "alias/exports".into(),
             data_access_role_arn: "arn:aws:iam::123456789012:role/HealthLakeExport".into(),
             table: None,
+            max_jobs_in_flight: hlx_core::admission::DEFAULT_MAX_JOBS_IN_FLIGHT,
             watch: false,
             interval: std::time::Duration::from_secs(5),
         }

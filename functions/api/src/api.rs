@@ -8,6 +8,7 @@
 //! Exports and imports take the same routes, run by the same handlers: only
 //! the body's fields, the execution names and the records' kind differ.
 
+use hlx_core::admission::{SlotAnswer, limit_for, release_slot, take_slot, too_many_jobs};
 use std::collections::BTreeSet;
 
 use hlx_aws::SdkHealthLakeJobs;
@@ -316,7 +317,17 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
         if let Some(existing) = existing.map_err(|e| sfn_error("DescribeExecution", e, request_id))? {
             return existing_job(kind, existing, &input, key.is_some(), &location);
         }
-        match self.executions.start(&name, &input).await {
+        let slot = self.take_slot(&job, &name).await?;
+        let started = self.executions.start(&name, &input).await;
+        let failed = matches!(&started, Err(err) if !matches!(err, SfnError::AlreadyExists(_)));
+        if failed && slot == Some(SlotAnswer::Taken { newly: true }) {
+            // Nothing was started under this slot (an execution of this name
+            // that exists holds it): give it back.
+            if let Err(err) = release_slot(&self.store, job.datastore_id(), &name).await {
+                tracing::warn!(error = %err, id = %name, "a slot could not be given back; it expires by itself");
+            }
+        }
+        match started {
             Ok(started) => {
                 tracing::info!(
                     kind = %kind,
@@ -347,6 +358,28 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
                 }
             }
             Err(err) => Err(sfn_error("StartExecution", err, request_id)),
+        }
+    }
+
+    /// Takes the new execution's slot of its data store, or refuses the
+    /// request (429 `TooManyJobs`); `None` when no limit is set. Slots that
+    /// cannot be read leave the limit to start-job (which holds it too).
+    async fn take_slot(&self, job: &JobRequest, name: &str) -> Result<Option<SlotAnswer>, ApiError> {
+        if self.config.max_jobs_in_flight == 0 {
+            return Ok(None);
+        }
+        let limit = limit_for(self.config.max_jobs_in_flight, job.trigger());
+        match take_slot(&self.store, job.datastore_id(), name, limit, self.clock.now()).await {
+            Ok(SlotAnswer::Full { in_flight, limit }) => {
+                tracing::info!(datastore_id = %job.datastore_id(), in_flight, limit, "too many jobs in flight");
+                let refusal = too_many_jobs(job.datastore_id(), in_flight, limit);
+                Err(ApiError::too_many_jobs(refusal.to_string()))
+            }
+            Ok(taken) => Ok(Some(taken)),
+            Err(err) => {
+                tracing::warn!(error = %err, "the data store's slots could not be taken; start-job will try");
+                Ok(None)
+            }
         }
     }
 

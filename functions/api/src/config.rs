@@ -25,6 +25,11 @@ pub const ENV_IMPORT_INPUT_S3_URI: &str = "HLX_IMPORT_INPUT_S3_URI";
 /// Optional: empty or unset, imports are off.
 pub const ENV_IMPORT_OUTPUT_S3_URI: &str = "HLX_IMPORT_OUTPUT_S3_URI";
 
+/// Optional: the most hlx jobs in flight per data store (default
+/// [`hlx_core::admission::DEFAULT_MAX_JOBS_IN_FLIGHT`]; 0: no limit). The
+/// same variable sets start-job's limit.
+pub const ENV_MAX_JOBS_IN_FLIGHT: &str = "HLX_MAX_JOBS_IN_FLIGHT";
+
 /// The largest request body the API reads (16 KiB: an export request is a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -41,6 +46,8 @@ pub struct ApiConfig {
     /// Where the imports' logs go; `None` when unset or empty.
     pub import_output_s3_uri: Option<String>,
     pub max_body_bytes: usize,
+    /// The most hlx jobs in flight per data store (0: no limit).
+    pub max_jobs_in_flight: u32,
 }
 
 /// Where API imports read and write, when both are configured.
@@ -84,6 +91,13 @@ impl ApiConfig {
             import_input_s3_uri: optional(ENV_IMPORT_INPUT_S3_URI),
             import_output_s3_uri: optional(ENV_IMPORT_OUTPUT_S3_URI),
             max_body_bytes: MAX_BODY_BYTES,
+            max_jobs_in_flight: match optional(ENV_MAX_JOBS_IN_FLIGHT) {
+                None => hlx_core::admission::DEFAULT_MAX_JOBS_IN_FLIGHT,
+                Some(text) => text.trim().parse().map_err(|_| ConfigError {
+                    variable: ENV_MAX_JOBS_IN_FLIGHT,
+                    problem: format!("must be a whole number (0: no limit), got {text:?}"),
+                })?,
+            },
         };
         config.validate()?;
         Ok(config)

@@ -10,6 +10,7 @@
 //! | 409 | `IdempotencyConflict` | the idempotency key was used for a different request |
 //! | 413 | `PayloadTooLarge` | the body is over the limit |
 //! | 415 | `UnsupportedMediaType` | the body is not declared as JSON |
+//! | 429 | `TooManyJobs` | the data store has as many hlx jobs in flight as allowed (`Retry-After` is set) |
 //! | 429 | `TooManyRequests` | Step Functions or DynamoDB throttled (`Retry-After` is set) |
 //! | 500 | `InternalError` | anything else; details are logged, never returned |
 //! | 501 | `NotConfigured` | `POST /imports` on a deployment without import locations |
@@ -20,7 +21,7 @@ use lambda_http::http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
 
 /// Every `error` name the function answers with.
-pub const ERROR_NAMES: [&str; 12] = [
+pub const ERROR_NAMES: [&str; 13] = [
     "InvalidRequest",
     "InvalidNextToken",
     "NotFound",
@@ -30,6 +31,7 @@ pub const ERROR_NAMES: [&str; 12] = [
     "PayloadTooLarge",
     "UnsupportedMediaType",
     "TooManyRequests",
+    "TooManyJobs",
     "InternalError",
     "NotConfigured",
     "ServiceUnavailable",
@@ -133,6 +135,11 @@ impl ApiError {
             "UnsupportedMediaType",
             format!("the body must be application/json, got {content_type:?}"),
         )
+    }
+
+    /// 429: the data store has as many hlx jobs in flight as the limit allows.
+    pub fn too_many_jobs(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyJobs", message)
     }
 
     pub fn throttled(service: &str) -> Self {

@@ -1,5 +1,6 @@
 //! The store a process chooses at start-up.
 
+use hlx_core::admission::{SlotStore, Slots};
 use hlx_core::chain::ChainPoint;
 use hlx_core::record::{JobRecord, WriteOutcome};
 use hlx_core::store::{JobStore, RecordPage};
@@ -14,6 +15,22 @@ use crate::dynamodb::DynamoDbJobStore;
 pub enum AnyJobStore {
     Memory(InMemoryJobStore),
     DynamoDb(DynamoDbJobStore),
+}
+
+impl SlotStore for AnyJobStore {
+    async fn get_slots(&self, datastore_id: &str) -> Result<Option<Slots>, HlxError> {
+        match self {
+            Self::Memory(store) => store.get_slots(datastore_id).await,
+            Self::DynamoDb(store) => store.get_slots(datastore_id).await,
+        }
+    }
+
+    async fn put_slots(&self, slots: &Slots) -> Result<bool, HlxError> {
+        match self {
+            Self::Memory(store) => store.put_slots(slots).await,
+            Self::DynamoDb(store) => store.put_slots(slots).await,
+        }
+    }
 }
 
 impl JobStore for AnyJobStore {

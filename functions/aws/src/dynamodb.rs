@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use hlx_core::admission::{SlotStore, Slots, slots_key};
 use hlx_core::chain::{ChainPoint, chain_key};
 use hlx_core::record::{JobRecord, StoredState, WriteOutcome, decide};
 use hlx_core::status::TERMINAL_RANK;
@@ -118,6 +119,68 @@ impl DynamoDbJobStore {
         }
         serde_json::from_value(value)
             .map_err(|e| HlxError::InvalidInput(format!("a stored record could not be read: {e}")))
+    }
+}
+
+impl SlotStore for DynamoDbJobStore {
+    async fn get_slots(&self, datastore_id: &str) -> Result<Option<Slots>, HlxError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(slots_key(datastore_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamodb_error)?;
+        output
+            .item()
+            .map(|item| {
+                let mut value = from_item(item);
+                if let Value::Object(map) = &mut value {
+                    map.remove("pk");
+                }
+                serde_json::from_value(value).map_err(|e| {
+                    HlxError::InvalidInput(format!("a stored slots item could not be read: {e}"))
+                })
+            })
+            .transpose()
+    }
+
+    async fn put_slots(&self, slots: &Slots) -> Result<bool, HlxError> {
+        let mut written = slots.clone();
+        written.version += 1;
+        let mut item = to_item(&serde_json::to_value(&written).expect("slots serialize"));
+        item.insert("pk".into(), AttributeValue::S(slots_key(&slots.datastore_id)));
+        // `holders` may be empty: an empty map is a valid DynamoDB map.
+        item.insert(
+            "holders".into(),
+            AttributeValue::M(
+                written
+                    .holders
+                    .iter()
+                    .map(|(holder, expires)| (holder.clone(), AttributeValue::S(expires.clone())))
+                    .collect(),
+            ),
+        );
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let put = if slots.version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("version = :version")
+                .expression_attribute_values(":version", AttributeValue::N(slots.version.to_string()))
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(err) => match dynamodb_error_modeled(err, put_error_code) {
+                HlxError::DynamoDb { code, .. } if code == "ConditionalCheckFailedException" => Ok(false),
+                other => Err(other),
+            },
+        }
     }
 }
 

@@ -20,6 +20,8 @@ pub const DYNAMODB_UNAVAILABLE: &str = "hlx.DynamoDBUnavailable";
 pub const STEP_FUNCTIONS_UNAVAILABLE: &str = "hlx.StepFunctionsUnavailable";
 /// The name of an EventBridge event job-events cannot read.
 pub const INVALID_EVENT: &str = "hlx.InvalidEvent";
+/// The name of a job refused because its data store has too many in flight.
+pub const TOO_MANY_JOBS: &str = "hlx.TooManyJobs";
 /// The name of a page token no list returned (or another list returned).
 pub const INVALID_NEXT_TOKEN: &str = "hlx.InvalidNextToken";
 /// The name of an input the function cannot read (a bug in the definition, not the user's request).
@@ -30,6 +32,10 @@ pub enum HlxError {
     /// The export request breaks a field rule; nothing was started.
     #[error("invalid request: {0}")]
     InvalidRequest(#[from] FieldError),
+
+    /// The data store has as many hlx jobs in flight as the limit allows; nothing was started.
+    #[error("too many jobs in flight: {0}")]
+    TooManyJobs(String),
 
     /// A page token no list returned, or one another list returned.
     #[error("{0}")]
@@ -86,6 +92,7 @@ impl HlxError {
         match self {
             Self::InvalidRequest(_) => INVALID_REQUEST.to_owned(),
             Self::InvalidNextToken(_) => INVALID_NEXT_TOKEN.to_owned(),
+            Self::TooManyJobs(_) => TOO_MANY_JOBS.to_owned(),
             Self::InvalidInput(_) => INVALID_INPUT.to_owned(),
             Self::HealthLake { code, .. } => format!("HealthLake.{code}"),
             Self::HealthLakeUnavailable(_) => HEALTHLAKE_UNAVAILABLE.to_owned(),

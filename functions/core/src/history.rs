@@ -6,6 +6,7 @@ use std::future::Future;
 
 use jiff::Timestamp;
 
+use crate::admission::SlotAnswer;
 use crate::error::HlxError;
 use crate::kind::JobKind;
 use crate::record::JobRecord;
@@ -35,6 +36,15 @@ pub trait JobHistory: Send + Sync {
         datastore_id: &str,
         chain: &str,
     ) -> impl Future<Output = Result<Option<Timestamp>, HlxError>> + Send;
+
+    /// Takes a slot of the data store for `holder` ([`crate::admission`]).
+    fn take_slot(
+        &self,
+        datastore_id: &str,
+        holder: &str,
+        limit: u32,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<SlotAnswer, HlxError>> + Send;
 }
 
 /// No history: the configured schedule alone.
@@ -57,6 +67,11 @@ impl JobHistory for NoHistory {
     ) -> Result<Option<Timestamp>, HlxError> {
         Ok(None)
     }
+
+    /// No table, no slots: nothing limits the jobs in flight.
+    async fn take_slot(&self, _: &str, _: &str, _: u32, _: Timestamp) -> Result<SlotAnswer, HlxError> {
+        Ok(SlotAnswer::Taken { newly: false })
+    }
 }
 
 impl<S: JobStore> JobHistory for S {
@@ -71,6 +86,16 @@ impl<S: JobStore> JobHistory for S {
         chain: &str,
     ) -> Result<Option<Timestamp>, HlxError> {
         crate::chain::current_point(self, datastore_id, chain).await
+    }
+
+    async fn take_slot(
+        &self,
+        datastore_id: &str,
+        holder: &str,
+        limit: u32,
+        now: Timestamp,
+    ) -> Result<SlotAnswer, HlxError> {
+        crate::admission::take_slot(self, datastore_id, holder, limit, now).await
     }
 }
 

@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::admission::SlotAnswer;
 use crate::error::HlxError;
 use crate::healthlake::{
     HealthLakeJobs, JobDescription, RestExportJob, StartExportJob, StartImportJob, StartedJob,
@@ -67,6 +68,7 @@ pub async fn start_job(
     let datastore_id = request.datastore_id().to_owned();
     let job_name = request.job_name_for(&input.execution_name);
     let client_token = client_token_for(&input.execution_name);
+    admit(history, schedule, &request, input).await?;
     let mut api = ExportApi::Sdk;
     let mut since = None;
     let mut job_name = job_name;
@@ -168,6 +170,36 @@ pub async fn start_job(
         manifest: None,
         cancel: None,
     })
+}
+
+/// Takes the execution's slot of its data store ([`crate::admission`]), or
+/// refuses the start; idempotent, so a retried start keeps its slot. Slots
+/// that cannot be read leave the start to HealthLake's own queue: like the
+/// history, an unreadable table never fails a start.
+async fn admit(
+    history: &impl JobHistory,
+    schedule: &PollSchedule,
+    request: &JobRequest,
+    input: &StartJobInput,
+) -> Result<(), HlxError> {
+    if schedule.max_jobs_in_flight == 0 {
+        return Ok(());
+    }
+    let limit = crate::admission::limit_for(schedule.max_jobs_in_flight, request.trigger());
+    let datastore_id = request.datastore_id();
+    match history
+        .take_slot(datastore_id, &input.execution_name, limit, input.now)
+        .await
+    {
+        Ok(SlotAnswer::Taken { .. }) => Ok(()),
+        Err(err) => {
+            tracing::warn!(error = %err, "the data store's slots could not be taken; starting without");
+            Ok(())
+        }
+        Ok(SlotAnswer::Full { in_flight, limit }) => {
+            Err(crate::admission::too_many_jobs(datastore_id, in_flight, limit))
+        }
+    }
 }
 
 /// The `_since` of an export: the one requested, else (incremental) the

@@ -10,6 +10,7 @@
 //! [`TaskTokens`]); the `hlx-aws` crate implements them over the SDK, and
 //! [`InMemoryJobStore`] implements the stores for local mode and tests.
 
+pub mod admission;
 pub mod callback;
 pub mod cancel;
 pub mod chain;

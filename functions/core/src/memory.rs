@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
+use crate::admission::{SlotStore, Slots};
 use crate::chain::{ChainPoint, chain_key};
 use crate::error::HlxError;
 use crate::kind::JobKind;
@@ -23,6 +24,8 @@ pub struct InMemoryJobStore {
     records: Mutex<HashMap<String, JobRecord>>,
     /// Wait items (see [`crate::wait`]), by key.
     waits: Mutex<HashMap<String, WaitItem>>,
+    /// Slots items, by data store.
+    slots: Mutex<HashMap<String, Slots>>,
     /// Chain items, by [`chain_key`].
     chains: Mutex<HashMap<String, ChainPoint>>,
 }
@@ -115,6 +118,24 @@ impl JobStore for InMemoryJobStore {
             records: matching.into_iter().map(|(_, r)| r).collect(),
             next_token,
         })
+    }
+}
+
+impl SlotStore for InMemoryJobStore {
+    async fn get_slots(&self, datastore_id: &str) -> Result<Option<Slots>, HlxError> {
+        Ok(self.slots.lock().expect("store lock").get(datastore_id).cloned())
+    }
+
+    async fn put_slots(&self, slots: &Slots) -> Result<bool, HlxError> {
+        let mut all = self.slots.lock().expect("store lock");
+        let stored_version = all.get(&slots.datastore_id).map_or(0, |s| s.version);
+        if stored_version != slots.version {
+            return Ok(false);
+        }
+        let mut written = slots.clone();
+        written.version += 1;
+        all.insert(slots.datastore_id.clone(), written);
+        Ok(true)
     }
 }
 

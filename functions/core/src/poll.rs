@@ -64,6 +64,8 @@ pub struct PollSchedule {
     pub fallback_initial_seconds: u64,
     /// With events: the longest fallback (s).
     pub fallback_max_seconds: u64,
+    /// The most hlx jobs in flight per data store ([`crate::admission`]); 0: no limit.
+    pub max_jobs_in_flight: u32,
 }
 
 impl Default for PollSchedule {
@@ -79,6 +81,7 @@ impl Default for PollSchedule {
             wake_by: WakeBy::Events,
             fallback_initial_seconds: 3600,
             fallback_max_seconds: 4 * 3600,
+            max_jobs_in_flight: crate::admission::DEFAULT_MAX_JOBS_IN_FLIGHT,
         }
     }
 }
@@ -92,7 +95,7 @@ pub struct ScheduleError {
 }
 
 /// The environment variables that set the schedule, with their meaning.
-pub const SCHEDULE_VARIABLES: [(&str, &str); 10] = [
+pub const SCHEDULE_VARIABLES: [(&str, &str); 11] = [
     (
         "HLX_POLL_INITIAL_SECONDS",
         "first wait while running (default 120)",
@@ -123,6 +126,10 @@ pub const SCHEDULE_VARIABLES: [(&str, &str); 10] = [
     (
         "HLX_FALLBACK_MAX_SECONDS",
         "with events: longest fallback wait (default 14400)",
+    ),
+    (
+        "HLX_MAX_JOBS_IN_FLIGHT",
+        "most hlx jobs in flight per data store, 1 kept for the schedule (default 10; 0: no limit)",
     ),
 ];
 
@@ -192,6 +199,13 @@ impl PollSchedule {
                 defaults.fallback_initial_seconds,
             )?,
             fallback_max_seconds: seconds("HLX_FALLBACK_MAX_SECONDS", defaults.fallback_max_seconds)?,
+            max_jobs_in_flight: match lookup("HLX_MAX_JOBS_IN_FLIGHT") {
+                None => defaults.max_jobs_in_flight,
+                Some(text) => text.trim().parse().map_err(|_| ScheduleError {
+                    name: "HLX_MAX_JOBS_IN_FLIGHT".into(),
+                    problem: format!("must be a whole number (0: no limit), got {text:?}"),
+                })?,
+            },
         };
         if schedule.fallback_initial_seconds > schedule.fallback_max_seconds {
             return Err(ScheduleError {
@@ -237,6 +251,7 @@ impl PollSchedule {
                 self.fallback_initial_seconds.to_string(),
             ),
             ("HLX_FALLBACK_MAX_SECONDS", self.fallback_max_seconds.to_string()),
+            ("HLX_MAX_JOBS_IN_FLIGHT", self.max_jobs_in_flight.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -364,6 +379,7 @@ mod tests {
             wake_by: WakeBy::Poll,
             fallback_initial_seconds: 600,
             fallback_max_seconds: 7200,
+            max_jobs_in_flight: 4,
         };
         let env: HashMap<String, String> = schedule.to_env().into_iter().collect();
         assert_eq!(env.len(), SCHEDULE_VARIABLES.len());

@@ -25,6 +25,12 @@ pub async fn record_result(store: &impl JobStore, input: RecordRequest) -> Resul
     // between the two writes still moves the chain (forward only, so twice
     // is once).
     crate::chain::advance_after(store, &record).await?;
+    // A terminal record gives its job's slot back (a no-op for a job that had none).
+    if record.status.is_terminal()
+        && let Some(datastore_id) = &record.datastore_id
+    {
+        crate::admission::release_slot(store, datastore_id, &record.export_id).await?;
+    }
     tracing::info!(
         kind = %record.kind,
         export_id = %record.export_id,

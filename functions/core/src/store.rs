@@ -19,6 +19,7 @@ use std::future::Future;
 
 use serde::Serialize;
 
+use crate::admission::SlotStore;
 use crate::chain::ChainPoint;
 use crate::error::HlxError;
 use crate::kind::JobKind;
@@ -40,7 +41,7 @@ pub struct RecordPage {
 }
 
 /// Where job records live.
-pub trait JobStore: Send + Sync {
+pub trait JobStore: SlotStore + Send + Sync {
     /// Writes `record` if the write rule lets it ([`crate::record::decide`]).
     fn write(&self, record: &JobRecord) -> impl Future<Output = Result<WriteOutcome, HlxError>> + Send;
 

@@ -464,6 +464,16 @@ impl JobHistory for BrokenHistory {
     async fn last_transaction_time(&self, _: &str, _: &str) -> Result<Option<Timestamp>, HlxError> {
         Err(HlxError::DynamoDbUnavailable("connection refused".into()))
     }
+
+    async fn take_slot(
+        &self,
+        _: &str,
+        _: &str,
+        _: u32,
+        _: Timestamp,
+    ) -> Result<hlx_core::admission::SlotAnswer, HlxError> {
+        Err(HlxError::DynamoDbUnavailable("connection refused".into()))
+    }
 }
 
 #[tokio::test]

@@ -105,7 +105,7 @@ async fn exports_started_over_the_api_run_on_virtual_time_and_queue_in_healthlak
             .await
             .unwrap();
         if *d.status() != ExecutionStatus::Running {
-            assert_eq!(d.error(), Some("hlx.InvalidRequest"));
+            assert_eq!(d.error(), Some("hlx.JobRejected"));
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

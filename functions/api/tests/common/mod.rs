@@ -35,6 +35,7 @@ pub fn config() -> ApiConfig {
         import_input_s3_uri: Some(IMPORT_INPUT.into()),
         import_output_s3_uri: Some(IMPORT_LOGS.into()),
         max_body_bytes: api::config::MAX_BODY_BYTES,
+        max_jobs_in_flight: hlx_core::admission::DEFAULT_MAX_JOBS_IN_FLIGHT,
     }
 }
 
@@ -204,6 +205,15 @@ pub fn import_record(import_id: &str, datastore_id: &str, minutes: i64) -> JobRe
 
 /// A job store whose every call fails with the error `make` builds.
 pub struct FailingStore(pub fn() -> HlxError);
+
+impl hlx_core::admission::SlotStore for FailingStore {
+    async fn get_slots(&self, _: &str) -> Result<Option<hlx_core::admission::Slots>, HlxError> {
+        Err((self.0)())
+    }
+    async fn put_slots(&self, _: &hlx_core::admission::Slots) -> Result<bool, HlxError> {
+        Err((self.0)())
+    }
+}
 
 impl JobStore for FailingStore {
     async fn write(&self, _: &JobRecord) -> Result<WriteOutcome, HlxError> {

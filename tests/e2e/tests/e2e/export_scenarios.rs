@@ -341,7 +341,7 @@ async fn invalid_input_is_rejected_and_recorded_with_no_healthlake_call() {
             report("invalid input → REJECTED", &done);
         }
         assert_eq!(done.status, ExecutionStatus::Failed, "{field}");
-        assert_eq!(done.error.as_deref(), Some("hlx.InvalidRequest"), "{field}");
+        assert_eq!(done.error.as_deref(), Some("hlx.JobRejected"), "{field}");
         let record = s.record(&name).await;
         assert_eq!(record.status, RecordStatus::Rejected, "{field}");
         assert_eq!(record.error_name.as_deref(), Some("hlx.InvalidRequest"));
@@ -419,4 +419,61 @@ async fn a_start_repeated_for_the_same_execution_gets_the_same_job_back() {
     let log = processes.log_text("hlx-start-job");
     assert!(log.contains("\"job started\""), "the function logs JSON: {log}");
     assert!(!log.contains("arn:aws:iam"), "no request bodies in logs: {log}");
+}
+
+#[tokio::test]
+async fn jobs_beyond_the_data_stores_limit_are_rejected_and_the_schedule_keeps_its_slot() {
+    // Two in flight at most, one kept for the schedule: one ad-hoc job at a time.
+    let s = scenario("admission", |c| {
+        c.profile = JobProfile::default().with_timing(Duration::from_secs(20), Duration::from_secs(3600));
+        c.schedule = PollSchedule {
+            max_jobs_in_flight: 2,
+            ..PollSchedule::default()
+        };
+    })
+    .await;
+    let manual = |trigger: &str| {
+        let mut request = s.stack.export_request(s.datastore());
+        request["trigger"] = json!(trigger);
+        request
+    };
+    let first = s.stack.start_execution("by-hand-1", manual("manual")).unwrap();
+    let second = s.stack.start_execution("by-hand-2", manual("manual")).unwrap();
+    let nightly = s.stack.start_execution("nightly-1", manual("schedule")).unwrap();
+    s.stack.runner.wait_all().await;
+    let (first, second, nightly) = (first.describe(), second.describe(), nightly.describe());
+    assert_eq!(
+        nightly.status,
+        ExecutionStatus::Succeeded,
+        "the schedule's slot: {nightly:?}"
+    );
+    // The two ad-hoc jobs race for the one slot left to them (with the
+    // schedule's job first, there is none): at most one runs.
+    let (ran, refused): (Vec<_>, Vec<_>) = [first, second]
+        .into_iter()
+        .partition(|d| d.status == ExecutionStatus::Succeeded);
+    assert!(ran.len() <= 1 && !refused.is_empty(), "{ran:?}");
+    report("too many jobs in flight → REJECTED", &refused[0]);
+    for refused in &refused {
+        assert_eq!(refused.status, ExecutionStatus::Failed);
+        assert_eq!(refused.error.as_deref(), Some("hlx.JobRejected"));
+        let record = s.record(&refused.name).await;
+        assert_eq!(record.status, RecordStatus::Rejected);
+        assert_eq!(record.error_name.as_deref(), Some("hlx.TooManyJobs"));
+        let cause = record.error_cause.unwrap();
+        assert!(
+            cause.contains("HLX_MAX_JOBS_IN_FLIGHT") && cause.contains("is 1"),
+            "{cause}"
+        );
+        assert!(record.job_id.is_none(), "nothing was started");
+    }
+    assert_eq!(s.exports_started(), 1 + ran.len());
+    // Both ended: their records gave the slots back, so a new job starts.
+    let again = s.run("by-hand-3", manual("manual")).await;
+    assert_eq!(
+        again.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        s.record("by-hand-3").await.error_cause
+    );
 }
