@@ -133,12 +133,12 @@ test('functions: environment variables per function', () => {
 });
 
 test('functions: the api function gets exactly the variables its code reads', () => {
-  // functions/api/src/config.rs names its settings; the table name is read by hlx_core::aws::table_name.
+  // functions/api/src/config.rs names its settings; the table name is read by hlx_aws::config::table_name.
   const config = fs.readFileSync(path.join(REPO, 'functions', 'api', 'src', 'config.rs'), 'utf8');
   const read = [...config.matchAll(/^pub const ENV_[A-Z0-9_]+: &str = "(HLX_[A-Z0-9_]+)";$/gm)].map((m) => m[1]);
   assert.ok(read.length >= 5, `found ${read.join(', ')} in config.rs`);
-  const core = fs.readFileSync(path.join(REPO, 'functions', 'core', 'src', 'aws.rs'), 'utf8');
-  assert.match(core, /std::env::var\("HLX_TABLE_NAME"\)/);
+  const aws = fs.readFileSync(path.join(REPO, 'functions', 'aws', 'src', 'config.rs'), 'utf8');
+  assert.match(aws, /std::env::var\("HLX_TABLE_NAME"\)/);
   const expected = ['RUST_LOG', 'HLX_TABLE_NAME', ...read].sort();
   assert.deepEqual(Object.keys(cfn.Resources.ApiFunction.Properties.Environment.Variables).sort(), expected);
 });
