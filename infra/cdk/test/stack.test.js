@@ -680,11 +680,13 @@ test('import schedule: when set, starts the launcher with kind import and the im
 
 /**
  * The authorization type API Gateway gives an operation of an imported
- * definition: the operation's `security`, else the document's; AWS_IAM when
- * every scheme it names is SigV4, NONE when it names none.
+ * definition: from the operation's own `security` (API Gateway's import does
+ * not apply a document-level `security` to the methods, so it is not
+ * consulted); AWS_IAM when every scheme it names is SigV4, NONE when it names
+ * none.
  */
 function authorizationType(definition, operation) {
-  const security = operation.security ?? definition.security ?? [];
+  const security = operation.security ?? [];
   if (security.length === 0 || security.some((requirement) => Object.keys(requirement).length === 0)) return 'NONE';
   const schemes = security.flatMap((requirement) => Object.keys(requirement));
   const sigv4 = (name) => {
@@ -735,9 +737,12 @@ test('API: the routes of functions/api/openapi.yaml, every method AWS_IAM, every
 test('API: the auth check refuses definitions that would let a method through unsigned', () => {
   const body = cfn.Resources.JobsApi.Properties.Body;
   const post = body.paths['/exports'].post;
+  assert.equal(authorizationType(body, post), 'AWS_IAM');
   assert.equal(authorizationType(body, { ...post, security: [] }), 'NONE');
   assert.equal(authorizationType(body, { ...post, security: [{}] }), 'NONE');
-  assert.equal(authorizationType({ ...body, security: undefined }, post), 'NONE');
+  // The document-level requirement does not stand in for the operation's.
+  assert.deepEqual(body.security, [{ sigv4: [] }]);
+  assert.equal(authorizationType(body, { ...post, security: undefined }), 'NONE');
   assert.match(authorizationType(body, { ...post, security: [{ other: [] }] }), /^OTHER/);
 });
 
