@@ -130,8 +130,14 @@ fn every_operation_is_a_lambda_proxy_integration_signed_with_sigv4() {
             ) && uri.ends_with("/${ApiFunctionArn}/invocations"),
             "{method} {path}: {uri}"
         );
-        // An operation-level `security` would replace the global one.
-        assert!(spec["paths"][&path][&method].get("security").is_none());
+        // Each operation carries its own requirement: API Gateway's import
+        // takes a method's authorization from the operation's `security`,
+        // not from the document's (which stays, for other tools).
+        assert_eq!(
+            spec["paths"][&path][&method]["security"],
+            json!([{"sigv4": []}]),
+            "{method} {path}: security"
+        );
     }
 }
 

@@ -25,6 +25,11 @@ class ApiGatewayLogging extends Construct {
       service: 'apigateway.amazonaws.com',
       sourceAccount: false,
       statements: [
+        // API Gateway creates, looks up and writes the log groups of every
+        // REST API of the account and Region; it never reads log events, so
+        // the reads of AWS's AmazonAPIGatewayPushToCloudWatchLogs
+        // (logs:GetLogEvents, logs:FilterLogEvents) are left out: no role of
+        // this stack reads log groups it does not own.
         new iam.PolicyStatement({
           sid: 'ApiGatewayLogsToAnyLogGroupOfThisAccountAndRegion',
           actions: [
@@ -33,8 +38,6 @@ class ApiGatewayLogging extends Construct {
             'logs:DescribeLogGroups',
             'logs:DescribeLogStreams',
             'logs:PutLogEvents',
-            'logs:GetLogEvents',
-            'logs:FilterLogEvents',
           ],
           resources: [`arn:${cdk.Aws.PARTITION}:logs:${cdk.Aws.REGION}:${cdk.Aws.ACCOUNT_ID}:log-group:*`],
         }),

@@ -6,6 +6,11 @@
 
 const S3_URI_PATTERN = '^s3://[a-z0-9][.a-z0-9-]{1,61}[a-z0-9](/.*)?$';
 const OPTIONAL_S3_URI_PATTERN = `^$|${S3_URI_PATTERN}`;
+// The export location is built into check-job's S3 grants
+// (arn:...:s3:::bucket/prefix/*): it must end in '/', or s3://exports would
+// cover every bucket whose name starts with exports and s3://b/p also
+// b/p-other/; '*', '?' and '$' (IAM wildcards, policy variables) are refused.
+const EXPORT_S3_URI_PATTERN = '^s3://[a-z0-9][.a-z0-9-]{1,61}[a-z0-9]/([^*?$]*/)?$';
 
 const RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -20,7 +25,7 @@ const PARAMETERS = [
     key: 'exportS3Uri',
     samName: 'ExportS3Uri',
     required: true,
-    pattern: S3_URI_PATTERN,
+    pattern: EXPORT_S3_URI_PATTERN,
   },
   {
     key: 'kmsKeyArn',

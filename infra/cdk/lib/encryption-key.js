@@ -7,7 +7,7 @@ const cdk = require('aws-cdk-lib');
 const { Duration, RemovalPolicy } = cdk;
 const iam = require('aws-cdk-lib/aws-iam');
 const kms = require('aws-cdk-lib/aws-kms');
-const { logicalId } = require('./common');
+const { ALARMS_OF_THIS_ACCOUNT, logicalId } = require('./common');
 
 /** EncryptionKey and EncryptionKeyAlias. */
 class EncryptionKey extends Construct {
@@ -43,14 +43,27 @@ class EncryptionKey extends Construct {
                 },
               },
             }),
+            // EventBridge publishes to the topic and dead-letters job events.
+            // Without aws:SourceAccount or aws:SourceArn: the SNS developer
+            // guide (sns-key-management.html#compatibility-with-aws-services)
+            // says adding them to a KMS key policy is not supported for
+            // EventBridge-to-encrypted topics; with them, EventBridge's
+            // deliveries fail. The topic and queue policies hold EventBridge
+            // to this stack's rules (aws:SourceArn) instead.
             new iam.PolicyStatement({
-              sid: 'EventBridgeAndAlarmsWriteToTheEncryptedTopicAndQueue',
-              principals: [
-                new iam.ServicePrincipal('events.amazonaws.com'),
-                new iam.ServicePrincipal('cloudwatch.amazonaws.com'),
-              ],
+              sid: 'EventBridgeWritesToTheEncryptedTopicAndQueue',
+              principals: [new iam.ServicePrincipal('events.amazonaws.com')],
               actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
               resources: ['*'],
+            }),
+            // Alarms publish to the topic: alarms of this account and Region
+            // only (their names are generated, and the key cannot name them).
+            new iam.PolicyStatement({
+              sid: 'AlarmsOfThisAccountWriteToTheEncryptedTopic',
+              principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+              actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+              resources: ['*'],
+              conditions: ALARMS_OF_THIS_ACCOUNT,
             }),
           ],
         }),

@@ -5,12 +5,11 @@
 // that notify it.
 
 const { Construct } = require('constructs');
-const cdk = require('aws-cdk-lib');
 const cloudwatch = require('aws-cdk-lib/aws-cloudwatch');
 const events = require('aws-cdk-lib/aws-events');
 const iam = require('aws-cdk-lib/aws-iam');
 const sns = require('aws-cdk-lib/aws-sns');
-const { denyWithoutTls, logicalId } = require('./common');
+const { ALARMS_OF_THIS_ACCOUNT, denyWithoutTls, logicalId } = require('./common');
 const { FUNCTIONS } = require('./hlx-function');
 
 /**
@@ -86,7 +85,7 @@ class FailureNotifications extends Construct {
             principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
             actions: ['sns:Publish'],
             resources: [topic.topicArn],
-            conditions: { StringEquals: { 'aws:SourceAccount': cdk.Aws.ACCOUNT_ID } },
+            conditions: ALARMS_OF_THIS_ACCOUNT,
           }),
           denyWithoutTls(['sns:Publish'], topic.topicArn),
         ],

@@ -7,6 +7,10 @@ const iam = require('aws-cdk-lib/aws-iam');
 const { STATE_MACHINE_XRAY_ACTIONS, xrayStatement } = require('./common');
 const { ServiceRole } = require('./service-role');
 
+// Step Functions' log delivery: its developer guide ("IAM policies for
+// logging to CloudWatch Logs", step-functions/latest/dg/cw-logs.html) grants
+// these actions on Resource "*": the CloudWatch Logs delivery APIs have no
+// resource-level permissions. None of them reads log events.
 const STATE_MACHINE_LOG_DELIVERY_ACTIONS = [
   'logs:CreateLogDelivery',
   'logs:GetLogDelivery',

@@ -36,7 +36,8 @@ class TaskFunctions extends Construct {
     };
     /** A HealthLake read of the data store's jobs (check-job, await-job). */
     const describeJobs = (sid, action) => new iam.PolicyStatement({ sid, actions: [action], resources: [datastore] });
-    // `bucket/prefix` of the export location, split by CloudFormation at deploy (as in the SAM template).
+    // `bucket/prefix/` of the export location, split by CloudFormation at deploy (as in the SAM
+    // template); it ends in '/' (config.js), so `${Location}*` stops at the prefix.
     const exportLocation = cdk.Fn.select(1, cdk.Fn.split('s3://', config.exportS3Uri));
     const permissions = {
       StartJob: [

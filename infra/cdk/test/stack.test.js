@@ -137,8 +137,8 @@ test('functions: the api function gets exactly the variables its code reads', ()
   const config = fs.readFileSync(path.join(REPO, 'functions', 'api', 'src', 'config.rs'), 'utf8');
   const read = [...config.matchAll(/^pub const ENV_[A-Z0-9_]+: &str = "(HLX_[A-Z0-9_]+)";$/gm)].map((m) => m[1]);
   assert.ok(read.length >= 5, `found ${read.join(', ')} in config.rs`);
-  const core = fs.readFileSync(path.join(REPO, 'functions', 'aws', 'src', 'config.rs'), 'utf8');
-  assert.match(core, /std::env::var\("HLX_TABLE_NAME"\)/);
+  const aws = fs.readFileSync(path.join(REPO, 'functions', 'aws', 'src', 'config.rs'), 'utf8');
+  assert.match(aws, /std::env::var\("HLX_TABLE_NAME"\)/);
   const expected = ['RUST_LOG', 'HLX_TABLE_NAME', ...read].sort();
   assert.deepEqual(Object.keys(cfn.Resources.ApiFunction.Properties.Environment.Variables).sort(), expected);
 });
@@ -193,19 +193,40 @@ test('encryption key: rotated, retained, usable by CloudWatch Logs, EventBridge 
     DeletionPolicy: 'Retain',
     Properties: Match.objectLike({ EnableKeyRotation: true, PendingWindowInDays: 30 }),
   });
-  const statements = cfn.Resources.EncryptionKey.Properties.KeyPolicy.Statement;
-  const sids = statements.map((s) => s.Sid).sort();
-  assert.deepEqual(sids, [
+  const statements = render(cfn.Resources.EncryptionKey.Properties.KeyPolicy.Statement);
+  const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
+  assert.deepEqual(Object.keys(bySid).sort(), [
     'AccountAdministersKeyThroughIam',
+    'AlarmsOfThisAccountWriteToTheEncryptedTopic',
     'CloudWatchLogsEncryptsThisAccountsLogGroups',
-    'EventBridgeAndAlarmsWriteToTheEncryptedTopicAndQueue',
+    'EventBridgeWritesToTheEncryptedTopicAndQueue',
   ]);
-  // EventBridge writes the job events dead letters with this key: the key policy must let it.
-  const events = statements.find((s) => s.Sid === 'EventBridgeAndAlarmsWriteToTheEncryptedTopicAndQueue');
-  assert.ok([].concat(events.Principal.Service).includes('events.amazonaws.com'));
+  // One service principal per statement, each held by the condition its service documents.
+  const services = statements.filter((s) => s.Principal.Service).map((s) => [s.Sid, s.Principal.Service]);
+  assert.deepEqual(Object.fromEntries(services), {
+    AlarmsOfThisAccountWriteToTheEncryptedTopic: 'cloudwatch.amazonaws.com',
+    CloudWatchLogsEncryptsThisAccountsLogGroups: 'logs.${AWS::Region}.${AWS::URLSuffix}',
+    EventBridgeWritesToTheEncryptedTopicAndQueue: 'events.amazonaws.com',
+  });
+  // CloudWatch Logs: the encryption context names the log group, of this account and Region.
+  assert.deepEqual(bySid.CloudWatchLogsEncryptsThisAccountsLogGroups.Condition, {
+    ArnLike: {
+      'kms:EncryptionContext:aws:logs:arn': 'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*',
+    },
+  });
+  // Alarms: aws:SourceAccount and aws:SourceArn, alarms of this account and Region.
+  assert.deepEqual(bySid.AlarmsOfThisAccountWriteToTheEncryptedTopic.Condition, {
+    StringEquals: { 'aws:SourceAccount': '${AWS::AccountId}' },
+    ArnLike: { 'aws:SourceArn': 'arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*' },
+  });
+  // EventBridge writes the job events dead letters and the failure messages
+  // with this key: the key policy must let it, and without aws:SourceAccount
+  // or aws:SourceArn, which AWS does not support in a key policy for
+  // EventBridge-to-encrypted topics (the topic and queue policies carry them).
+  const events = bySid.EventBridgeWritesToTheEncryptedTopicAndQueue;
   assert.deepEqual([].concat(events.Action).sort(), ['kms:Decrypt', 'kms:GenerateDataKey*']);
-  const logs = statements.find((s) => s.Sid === 'CloudWatchLogsEncryptsThisAccountsLogGroups');
-  assert.ok(logs.Condition.ArnLike['kms:EncryptionContext:aws:logs:arn'], 'scoped to this account and Region');
+  assert.equal(events.Condition, undefined);
+  for (const s of statements) assert.deepEqual([].concat(s.Resource), ['*'], `${s.Sid}: the key itself`);
 });
 
 test('job table: keys, index, TTL, on-demand, PITR, customer-managed SSE, deletion protection, retained', () => {
@@ -680,11 +701,14 @@ test('import schedule: when set, starts the launcher with kind import and the im
 
 /**
  * The authorization type API Gateway gives an operation of an imported
- * definition: the operation's `security`, else the document's; AWS_IAM when
- * every scheme it names is SigV4, NONE when it names none.
+ * definition: from the operation's own `security` (API Gateway's import does
+ * not apply a document-level `security` to the methods, so it is not
+ * consulted); AWS_IAM when every scheme it names is SigV4, NONE when it names
+ * none. infra/tests/check_iam_edges.py holds SAM's translation and the synth
+ * to the same rule.
  */
 function authorizationType(definition, operation) {
-  const security = operation.security ?? definition.security ?? [];
+  const security = operation.security ?? [];
   if (security.length === 0 || security.some((requirement) => Object.keys(requirement).length === 0)) return 'NONE';
   const schemes = security.flatMap((requirement) => Object.keys(requirement));
   const sigv4 = (name) => {
@@ -735,9 +759,12 @@ test('API: the routes of functions/api/openapi.yaml, every method AWS_IAM, every
 test('API: the auth check refuses definitions that would let a method through unsigned', () => {
   const body = cfn.Resources.JobsApi.Properties.Body;
   const post = body.paths['/exports'].post;
+  assert.equal(authorizationType(body, post), 'AWS_IAM');
   assert.equal(authorizationType(body, { ...post, security: [] }), 'NONE');
   assert.equal(authorizationType(body, { ...post, security: [{}] }), 'NONE');
-  assert.equal(authorizationType({ ...body, security: undefined }, post), 'NONE');
+  // The document-level requirement does not stand in for the operation's.
+  assert.deepEqual(body.security, [{ sigv4: [] }]);
+  assert.equal(authorizationType(body, { ...post, security: undefined }), 'NONE');
   assert.match(authorizationType(body, { ...post, security: [{ other: [] }] }), /^OTHER/);
 });
 
@@ -962,6 +989,14 @@ test('settings: missing or malformed values are refused with their names', () =>
     /importInputS3Uri=\.\.\. is required when importScheduleExpression is set[\s\S]*importOutputS3Uri=\.\.\. is required/,
   );
   assert.throws(() => readConfig((k) => ({ ...REQUIRED, ...IMPORT_SCHEDULE, importInputS3Uri: 'landing/fhir' })[k]), /importInputS3Uri must match/);
+  // The export location ends in '/' and holds no IAM wildcard or policy
+  // variable: it is built into check-job's S3 grants.
+  for (const exportS3Uri of ['s3://exports', 's3://b-x/p', 's3://b-x/p/q', 's3://b-x/p*/', 's3://b-x/?/', 's3://b-x/${aws:username}/']) {
+    assert.throws(() => readConfig((k) => ({ ...REQUIRED, exportS3Uri })[k]), /exportS3Uri must match/, exportS3Uri);
+  }
+  for (const exportS3Uri of ['s3://b-x/', 's3://b-x/p/', 's3://b-x/p/q/']) {
+    assert.equal(readConfig((k) => ({ ...REQUIRED, exportS3Uri })[k]).exportS3Uri, exportS3Uri);
+  }
   assert.throws(() => readConfig((k) => ({ ...REQUIRED, importScheduleExpression: 'nightly' })[k]), /importScheduleExpression must match/);
   const off = readConfig((k) => REQUIRED[k]);
   assert.deepEqual([off.importScheduleExpression, off.importInputS3Uri, off.importOutputS3Uri], ['', '', '']);
