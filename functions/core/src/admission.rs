@@ -26,7 +26,7 @@ use crate::fields::Trigger;
 use crate::time;
 
 /// The default limit of jobs in flight per data store (HealthLake queues 25).
-pub const DEFAULT_MAX_JOBS_IN_FLIGHT: u32 = 10;
+pub const DEFAULT_MAX_JOBS_IN_FLIGHT: u32 = 8;
 /// Slots only the schedule's jobs may take.
 pub const SCHEDULE_RESERVE: u32 = 1;
 /// How long a slot is held at most (the state machine times a job out long before).

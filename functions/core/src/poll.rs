@@ -129,7 +129,7 @@ pub const SCHEDULE_VARIABLES: [(&str, &str); 11] = [
     ),
     (
         "HLX_MAX_JOBS_IN_FLIGHT",
-        "most hlx jobs in flight per data store, 1 kept for the schedule (default 10; 0: no limit)",
+        "most hlx jobs in flight per data store, 0 for no limit, 1 kept for the schedule (default 8)",
     ),
 ];
 

@@ -58,6 +58,7 @@ const PARAMETERS = [
   { key: 'importInputS3Uri', samName: 'ImportInputS3Uri', default: '', pattern: OPTIONAL_S3_URI_PATTERN },
   { key: 'importOutputS3Uri', samName: 'ImportOutputS3Uri', default: '', pattern: OPTIONAL_S3_URI_PATTERN },
   { key: 'maxJobHours', samName: 'MaxJobHours', default: 24, number: true, min: 1, max: 36 },
+  { key: 'maxJobsInFlight', samName: 'MaxJobsInFlight', default: 8, number: true, min: 0, max: 24 },
   { key: 'maxQueueHours', samName: 'MaxQueueHours', default: 24, number: true, min: 1, max: 36 },
   {
     key: 'notificationEmail',

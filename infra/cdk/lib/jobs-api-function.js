@@ -40,6 +40,13 @@ class JobsApiFunction extends HlxFunction {
           actions: ['dynamodb:Query'],
           resources: [`${table.tableArn}/index/by-datastore`],
         }),
+        // POST takes the new job's slot of its data store: the slots items only.
+        new iam.PolicyStatement({
+          sid: 'TakeSlots',
+          actions: ['dynamodb:PutItem'],
+          resources: [table.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SLOTS#*'] } },
+        }),
         // DELETE /exports/{id}: HealthLake's FHIR REST cancel of the job.
         new iam.PolicyStatement({
           sid: 'CancelExportsOfTheDatastore',
@@ -60,6 +67,7 @@ class JobsApiFunction extends HlxFunction {
         // imports are not configured, exports are unaffected.
         HLX_IMPORT_INPUT_S3_URI: config.importInputS3Uri,
         HLX_IMPORT_OUTPUT_S3_URI: config.importOutputS3Uri,
+        HLX_MAX_JOBS_IN_FLIGHT: String(config.maxJobsInFlight),
       },
       nag: [
         [

@@ -33,6 +33,7 @@ class TaskFunctions extends Construct {
       HLX_WAKE_BY: config.wakeBy,
       HLX_FALLBACK_INITIAL_SECONDS: String(config.fallbackInitialSeconds),
       HLX_FALLBACK_MAX_SECONDS: String(config.fallbackMaxSeconds),
+      HLX_MAX_JOBS_IN_FLIGHT: String(config.maxJobsInFlight),
     };
     /** A HealthLake read of the data store's jobs (check-job, await-job). */
     const describeJobs = (sid, action) => new iam.PolicyStatement({ sid, actions: [action], resources: [datastore] });
@@ -79,6 +80,13 @@ class TaskFunctions extends Construct {
           actions: ['dynamodb:Query'],
           resources: [`${table.tableArn}/index/by-datastore`],
         }),
+        // The data store's slots (admission control) and its chains' points only.
+        new iam.PolicyStatement({
+          sid: 'TakeSlotsAndReadChains',
+          actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+          resources: [table.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SLOTS#*', 'CHAIN#*'] } },
+        }),
         decryptThroughDynamoDb(key),
       ],
       CheckJob: [
@@ -118,6 +126,12 @@ class TaskFunctions extends Construct {
           sid: 'ReadAndWriteJobRecords',
           actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
           resources: [table.tableArn],
+        }),
+        // A chain without its item yet: its point is found once from the records.
+        new iam.PolicyStatement({
+          sid: 'ReadPastExportsOfTheDatastore',
+          actions: ['dynamodb:Query'],
+          resources: [`${table.tableArn}/index/by-datastore`],
         }),
         // A table under a customer-managed key is read and written with the
         // caller's kms:Decrypt, through DynamoDB only (as for the api function).

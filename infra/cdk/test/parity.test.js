@@ -120,6 +120,7 @@ test('parity: the poll schedule defaults are the code defaults (functions/core/s
     HLX_MAX_QUEUE_HOURS: 'MaxQueueHours',
     HLX_FALLBACK_INITIAL_SECONDS: 'FallbackInitialSeconds',
     HLX_FALLBACK_MAX_SECONDS: 'FallbackMaxSeconds',
+    HLX_MAX_JOBS_IN_FLIGHT: 'MaxJobsInFlight',
   };
   assert.deepEqual(Object.keys(documented).sort(), Object.keys(byVariable).sort(), 'every schedule variable is a parameter');
   for (const [variable, parameter] of Object.entries(byVariable)) {

@@ -49,6 +49,7 @@ const POLL_VARIABLES = [
   'HLX_WAKE_BY',
   'HLX_FALLBACK_INITIAL_SECONDS',
   'HLX_FALLBACK_MAX_SECONDS',
+  'HLX_MAX_JOBS_IN_FLIGHT',
 ];
 
 /** Actions that AWS offers only on Resource "*". */
@@ -125,6 +126,7 @@ test('functions: environment variables per function', () => {
     // Imports are off by default: empty locations.
     HLX_IMPORT_INPUT_S3_URI: '',
     HLX_IMPORT_OUTPUT_S3_URI: '',
+    HLX_MAX_JOBS_IN_FLIGHT: '8',
   });
   const withImports = synth({ importInputS3Uri: IMPORT_SCHEDULE.importInputS3Uri, importOutputS3Uri: IMPORT_SCHEDULE.importOutputS3Uri })
     .template.Resources.ApiFunction.Properties.Environment.Variables;
@@ -309,6 +311,7 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
     'StartExportOfTheDatastore',
     'StartImportIntoTheDatastore',
     'StartRestExportOfTheDatastore',
+    'TakeSlotsAndReadChains',
     'UseTheExportKeyOnlyThroughHealthLake',
     'WriteOwnLogs',
     'XRayHasNoResourceLevelPermissions',
@@ -339,6 +342,11 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
     StringEquals: { 'kms:ViaService': 'healthlake.${AWS::Region}.${AWS::URLSuffix}' },
   });
   assert.deepEqual(start.WriteOwnLogs.Resource, ['${StartJobLogGroup.Arn}']);
+  // Admission control and the chains: their own items of the table, never a job record.
+  assert.deepEqual(start.TakeSlotsAndReadChains.Action, ['dynamodb:GetItem', 'dynamodb:PutItem']);
+  assert.deepEqual(start.TakeSlotsAndReadChains.Condition, {
+    'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SLOTS#*', 'CHAIN#*'] },
+  });
 
   const check = statementsBySid(cfn, 'CheckJobFunctionRole');
   assert.deepEqual(Object.keys(check).sort(), [
@@ -372,9 +380,11 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
   assert.deepEqual(Object.keys(record).sort(), [
     'DecryptJobRecordsThroughDynamoDB',
     'ReadAndWriteJobRecords',
+    'ReadPastExportsOfTheDatastore',
     'WriteOwnLogs',
     'XRayHasNoResourceLevelPermissions',
   ]);
+  assert.deepEqual(record.ReadPastExportsOfTheDatastore.Resource, [`\${JobTable.Arn}/index/${byDatastore.IndexName}`]);
   assert.deepEqual(record.DecryptJobRecordsThroughDynamoDB.Action, ['kms:Decrypt']);
   assert.deepEqual(record.ReadAndWriteJobRecords.Action, ['dynamodb:GetItem', 'dynamodb:PutItem']);
   assert.deepEqual(record.ReadAndWriteJobRecords.Resource, ['${JobTable.Arn}']);
@@ -406,9 +416,12 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
     'ListJobRecordsOfADatastore',
     'ReadJobRecords',
     'StartTheJobStateMachine',
+    'TakeSlots',
     'WriteOwnLogs',
     'XRayHasNoResourceLevelPermissions',
   ]);
+  assert.deepEqual(api.TakeSlots.Action, ['dynamodb:PutItem']);
+  assert.deepEqual(api.TakeSlots.Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SLOTS#*'] } });
   assert.deepEqual(api.WriteOwnLogs.Resource, ['${ApiLogGroup.Arn}']);
   assert.deepEqual(api.StartTheJobStateMachine.Action, ['states:StartExecution']);
   assert.deepEqual(api.StartTheJobStateMachine.Resource, ['${JobStateMachine}']);
@@ -427,7 +440,7 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
     StringEquals: { 'kms:ViaService': 'dynamodb.${AWS::Region}.${AWS::URLSuffix}' },
   });
   for (const [sid, statement] of Object.entries(api)) {
-    if (sid !== 'DecryptJobRecordsThroughDynamoDB') assert.equal(statement.Condition, undefined, sid);
+    if (!['DecryptJobRecordsThroughDynamoDB', 'TakeSlots'].includes(sid)) assert.equal(statement.Condition, undefined, sid);
   }
   assert.deepEqual(
     render(cfn.Resources.ApiFunctionRole.Properties.AssumeRolePolicyDocument.Statement),
