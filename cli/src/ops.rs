@@ -689,6 +689,13 @@ mod tests {
         let err = export_request(&bad).unwrap_err();
         assert!(err.message().contains("--type (types)"), "{}", err.message());
         let bad = StartArgs {
+            types: vec!["Patient".into(), "NotAType".into()],
+            ..args()
+        };
+        let err = export_request(&bad).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "a type FHIR R4 does not have is a usage error");
+        assert!(err.message().contains("NotAType"), "{}", err.message());
+        let bad = StartArgs {
             scope: Some("cohort".into()),
             ..args()
         };

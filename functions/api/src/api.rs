@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use hlx_aws::SdkHealthLakeJobs;
 use hlx_clock::SharedClock;
 use hlx_core::store::MAX_PAGE;
-use hlx_core::validation::DATASTORE_ID;
+use hlx_core::validation::check_datastore_id;
 use hlx_core::{CancelError, HlxError, JobKind, JobRecord, JobRequest, JobStore, RecordStatus};
 use lambda_http::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use lambda_http::request::RequestContext;
@@ -490,9 +490,7 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
                 ApiError::invalid("datastoreId", "is required (the API has no default data store)")
             })?,
         };
-        DATASTORE_ID
-            .check("datastoreId", &datastore_id)
-            .map_err(|e| ApiError::invalid(e.field, e.rule))?;
+        check_datastore_id("datastoreId", &datastore_id).map_err(|e| ApiError::invalid(e.field, e.rule))?;
         let limit = match query.first("limit") {
             None => DEFAULT_LIMIT,
             Some(text) => parse_limit(text)?,

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::fields::{Trigger, checked, derived_job_name, job_name_of, request_object, trigger_of};
-use crate::validation::{DATA_ACCESS_ROLE_ARN, DATASTORE_ID, FieldError, KMS_KEY_ID, S3_URI};
+use crate::validation::{
+    DATA_ACCESS_ROLE_ARN, DATASTORE_ID, FieldError, KMS_KEY_ID, S3_URI, check_datastore_id,
+};
 
 /// A validated import request (the state machine's execution input, with
 /// `"kind": "import"`).
@@ -44,6 +46,7 @@ impl ImportRequest {
     pub fn from_value(value: &Value) -> Result<Self, FieldError> {
         let object = request_object(value, &IMPORT_REQUEST_FIELDS, "an import request")?;
         let datastore_id = checked(object, "datastoreId", &DATASTORE_ID)?;
+        check_datastore_id("datastoreId", &datastore_id)?;
         let input_s3_uri = checked(object, "inputS3Uri", &S3_URI)?;
         let output_s3_uri = checked(object, "outputS3Uri", &S3_URI)?;
         if inside(&output_s3_uri, &input_s3_uri) {

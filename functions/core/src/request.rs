@@ -11,7 +11,9 @@ use crate::fields::{
 use crate::import::ImportRequest;
 use crate::kind::JobKind;
 use crate::selection::{ExportSelection, SELECTION_FIELDS};
-use crate::validation::{CLIENT_TOKEN, DATA_ACCESS_ROLE_ARN, DATASTORE_ID, FieldError, KMS_KEY_ID, S3_URI};
+use crate::validation::{
+    CLIENT_TOKEN, DATA_ACCESS_ROLE_ARN, DATASTORE_ID, FieldError, KMS_KEY_ID, S3_URI, check_datastore_id,
+};
 
 /// A validated export request (the state machine's execution input).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +53,7 @@ impl ExportRequest {
     pub fn from_value(value: &Value) -> Result<Self, FieldError> {
         let object = request_object(value, &REQUEST_FIELDS, "an export request")?;
         let datastore_id = checked(object, "datastoreId", &DATASTORE_ID)?;
+        check_datastore_id("datastoreId", &datastore_id)?;
         let s3_uri = checked(object, "s3Uri", &S3_URI)?;
         let kms_key_id = checked(object, "kmsKeyId", &KMS_KEY_ID)?;
         let data_access_role_arn = checked(object, "dataAccessRoleArn", &DATA_ACCESS_ROLE_ARN)?;

@@ -107,6 +107,24 @@ field_rule!(
     "`DataAccessRoleArn`: 20-2048 characters, an IAM role ARN `arn:aws:iam::<12 digits>:role/<name>`."
 );
 
+/// A data store id hlx will use: HealthLake's rule ([`DATASTORE_ID`]), and
+/// one path segment. HealthLake generates data store ids (32 hex
+/// characters); one holding a `/`, or only dots, can name no data store, and
+/// would change the path of a FHIR REST URL or of an ARN. (Such ids are
+/// percent-encoded in URLs anyway; this refuses them before anything starts.)
+pub fn check_datastore_id(field: &str, value: &str) -> Result<(), FieldError> {
+    DATASTORE_ID.check(field, value)?;
+    if value.contains('/') || value.chars().all(|c| c == '.') {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "must be a HealthLake data store id (one path segment, no '/'; HealthLake's are 32 hex characters), got {value:?}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `pattern` (ECMA-262, as the model's patterns are) in the regex crate's
 /// syntax. The two read the model's patterns alike but for two the regex
 /// crate takes more widely: `\d` is any Unicode digit there (ASCII digits in
@@ -171,6 +189,22 @@ impl FieldRule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_store_ids_are_one_path_segment() {
+        assert!(check_datastore_id("datastoreId", "eeb8005725ae22b35b4edbdc68cf2dfd").is_ok());
+        for hostile in ["../../../x", "x/r4/Patient", "..", ".", "a/b"] {
+            let err = check_datastore_id("datastoreId", hostile).unwrap_err();
+            assert_eq!(err.field, "datastoreId", "{hostile}");
+        }
+        // HealthLake's own rule still applies first.
+        assert!(
+            check_datastore_id("datastoreId", "semi;colon")
+                .unwrap_err()
+                .rule
+                .contains("pattern")
+        );
+    }
 
     fn ok(rule: &FieldRule, value: &str) {
         assert_eq!(rule.check("f", value), Ok(()), "{value:?} should pass");
