@@ -40,7 +40,7 @@ def handler(event, context):
     rank = RANK.get(status, 3)
     checks = progress.get("checks", 0)
     fields = {
-        "exportId": event["exportId"],
+        "id": event["id"],
         "executionArn": event["executionArn"],
         "status": status,
         "datastoreId": request.get("datastoreId"),
@@ -73,5 +73,5 @@ def handler(event, context):
         write = "written"
     except dynamodb.exceptions.ConditionalCheckFailedException:
         write = "unchanged"
-    print(json.dumps({"message": "job record written", "exportId": event["exportId"], "status": status, "write": write}))
-    return {"exportId": event["exportId"], "status": status, "write": write}
+    print(json.dumps({"message": "job record written", "id": event["id"], "status": status, "write": write}))
+    return {"id": event["id"], "status": status, "write": write}

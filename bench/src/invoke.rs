@@ -188,7 +188,7 @@ impl Bench {
             "check-job" => json!({"progress": self.progress, "now": now()}),
             FLOOR => json!({"action": "echo", "id": id}),
             _ => json!({
-                "exportId": id,
+                "id": id,
                 "executionArn": format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:hlx-job:{id}"),
                 "executionStartedAt": now(),
                 "now": now(),
@@ -319,10 +319,10 @@ impl Bench {
         self.emulator.call_counts().get(operation).copied().unwrap_or(0)
     }
 
-    async fn item_exists(&self, side: Side, export_id: &str) -> Result<bool, String> {
+    async fn item_exists(&self, side: Side, id: &str) -> Result<bool, String> {
         let (table, key, value) = match side {
-            Side::Hlx => (HLX_TABLE, "pk", format!("EXPORT#{export_id}")),
-            Side::Peer => (PEER_TABLE, "exportId", export_id.to_owned()),
+            Side::Hlx => (HLX_TABLE, "pk", format!("EXPORT#{id}")),
+            Side::Peer => (PEER_TABLE, "id", id.to_owned()),
         };
         let out = self
             .dynamodb
@@ -381,13 +381,9 @@ impl Bench {
             self.stop(side, record.pid).await;
 
             let payload = self.payload(side, "record-result");
-            let export_id = payload["exportId"].as_str().unwrap_or_default().to_owned();
+            let id = payload["id"].as_str().unwrap_or_default().to_owned();
             let (_, record) = self.invoke(side, "record-result", payload).await?;
-            if !self
-                .item_exists(side, &export_id)
-                .await
-                .map_err(Failure::Failed)?
-            {
+            if !self.item_exists(side, &id).await.map_err(Failure::Failed)? {
                 return Err(format!(
                     "{}'s record-result did not write to moto (AWS_ENDPOINT_URL_DYNAMODB ignored?)",
                     side.label()
@@ -434,14 +430,14 @@ async fn create_tables(client: &aws_sdk_dynamodb::Client) -> Result<(), String> 
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(
             AttributeDefinition::builder()
-                .attribute_name("exportId")
+                .attribute_name("id")
                 .attribute_type(ScalarAttributeType::S)
                 .build()
                 .map_err(|e| e.to_string())?,
         )
         .key_schema(
             KeySchemaElement::builder()
-                .attribute_name("exportId")
+                .attribute_name("id")
                 .key_type(KeyType::Hash)
                 .build()
                 .map_err(|e| e.to_string())?,

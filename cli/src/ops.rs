@@ -551,7 +551,12 @@ pub async fn list(global: &GlobalArgs, kind: JobKind, args: ListArgs) -> Result<
                 .await
                 .map_err(aws::store_error)?;
             if global.json {
-                println!("{}", serde_json::to_value(&page).expect("a page serializes"));
+                let records: Vec<Value> = page.records.iter().map(api::api::record_answer).collect();
+                let mut answer = json!({ "records": records });
+                if let Some(token) = &page.next_token {
+                    answer["nextToken"] = json!(token);
+                }
+                println!("{answer}");
             } else {
                 let rows: Vec<Vec<String>> =
                     page.records.iter().map(|r| render::record_row(kind, r)).collect();
@@ -590,7 +595,7 @@ pub async fn list(global: &GlobalArgs, kind: JobKind, args: ListArgs) -> Result<
                     item["stopDate"] = json!(hlx_core::time::format(stop));
                 }
                 if let Some(record) = &record {
-                    item["record"] = serde_json::to_value(record).expect("a record serializes");
+                    item["record"] = api::api::record_answer(record);
                 }
                 items.push(item);
                 rows.push(vec![
@@ -693,7 +698,11 @@ mod tests {
             ..args()
         };
         let err = export_request(&bad).unwrap_err();
-        assert_eq!(err.exit_code(), 2, "a type FHIR R4 does not have is a usage error");
+        assert_eq!(
+            err.exit_code(),
+            2,
+            "a type FHIR R4 does not have is a usage error"
+        );
         assert!(err.message().contains("NotAType"), "{}", err.message());
         let bad = StartArgs {
             scope: Some("cohort".into()),

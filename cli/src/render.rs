@@ -143,8 +143,7 @@ fn counts(c: &ImportCounts) -> [String; 2] {
 /// `hlx status`: the record, field by field.
 pub fn status(view: &JobView) -> String {
     let r = &view.record;
-    let mut lines: Vec<(&str, String)> =
-        vec![(r.kind.as_str(), r.export_id.clone()), ("status", headline(r))];
+    let mut lines: Vec<(&str, String)> = vec![(r.kind.as_str(), r.id.clone()), ("status", headline(r))];
     if let Some(datastore) = &r.datastore_id {
         lines.push(("data store", datastore.clone()));
     }
@@ -324,7 +323,7 @@ pub fn record_header(kind: JobKind) -> Vec<&'static str> {
 /// A record as a row of `hlx list --datastore-id`, under [`record_header`].
 pub fn record_row(kind: JobKind, r: &JobRecord) -> Vec<String> {
     let mut row = vec![
-        r.export_id.clone(),
+        r.id.clone(),
         r.status.to_string(),
         time(r.execution_started_at),
         seconds(r.queued_seconds).unwrap_or_else(|| "-".into()),
@@ -351,7 +350,7 @@ mod tests {
 
     fn record(status: RecordStatus) -> JobRecord {
         JobRecord {
-            export_id: "api-k-1".into(),
+            id: "api-k-1".into(),
             execution_arn: "arn:aws:states:us-east-1:1:execution:m:api-k-1".into(),
             kind: hlx_core::JobKind::Export,
             input_s3_uri: None,
@@ -476,7 +475,7 @@ mod tests {
 
     fn import(status: RecordStatus) -> JobRecord {
         let mut r = record(status);
-        r.export_id = "api-import-k-1".into();
+        r.id = "api-import-k-1".into();
         r.kind = JobKind::Import;
         r.input_s3_uri = Some("s3://landing/fhir/batch-7/".into());
         r.s3_uri = Some("s3://logs/imports".into());

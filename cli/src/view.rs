@@ -103,7 +103,7 @@ impl JobView {
     /// /imports/{id}`), with where it came from and, when known, the
     /// execution's status.
     pub fn to_json(&self) -> Value {
-        let mut value = serde_json::to_value(&self.record).expect("a record serializes");
+        let mut value = api::api::record_answer(&self.record);
         value["source"] = json!(self.source.as_str());
         if let Some(e) = &self.execution {
             value["executionStatus"] = json!(e.status);
@@ -324,10 +324,7 @@ pub fn input_kind(input: Option<&str>) -> JobKind {
 
 /// The id's name in the API's and the CLI's answers: `exportId`, `importId`.
 pub fn id_field(kind: JobKind) -> &'static str {
-    match kind {
-        JobKind::Export => "exportId",
-        JobKind::Import => "importId",
-    }
+    kind.id_field()
 }
 
 /// The `hlx` command line of a kind's `subcommand`: `hlx watch x`, `hlx import watch x`.

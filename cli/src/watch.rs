@@ -143,7 +143,7 @@ pub async fn watch(global: &GlobalArgs, kind: JobKind, args: WatchArgs) -> Resul
                 .ok()
                 .and_then(|c| c.parse::<usize>().ok())
                 .unwrap_or(80);
-            let line = format!("{}  {}", view.record.export_id, render::headline(&view.record));
+            let line = format!("{}  {}", view.record.id, render::headline(&view.record));
             // One line that never wraps, so \r redraws it in place.
             let line: String = line.chars().take(width.saturating_sub(3)).collect();
             while waited < args.interval {

@@ -20,7 +20,7 @@ use lambda_http::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, he
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::config::{ApiConfig, ImportLocations};
 use crate::error::ApiError;
@@ -400,7 +400,7 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
             .await
             .map_err(|e| store_error(e, request_id))?
         {
-            return Ok(json_response(StatusCode::OK, &record));
+            return Ok(json_response(StatusCode::OK, &record_answer(&record)));
         }
         // No record yet: the execution may have started and not reached its
         // first write (or may have ended without one). The same state machine
@@ -416,7 +416,7 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
                 if record.kind != kind {
                     return Err(unknown());
                 }
-                Ok(json_response(StatusCode::OK, &record))
+                Ok(json_response(StatusCode::OK, &record_answer(&record)))
             }
             None => Err(unknown()),
         }
@@ -510,7 +510,12 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
             .list(kind, &datastore_id, limit, next_token)
             .await
             .map_err(|e| store_error(e, request_id))?;
-        Ok(json_response(StatusCode::OK, &page))
+        let records: Vec<Value> = page.records.iter().map(record_answer).collect();
+        let mut answer = json!({ "records": records });
+        if let Some(token) = page.next_token {
+            answer["nextToken"] = json!(token);
+        }
+        Ok(json_response(StatusCode::OK, &answer))
     }
 }
 
@@ -538,6 +543,21 @@ fn existing_job(
     tracing::info!(kind = %kind, id = %existing.name, status = %existing.status, "job already exists");
     let answer = Started::new(kind, existing.name, existing.execution_arn, existing.status);
     Ok(with_location(json_response(StatusCode::OK, &answer), location))
+}
+
+/// A job record as the API answers it: its `id` called by its route's name
+/// (`exportId`, `importId`), the other members as the record has them.
+pub fn record_answer(record: &JobRecord) -> Value {
+    let mut value = serde_json::to_value(record).expect("a record serializes");
+    if let Value::Object(map) = &mut value
+        && let Some(id) = map.remove("id")
+    {
+        let mut answer = serde_json::Map::with_capacity(map.len() + 1);
+        answer.insert(record.kind.id_field().to_owned(), id);
+        answer.extend(std::mem::take(map));
+        return Value::Object(answer);
+    }
+    value
 }
 
 /// The record an execution without a job record stands for: `STARTING` while
@@ -579,7 +599,7 @@ pub fn record_from_execution(execution: &ExecutionInfo, now: jiff::Timestamp) ->
         _ => None,
     };
     JobRecord {
-        export_id: execution.name.clone(),
+        id: execution.name.clone(),
         execution_arn: execution.execution_arn.clone(),
         kind,
         status,

@@ -273,7 +273,7 @@ mod tests {
 
     #[test]
     fn seeds_are_arrays_or_lines() {
-        let record = r#"{"exportId":"e1","executionArn":"arn:x","status":"COMPLETED","executionStartedAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T01:00:00Z"}"#;
+        let record = r#"{"id":"e1","executionArn":"arn:x","status":"COMPLETED","executionStartedAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T01:00:00Z"}"#;
         assert_eq!(parse_seed(&format!("[{record}]")).unwrap().len(), 1);
         assert_eq!(parse_seed(&format!("{record}\n\n{record}\n")).unwrap().len(), 2);
         assert!(parse_seed("{\"exportId\": 1}").unwrap_err().starts_with("line 1"));

@@ -60,7 +60,7 @@ async fn a_post_beyond_the_limit_is_a_429_and_a_terminal_record_frees_a_slot() {
 
     // The first job ends: its record gives its slot back.
     let ended: RecordRequest = serde_json::from_value(json!({
-        "exportId": started[0],
+        "id": started[0],
         "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{}", started[0]),
         "executionStartedAt": "2026-11-24T10:00:00Z",
         "now": "2026-11-24T11:00:00Z",

@@ -103,10 +103,10 @@ fn seed_file(records: &[Value]) -> PathBuf {
     path
 }
 
-fn record(export_id: &str, minute: u32) -> Value {
+fn record(id: &str, minute: u32) -> Value {
     json!({
-        "exportId": export_id,
-        "executionArn": format!("arn:aws:states:us-east-1:000000000000:execution:hlx-job:{export_id}"),
+        "id": id,
+        "executionArn": format!("arn:aws:states:us-east-1:000000000000:execution:hlx-job:{id}"),
         "status": "COMPLETED",
         "datastoreId": "local-datastore",
         "executionStartedAt": format!("2026-11-24T10:{minute:02}:00.000Z"),
@@ -132,15 +132,12 @@ fn the_first_line_is_the_address_and_the_handler_answers_over_http() {
     ];
     let (status, head, started) = call(&server, "POST", "/exports", &key, r#"{"jobName":"from-test"}"#);
     assert_eq!(status, 202, "{started}");
-    let export_id = started["exportId"].as_str().unwrap();
-    assert!(
-        head.contains(&format!("location: /exports/{export_id}")),
-        "{head}"
-    );
+    let id = started["exportId"].as_str().unwrap();
+    assert!(head.contains(&format!("location: /exports/{id}")), "{head}");
     let (status, _, again) = call(&server, "POST", "/exports", &key, r#"{"jobName":"from-test"}"#);
     assert_eq!((status, &again["exportId"]), (200, &started["exportId"]));
 
-    let (status, _, starting) = call(&server, "GET", &format!("/exports/{export_id}"), &[], "");
+    let (status, _, starting) = call(&server, "GET", &format!("/exports/{id}"), &[], "");
     assert_eq!(status, 200);
     assert_eq!(starting["status"], "STARTING");
     assert_eq!(starting["jobName"], "from-test");
@@ -212,7 +209,7 @@ fn bad_flags_and_seeds_stop_it_with_a_message() {
     let status = command(&["--port", "nope"]).output().unwrap().status;
     assert_eq!(status.code(), Some(2));
     let path = std::env::temp_dir().join(format!("hlx-api-local-bad-seed-{}.json", std::process::id()));
-    std::fs::write(&path, "[{\"exportId\": 1}]").unwrap();
+    std::fs::write(&path, "[{\"id\": 1}]").unwrap();
     let output = command(&["--port", "0", "--seed", path.to_str().unwrap()])
         .output()
         .unwrap();

@@ -6,7 +6,7 @@ mod common;
 
 use api::ApiConfig;
 use common::*;
-use hlx_core::{ImportRequest, JobKind, JobRecord, JobRequest, JobStore, Trigger};
+use hlx_core::{ImportRequest, JobKind, JobRequest, JobStore, Trigger};
 use serde_json::{Value, json};
 
 fn import_id(body: &Value) -> &str {
@@ -324,11 +324,16 @@ async fn a_recorded_import_is_answered_with_its_record_and_counts() {
     api.store().write(&stored).await.unwrap();
     let (status, body) = read(&api.handle(get("/imports/import-ds-2026-11-24")).await);
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body, serde_json::to_value(&stored).unwrap());
+    assert_eq!(body, api::api::record_answer(&stored));
+    assert_eq!(body["importId"], "import-ds-2026-11-24");
+    assert!(
+        body.get("id").is_none() && body.get("exportId").is_none(),
+        "{body}"
+    );
     assert_eq!(body["kind"], "import");
     assert_eq!(body["inputS3Uri"], IMPORT_INPUT);
     assert_eq!(body["importCounts"]["resourcesWithErrors"], 1);
-    assert_eq!(serde_json::from_value::<JobRecord>(body).unwrap(), stored);
+    assert_eq!(record_from_answer(&body), stored);
 }
 
 #[tokio::test]
@@ -345,9 +350,9 @@ async fn a_started_import_without_a_record_reads_as_starting() {
     assert_eq!(body["status"], "STARTING");
     assert_eq!(body["kind"], "import");
     assert_eq!(
-        body["exportId"],
+        body["importId"],
         id.as_str(),
-        "the record's id field is the same for both kinds"
+        "an import's record answers its id as importId"
     );
     assert_eq!(body["inputS3Uri"], IMPORT_INPUT);
     assert_eq!(body["s3Uri"], IMPORT_LOGS);
@@ -368,16 +373,12 @@ async fn a_started_import_without_a_record_reads_as_starting() {
 async fn an_export_id_under_imports_is_a_404_and_the_reverse() {
     let (api, _) = api();
     let (_, export) = read(&api.handle(post_json(&json!({}))).await);
-    let export_id = export["exportId"].as_str().unwrap().to_owned();
+    let id = export["exportId"].as_str().unwrap().to_owned();
     let (_, import) = read(&api.handle(post_import(&json!({}))).await);
     let import_id = import_id(&import).to_owned();
 
     // Started, not recorded yet: the execution's input says its kind.
-    let body = expect_error(
-        &api.handle(get(&format!("/imports/{export_id}"))).await,
-        404,
-        "NotFound",
-    );
+    let body = expect_error(&api.handle(get(&format!("/imports/{id}"))).await, 404, "NotFound");
     assert!(
         body["message"].as_str().unwrap().contains("no import has the id"),
         "{body}"
@@ -391,29 +392,19 @@ async fn an_export_id_under_imports_is_a_404_and_the_reverse() {
         body["message"].as_str().unwrap().contains("no export has the id"),
         "{body}"
     );
-    assert_eq!(
-        read(&api.handle(get(&format!("/exports/{export_id}"))).await).0,
-        200
-    );
+    assert_eq!(read(&api.handle(get(&format!("/exports/{id}"))).await).0, 200);
     assert_eq!(
         read(&api.handle(get(&format!("/imports/{import_id}"))).await).0,
         200
     );
 
     // Recorded: the records are kept by kind.
-    api.store()
-        .write(&record(&export_id, DATASTORE, 0))
-        .await
-        .unwrap();
+    api.store().write(&record(&id, DATASTORE, 0)).await.unwrap();
     api.store()
         .write(&import_record(&import_id, DATASTORE, 1))
         .await
         .unwrap();
-    expect_error(
-        &api.handle(get(&format!("/imports/{export_id}"))).await,
-        404,
-        "NotFound",
-    );
+    expect_error(&api.handle(get(&format!("/imports/{id}"))).await, 404, "NotFound");
     expect_error(
         &api.handle(get(&format!("/exports/{import_id}"))).await,
         404,
@@ -457,7 +448,7 @@ async fn an_import_list_pages_newest_first_and_holds_only_imports() {
             .iter()
             .map(|r| {
                 assert_eq!(r["kind"], "import", "{r}");
-                r["exportId"].as_str().unwrap().to_owned()
+                r["importId"].as_str().unwrap().to_owned()
             })
             .collect()
     };

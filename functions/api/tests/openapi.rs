@@ -190,7 +190,7 @@ fn full_and_minimal_records() -> (Value, Value) {
     let full = serde_json::to_value(back).unwrap();
     assert_eq!(full, everything, "every field round-trips");
     let minimal: JobRecord = serde_json::from_value(json!({
-        "exportId": "e1",
+        "id": "e1",
         "executionArn": "arn",
         "status": "SUBMITTED",
         "executionStartedAt": "2026-11-24T10:00:00Z",
@@ -200,21 +200,39 @@ fn full_and_minimal_records() -> (Value, Value) {
     (full, serde_json::to_value(minimal).unwrap())
 }
 
+/// A record of `kind` as the API answers it.
+fn answered(record: &Value, kind: JobKind) -> Value {
+    let mut record: JobRecord = serde_json::from_value(record.clone()).unwrap();
+    record.kind = kind;
+    api::api::record_answer(&record)
+}
+
 #[test]
-fn the_job_record_schema_has_exactly_the_fields_hlx_core_writes() {
+fn the_record_schemas_have_exactly_the_fields_hlx_core_writes_and_the_api_answers() {
     let spec = spec();
-    let job_record = schema(&spec, "JobRecord");
     let (full, minimal) = full_and_minimal_records();
-    assert_eq!(keys(&job_record["properties"]), keys(&full));
-    assert_eq!(strings(&job_record["required"]), keys(&minimal));
-    assert_eq!(job_record["additionalProperties"], false);
+    for (kind, name, id_field) in [
+        (JobKind::Export, "ExportRecord", "exportId"),
+        (JobKind::Import, "ImportRecord", "importId"),
+    ] {
+        let (full, minimal) = (answered(&full, kind), answered(&minimal, kind));
+        assert!(full.get(id_field).is_some() && full.get("id").is_none(), "{full}");
+        record_schema_matches(&spec, name, &full, &minimal);
+    }
+}
+
+fn record_schema_matches(spec: &Value, name: &str, full: &Value, minimal: &Value) {
+    let job_record = schema(spec, name);
+    assert_eq!(keys(&job_record["properties"]), keys(full));
+    assert_eq!(strings(&job_record["required"]), keys(minimal));
+    assert_eq!(job_record["additionalProperties"], false, "{name}");
     for (field, value) in full.as_object().unwrap() {
         let property = &job_record["properties"][field];
         let expected = match value {
             Value::String(_) => "string",
             Value::Number(_) => "integer",
             Value::Object(counts) => {
-                let counts_schema = resolve(&spec, property);
+                let counts_schema = resolve(spec, property);
                 assert_eq!(keys(&counts_schema["properties"]), keys(value), "{field}");
                 assert_eq!(counts_schema["additionalProperties"], false, "{field}");
                 if field == "importCounts" {
@@ -261,9 +279,18 @@ fn the_answer_schemas_have_exactly_the_fields_the_code_writes() {
         next_token: Some("t".into()),
     })
     .unwrap();
-    let page_schema = schema(&spec, "RecordPage");
-    assert_eq!(keys(&page_schema["properties"]), keys(&page));
-    assert_eq!(page_schema["properties"]["records"]["maxItems"], MAX_PAGE);
+    for (name, record) in [
+        ("ExportRecordPage", "ExportRecord"),
+        ("ImportRecordPage", "ImportRecord"),
+    ] {
+        let page_schema = schema(&spec, name);
+        assert_eq!(keys(&page_schema["properties"]), keys(&page));
+        assert_eq!(page_schema["properties"]["records"]["maxItems"], MAX_PAGE);
+        assert_eq!(
+            page_schema["properties"]["records"]["items"]["$ref"],
+            format!("#/components/schemas/{record}")
+        );
+    }
 
     let error = schema(&spec, "Error");
     assert_eq!(
@@ -336,6 +363,17 @@ fn the_request_description_matches_the_codes_rules() {
         let job_name = &body["properties"]["jobName"];
         assert_eq!(job_name["minLength"], JOB_NAME.min_chars);
         assert_eq!(job_name["maxLength"], JOB_NAME.max_chars);
+        if d.kind == JobKind::Export {
+            // `types`: exactly FHIR R4's resource types, as the domain checks them.
+            let types = &body["properties"]["types"]["items"]["enum"];
+            let described: Vec<&str> = types
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap())
+                .collect();
+            assert_eq!(described, hlx_core::fhir::R4_RESOURCE_TYPES);
+        }
 
         let post = &spec["paths"][d.collection]["post"];
         let request_body = &post["requestBody"]["content"]["application/json"]["schema"];

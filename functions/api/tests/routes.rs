@@ -9,7 +9,7 @@ use api::fake::{Call, FakeStateMachine};
 use api::{Api, ApiConfig};
 use common::*;
 use hlx_clock::SystemClock;
-use hlx_core::{ExportRequest, HlxError, InMemoryJobStore, JobRecord, JobStore, Trigger};
+use hlx_core::{ExportRequest, HlxError, InMemoryJobStore, JobStore, Trigger};
 use lambda_http::{Body, RequestExt};
 use serde_json::{Value, json};
 
@@ -28,17 +28,14 @@ async fn a_post_starts_the_configured_export_and_answers_202_with_its_location()
     let response = api.handle(post_json(&json!({"jobName": "weekly full"}))).await;
     let (status, body) = read(&response);
     assert_eq!(status, 202, "{body}");
-    let export_id = body["exportId"].as_str().unwrap();
-    assert!(
-        export_id.starts_with(&format!("api-{DATASTORE}-20261124-")),
-        "{export_id}"
-    );
+    let id = body["exportId"].as_str().unwrap();
+    assert!(id.starts_with(&format!("api-{DATASTORE}-20261124-")), "{id}");
     assert_eq!(body["status"], "STARTING");
     assert_eq!(
         body["executionArn"],
-        format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{export_id}")
+        format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{id}")
     );
-    assert_eq!(response.headers()["location"], format!("/exports/{export_id}"));
+    assert_eq!(response.headers()["location"], format!("/exports/{id}"));
     assert_eq!(response.headers()["content-type"], "application/json");
 
     let executions = api.executions().executions();
@@ -462,10 +459,11 @@ async fn a_recorded_export_is_answered_with_its_job_record() {
     let response = api.handle(get("/exports/nightly-ds1-2026-11-24")).await;
     let (status, body) = read(&response);
     assert_eq!(status, 200);
-    assert_eq!(body, serde_json::to_value(&stored).unwrap());
+    assert_eq!(body, api::api::record_answer(&stored));
+    assert_eq!(body["exportId"], "nightly-ds1-2026-11-24");
+    assert!(body.get("id").is_none(), "{body}");
     assert_eq!(response.headers()["cache-control"], "no-store");
-    let back: JobRecord = serde_json::from_value(body).unwrap();
-    assert_eq!(back, stored);
+    assert_eq!(record_from_answer(&body), stored);
 }
 
 #[tokio::test]
@@ -489,25 +487,25 @@ async fn a_started_export_without_a_record_yet_reads_as_starting() {
         &api.handle(post_with_key("k1", &json!({"jobName": "adhoc"})))
             .await,
     );
-    let export_id = started["exportId"].as_str().unwrap();
+    let id = started["exportId"].as_str().unwrap();
     clock.advance_by(jiff::SignedDuration::from_secs(3));
-    let (status, body) = read(&api.handle(get(&format!("/exports/{export_id}"))).await);
+    let (status, body) = read(&api.handle(get(&format!("/exports/{id}"))).await);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "STARTING");
-    assert_eq!(body["exportId"], export_id);
+    assert_eq!(body["exportId"], id);
     assert_eq!(body["executionArn"], started["executionArn"]);
     assert_eq!(body["datastoreId"], DATASTORE);
     assert_eq!(body["jobName"], "adhoc");
     assert_eq!(body["trigger"], "api");
     assert_eq!(body["executionStartedAt"], "2026-11-24T10:00:00.000Z");
     assert!(body.get("endedAt").is_none());
-    serde_json::from_value::<JobRecord>(body).expect("the JobRecord shape");
+    record_from_answer(&body);
 
     // Once the record is written, it is the answer.
-    let mut written = record(export_id, DATASTORE, 0);
+    let mut written = record(id, DATASTORE, 0);
     written.status = hlx_core::RecordStatus::parse("IN_PROGRESS");
     api.store().write(&written).await.unwrap();
-    let (_, body) = read(&api.handle(get(&format!("/exports/{export_id}"))).await);
+    let (_, body) = read(&api.handle(get(&format!("/exports/{id}"))).await);
     assert_eq!(body["status"], "IN_PROGRESS");
 }
 
@@ -515,10 +513,10 @@ async fn a_started_export_without_a_record_yet_reads_as_starting() {
 async fn an_execution_that_ended_without_a_record_reads_as_an_error() {
     let (api, clock) = api();
     let (_, started) = read(&api.handle(post_json(&json!({}))).await);
-    let export_id = started["exportId"].as_str().unwrap();
+    let id = started["exportId"].as_str().unwrap();
     clock.advance_by(jiff::SignedDuration::from_mins(1));
-    api.executions().finish(export_id, "ABORTED");
-    let (status, body) = read(&api.handle(get(&format!("/exports/{export_id}"))).await);
+    api.executions().finish(id, "ABORTED");
+    let (status, body) = read(&api.handle(get(&format!("/exports/{id}"))).await);
     assert_eq!(status, 200);
     assert_eq!(body["status"], "ERROR");
     assert_eq!(body["errorName"], "hlx.NoRecord");

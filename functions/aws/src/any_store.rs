@@ -55,10 +55,10 @@ impl JobStore for AnyJobStore {
         }
     }
 
-    async fn get(&self, kind: JobKind, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
+    async fn get(&self, kind: JobKind, id: &str) -> Result<Option<JobRecord>, HlxError> {
         match self {
-            Self::Memory(store) => store.get(kind, export_id).await,
-            Self::DynamoDb(store) => store.get(kind, export_id).await,
+            Self::Memory(store) => store.get(kind, id).await,
+            Self::DynamoDb(store) => store.get(kind, id).await,
         }
     }
 

@@ -94,7 +94,7 @@ impl DynamoDbJobStore {
         let mut item = to_item(&value);
         item.insert(
             "pk".into(),
-            AttributeValue::S(record_key(record.kind, &record.export_id)),
+            AttributeValue::S(record_key(record.kind, &record.id)),
         );
         if let Some(datastore_id) = &record.datastore_id {
             item.insert(
@@ -202,9 +202,9 @@ impl JobStore for DynamoDbJobStore {
             Err(err) => match dynamodb_error_modeled(err, put_error_code) {
                 HlxError::DynamoDb { code, .. } if code == "ConditionalCheckFailedException" => {
                     // The condition refused: classify by the same rule, from what is stored.
-                    let existing = self.get(record.kind, &record.export_id).await?;
+                    let existing = self.get(record.kind, &record.id).await?;
                     let existing = existing.as_ref().map(StoredState::from);
-                    match decide(existing.as_ref(), record, &record.export_id)? {
+                    match decide(existing.as_ref(), record, &record.id)? {
                         // The item changed between the write and the read; the
                         // caller's retry will see the new state.
                         WriteOutcome::Written => Err(HlxError::DynamoDb {
@@ -270,12 +270,12 @@ impl JobStore for DynamoDbJobStore {
         }
     }
 
-    async fn get(&self, kind: JobKind, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
+    async fn get(&self, kind: JobKind, id: &str) -> Result<Option<JobRecord>, HlxError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(record_key(kind, export_id)))
+            .key("pk", AttributeValue::S(record_key(kind, id)))
             .consistent_read(true)
             .send()
             .await

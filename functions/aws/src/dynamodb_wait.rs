@@ -14,7 +14,7 @@ use crate::error::dynamodb_error;
 /// The condition of a store: no item, or one of the same export and an
 /// earlier (or the same) check. DynamoDB evaluates it, so two writers
 /// cannot both win.
-const PUT_CONDITION: &str = "attribute_not_exists(pk) OR (exportId = :export AND checks <= :checks)";
+const PUT_CONDITION: &str = "attribute_not_exists(pk) OR (#id = :export AND checks <= :checks)";
 /// The condition of a wake: the same token, and news to it.
 const WOKEN_CONDITION: &str = "taskToken = :token AND statusRank < :rank";
 
@@ -68,7 +68,8 @@ impl WaitStore for DynamoDbJobStore {
             .table_name(&self.table)
             .set_item(Some(Self::wait_item(item)))
             .condition_expression(PUT_CONDITION)
-            .expression_attribute_values(":export", AttributeValue::S(item.export_id.clone()))
+            .expression_attribute_names("#id", "id")
+            .expression_attribute_values(":export", AttributeValue::S(item.id.clone()))
             .expression_attribute_values(":checks", AttributeValue::N(item.checks.to_string()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None)
             .send()

@@ -226,7 +226,7 @@ async fn describe_maps_every_status_and_the_times() {
 
 fn record(status: &str, checks: u32) -> JobRecord {
     serde_json::from_value(serde_json::json!({
-        "exportId": "nightly-ds1",
+        "id": "nightly-ds1",
         "executionArn": "arn:aws:states:us-east-1:123456789012:execution:hlx:nightly-ds1",
         "status": status,
         "datastoreId": "ds1",

@@ -30,7 +30,7 @@ use crate::wait::{StoredWait, WAIT_ITEM_GRACE, WaitItem, WaitStore};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AwaitJobInput {
-    pub export_id: String,
+    pub id: String,
     /// `$$.Task.Token`.
     pub task_token: String,
     #[serde(with = "time")]
@@ -56,7 +56,7 @@ pub enum AwaitOutcome {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Awaited {
-    pub export_id: String,
+    pub id: String,
     pub job_id: String,
     pub outcome: AwaitOutcome,
     /// What the describe saw, when it answered.
@@ -94,7 +94,7 @@ pub async fn await_job(
 ) -> Result<Awaited, HlxError> {
     let progress = &input.progress;
     let answer = |outcome, job_status| Awaited {
-        export_id: input.export_id.clone(),
+        id: input.id.clone(),
         job_id: progress.job_id.clone(),
         outcome,
         job_status,
@@ -107,7 +107,7 @@ pub async fn await_job(
         kind: progress.kind,
         datastore_id: progress.datastore_id.clone(),
         job_id: progress.job_id.clone(),
-        export_id: input.export_id.clone(),
+        id: input.id.clone(),
         task_token: input.task_token.clone(),
         job_status: progress.job_status.clone(),
         checks: progress.checks,
@@ -120,7 +120,7 @@ pub async fn await_job(
         woken_by: None,
     };
     if waits.put_wait(&item).await? == StoredWait::Stale {
-        tracing::info!(export_id = %input.export_id, job_id = %item.job_id, "a later wait is stored; nothing to do");
+        tracing::info!(id = %input.id, job_id = %item.job_id, "a later wait is stored; nothing to do");
         return Ok(answer(AwaitOutcome::Stale, None));
     }
     let described = match describe_job(jobs, item.kind, &item.datastore_id, &item.job_id).await {
@@ -184,7 +184,7 @@ pub struct EventHandled {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job_status: Option<JobStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub export_id: Option<String>,
+    pub id: Option<String>,
     pub outcome: EventOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -206,7 +206,7 @@ pub async fn handle_job_event(
                 event_id: id,
                 job_id: None,
                 job_status: None,
-                export_id: None,
+                id: None,
                 outcome: EventOutcome::Ignored,
                 reason: Some(reason),
             });
@@ -216,7 +216,7 @@ pub async fn handle_job_event(
         event_id: job.id.clone(),
         job_id: Some(job.job_id.clone()),
         job_status: Some(job.status.clone()),
-        export_id: None,
+        id: None,
         outcome: EventOutcome::Ignored,
         reason: None,
     };
@@ -224,7 +224,7 @@ pub async fn handle_job_event(
         handled.outcome = EventOutcome::NotAwaited;
         return Ok(handled);
     };
-    handled.export_id = Some(wait.export_id.clone());
+    handled.id = Some(wait.id.clone());
     if job.status.rank() <= wait.job_status.rank() {
         handled.outcome = EventOutcome::AlreadySeen;
         handled.reason = Some(format!("the execution has seen {} already", wait.job_status));

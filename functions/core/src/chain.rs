@@ -9,21 +9,21 @@
 //! the chain (the next incremental export still starts at the old point and
 //! exports the gap). Starting an incremental export reads the one item; a
 //! store without one (histories written before the item existed) has its
-//! point found once from the records and written.
+//! point found once from the records and written (reading and moving the
+//! item through the job store is the `history` module's).
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::error::HlxError;
 use crate::kind::JobKind;
 use crate::record::JobRecord;
 use crate::status::{JobStatus, RecordStatus};
-use crate::store::JobStore;
 use crate::time;
 
 /// How many pages of records are read, once, to find a chain without an item.
 pub const MIGRATION_PAGES: usize = 100;
-const MIGRATION_PAGE: u32 = 100;
+/// Records read per page then.
+pub const MIGRATION_PAGE: u32 = 100;
 
 /// Where a chain continues.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,69 +79,8 @@ pub fn point_from_records(records: &[JobRecord], chain: &str) -> Option<(Timesta
     let mut current: Option<(Timestamp, String)> = None;
     for record in records.iter().rev().filter(|r| r.chain() == chain) {
         if let Some(point) = advanced_point(record, current.as_ref().map(|(at, _)| *at)) {
-            current = Some((point, record.export_id.clone()));
+            current = Some((point, record.id.clone()));
         }
     }
     current
-}
-
-/// Where the chain stands: its item, or (no item yet) the point found once
-/// from the records, then written.
-pub async fn current_point(
-    store: &impl JobStore,
-    datastore_id: &str,
-    chain: &str,
-) -> Result<Option<Timestamp>, HlxError> {
-    if let Some(item) = store.get_chain(datastore_id, chain).await? {
-        return Ok(Some(item.point));
-    }
-    let mut records = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MIGRATION_PAGES {
-        let page = store
-            .list(JobKind::Export, datastore_id, MIGRATION_PAGE, token.as_deref())
-            .await?;
-        records.extend(page.records);
-        match page.next_token {
-            Some(next) => token = Some(next),
-            None => break,
-        }
-    }
-    let Some((point, moved_by)) = point_from_records(&records, chain) else {
-        return Ok(None);
-    };
-    let item = ChainPoint {
-        datastore_id: datastore_id.to_owned(),
-        chain: chain.to_owned(),
-        point,
-        moved_by,
-    };
-    store.advance_chain(&item).await?;
-    tracing::info!(chain = %chain, point = %time::format(point), "chain point found from the records");
-    Ok(Some(point))
-}
-
-/// Moves `record`'s chain if the record lets it ([`advanced_point`]); true
-/// when it moved.
-pub async fn advance_after(store: &impl JobStore, record: &JobRecord) -> Result<bool, HlxError> {
-    let (Some(datastore_id), Some(_)) = (&record.datastore_id, reach(record)) else {
-        return Ok(false);
-    };
-    let chain = record.chain();
-    let current = current_point(store, datastore_id, chain).await?;
-    let Some(point) = advanced_point(record, current) else {
-        return Ok(false);
-    };
-    let moved = store
-        .advance_chain(&ChainPoint {
-            datastore_id: datastore_id.clone(),
-            chain: chain.to_owned(),
-            point,
-            moved_by: record.export_id.clone(),
-        })
-        .await?;
-    if moved {
-        tracing::info!(chain = %chain, point = %time::format(point), "chain moved");
-    }
-    Ok(moved)
 }

@@ -78,9 +78,9 @@ pub enum HlxError {
     InvalidEvent(String),
 
     /// A write would replace one terminal status by a different one.
-    #[error("export {export_id} is already recorded as {existing}; refusing to record it as {attempted}")]
+    #[error("export {id} is already recorded as {existing}; refusing to record it as {attempted}")]
     RecordConflict {
-        export_id: String,
+        id: String,
         existing: String,
         attempted: String,
     },
@@ -142,7 +142,7 @@ mod tests {
             ),
             (
                 HlxError::RecordConflict {
-                    export_id: "e".into(),
+                    id: "e".into(),
                     existing: "COMPLETED".into(),
                     attempted: "FAILED".into(),
                 },

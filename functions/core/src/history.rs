@@ -85,7 +85,7 @@ impl<S: JobStore> JobHistory for S {
         datastore_id: &str,
         chain: &str,
     ) -> Result<Option<Timestamp>, HlxError> {
-        crate::chain::current_point(self, datastore_id, chain).await
+        current_chain_point(self, datastore_id, chain).await
     }
 
     async fn take_slot(
@@ -120,4 +120,70 @@ pub fn expected_run_seconds_of(records: &[JobRecord]) -> Option<u64> {
     }
     runs.sort_unstable();
     Some(runs[runs.len() / 2])
+}
+
+/// Where the chain stands: its item, or (no item yet) the point found once
+/// from the records, then written.
+pub async fn current_chain_point(
+    store: &impl JobStore,
+    datastore_id: &str,
+    chain: &str,
+) -> Result<Option<Timestamp>, HlxError> {
+    if let Some(item) = store.get_chain(datastore_id, chain).await? {
+        return Ok(Some(item.point));
+    }
+    let mut records = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..crate::chain::MIGRATION_PAGES {
+        let page = store
+            .list(
+                JobKind::Export,
+                datastore_id,
+                crate::chain::MIGRATION_PAGE,
+                token.as_deref(),
+            )
+            .await?;
+        records.extend(page.records);
+        match page.next_token {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    let Some((point, moved_by)) = crate::chain::point_from_records(&records, chain) else {
+        return Ok(None);
+    };
+    let item = crate::chain::ChainPoint {
+        datastore_id: datastore_id.to_owned(),
+        chain: chain.to_owned(),
+        point,
+        moved_by,
+    };
+    store.advance_chain(&item).await?;
+    tracing::info!(chain = %chain, point = %crate::time::format(point), "chain point found from the records");
+    Ok(Some(point))
+}
+
+/// Moves `record`'s chain if the record lets it ([`advanced_point`]); true
+/// when it moved.
+pub async fn advance_chain_after(store: &impl JobStore, record: &JobRecord) -> Result<bool, HlxError> {
+    let (Some(datastore_id), Some(_)) = (&record.datastore_id, crate::chain::reach(record)) else {
+        return Ok(false);
+    };
+    let chain = record.chain();
+    let current = current_chain_point(store, datastore_id, chain).await?;
+    let Some(point) = crate::chain::advanced_point(record, current) else {
+        return Ok(false);
+    };
+    let moved = store
+        .advance_chain(&crate::chain::ChainPoint {
+            datastore_id: datastore_id.clone(),
+            chain: chain.to_owned(),
+            point,
+            moved_by: record.id.clone(),
+        })
+        .await?;
+    if moved {
+        tracing::info!(chain = %chain, point = %crate::time::format(point), "chain moved");
+    }
+    Ok(moved)
 }

@@ -43,6 +43,15 @@ impl JobKind {
 
     /// Whether this is the kind a request that omits `kind` gets (serde's
     /// `skip_serializing_if`).
+    /// What the API and the CLI call a job's id: `exportId`, `importId`
+    /// (a record calls it `id`, whatever its kind).
+    pub fn id_field(self) -> &'static str {
+        match self {
+            Self::Export => "exportId",
+            Self::Import => "importId",
+        }
+    }
+
     pub fn is_export(&self) -> bool {
         *self == Self::Export
     }

@@ -52,21 +52,21 @@ impl InMemoryJobStore {
 impl JobStore for InMemoryJobStore {
     async fn write(&self, record: &JobRecord) -> Result<WriteOutcome, HlxError> {
         let mut records = self.records.lock().expect("store lock");
-        let key = record_key(record.kind, &record.export_id);
+        let key = record_key(record.kind, &record.id);
         let existing = records.get(&key).map(StoredState::from);
-        let outcome = decide(existing.as_ref(), record, &record.export_id)?;
+        let outcome = decide(existing.as_ref(), record, &record.id)?;
         if outcome == WriteOutcome::Written {
             records.insert(key, record.clone());
         }
         Ok(outcome)
     }
 
-    async fn get(&self, kind: JobKind, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
+    async fn get(&self, kind: JobKind, id: &str) -> Result<Option<JobRecord>, HlxError> {
         Ok(self
             .records
             .lock()
             .expect("store lock")
-            .get(&record_key(kind, export_id))
+            .get(&record_key(kind, id))
             .cloned())
     }
 

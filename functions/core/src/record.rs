@@ -43,7 +43,7 @@ pub enum RecordOutcome {
 #[serde(rename_all = "camelCase")]
 pub struct RecordRequest {
     /// `$$.Execution.Name`: the export's id.
-    pub export_id: String,
+    pub id: String,
     /// `$$.Execution.Id`.
     pub execution_arn: String,
     /// `$$.Execution.StartTime`.
@@ -68,7 +68,7 @@ pub struct RecordRequest {
 #[serde(rename_all = "camelCase")]
 pub struct JobRecord {
     /// The execution name: the export's (or import's) id in hlx.
-    pub export_id: String,
+    pub id: String,
     /// Records written before imports existed have none: exports.
     #[serde(default)]
     pub kind: JobKind,
@@ -221,7 +221,7 @@ impl JobRecord {
             None
         };
         Ok(Self {
-            export_id: input.export_id,
+            id: input.id,
             execution_arn: input.execution_arn,
             kind,
             trigger: parsed
@@ -298,11 +298,7 @@ impl From<&JobRecord> for StoredState {
 }
 
 /// Whether `new` may replace `existing`: the rule of every store.
-pub fn decide(
-    existing: Option<&StoredState>,
-    new: &JobRecord,
-    export_id: &str,
-) -> Result<WriteOutcome, HlxError> {
+pub fn decide(existing: Option<&StoredState>, new: &JobRecord, id: &str) -> Result<WriteOutcome, HlxError> {
     let Some(existing) = existing else {
         return Ok(WriteOutcome::Written);
     };
@@ -324,7 +320,7 @@ pub fn decide(
         Ok(WriteOutcome::Unchanged)
     } else {
         Err(HlxError::RecordConflict {
-            export_id: export_id.to_owned(),
+            id: id.to_owned(),
             existing: existing.status.to_string(),
             attempted: new.status.to_string(),
         })

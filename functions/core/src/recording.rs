@@ -12,7 +12,7 @@ use crate::store::JobStore;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordWritten {
-    pub export_id: String,
+    pub id: String,
     pub status: RecordStatus,
     pub write: WriteOutcome,
 }
@@ -24,22 +24,22 @@ pub async fn record_result(store: &impl JobStore, input: RecordRequest) -> Resul
     // Also when the record was already written: a retry after a crash
     // between the two writes still moves the chain (forward only, so twice
     // is once).
-    crate::chain::advance_after(store, &record).await?;
+    crate::history::advance_chain_after(store, &record).await?;
     // A terminal record gives its job's slot back (a no-op for a job that had none).
     if record.status.is_terminal()
         && let Some(datastore_id) = &record.datastore_id
     {
-        crate::admission::release_slot(store, datastore_id, &record.export_id).await?;
+        crate::admission::release_slot(store, datastore_id, &record.id).await?;
     }
     tracing::info!(
         kind = %record.kind,
-        export_id = %record.export_id,
+        id = %record.id,
         status = %record.status,
         write = ?write,
         "job record written"
     );
     Ok(RecordWritten {
-        export_id: record.export_id,
+        id: record.id,
         status: record.status,
         write,
     })

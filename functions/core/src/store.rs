@@ -2,11 +2,11 @@
 //! DynamoDB-compatible server), or in memory for local mode and tests.
 //!
 //! Table design (one table, room for other item types later):
-//! - `pk` (S), the partition key: `EXPORT#<exportId>` (or `IMPORT#<importId>`);
+//! - `pk` (S), the partition key: `EXPORT#<id>` (or `IMPORT#<id>`);
 //!   one item per export or import.
 //! - GSI `by-datastore`: `gsi1pk` = `DATASTORE#<datastoreId>` for exports,
 //!   `DATASTORE#<datastoreId>#IMPORT` for imports, `gsi1sk` =
-//!   `<executionStartedAt>#<exportId>` (fixed-width UTC), so a data store's
+//!   `<executionStartedAt>#<id>` (fixed-width UTC), so a data store's
 //!   exports (or imports) list newest first. Records without a data store (a
 //!   request rejected before one was known) stay out of the index.
 //! - `expiresAt` (N, epoch seconds) is the table's TTL attribute, set on
@@ -48,7 +48,7 @@ pub trait JobStore: SlotStore + Send + Sync {
     fn get(
         &self,
         kind: JobKind,
-        export_id: &str,
+        id: &str,
     ) -> impl Future<Output = Result<Option<JobRecord>, HlxError>> + Send;
 
     /// The item of a chain ([`crate::chain`]), if it has one.
@@ -73,8 +73,8 @@ pub trait JobStore: SlotStore + Send + Sync {
 }
 
 /// A record's partition key: `EXPORT#<id>`, `IMPORT#<id>`.
-pub fn record_key(kind: JobKind, export_id: &str) -> String {
-    format!("{}#{export_id}", kind.key())
+pub fn record_key(kind: JobKind, id: &str) -> String {
+    format!("{}#{id}", kind.key())
 }
 
 /// The index key of a data store's records of one kind.
@@ -87,9 +87,5 @@ pub fn datastore_key(kind: JobKind, datastore_id: &str) -> String {
 
 /// The index sort key: newest first when read backwards.
 pub fn sort_key(record: &JobRecord) -> String {
-    format!(
-        "{}#{}",
-        time::format(record.execution_started_at),
-        record.export_id
-    )
+    format!("{}#{}", time::format(record.execution_started_at), record.id)
 }

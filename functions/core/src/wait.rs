@@ -34,7 +34,7 @@ pub struct WaitItem {
     pub datastore_id: String,
     pub job_id: String,
     /// The export (execution name) that waits.
-    pub export_id: String,
+    pub id: String,
     pub task_token: String,
     /// The status the execution last saw: only a later one wakes it.
     pub job_status: JobStatus,
@@ -83,5 +83,5 @@ pub trait WaitStore: Send + Sync {
 /// Whether `new` may replace the stored wait: none is stored, or one of the
 /// same export and an earlier (or the same) check.
 pub fn replaces(existing: Option<&WaitItem>, new: &WaitItem) -> bool {
-    existing.is_none_or(|old| old.export_id == new.export_id && old.checks <= new.checks)
+    existing.is_none_or(|old| old.id == new.id && old.checks <= new.checks)
 }

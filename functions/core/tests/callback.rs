@@ -133,7 +133,7 @@ fn progress(status: JobStatus, checks: u32) -> JobProgress {
 
 fn await_input(token: &str, status: JobStatus, checks: u32) -> AwaitJobInput {
     AwaitJobInput {
-        export_id: "nightly-ds1-2026-01-01".into(),
+        id: "nightly-ds1-2026-01-01".into(),
         task_token: token.into(),
         now: t0(),
         progress: progress(status, checks),
@@ -188,7 +188,7 @@ async fn the_token_is_stored_with_what_the_execution_saw_and_a_ttl() {
         .expect("stored");
     assert_eq!(item.task_token, "t1");
     assert_eq!(item.job_status, JobStatus::Submitted);
-    assert_eq!(item.export_id, "nightly-ds1-2026-01-01");
+    assert_eq!(item.id, "nightly-ds1-2026-01-01");
     assert_eq!(
         item.expires_at,
         "2026-01-02T03:00:00Z".parse::<Timestamp>().unwrap(),
@@ -259,7 +259,7 @@ async fn a_stale_wait_never_replaces_a_later_one() {
         "a stale wait does not look"
     );
     let mut other = await_input("t-other", JobStatus::Submitted, 9);
-    other.export_id = "another-export".into();
+    other.id = "another-export".into();
     let outcome = await_job(&store, &healthlake, &sfn, &other)
         .await
         .unwrap()
@@ -314,7 +314,7 @@ async fn an_event_wakes_once_and_duplicates_and_late_events_are_no_ops() {
     let completed = event("e-done", "Export Job Completed", "job-1");
     let woken = handle_job_event(&store, &sfn, &completed).await.unwrap();
     assert_eq!(woken.outcome, EventOutcome::Woken);
-    assert_eq!(woken.export_id.as_deref(), Some("nightly-ds1-2026-01-01"));
+    assert_eq!(woken.id.as_deref(), Some("nightly-ds1-2026-01-01"));
     let sent = sfn.sent();
     assert_eq!(sent[0].0, "t1");
     assert_eq!(

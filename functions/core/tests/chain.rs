@@ -1,7 +1,8 @@
 //! The incremental chain as its own item: moved only forward, and only by a
 //! completed export that covered everything since the chain's point.
 
-use hlx_core::chain::{ChainPoint, advanced_point, current_point, point_from_records};
+use hlx_core::chain::{ChainPoint, advanced_point, point_from_records};
+use hlx_core::history::current_chain_point;
 use hlx_core::record::JobRecord;
 use hlx_core::{InMemoryJobStore, JobHistory, JobStore};
 use jiff::Timestamp;
@@ -17,7 +18,7 @@ fn at(text: &str) -> Timestamp {
 /// A completed incremental export of the `patient` chain that reflects `tx`.
 fn export(id: &str, started: &str, since: Option<&str>, tx: &str) -> JobRecord {
     let mut record = json!({
-        "exportId": id,
+        "id": id,
         "kind": "export",
         "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{id}"),
         "status": "COMPLETED",
@@ -101,14 +102,14 @@ async fn an_export_with_a_later_since_never_makes_the_chain_skip_a_change() {
     // same chain, must continue from A, not from B.
     let store = InMemoryJobStore::new();
     let a = export("a", "2026-01-01T22:00:00Z", None, "2026-01-01T22:47:00Z");
-    hlx_core::chain::advance_after(&store, &a).await.unwrap();
+    hlx_core::history::advance_chain_after(&store, &a).await.unwrap();
     let b = export(
         "b",
         "2026-01-02T10:00:00Z",
         Some("2026-01-02T09:00:00Z"),
         "2026-01-02T10:05:00Z",
     );
-    assert!(!hlx_core::chain::advance_after(&store, &b).await.unwrap());
+    assert!(!hlx_core::history::advance_chain_after(&store, &b).await.unwrap());
     assert_eq!(
         store.last_transaction_time(DS, CHAIN).await.unwrap(),
         Some(at("2026-01-01T22:47:00Z")),
@@ -121,7 +122,7 @@ async fn an_export_with_a_later_since_never_makes_the_chain_skip_a_change() {
         Some("2026-01-01T22:47:00Z"),
         "2026-01-02T11:02:00Z",
     );
-    assert!(hlx_core::chain::advance_after(&store, &c).await.unwrap());
+    assert!(hlx_core::history::advance_chain_after(&store, &c).await.unwrap());
     let item = store.get_chain(DS, CHAIN).await.unwrap().unwrap();
     assert_eq!(
         item,
@@ -133,7 +134,7 @@ async fn an_export_with_a_later_since_never_makes_the_chain_skip_a_change() {
         }
     );
     // A retry of A's record (an older point) never moves it back.
-    assert!(!hlx_core::chain::advance_after(&store, &a).await.unwrap());
+    assert!(!hlx_core::history::advance_chain_after(&store, &a).await.unwrap());
 }
 
 #[tokio::test]
@@ -167,7 +168,7 @@ async fn a_history_without_the_item_has_its_point_found_once_and_written() {
         store.write(&other).await.unwrap();
     }
     assert!(store.get_chain(DS, CHAIN).await.unwrap().is_none());
-    let point = current_point(&store, DS, CHAIN).await.unwrap();
+    let point = current_chain_point(&store, DS, CHAIN).await.unwrap();
     let last = at("2026-01-01T00:30:00Z") + jiff::SignedDuration::from_hours(24 * 149);
     assert_eq!(point, Some(last));
     assert_eq!(

@@ -318,23 +318,18 @@ fn progress_round_trips_through_the_state_machine_json() {
     assert_eq!(back, p);
 }
 
-fn completed_record(
-    export_id: &str,
-    started: &str,
-    status: JobStatus,
-    running_seconds: Option<u64>,
-) -> JobRecord {
+fn completed_record(id: &str, started: &str, status: JobStatus, running_seconds: Option<u64>) -> JobRecord {
     let at: Timestamp = started.parse().unwrap();
     JobRecord {
-        export_id: export_id.into(),
+        id: id.into(),
         kind: JobKind::Export,
         input_s3_uri: None,
         import_counts: None,
-        execution_arn: format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{export_id}"),
+        execution_arn: format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{id}"),
         status: RecordStatus::Job(status),
         datastore_id: Some("ds1".into()),
         trigger: None,
-        job_id: Some(format!("job-{export_id}")),
+        job_id: Some(format!("job-{id}")),
         job_name: None,
         job_status: None,
         s3_uri: None,
@@ -551,7 +546,7 @@ async fn an_import_request_starts_an_import_never_an_export_and_is_checked_as_on
     // The record keeps the kind, both locations and the counts.
     let record = JobRecord::from_request(
         serde_json::from_value(json!({
-            "exportId": "import-ds1-2026-01-01",
+            "id": "import-ds1-2026-01-01",
             "executionArn": "arn:aws:states:us-east-1:123456789012:execution:hlx:import-ds1-2026-01-01",
             "executionStartedAt": "2026-01-01T02:00:00Z",
             "now": "2026-01-01T03:00:00Z",
@@ -631,7 +626,7 @@ async fn exports_learn_from_exports_and_imports_from_imports() {
         .unwrap()
         .records;
     assert_eq!(
-        imports.iter().map(|r| r.export_id.as_str()).collect::<Vec<_>>(),
+        imports.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
         ["n1", "i1"]
     );
 }

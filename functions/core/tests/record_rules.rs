@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 fn request(extra: Value) -> RecordRequest {
     let mut base = json!({
-        "exportId": "nightly-ds1-2026-01-01",
+        "id": "nightly-ds1-2026-01-01",
         "executionArn": "arn:aws:states:us-east-1:123456789012:execution:hlx-job:nightly-ds1-2026-01-01",
         "executionStartedAt": "2026-01-01T02:00:00Z",
         "now": "2026-01-01T05:00:00Z",
@@ -181,12 +181,12 @@ async fn the_memory_store_applies_the_rule_and_pages_newest_first() {
 
     for day in 2..=6 {
         let mut r = record("COMPLETED", 1);
-        r.export_id = format!("nightly-ds1-2026-01-0{day}");
+        r.id = format!("nightly-ds1-2026-01-0{day}");
         r.execution_started_at = format!("2026-01-0{day}T02:00:00Z").parse().unwrap();
         store.write(&r).await.unwrap();
     }
     let first = store.list(JobKind::Export, "ds1", 4, None).await.unwrap();
-    let ids: Vec<_> = first.records.iter().map(|r| r.export_id.as_str()).collect();
+    let ids: Vec<_> = first.records.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(
         ids,
         [
@@ -200,7 +200,7 @@ async fn the_memory_store_applies_the_rule_and_pages_newest_first() {
         .list(JobKind::Export, "ds1", 4, first.next_token.as_deref())
         .await
         .unwrap();
-    let ids: Vec<_> = second.records.iter().map(|r| r.export_id.as_str()).collect();
+    let ids: Vec<_> = second.records.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["nightly-ds1-2026-01-02", "nightly-ds1-2026-01-01"]);
     assert!(second.next_token.is_none());
     assert!(

@@ -190,7 +190,7 @@ async fn record_night(
     }
     let record = JobRecord::from_request(
         serde_json::from_value::<RecordRequest>(json!({
-            "exportId": id,
+            "id": id,
             "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx:{id}"),
             "executionStartedAt": started.to_string(),
             "now": (started + SignedDuration::from_hours(1)).to_string(),
@@ -471,7 +471,7 @@ async fn a_completed_rest_export_carries_its_manifest_summary() {
     // And the record keeps it, with the chain it continues.
     let record = JobRecord::from_request(
         serde_json::from_value::<RecordRequest>(json!({
-            "exportId": "x", "executionArn": "arn:aws:states:us-east-1:123456789012:execution:hlx:x",
+            "id": "x", "executionArn": "arn:aws:states:us-east-1:123456789012:execution:hlx:x",
             "executionStartedAt": "2026-01-02T02:00:00Z", "now": "2026-01-02T02:21:00Z",
             "request": request(json!({"mode": "incremental", "types": ["Patient", "Observation"]})),
             "progress": serde_json::to_value(&checked).unwrap(),

@@ -93,7 +93,7 @@ pub async fn await_job(
         hlx_core::await_job(waits, jobs, tokens, &input).await,
     )?;
     tracing::info!(
-        export_id = %awaited.export_id,
+        id = %awaited.id,
         job_id = %awaited.job_id,
         outcome = ?awaited.outcome,
         job_status = awaited.job_status.as_ref().map_or("", |s| s.as_str()),
@@ -118,7 +118,7 @@ pub async fn job_events(
         event_id = %handled.event_id,
         detail_type = payload.get("detail-type").and_then(serde_json::Value::as_str).unwrap_or(""),
         job_id = handled.job_id.as_deref().unwrap_or(""),
-        export_id = handled.export_id.as_deref().unwrap_or(""),
+        id = handled.id.as_deref().unwrap_or(""),
         outcome = ?handled.outcome,
         reason = handled.reason.as_deref().unwrap_or(""),
         "event handled"
@@ -255,10 +255,10 @@ mod tests {
     #[tokio::test]
     async fn a_payload_the_definition_got_wrong_is_invalid_input() {
         let store = InMemoryJobStore::new();
-        let err = record_result(&store, json!({"exportId": 3})).await.unwrap_err();
+        let err = record_result(&store, json!({"id": 3})).await.unwrap_err();
         assert_eq!(err.name, "hlx.InvalidInput");
         assert!(
-            err.message.contains("exportId") || err.message.contains("invalid type"),
+            err.message.contains("id") || err.message.contains("invalid type"),
             "{err}"
         );
     }
@@ -267,7 +267,7 @@ mod tests {
     async fn record_result_answers_what_it_wrote() {
         let store = InMemoryJobStore::new();
         let payload = json!({
-            "exportId": "e1",
+            "id": "e1",
             "executionArn": "arn:aws:states:us-east-1:123456789012:execution:m:e1",
             "executionStartedAt": "2026-01-01T00:00:00Z",
             "now": "2026-01-01T00:00:01Z",
@@ -276,10 +276,7 @@ mod tests {
             "error": {"Error": "hlx.InvalidRequest", "Cause": "s3Uri: is required"}
         });
         let out = record_result(&store, payload.clone()).await.unwrap();
-        assert_eq!(
-            out,
-            json!({"exportId": "e1", "status": "REJECTED", "write": "written"})
-        );
+        assert_eq!(out, json!({"id": "e1", "status": "REJECTED", "write": "written"}));
         let again = record_result(&store, payload).await.unwrap();
         assert_eq!(again["write"], "unchanged");
     }

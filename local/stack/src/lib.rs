@@ -852,8 +852,8 @@ impl LocalStack {
     }
 
     /// The job record of an export (its execution name).
-    pub async fn record(&self, export_id: &str) -> Result<Option<JobRecord>, HlxError> {
-        self.store.get(JobKind::Export, export_id).await
+    pub async fn record(&self, id: &str) -> Result<Option<JobRecord>, HlxError> {
+        self.store.get(JobKind::Export, id).await
     }
 
     /// The job record of an import (its execution name).

@@ -140,7 +140,7 @@ async fn build(cli: &Cli) -> Result<LocalApi, String> {
             store
                 .write(record)
                 .await
-                .map_err(|e| format!("cannot seed {}: {e}", record.export_id))?;
+                .map_err(|e| format!("cannot seed {}: {e}", record.id))?;
         }
         tracing::info!(records = records.len(), "job store seeded");
     }

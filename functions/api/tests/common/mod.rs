@@ -145,16 +145,16 @@ pub fn expect_invalid(response: &Response<Body>, field: &str) -> String {
 }
 
 /// A finished job record of `datastore_id`, started `minutes` after the start time.
-pub fn record(export_id: &str, datastore_id: &str, minutes: i64) -> JobRecord {
+pub fn record(id: &str, datastore_id: &str, minutes: i64) -> JobRecord {
     let started = start_time() + jiff::SignedDuration::from_mins(minutes);
     serde_json::from_value(json!({
-        "exportId": export_id,
-        "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{export_id}"),
+        "id": id,
+        "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{id}"),
         "status": "COMPLETED",
         "datastoreId": datastore_id,
         "trigger": "schedule",
         "jobId": "job-1",
-        "jobName": export_id,
+        "jobName": id,
         "jobStatus": "COMPLETED",
         "s3Uri": S3_URI,
         "kmsKeyId": KMS_KEY,
@@ -176,7 +176,7 @@ pub fn record(export_id: &str, datastore_id: &str, minutes: i64) -> JobRecord {
 pub fn import_record(import_id: &str, datastore_id: &str, minutes: i64) -> JobRecord {
     let started = start_time() + jiff::SignedDuration::from_mins(minutes);
     serde_json::from_value(json!({
-        "exportId": import_id,
+        "id": import_id,
         "kind": "import",
         "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{import_id}"),
         "status": "COMPLETED_WITH_ERRORS",
@@ -310,11 +310,24 @@ pub async fn cancel_fixture() -> CancelFixture {
 }
 
 /// A record of an export still running as `job_id` of `datastore_id`.
-pub fn running_record(export_id: &str, datastore_id: &str, job_id: &str) -> JobRecord {
-    let mut record = record(export_id, datastore_id, 0);
+pub fn running_record(id: &str, datastore_id: &str, job_id: &str) -> JobRecord {
+    let mut record = record(id, datastore_id, 0);
     record.status = RecordStatus::Job(hlx_core::JobStatus::InProgress);
     record.job_status = Some("IN_PROGRESS".into());
     record.job_id = Some(job_id.to_owned());
     record.ended_at = None;
     record
+}
+
+/// A record as the API answered it (`exportId` or `importId`), read back as
+/// the job record it is (`id`).
+pub fn record_from_answer(answer: &Value) -> JobRecord {
+    let mut value = answer.clone();
+    let map = value.as_object_mut().expect("a record is an object");
+    let id = map
+        .remove("exportId")
+        .or_else(|| map.remove("importId"))
+        .expect("the answer names its id by its route");
+    map.insert("id".into(), id);
+    serde_json::from_value(value).expect("the JobRecord shape")
 }

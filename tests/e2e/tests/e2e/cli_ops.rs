@@ -486,7 +486,7 @@ fn import_start_watch_status_list_against_a_served_local_stack() {
     }
     let record = s.hlx(&["import", "status", &id, "--json"]).ok().json();
     assert_eq!(record["kind"], "import");
-    assert_eq!(record["exportId"], id.as_str());
+    assert_eq!(record["importId"], id.as_str());
     assert_eq!(record["status"], "COMPLETED_WITH_ERRORS");
     assert_eq!(record["source"], "record");
     assert_eq!(record["inputS3Uri"], "s3://hlx-local-landing/cli/");

@@ -8,10 +8,10 @@ use hlx_core::{ImportCounts, InMemoryJobStore, JobKind, JobStore, RecordStatus};
 use hlx_e2e::MotoServer;
 use serde_json::json;
 
-fn record(export_id: &str, started: &str, status: &str, checks: u32) -> JobRecord {
+fn record(id: &str, started: &str, status: &str, checks: u32) -> JobRecord {
     serde_json::from_value(json!({
-        "exportId": export_id,
-        "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{export_id}"),
+        "id": id,
+        "executionArn": format!("arn:aws:states:us-east-1:123456789012:execution:hlx-job:{id}"),
         "status": status,
         "datastoreId": "ds1",
         "jobId": "job-1",
@@ -135,7 +135,7 @@ async fn a_data_stores_exports_list_newest_first_across_pages() {
             .await
             .unwrap();
         assert!(page.records.len() <= 3);
-        seen.extend(page.records.into_iter().map(|r| r.export_id));
+        seen.extend(page.records.into_iter().map(|r| r.id));
         match page.next_token {
             Some(next) => token = Some(next),
             None => break,
@@ -153,12 +153,12 @@ async fn a_data_stores_exports_list_newest_first_across_pages() {
     assert_eq!(err.error_name(), "hlx.InvalidNextToken");
 }
 
-fn wait(token: &str, export_id: &str, status: hlx_core::JobStatus, checks: u32) -> hlx_core::WaitItem {
+fn wait(token: &str, id: &str, status: hlx_core::JobStatus, checks: u32) -> hlx_core::WaitItem {
     hlx_core::WaitItem {
         kind: JobKind::Export,
         datastore_id: "ds1".into(),
         job_id: "job-1".into(),
-        export_id: export_id.into(),
+        id: id.into(),
         task_token: token.into(),
         job_status: status,
         checks,

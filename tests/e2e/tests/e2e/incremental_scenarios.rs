@@ -121,16 +121,16 @@ fn assert_exported(s: &Scenario, record: &JobRecord, expected: &Ids) {
         &flatten(&job.exported),
         expected,
         "{}: the emulator's record of what it wrote",
-        record.export_id
+        record.id
     );
     let dir = job.output_dir.as_ref().expect("an output folder");
-    assert_eq!(&ids_on_disk(dir), expected, "{}: the files", record.export_id);
+    assert_eq!(&ids_on_disk(dir), expected, "{}: the files", record.id);
     let manifest = record.manifest.as_ref().expect("a manifest summary");
     assert_eq!(
         manifest.resources,
         per_type(expected),
         "{}: the manifest",
-        record.export_id
+        record.id
     );
     assert_eq!(Some(manifest.transaction_time), job.transaction_time);
     assert_eq!(
@@ -144,7 +144,7 @@ fn assert_exported(s: &Scenario, record: &JobRecord, expected: &Ids) {
 /// the export's KMS key, and says what the record says.
 fn assert_manifest_file(s: &Scenario, record: &JobRecord) {
     let summary = record.manifest.as_ref().expect("a manifest summary");
-    assert_eq!(summary.write_error, None, "{}", record.export_id);
+    assert_eq!(summary.write_error, None, "{}", record.id);
     let uri = summary.uri.as_deref().expect("manifest.json was written");
     assert_eq!(
         uri,
