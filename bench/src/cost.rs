@@ -9,15 +9,8 @@ use hlx_asl_runner::EventKind;
 use hlx_core::PollSchedule;
 use hlx_healthlake_emulator::{EventFaults, JobProfile};
 use hlx_local_stack::{LocalStack, StackConfig, first_night};
+use hlx_report::pricing::{PRICE_PER_TRANSITION, invocation_dollars};
 
-/// Step Functions Standard: $0.025 per 1,000 state transitions.
-pub const PRICE_PER_TRANSITION: f64 = 0.025 / 1000.0;
-/// Lambda: $0.20 per million requests.
-pub const PRICE_PER_REQUEST: f64 = 0.20 / 1_000_000.0;
-/// Lambda on arm64: $0.0000133334 per GB-second.
-pub const PRICE_PER_GB_SECOND_ARM64: f64 = 0.000_013_333_4;
-/// 128 MB.
-pub const MEMORY_GB: f64 = 128.0 / 1024.0;
 /// One nightly export a month.
 pub const NIGHTS: f64 = 30.0;
 
@@ -109,20 +102,15 @@ impl CostRun {
         self.invocations.values().sum()
     }
 
-    /// The price of one export, given each function's billed milliseconds per
-    /// invocation (rounded up to 1 ms as Lambda bills).
+    /// The price of one export at [`hlx_report::pricing`]'s prices, given each
+    /// function's milliseconds per invocation (rounded up to 1 ms as Lambda bills).
     pub fn dollars(&self, billed_ms: &BTreeMap<String, f64>) -> f64 {
         let mut total = self.transitions as f64 * PRICE_PER_TRANSITION;
         for (function, n) in &self.invocations {
             // A function not measured in sections 1-3 is priced as the slowest one that was.
             let slowest = billed_ms.values().copied().fold(f64::NAN, f64::max);
-            let ms = billed_ms
-                .get(function)
-                .copied()
-                .unwrap_or(slowest)
-                .ceil()
-                .max(1.0);
-            total += *n as f64 * (PRICE_PER_REQUEST + ms / 1000.0 * MEMORY_GB * PRICE_PER_GB_SECOND_ARM64);
+            let ms = billed_ms.get(function).copied().unwrap_or(slowest);
+            total += *n as f64 * invocation_dollars(ms);
         }
         total
     }

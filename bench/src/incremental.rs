@@ -10,8 +10,11 @@ use std::time::Duration;
 use hlx_core::{ExportMode, ExportSelection};
 use hlx_healthlake_emulator::{Churn, JobProfile};
 use hlx_local_stack::{LocalStack, StackConfig};
+use hlx_report::pricing::{
+    PRICE_PER_S3_GB_MONTH, PRICE_PER_S3_PUT, PRICE_PER_TRANSITION, invocation_dollars,
+};
 
-use crate::cost::{MEMORY_GB, NIGHTS, PRICE_PER_GB_SECOND_ARM64, PRICE_PER_REQUEST, PRICE_PER_TRANSITION};
+use crate::cost::NIGHTS;
 
 /// The data store: 20,000 resources.
 pub const RESOURCES: [(&str, usize); 4] = [
@@ -27,10 +30,6 @@ pub const CHURN: Churn = Churn {
 };
 /// Nights run (the monthly figures take their mean × 30).
 pub const NIGHTS_RUN: u32 = 7;
-/// S3 Standard storage, $ per GB-month (us-east-1).
-pub const S3_GB_MONTH: f64 = 0.023;
-/// S3 PUT, $ per request.
-pub const S3_PUT: f64 = 0.005 / 1000.0;
 
 /// One night of one mode.
 #[derive(Debug, Clone)]
@@ -65,9 +64,9 @@ impl ModeRun {
     /// orchestration (transitions, Lambda requests at about 10 ms, 128 MB).
     pub fn monthly(&self) -> (f64, f64, f64) {
         let gb = self.mean(|n| n.bytes) / 1e9;
-        let storage = gb * NIGHTS * S3_GB_MONTH / 2.0;
-        let puts = self.mean(|n| n.files) * NIGHTS * S3_PUT;
-        let lambda_each = PRICE_PER_REQUEST + 0.010 * MEMORY_GB * PRICE_PER_GB_SECOND_ARM64;
+        let storage = gb * NIGHTS * PRICE_PER_S3_GB_MONTH / 2.0;
+        let puts = self.mean(|n| n.files) * NIGHTS * PRICE_PER_S3_PUT;
+        let lambda_each = invocation_dollars(10.0);
         let orchestration = NIGHTS
             * (self.mean(|n| n.transitions) * PRICE_PER_TRANSITION
                 + self.mean(|n| n.invocations) * lambda_each);

@@ -11,7 +11,6 @@ mod moto;
 mod report;
 mod size;
 mod stats;
-mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

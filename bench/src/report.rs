@@ -4,12 +4,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use hlx_report::Table;
+use hlx_report::pricing::PRICE_PER_TRANSITION;
+
 use crate::cost::{self, CostRun, Schedule};
 use crate::invoke::{FLOOR, FUNCTIONS, Results, Side};
 use crate::machine::Machine;
 use crate::size;
 use crate::stats::{self, Summary, bytes, ms, range, ratio};
-use crate::table::Table;
 
 /// Targets from the issue.
 const INIT_TARGET_MS: f64 = 20.0;
@@ -242,7 +244,7 @@ impl Report {
                 ]);
             }
         }
-        out.push_str(&t.render());
+        out.push_str(&t.to_markdown());
         out.push_str(
             "\nFloors: the same rounds, for a Runtime API client with no AWS SDK: hlx's std-only test \
              function (`hlx-fake-lambda`) and bootstrap.py with an empty handler (bench/peer/floor.py). \
@@ -274,7 +276,7 @@ impl Report {
                 mib(Summary::of(&hwm).median),
             ]);
         }
-        out.push_str(&t.render());
+        out.push_str(&t.to_markdown());
         out.push('\n');
         for check in &results.endpoint_checks {
             out.push_str(&format!("- Endpoints: {check}.\n"));
@@ -313,7 +315,7 @@ impl Report {
                 ratio(peer.init[function].median, hlx.init[function].median),
             ]);
         }
-        out.push_str(&t.render());
+        out.push_str(&t.to_markdown());
         out.push('\n');
     }
 
@@ -358,7 +360,7 @@ impl Report {
                 mib(peer.hwm_warm[function]),
             ]);
         }
-        out.push_str(&t.render());
+        out.push_str(&t.to_markdown());
         out.push('\n');
     }
 
@@ -404,7 +406,7 @@ impl Report {
                 opt_seconds(run.end_delay),
             ]);
         }
-        out.push_str(&t.render());
+        out.push_str(&t.to_markdown());
         out.push_str("\npoll only (hlx) ÷ fixed 60 s:\n\n");
         let mut t = Table::new([
             "job",
@@ -432,7 +434,7 @@ impl Report {
                 ]);
             }
         }
-        out.push_str(&t.render());
+        out.push_str(&t.to_markdown());
         out.push('\n');
 
         let Some((hlx, peer)) = figures else {
@@ -479,12 +481,12 @@ impl Report {
                     month(f, &peer_cold),
                     format!(
                         "{:.4}",
-                        cost::NIGHTS * d.transitions as f64 * cost::PRICE_PER_TRANSITION
+                        cost::NIGHTS * d.transitions as f64 * PRICE_PER_TRANSITION
                     ),
                 ]);
             }
         }
-        out.push_str(&t.render());
+        out.push_str(&t.to_markdown());
         out.push('\n');
     }
 
@@ -526,7 +528,7 @@ impl Report {
                 }
             }
         }
-        out.push_str(&t.render());
+        out.push_str(&t.to_markdown());
         out.push_str(
             "
 events + fallback ÷ poll only (hlx) and ÷ fixed 60 s, state transitions:
@@ -549,7 +551,7 @@ events + fallback ÷ poll only (hlx) and ÷ fixed 60 s, state transitions:
                 ]);
             }
         }
-        out.push_str(&t.render());
+        out.push_str(&t.to_markdown());
         out.push('\n');
     }
 
@@ -658,7 +660,7 @@ events + fallback ÷ poll only (hlx) and ÷ fixed 60 s, state transitions:
                 verdict(delay <= wait, stats::seconds(delay.saturating_sub(wait))),
             ]);
         }
-        out.push_str(&t.render());
+        out.push_str(&t.to_markdown());
         out.push('\n');
     }
 }

@@ -1,15 +1,10 @@
-//! What a run would cost in AWS (us-east-1 list prices, November 2026).
+//! What a run would cost in AWS, at [`hlx_report::pricing`]'s prices.
 
 use std::time::Duration;
 
-/// Step Functions Standard: $0.025 per 1,000 state transitions.
-pub const PRICE_PER_TRANSITION: f64 = 0.025 / 1000.0;
-/// Lambda: $0.20 per million requests.
-pub const PRICE_PER_INVOCATION: f64 = 0.20 / 1_000_000.0;
-/// Lambda on arm64: $0.0000133334 per GB-second.
-pub const PRICE_PER_GB_SECOND_ARM64: f64 = 0.000_013_333_4;
-/// The functions' memory in GB (128 MB).
-pub const FUNCTION_MEMORY_GB: f64 = 0.125;
+use hlx_report::pricing::{
+    FUNCTION_MEMORY_GB, PRICE_PER_GB_SECOND_ARM64, PRICE_PER_REQUEST, PRICE_PER_TRANSITION, billed_ms,
+};
 
 /// A run's billable units and their price.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,7 +21,7 @@ impl RunCost {
         let mut seconds = 0.0;
         for d in billed {
             invocations += 1;
-            seconds += (d.as_secs_f64() * 1000.0).ceil().max(1.0) / 1000.0;
+            seconds += billed_ms(d.as_secs_f64() * 1000.0) / 1000.0;
         }
         Self {
             transitions,
@@ -37,7 +32,7 @@ impl RunCost {
 
     pub fn dollars(&self) -> f64 {
         self.transitions as f64 * PRICE_PER_TRANSITION
-            + self.invocations as f64 * PRICE_PER_INVOCATION
+            + self.invocations as f64 * PRICE_PER_REQUEST
             + self.gb_seconds * PRICE_PER_GB_SECOND_ARM64
     }
 }

@@ -580,10 +580,11 @@ async fn summary(run: &LocalStack) -> Result<u8, String> {
     let billed = run.billed_durations();
     let cost = RunCost::new(stats.state_transitions, billed);
     println!(
-        "In AWS this run would bill {} state transitions, {} Lambda invocations and {:.4} GB-s at 128 MB: ${:.5}",
+        "In AWS this run would bill {} state transitions, {} Lambda invocations and {:.4} GB-s at {} MB: ${:.5}",
         cost.transitions,
         cost.invocations,
         cost.gb_seconds,
+        hlx_report::pricing::FUNCTION_MEMORY_MB,
         cost.dollars()
     );
     let deliveries = run.event_deliveries();

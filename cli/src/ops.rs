@@ -5,6 +5,7 @@ use clap::Args;
 use hlx_aws::DynamoDbJobStore;
 use hlx_core::store::MAX_PAGE;
 use hlx_core::{JobKind, JobRequest, JobStore};
+use hlx_report::Table;
 use serde_json::{Value, json};
 
 use crate::CliError;
@@ -563,7 +564,7 @@ pub async fn list(global: &GlobalArgs, kind: JobKind, args: ListArgs) -> Result<
                 if rows.is_empty() {
                     println!("no {kind}s of data store {datastore_id}");
                 } else {
-                    print!("{}", render::table(&render::record_header(kind), &rows));
+                    print!("{}", Table::new(render::record_header(kind)).rows(rows).to_text());
                 }
                 print_next(page.next_token.as_deref());
             }
@@ -617,10 +618,8 @@ pub async fn list(global: &GlobalArgs, kind: JobKind, args: ListArgs) -> Result<
                     println!("no {kind} executions");
                 } else {
                     let id = render::id_header(kind);
-                    print!(
-                        "{}",
-                        render::table(&[id, "EXECUTION", "RECORD", "STARTED", "STOPPED"], &rows)
-                    );
+                    let table = Table::new([id, "EXECUTION", "RECORD", "STARTED", "STOPPED"]).rows(rows);
+                    print!("{}", table.to_text());
                 }
                 print_next(next_token.as_deref());
             }

@@ -276,32 +276,6 @@ pub fn progress(r: &JobRecord) -> String {
     parts.join(" · ")
 }
 
-/// A table with a header, columns as wide as their widest cell.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<String>| {
-        let mut out = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<w$}  ", w = widths[i]));
-            }
-        }
-        out.trim_end().to_owned() + "\n"
-    };
-    let mut out = line(header.iter().map(|h| h.to_string()).collect());
-    for row in rows {
-        out.push_str(&line(row.clone()));
-    }
-    out
-}
-
 /// The id column's header: `EXPORT ID`, `IMPORT ID`.
 pub fn id_header(kind: JobKind) -> &'static str {
     match kind {
@@ -565,17 +539,5 @@ mod tests {
             execution: None,
         });
         assert!(text.contains("logs        s3://logs/imports\n"), "{text}");
-    }
-
-    #[test]
-    fn tables_align() {
-        let out = table(
-            &["ID", "STATUS"],
-            &[
-                vec!["a".into(), "QUEUED".into()],
-                vec!["long-id".into(), "COMPLETED".into()],
-            ],
-        );
-        assert_eq!(out, "ID       STATUS\na        QUEUED\nlong-id  COMPLETED\n");
     }
 }

@@ -8,10 +8,11 @@
 //! Exports and imports take the same routes, run by the same handlers: only
 //! the body's fields, the execution names and the records' kind differ.
 
-use hlx_core::admission::{SlotAnswer, limit_for, release_slot, take_slot, too_many_jobs};
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use hlx_aws::SdkHealthLakeJobs;
+use hlx_core::admission::{SlotAnswer, limit_for, release_slot, take_slot, too_many_jobs};
 use hlx_clock::SharedClock;
 use hlx_core::store::MAX_PAGE;
 use hlx_core::validation::check_datastore_id;
@@ -19,6 +20,7 @@ use hlx_core::{CancelError, HlxError, JobKind, JobRecord, JobRequest, JobStore, 
 use lambda_http::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
+use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -674,29 +676,16 @@ pub fn resource(request: &Request) -> Option<Resource> {
     if id.is_empty() || id.contains('/') {
         return None;
     }
-    Some(Resource::Job(kind, percent_decode(id)))
+    Some(Resource::Job(kind, percent_decode(id)?))
 }
 
-/// `%XX` escapes decoded (invalid UTF-8 is replaced, as API Gateway would refuse it).
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(byte) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// `%XX` escapes decoded, by the `percent-encoding` crate (a `%` not followed
+/// by two hex digits stays as it is; `+` stays `+`). `None` when the decoded
+/// bytes are not UTF-8: no job has such an id (API Gateway would refuse the
+/// request), so the path matches no route, as the emulator's S3 refuses such
+/// a key (`InvalidURI`) rather than replacing the bytes.
+pub fn percent_decode(text: &str) -> Option<String> {
+    percent_decode_str(text).decode_utf8().ok().map(Cow::into_owned)
 }
 
 /// The request id API Gateway gave the request (or the Lambda invocation's).
@@ -889,5 +878,24 @@ fn store_error(err: HlxError, request_id: Option<&str>) -> ApiError {
             tracing::error!(error_type = %other.error_name(), error = %other, "job store call failed");
             ApiError::internal(request_id)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_keeps_what_is_not_an_escape_and_refuses_what_is_not_utf8() {
+        assert_eq!(percent_decode("api-k-%41").as_deref(), Some("api-k-A"));
+        assert_eq!(percent_decode("a%20b+c%2Fd").as_deref(), Some("a b+c/d"));
+        assert_eq!(percent_decode("caf%C3%A9").as_deref(), Some("café"));
+        // Not escapes: kept as written. The hand-written decoder this
+        // replaced read `%+4` as the byte 4 (`u8::from_str_radix` takes a sign).
+        assert_eq!(percent_decode("a%+4").as_deref(), Some("a%+4"));
+        assert_eq!(percent_decode("50%").as_deref(), Some("50%"));
+        assert_eq!(percent_decode("bad%zz").as_deref(), Some("bad%zz"));
+        // Bytes that are not UTF-8: no id at all (it replaced them with U+FFFD).
+        assert_eq!(percent_decode("x%FF"), None);
     }
 }

@@ -42,14 +42,13 @@ fn match_resource(path: &str) -> (String, Option<Value>) {
             .and_then(|rest| rest.strip_prefix('/'))
             && !id.is_empty()
             && !id.contains('/')
+            && let Some(id) = percent_decode(id)
         {
-            return (
-                format!("{collection}/{{id}}"),
-                Some(json!({ "id": percent_decode(id) })),
-            );
+            return (format!("{collection}/{{id}}"), Some(json!({ "id": id })));
         }
     }
-    // API Gateway would refuse the path itself; the handler answers 404.
+    // API Gateway would refuse the path itself (or its id is not UTF-8 once
+    // decoded); the handler answers 404.
     (path.to_owned(), None)
 }
 
@@ -59,7 +58,9 @@ fn query_maps(query: Option<&str>) -> (Value, Value) {
     let mut multi: Map<String, Value> = Map::new();
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| percent_decode(&s.replace('+', " "));
+        // `+` is a space, as in forms; text that does not decode to UTF-8
+        // stays as sent (and fails the parameter's own rules).
+        let decode = |s: &str| percent_decode(&s.replace('+', " ")).unwrap_or_else(|| s.to_owned());
         let (name, value) = (decode(name), decode(value));
         single.insert(name.clone(), Value::String(value.clone()));
         match multi.entry(name).or_insert_with(|| Value::Array(vec![])) {
@@ -205,6 +206,15 @@ mod tests {
         };
         assert_eq!(context.resource_path.as_deref(), Some("/exports/{id}"));
         assert!(context.request_id.as_deref().unwrap().starts_with("local-"));
+    }
+
+    #[test]
+    fn ids_decode_to_their_last_escape_and_one_that_is_not_utf8_matches_no_resource() {
+        let request = lambda_request(&parts("GET", "/exports/api-k-%41", &[]), b"").unwrap();
+        assert_eq!(request.path_parameters().first("id"), Some("api-k-A"));
+        let request = lambda_request(&parts("GET", "/exports/api-k-%FF", &[]), b"").unwrap();
+        assert_eq!(request.path_parameters().first("id"), None);
+        assert_eq!(crate::api::resource(&request), None);
     }
 
     #[test]

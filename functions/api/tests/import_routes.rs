@@ -7,6 +7,7 @@ mod common;
 use api::ApiConfig;
 use common::*;
 use hlx_core::{ImportRequest, JobKind, JobRequest, JobStore, Trigger};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
 fn import_id(body: &Value) -> &str {
@@ -462,13 +463,7 @@ async fn an_import_list_pages_newest_first_and_holds_only_imports() {
         seen.extend(ids(&page));
         match page.get("nextToken").and_then(Value::as_str) {
             Some(token) => {
-                let escaped: String = token
-                    .bytes()
-                    .map(|b| match b {
-                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
-                        _ => format!("%{b:02X}"),
-                    })
-                    .collect();
+                let escaped = utf8_percent_encode(token, NON_ALPHANUMERIC);
                 uri = format!("/imports?limit=2&nextToken={escaped}");
             }
             None => break,

@@ -11,6 +11,7 @@ use common::*;
 use hlx_clock::SystemClock;
 use hlx_core::{ExportRequest, HlxError, InMemoryJobStore, JobStore, Trigger};
 use lambda_http::{Body, RequestExt};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
 fn throttled() -> SfnError {
@@ -623,13 +624,7 @@ async fn a_list_pages_newest_first_with_the_stores_token() {
         seen.extend(ids(&page));
         match page.get("nextToken").and_then(Value::as_str) {
             Some(token) => {
-                let escaped: String = token
-                    .bytes()
-                    .map(|b| match b {
-                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
-                        _ => format!("%{b:02X}"),
-                    })
-                    .collect();
+                let escaped = utf8_percent_encode(token, NON_ALPHANUMERIC);
                 uri = format!("/exports?datastoreId={DATASTORE}&limit=2&nextToken={escaped}");
             }
             None => break,

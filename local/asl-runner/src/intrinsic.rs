@@ -467,24 +467,20 @@ fn hash_algorithm(name: &str) -> Result<&'static str, String> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn hash(algorithm: &str, data: &[u8]) -> String {
     use sha2::Digest as _;
     match algorithm {
         "MD5" => {
             use md5::Digest as _;
-            hex(&md5::Md5::digest(data))
+            hex::encode(md5::Md5::digest(data))
         }
         "SHA-1" => {
             use sha1::Digest as _;
-            hex(&sha1::Sha1::digest(data))
+            hex::encode(sha1::Sha1::digest(data))
         }
-        "SHA-256" => hex(&sha2::Sha256::digest(data)),
-        "SHA-384" => hex(&sha2::Sha384::digest(data)),
-        _ => hex(&sha2::Sha512::digest(data)),
+        "SHA-256" => hex::encode(sha2::Sha256::digest(data)),
+        "SHA-384" => hex::encode(sha2::Sha384::digest(data)),
+        _ => hex::encode(sha2::Sha512::digest(data)),
     }
 }
 

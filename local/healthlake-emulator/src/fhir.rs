@@ -190,16 +190,7 @@ pub(crate) fn churn_update(
 
 /// A FHIR id drawn from `rng`, UUID-shaped.
 fn new_id(rng: &mut ChaCha8Rng) -> String {
-    let bytes: [u8; 16] = rng.random();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    uuid::Uuid::from_bytes(rng.random()).to_string()
 }
 
 /// An instant up to `max_days` before `anchor`, to the second.

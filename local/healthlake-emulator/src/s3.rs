@@ -6,6 +6,7 @@
 //! bytes live on disk, the metadata of objects put over S3 (content type,
 //! server-side encryption) in memory.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;
@@ -13,7 +14,10 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use axum::http::{HeaderMap, Method, Uri};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use jiff::Timestamp;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 
 use crate::error::ErrorKind;
@@ -298,7 +302,7 @@ impl Emulator {
             ));
         }
         if let Some(hash) = content_sha.as_deref().filter(|h| h.len() == 64 && !chunked)
-            && !hash.eq_ignore_ascii_case(&hex(&Sha256::digest(&bytes)))
+            && !hash.eq_ignore_ascii_case(&hex::encode(Sha256::digest(&bytes)))
         {
             return Err(err(
                 400,
@@ -309,7 +313,7 @@ impl Emulator {
         }
         let crc = text("x-amz-checksum-crc32").or_else(|| trailers.get("x-amz-checksum-crc32").cloned());
         if let Some(expected) = crc
-            && expected != base64(&crc32(&bytes).to_be_bytes())
+            && expected != checksum_crc32(&bytes)
         {
             return Err(err(
                 400,
@@ -423,11 +427,7 @@ fn is_file(path: &Path) -> bool {
 /// `"…"`: the first 16 bytes of the SHA-256 of the content, in hex (the
 /// length of an MD5 ETag; not an MD5).
 fn etag(bytes: &[u8]) -> String {
-    format!("\"{}\"", hex(&Sha256::digest(bytes)[..16]))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    format!("\"{}\"", hex::encode(&Sha256::digest(bytes)[..16]))
 }
 
 fn http_date(time: Option<SystemTime>) -> String {
@@ -444,26 +444,26 @@ fn iso_time(time: Option<SystemTime>) -> String {
     )
 }
 
-/// Percent-decodes `text` (`+` stays `+`); `None` for a bad escape or bytes
-/// that are not UTF-8.
+/// Percent-decodes `text` with the `percent-encoding` crate (`+` stays `+`).
+/// `None`, which S3 answers with `InvalidURI`, for a `%` not followed by two
+/// hex digits (the crate would keep it as written) or for bytes that are not
+/// UTF-8 (never replaced: the API's decoder refuses them too).
 pub(crate) fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hexits = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hexits, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let escapes_well_formed = text.split('%').skip(1).all(|after| {
+        after
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !escapes_well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_decode_str(text).decode_utf8().ok().map(Cow::into_owned)
 }
 
-/// Query parameters, decoded (`+` is a space, as in forms).
+/// Query parameters, decoded (`+` is a space, as in forms; the SDK sends
+/// `+` as `%2B` and a space as `%20`, so its values read the same either
+/// way); a name or value that does not decode stays as sent.
 fn parse_query(query: &str) -> BTreeMap<String, String> {
     query
         .split('&')
@@ -476,17 +476,19 @@ fn parse_query(query: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// S3's URL encoding of a key in a listing with `encoding-type=url`.
+/// What S3 leaves unescaped in a listing with `encoding-type=url`: RFC 3986's
+/// unreserved characters and `/`.
+const URL_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// S3's URL encoding of a key in a listing with `encoding-type=url`
+/// (uppercase hex, as S3 writes it).
 fn url_encode(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(text, URL_ENCODE_SET).to_string()
 }
 
 pub(crate) fn xml_escape(text: &str) -> String {
@@ -554,40 +556,10 @@ pub(crate) fn decode_aws_chunked(body: &[u8]) -> Option<(Vec<u8>, BTreeMap<Strin
     Some((data, trailers))
 }
 
-/// CRC-32 (IEEE 802.3, as `x-amz-checksum-crc32`).
-pub(crate) fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// Standard base64 with padding.
-pub(crate) fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+/// `x-amz-checksum-crc32`: the CRC-32 (IEEE 802.3) of `bytes`, big-endian,
+/// in standard base64 with padding.
+fn checksum_crc32(bytes: &[u8]) -> String {
+    STANDARD.encode(crc32fast::hash(bytes).to_be_bytes())
 }
 
 /// Every regular file under `dir`, as keys relative to it (`/`-separated).
@@ -746,7 +718,7 @@ fn list_objects_v2(
     if truncated && let Some(last) = last {
         xml.push_str(&format!(
             "<NextContinuationToken>{}</NextContinuationToken>",
-            hex(last.as_bytes())
+            hex::encode(last.as_bytes())
         ));
     }
     xml.push_str("</ListBucketResult>");
@@ -757,15 +729,9 @@ fn list_objects_v2(
     })
 }
 
+/// A continuation token back to its key; `None` if it is not hex of UTF-8.
 fn unhex(text: &str) -> Option<String> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..text.len())
-        .step_by(2)
-        .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect();
-    String::from_utf8(bytes?).ok()
+    String::from_utf8(hex::decode(text).ok()?).ok()
 }
 
 #[cfg(test)]
@@ -838,7 +804,7 @@ mod tests {
         };
         let emulator = Emulator::new(config, Arc::new(hlx_clock::VirtualClock::default()));
         let uri: Uri = "/b/dir%20x/k%2Bey?x-id=PutObject".parse().unwrap();
-        let crc = base64(&crc32(b"hello world").to_be_bytes());
+        let crc = checksum_crc32(b"hello world");
         let body = format!("b\r\nhello world\r\n0\r\nx-amz-checksum-crc32:{crc}\r\n\r\n");
         let extra = [
             ("content-encoding", "aws-chunked"),
@@ -872,7 +838,7 @@ mod tests {
         let reply = emulator.s3(&Method::GET, &get, &headers, b"");
         assert_eq!((reply.status, reply.body.as_slice()), (200, &b"hello world"[..]));
 
-        let hash = hex(&Sha256::digest(b"abc"));
+        let hash = hex::encode(Sha256::digest(b"abc"));
         let headers = signed("test", "PUT", &uri.to_string(), &[], &hash);
         let reply = emulator.s3(&Method::PUT, &uri, &headers, b"abd");
         assert_eq!(reply.status, 400);
@@ -898,20 +864,35 @@ mod tests {
         let (data, trailers) = decode_aws_chunked(body).unwrap();
         assert_eq!(data, b"hello world");
         assert_eq!(trailers["x-amz-checksum-crc32"], "DUoRhQ==");
-        assert_eq!(base64(&crc32(b"hello world").to_be_bytes()), "DUoRhQ==");
+        assert_eq!(checksum_crc32(b"hello world"), "DUoRhQ==");
         assert!(decode_aws_chunked(b"5\r\nhel").is_none());
         assert_eq!(decode_aws_chunked(b"0\r\n\r\n").unwrap().0, b"");
     }
 
     #[test]
     fn codecs() {
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(checksum_crc32(b""), "AAAAAA==");
+        assert_eq!(checksum_crc32(b"123456789"), "y/Q5Jg==");
         assert_eq!(percent_decode("a%20b+c%2Fd").as_deref(), Some("a b+c/d"));
+        assert_eq!(percent_decode("key%41").as_deref(), Some("keyA"));
+        assert_eq!(percent_decode("%C3%BC.ndjson").as_deref(), Some("ü.ndjson"));
         assert_eq!(percent_decode("bad%2"), None);
-        assert_eq!(unhex(&hex("a/b".as_bytes())).as_deref(), Some("a/b"));
+        assert_eq!(percent_decode("bad%"), None);
+        assert_eq!(percent_decode("bad%zz"), None);
+        // The hand-written decoder this replaced read `%+4` as the byte 4
+        // (`u8::from_str_radix` takes a sign).
+        assert_eq!(percent_decode("a%+4"), None);
+        // Not UTF-8: refused, as the API's decoder refuses it.
+        assert_eq!(percent_decode("x%FF"), None);
+        let query = parse_query("prefix=a%2Bb+c&list-type=2&bad=%FF");
+        assert_eq!(query["prefix"], "a+b c");
+        assert_eq!(query["list-type"], "2");
+        assert_eq!(query["bad"], "%FF");
+        assert_eq!(unhex(&hex::encode("a/b")).as_deref(), Some("a/b"));
+        assert_eq!(unhex("6"), None);
+        assert_eq!(unhex("ff"), None);
         assert_eq!(xml_escape("<a&'\">"), "&lt;a&amp;&apos;&quot;&gt;");
         assert_eq!(url_encode("a b/é"), "a%20b/%C3%A9");
+        assert_eq!(url_encode("a~b-c_d.e+f=g"), "a~b-c_d.e%2Bf%3Dg");
     }
 }

@@ -5,29 +5,11 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
 /// A time as HealthLake's FHIR REST status body shows it, in UTC:
 /// `Aug 26, 2023 1:46:56 PM` (month abbreviation, no leading zero on the day
 /// or the hour, 12-hour clock).
 pub fn format_healthlake_time(ts: Timestamp) -> String {
-    let t = ts.to_zoned_datetime(TimeZone::UTC).datetime();
-    let hour = match t.hour() % 12 {
-        0 => 12,
-        h => h,
-    };
-    format!(
-        "{} {}, {} {}:{:02}:{:02} {}",
-        MONTHS[(t.month() - 1) as usize],
-        t.day(),
-        t.year(),
-        hour,
-        t.minute(),
-        t.second(),
-        if t.hour() < 12 { "AM" } else { "PM" }
-    )
+    ts.strftime("%b %-d, %Y %-I:%M:%S %p").to_string()
 }
 
 /// An ISO-8601 instant, leniently: `2023-08-26T13:46:56Z`, with or without
@@ -93,6 +75,22 @@ mod tests {
             format_healthlake_time(ts("2024-03-01T09:30:00Z")),
             "Mar 1, 2024 9:30:00 AM"
         );
+        assert_eq!(
+            format_healthlake_time(ts("2026-09-10T11:59:59.5Z")),
+            "Sep 10, 2026 11:59:59 AM"
+        );
+        // Every hour of a day, against the hand-written format jiff's replaced.
+        for hour in 0..24 {
+            let twelve = match hour % 12 {
+                0 => 12,
+                h => h,
+            };
+            let half = if hour < 12 { "AM" } else { "PM" };
+            assert_eq!(
+                format_healthlake_time(ts(&format!("2023-11-07T{hour:02}:05:09Z"))),
+                format!("Nov 7, 2023 {twelve}:05:09 {half}")
+            );
+        }
     }
 
     #[test]

@@ -108,9 +108,9 @@ impl Interp {
     }
 
     pub(super) fn random_hex(&mut self, bytes: usize) -> String {
-        (0..bytes)
-            .map(|_| format!("{:02x}", self.rng.random::<u8>()))
-            .collect()
+        // One draw per byte, as before: seeded task tokens stay the same.
+        let drawn: Vec<u8> = (0..bytes).map(|_| self.rng.random::<u8>()).collect();
+        hex::encode(drawn)
     }
 
     pub(super) fn request_id(&mut self) -> String {
