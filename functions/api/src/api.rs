@@ -12,8 +12,8 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use hlx_aws::SdkHealthLakeJobs;
-use hlx_core::admission::{SlotAnswer, limit_for, release_slot, take_slot, too_many_jobs};
 use hlx_clock::SharedClock;
+use hlx_core::admission::{SlotAnswer, limit_for, release_slot, take_slot, too_many_jobs};
 use hlx_core::store::MAX_PAGE;
 use hlx_core::validation::check_datastore_id;
 use hlx_core::{CancelError, HlxError, JobKind, JobRecord, JobRequest, JobStore, RecordStatus};

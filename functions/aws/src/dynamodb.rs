@@ -40,6 +40,35 @@ impl DynamoDbJobStore {
         &self.table
     }
 
+    /// The item of key `pk` read (consistently) as a `T`, without its key:
+    /// the chain and slots items, which are their JSON as attributes.
+    async fn get_item_of<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        what: &str,
+    ) -> Result<Option<T>, HlxError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamodb_error)?;
+        output
+            .item()
+            .map(|item| {
+                let mut value = from_item(item);
+                if let Value::Object(map) = &mut value {
+                    map.remove("pk");
+                }
+                serde_json::from_value(value)
+                    .map_err(|e| HlxError::InvalidInput(format!("a stored {what} could not be read: {e}")))
+            })
+            .transpose()
+    }
+
     /// Creates the table as the infrastructure declares it (local mode and tests).
     pub async fn create_table(&self) -> Result<(), HlxError> {
         use aws_sdk_dynamodb::types::{
@@ -124,27 +153,7 @@ impl DynamoDbJobStore {
 
 impl SlotStore for DynamoDbJobStore {
     async fn get_slots(&self, datastore_id: &str) -> Result<Option<Slots>, HlxError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(slots_key(datastore_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dynamodb_error)?;
-        output
-            .item()
-            .map(|item| {
-                let mut value = from_item(item);
-                if let Value::Object(map) = &mut value {
-                    map.remove("pk");
-                }
-                serde_json::from_value(value).map_err(|e| {
-                    HlxError::InvalidInput(format!("a stored slots item could not be read: {e}"))
-                })
-            })
-            .transpose()
+        self.get_item_of(&slots_key(datastore_id), "slots item").await
     }
 
     async fn put_slots(&self, slots: &Slots) -> Result<bool, HlxError> {
@@ -220,27 +229,8 @@ impl JobStore for DynamoDbJobStore {
     }
 
     async fn get_chain(&self, datastore_id: &str, chain: &str) -> Result<Option<ChainPoint>, HlxError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(chain_key(datastore_id, chain)))
-            .consistent_read(true)
-            .send()
+        self.get_item_of(&chain_key(datastore_id, chain), "chain item")
             .await
-            .map_err(dynamodb_error)?;
-        output
-            .item()
-            .map(|item| {
-                let mut value = from_item(item);
-                if let Value::Object(map) = &mut value {
-                    map.remove("pk");
-                }
-                serde_json::from_value(value).map_err(|e| {
-                    HlxError::InvalidInput(format!("a stored chain item could not be read: {e}"))
-                })
-            })
-            .transpose()
     }
 
     async fn advance_chain(&self, point: &ChainPoint) -> Result<bool, HlxError> {

@@ -68,7 +68,7 @@ pub async fn start_job(
     let datastore_id = request.datastore_id().to_owned();
     let job_name = request.job_name_for(&input.execution_name);
     let client_token = client_token_for(&input.execution_name);
-    admit(history, schedule, &request, input).await?;
+    Box::pin(admit(history, schedule, &request, input)).await?;
     let mut api = ExportApi::Sdk;
     let mut since = None;
     let mut job_name = job_name;
