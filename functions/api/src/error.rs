@@ -15,10 +15,16 @@
 //! | 500 | `InternalError` | anything else; details are logged, never returned |
 //! | 501 | `NotConfigured` | `POST /imports` on a deployment without import locations |
 //! | 503 | `ServiceUnavailable` | Step Functions or DynamoDB did not answer (`Retry-After` is set) |
+//!
+//! `sfn_error` and `store_error` turn Step Functions' and the job store's
+//! failures into these answers.
 
+use hlx_core::HlxError;
 use lambda_http::Body;
 use lambda_http::http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
+
+use crate::executions::SfnError;
 
 /// Every `error` name the function answers with.
 pub const ERROR_NAMES: [&str; 13] = [
@@ -191,5 +197,53 @@ impl ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
         }
         response
+    }
+}
+
+/// A Step Functions failure as an answer: 429 when throttled, 503 when it did
+/// not answer, else a 500 (details logged).
+pub(crate) fn sfn_error(operation: &str, err: SfnError, request_id: Option<&str>) -> ApiError {
+    match err {
+        SfnError::Throttled { code, .. } => {
+            tracing::warn!(operation, code = %code, "Step Functions throttled");
+            ApiError::throttled("Step Functions")
+        }
+        SfnError::Unavailable(detail) => {
+            tracing::error!(operation, detail = %detail, "Step Functions did not answer");
+            ApiError::unavailable("Step Functions")
+        }
+        other => {
+            tracing::error!(operation, error = %other, "Step Functions call failed");
+            ApiError::internal(request_id)
+        }
+    }
+}
+
+/// DynamoDB's throttling codes.
+const DYNAMODB_THROTTLING: [&str; 3] = [
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "ThrottlingException",
+];
+
+/// A job store failure (or another `HlxError`) as an answer: a bad request or
+/// page token as 400s, DynamoDB throttling as a 429, DynamoDB not answering as
+/// a 503, anything else as a 500 (details logged).
+pub(crate) fn store_error(err: HlxError, request_id: Option<&str>) -> ApiError {
+    match err {
+        HlxError::InvalidRequest(field) => ApiError::invalid(field.field, field.rule),
+        HlxError::InvalidNextToken(message) => ApiError::invalid_next_token(message),
+        HlxError::DynamoDb { code, .. } if DYNAMODB_THROTTLING.contains(&code.as_str()) => {
+            tracing::warn!(code = %code, "DynamoDB throttled");
+            ApiError::throttled("DynamoDB")
+        }
+        HlxError::DynamoDbUnavailable(detail) => {
+            tracing::error!(detail = %detail, "DynamoDB did not answer");
+            ApiError::unavailable("DynamoDB")
+        }
+        other => {
+            tracing::error!(error_type = %other.error_name(), error = %other, "job store call failed");
+            ApiError::internal(request_id)
+        }
     }
 }
