@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::CliError;
 use crate::aws::{self, GlobalArgs};
 use crate::render;
-use crate::view::{Backend, Execution, command, id_field, input_kind, unknown};
+use crate::view::{Backend, Execution, command, input_kind, unknown};
 
 pub const START_HELP: &str = "\
 The export id is the Step Functions execution name, derived as the API derives
@@ -286,21 +286,18 @@ fn checked_request(kind: JobKind, mut value: Value, job_name: Option<&str>) -> R
     Ok(request)
 }
 
-/// Takes the new execution's slot of its data store, as the API does; no
-/// free slot is exit 3 with the reason, and nothing is started.
+/// Admits the new execution's job as the API does ([`hlx_core::admission::admit`]); no free slot
+/// is exit 3 with the reason, and nothing is started. True when this call
+/// took the slot.
 async fn take_slot(
     store: &hlx_aws::DynamoDbJobStore,
     request: &JobRequest,
     name: &str,
     max: u32,
-) -> Result<(), CliError> {
-    use hlx_core::admission::{SlotAnswer, limit_for, take_slot, too_many_jobs};
-    let limit = limit_for(max, request.trigger());
-    match take_slot(store, request.datastore_id(), name, limit, jiff::Timestamp::now()).await {
-        Ok(SlotAnswer::Taken { .. }) => Ok(()),
-        Ok(SlotAnswer::Full { in_flight, limit }) => Err(CliError::Aws(
-            too_many_jobs(request.datastore_id(), in_flight, limit).to_string(),
-        )),
+) -> Result<bool, CliError> {
+    match hlx_core::admission::admit(store, request, name, max, jiff::Timestamp::now()).await {
+        Ok(admitted) => Ok(admitted == Some(true)),
+        Err(refused @ hlx_core::HlxError::TooManyJobs(_)) => Err(CliError::Aws(refused.to_string())),
         Err(err) => Err(aws::store_error(err)),
     }
 }
@@ -372,14 +369,13 @@ async fn start_job(global: &GlobalArgs, options: &StartOptions, request: JobRequ
     let (arn, status, created) = match backend.describe(&arn).await? {
         Some(existing) => same_request(kind, existing, &input, keyed)?,
         None => {
-            let slots = match &options.table {
-                Some(table) if options.max_jobs_in_flight > 0 => {
-                    Some(hlx_aws::DynamoDbJobStore::new(aws::dynamodb(&config), table))
-                }
-                _ => None,
-            };
+            let slots = options
+                .table
+                .as_ref()
+                .map(|table| hlx_aws::DynamoDbJobStore::new(aws::dynamodb(&config), table));
+            let mut newly = false;
             if let Some(store) = &slots {
-                take_slot(store, &request, &name, options.max_jobs_in_flight).await?;
+                newly = take_slot(store, &request, &name, options.max_jobs_in_flight).await?;
             }
             let started = backend
                 .sfn
@@ -391,7 +387,7 @@ async fn start_job(global: &GlobalArgs, options: &StartOptions, request: JobRequ
                 .await;
             let exists =
                 matches!(&started, Err(err) if aws::error_code(err) == Some("ExecutionAlreadyExists"));
-            if let (Err(_), Some(store), false) = (&started, &slots, exists) {
+            if let (Err(_), Some(store), true, false) = (&started, &slots, newly, exists) {
                 // Nothing started under this slot (an execution of this name
                 // that exists holds it): give it back; else it expires by itself.
                 let _ = hlx_core::admission::release_slot(store, request.datastore_id(), &name).await;
@@ -419,7 +415,7 @@ async fn start_job(global: &GlobalArgs, options: &StartOptions, request: JobRequ
     };
     if global.json {
         let mut out = json!({"executionArn": arn, "status": status, "created": created});
-        out[id_field(kind)] = json!(name);
+        out[kind.id_field()] = json!(name);
         println!("{out}");
     } else if created {
         println!("started {kind} {name}");
@@ -552,12 +548,7 @@ pub async fn list(global: &GlobalArgs, kind: JobKind, args: ListArgs) -> Result<
                 .await
                 .map_err(aws::store_error)?;
             if global.json {
-                let records: Vec<Value> = page.records.iter().map(api::api::record_answer).collect();
-                let mut answer = json!({ "records": records });
-                if let Some(token) = &page.next_token {
-                    answer["nextToken"] = json!(token);
-                }
-                println!("{answer}");
+                println!("{}", api::api::page_answer(&page));
             } else {
                 let rows: Vec<Vec<String>> =
                     page.records.iter().map(|r| render::record_row(kind, r)).collect();
@@ -591,7 +582,7 @@ pub async fn list(global: &GlobalArgs, kind: JobKind, args: ListArgs) -> Result<
                     "executionStatus": e.status,
                     "startDate": hlx_core::time::format(e.start),
                 });
-                item[id_field(kind)] = json!(e.name);
+                item[kind.id_field()] = json!(e.name);
                 if let Some(stop) = e.stop {
                     item["stopDate"] = json!(hlx_core::time::format(stop));
                 }

@@ -322,11 +322,6 @@ pub fn input_kind(input: Option<&str>) -> JobKind {
         .unwrap_or_default()
 }
 
-/// The id's name in the API's and the CLI's answers: `exportId`, `importId`.
-pub fn id_field(kind: JobKind) -> &'static str {
-    kind.id_field()
-}
-
 /// The `hlx` command line of a kind's `subcommand`: `hlx watch x`, `hlx import watch x`.
 pub fn command(kind: JobKind, subcommand: &str) -> String {
     match kind {
@@ -353,7 +348,7 @@ mod tests {
         ] {
             assert_eq!(input_kind(export), JobKind::Export, "{export:?}");
         }
-        assert_eq!(id_field(JobKind::Import), "importId");
+        assert_eq!(JobKind::Import.id_field(), "importId");
         assert_eq!(command(JobKind::Import, "watch i1"), "hlx import watch i1");
         assert_eq!(command(JobKind::Export, "watch e1"), "hlx watch e1");
         assert_eq!(

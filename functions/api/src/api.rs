@@ -28,7 +28,9 @@ use hlx_core::{JobKind, JobStore};
 use lambda_http::http::{Method, Response};
 use lambda_http::{Body, Request};
 
-pub use answers::{ExportStarted, ImportStarted, STARTING, Started, record_answer, record_from_execution};
+pub use answers::{
+    ExportStarted, ImportStarted, STARTING, Started, page_answer, record_answer, record_from_execution,
+};
 pub use http::{is_json_media_type, json_response};
 pub use list::{DEFAULT_LIMIT, MAX_TOKEN_CHARS};
 pub use routing::{ANY_METHOD, ROUTES, Resource, RouteSpec, percent_decode, resource};

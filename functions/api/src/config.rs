@@ -93,10 +93,12 @@ impl ApiConfig {
             max_body_bytes: MAX_BODY_BYTES,
             max_jobs_in_flight: match optional(ENV_MAX_JOBS_IN_FLIGHT) {
                 None => hlx_core::admission::DEFAULT_MAX_JOBS_IN_FLIGHT,
-                Some(text) => text.trim().parse().map_err(|_| ConfigError {
-                    variable: ENV_MAX_JOBS_IN_FLIGHT,
-                    problem: format!("must be a whole number (0: no limit), got {text:?}"),
-                })?,
+                Some(text) => {
+                    hlx_core::admission::parse_max_jobs_in_flight(&text).map_err(|problem| ConfigError {
+                        variable: ENV_MAX_JOBS_IN_FLIGHT,
+                        problem,
+                    })?
+                }
             },
         };
         config.validate()?;

@@ -14,7 +14,7 @@ use hlx_core::store::{DATASTORE_INDEX, JobStore, MAX_PAGE, RecordPage, datastore
 use hlx_core::{HlxError, JobKind, page_token, time};
 use serde_json::{Map, Number, Value};
 
-use crate::error::{dynamodb_error, dynamodb_error_modeled};
+use crate::error::{condition_held, dynamodb_error, dynamodb_error_modeled};
 
 /// Job records in DynamoDB, written with a condition that encodes [`decide`].
 #[derive(Debug, Clone)]
@@ -183,13 +183,7 @@ impl SlotStore for DynamoDbJobStore {
             put.condition_expression("version = :version")
                 .expression_attribute_values(":version", AttributeValue::N(slots.version.to_string()))
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(err) => match dynamodb_error_modeled(err, put_error_code) {
-                HlxError::DynamoDb { code, .. } if code == "ConditionalCheckFailedException" => Ok(false),
-                other => Err(other),
-            },
-        }
+        condition_held(put.send().await, put_error_code)
     }
 }
 
@@ -251,13 +245,7 @@ impl JobStore for DynamoDbJobStore {
             .expression_attribute_values(":point", AttributeValue::S(time::format(point.point)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) => match dynamodb_error_modeled(err, put_error_code) {
-                HlxError::DynamoDb { code, .. } if code == "ConditionalCheckFailedException" => Ok(false),
-                other => Err(other),
-            },
-        }
+        condition_held(result, put_error_code)
     }
 
     async fn get(&self, kind: JobKind, id: &str) -> Result<Option<JobRecord>, HlxError> {

@@ -9,7 +9,7 @@ use hlx_core::{HlxError, JobKind, JobStatus, time};
 use jiff::Timestamp;
 
 use crate::dynamodb::{DynamoDbJobStore, from_item, to_item};
-use crate::error::dynamodb_error;
+use crate::error::{condition_held, dynamodb_error};
 
 /// The condition of a store: no item, or one of the same export and an
 /// earlier (or the same) check. DynamoDB evaluates it, so two writers
@@ -74,15 +74,11 @@ impl WaitStore for DynamoDbJobStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(StoredWait::Stored),
-            Err(err) => match dynamodb_error(err) {
-                HlxError::DynamoDb { code, .. } if code == "ConditionalCheckFailedException" => {
-                    Ok(StoredWait::Stale)
-                }
-                other => Err(other),
-            },
-        }
+        Ok(if condition_held(result, |_| None)? {
+            StoredWait::Stored
+        } else {
+            StoredWait::Stale
+        })
     }
 
     async fn get_wait(
@@ -120,12 +116,6 @@ impl WaitStore for DynamoDbJobStore {
             .expression_attribute_values(":by", AttributeValue::S(by.to_owned()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) => match dynamodb_error(err) {
-                HlxError::DynamoDb { code, .. } if code == "ConditionalCheckFailedException" => Ok(false),
-                other => Err(other),
-            },
-        }
+        condition_held(result, |_| None)
     }
 }

@@ -53,6 +53,26 @@ where
     }
 }
 
+/// Whether a conditional write was made: DynamoDB refusing its condition is
+/// `false` (a state the write rule already covers), any other error is the
+/// error, named as [`dynamodb_error_modeled`] names it.
+pub fn condition_held<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    modeled: fn(&E) -> Option<&'static str>,
+) -> Result<bool, HlxError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) => match dynamodb_error_modeled(err, modeled) {
+            HlxError::DynamoDb { code, .. } if code == "ConditionalCheckFailedException" => Ok(false),
+            other => Err(other),
+        },
+    }
+}
+
 /// A service error's code and message, or a description of why there was no answer.
 pub fn classify<E, R>(
     err: SdkError<E, R>,

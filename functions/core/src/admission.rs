@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::HlxError;
 use crate::fields::Trigger;
+use crate::request::JobRequest;
 use crate::time;
 
 /// The default limit of jobs in flight per data store (HealthLake queues 25).
@@ -125,6 +126,43 @@ pub async fn take_slot(
         }
     }
     Err(contended(datastore_id))
+}
+
+/// Admits `request`'s job (its execution name is `holder`) under a limit of
+/// `max` jobs in flight per data store (0: no limit): `Some(newly)` when it
+/// holds a slot (`newly`: this call took it), `None` without a limit; no
+/// free slot is `hlx.TooManyJobs` naming the limit. Every front end admits
+/// a job through this one rule.
+pub async fn admit(
+    store: &impl SlotStore,
+    request: &JobRequest,
+    holder: &str,
+    max: u32,
+    now: Timestamp,
+) -> Result<Option<bool>, HlxError> {
+    if max == 0 {
+        return Ok(None);
+    }
+    let datastore_id = request.datastore_id();
+    match take_slot(
+        store,
+        datastore_id,
+        holder,
+        limit_for(max, request.trigger()),
+        now,
+    )
+    .await?
+    {
+        SlotAnswer::Taken { newly } => Ok(Some(newly)),
+        SlotAnswer::Full { in_flight, limit } => Err(too_many_jobs(datastore_id, in_flight, limit)),
+    }
+}
+
+/// `HLX_MAX_JOBS_IN_FLIGHT`'s value: a whole number, 0 for no limit.
+pub fn parse_max_jobs_in_flight(text: &str) -> Result<u32, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("must be a whole number (0: no limit), got {text:?}"))
 }
 
 /// Gives `holder`'s slot back, if it has one.

@@ -6,10 +6,10 @@ use std::future::Future;
 
 use jiff::Timestamp;
 
-use crate::admission::SlotAnswer;
 use crate::error::HlxError;
 use crate::kind::JobKind;
 use crate::record::JobRecord;
+use crate::request::JobRequest;
 use crate::status::{JobStatus, RecordStatus};
 use crate::store::JobStore;
 
@@ -37,14 +37,15 @@ pub trait JobHistory: Send + Sync {
         chain: &str,
     ) -> impl Future<Output = Result<Option<Timestamp>, HlxError>> + Send;
 
-    /// Takes a slot of the data store for `holder` ([`crate::admission`]).
-    fn take_slot(
+    /// Admits `request`'s job, whose execution is `holder`
+    /// ([`crate::admission::admit`]).
+    fn admit(
         &self,
-        datastore_id: &str,
+        request: &JobRequest,
         holder: &str,
-        limit: u32,
+        max: u32,
         now: Timestamp,
-    ) -> impl Future<Output = Result<SlotAnswer, HlxError>> + Send;
+    ) -> impl Future<Output = Result<Option<bool>, HlxError>> + Send;
 }
 
 /// No history: the configured schedule alone.
@@ -69,8 +70,8 @@ impl JobHistory for NoHistory {
     }
 
     /// No table, no slots: nothing limits the jobs in flight.
-    async fn take_slot(&self, _: &str, _: &str, _: u32, _: Timestamp) -> Result<SlotAnswer, HlxError> {
-        Ok(SlotAnswer::Taken { newly: false })
+    async fn admit(&self, _: &JobRequest, _: &str, _: u32, _: Timestamp) -> Result<Option<bool>, HlxError> {
+        Ok(None)
     }
 }
 
@@ -88,14 +89,14 @@ impl<S: JobStore> JobHistory for S {
         current_chain_point(self, datastore_id, chain).await
     }
 
-    async fn take_slot(
+    async fn admit(
         &self,
-        datastore_id: &str,
+        request: &JobRequest,
         holder: &str,
-        limit: u32,
+        max: u32,
         now: Timestamp,
-    ) -> Result<SlotAnswer, HlxError> {
-        crate::admission::take_slot(self, datastore_id, holder, limit, now).await
+    ) -> Result<Option<bool>, HlxError> {
+        crate::admission::admit(self, request, holder, max, now).await
     }
 }
 

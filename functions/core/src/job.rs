@@ -10,7 +10,6 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::admission::SlotAnswer;
 use crate::error::HlxError;
 use crate::healthlake::{
     HealthLakeJobs, JobDescription, RestExportJob, StartExportJob, StartImportJob, StartedJob,
@@ -182,23 +181,21 @@ async fn admit(
     request: &JobRequest,
     input: &StartJobInput,
 ) -> Result<(), HlxError> {
-    if schedule.max_jobs_in_flight == 0 {
-        return Ok(());
-    }
-    let limit = crate::admission::limit_for(schedule.max_jobs_in_flight, request.trigger());
-    let datastore_id = request.datastore_id();
-    match history
-        .take_slot(datastore_id, &input.execution_name, limit, input.now)
-        .await
-    {
-        Ok(SlotAnswer::Taken { .. }) => Ok(()),
+    let admitted = history
+        .admit(
+            request,
+            &input.execution_name,
+            schedule.max_jobs_in_flight,
+            input.now,
+        )
+        .await;
+    match admitted {
+        Err(refused @ HlxError::TooManyJobs(_)) => Err(refused),
         Err(err) => {
             tracing::warn!(error = %err, "the data store's slots could not be taken; starting without");
             Ok(())
         }
-        Ok(SlotAnswer::Full { in_flight, limit }) => {
-            Err(crate::admission::too_many_jobs(datastore_id, in_flight, limit))
-        }
+        Ok(_) => Ok(()),
     }
 }
 

@@ -201,10 +201,12 @@ impl PollSchedule {
             fallback_max_seconds: seconds("HLX_FALLBACK_MAX_SECONDS", defaults.fallback_max_seconds)?,
             max_jobs_in_flight: match lookup("HLX_MAX_JOBS_IN_FLIGHT") {
                 None => defaults.max_jobs_in_flight,
-                Some(text) => text.trim().parse().map_err(|_| ScheduleError {
-                    name: "HLX_MAX_JOBS_IN_FLIGHT".into(),
-                    problem: format!("must be a whole number (0: no limit), got {text:?}"),
-                })?,
+                Some(text) => {
+                    crate::admission::parse_max_jobs_in_flight(&text).map_err(|problem| ScheduleError {
+                        name: "HLX_MAX_JOBS_IN_FLIGHT".into(),
+                        problem,
+                    })?
+                }
             },
         };
         if schedule.fallback_initial_seconds > schedule.fallback_max_seconds {

@@ -460,13 +460,13 @@ impl JobHistory for BrokenHistory {
         Err(HlxError::DynamoDbUnavailable("connection refused".into()))
     }
 
-    async fn take_slot(
+    async fn admit(
         &self,
-        _: &str,
+        _: &hlx_core::JobRequest,
         _: &str,
         _: u32,
         _: Timestamp,
-    ) -> Result<hlx_core::admission::SlotAnswer, HlxError> {
+    ) -> Result<Option<bool>, HlxError> {
         Err(HlxError::DynamoDbUnavailable("connection refused".into()))
     }
 }

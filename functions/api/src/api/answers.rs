@@ -2,7 +2,7 @@
 //! `ImportStarted`), a job record as the API answers it (`record_answer`), and
 //! the record an execution without one stands for (`record_from_execution`).
 
-use hlx_core::{JobKind, JobRecord, JobRequest, RecordStatus};
+use hlx_core::{JobKind, JobRecord, JobRequest, RecordPage, RecordStatus};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -54,6 +54,17 @@ impl Started {
             }),
         }
     }
+}
+
+/// A page of records as the API answers it: each record by
+/// [`record_answer`], and the token of the next page, if any.
+pub fn page_answer(page: &RecordPage) -> Value {
+    let records: Vec<Value> = page.records.iter().map(record_answer).collect();
+    let mut answer = serde_json::json!({ "records": records });
+    if let Some(token) = &page.next_token {
+        answer["nextToken"] = Value::String(token.clone());
+    }
+    answer
 }
 
 /// A job record as the API answers it: its `id` called by its route's name

@@ -6,10 +6,9 @@ use hlx_core::validation::check_datastore_id;
 use hlx_core::{JobKind, JobStore};
 use lambda_http::http::{Response, StatusCode};
 use lambda_http::{Body, Request, RequestExt};
-use serde_json::{Value, json};
 
 use super::Api;
-use super::answers::record_answer;
+use super::answers::page_answer;
 use super::http::{json_response, truncate};
 use crate::error::{ApiError, store_error};
 use crate::executions::ExecutionStarter;
@@ -54,12 +53,7 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
             .list(kind, &datastore_id, limit, next_token)
             .await
             .map_err(|e| store_error(e, request_id))?;
-        let records: Vec<Value> = page.records.iter().map(record_answer).collect();
-        let mut answer = json!({ "records": records });
-        if let Some(token) = page.next_token {
-            answer["nextToken"] = json!(token);
-        }
-        Ok(json_response(StatusCode::OK, &answer))
+        Ok(json_response(StatusCode::OK, &page_answer(&page)))
     }
 }
 

@@ -3,8 +3,8 @@
 //! execution of that name answers for itself (200, or 409 for another
 //! request); a new one first takes a slot of its data store's admission limit.
 
-use hlx_core::admission::{SlotAnswer, limit_for, release_slot, take_slot, too_many_jobs};
-use hlx_core::{JobKind, JobRequest, JobStore};
+use hlx_core::admission::{admit, release_slot};
+use hlx_core::{HlxError, JobKind, JobRequest, JobStore};
 use lambda_http::http::{HeaderMap, Response, StatusCode};
 use lambda_http::{Body, Request};
 use serde_json::Value;
@@ -53,7 +53,7 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
         let slot = self.take_slot(&job, &name).await?;
         let started = self.executions.start(&name, &input).await;
         let failed = matches!(&started, Err(err) if !matches!(err, SfnError::AlreadyExists(_)));
-        if failed && slot == Some(SlotAnswer::Taken { newly: true }) {
+        if failed && slot == Some(true) {
             // Nothing was started under this slot (an execution of this name
             // that exists holds it): give it back.
             if let Err(err) = release_slot(&self.store, job.datastore_id(), &name).await {
@@ -94,21 +94,17 @@ impl<S: JobStore, E: ExecutionStarter> Api<S, E> {
         }
     }
 
-    /// Takes the new execution's slot of its data store, or refuses the
-    /// request (429 `TooManyJobs`); `None` when no limit is set. Slots that
-    /// cannot be read leave the limit to start-job (which holds it too).
-    async fn take_slot(&self, job: &JobRequest, name: &str) -> Result<Option<SlotAnswer>, ApiError> {
-        if self.config.max_jobs_in_flight == 0 {
-            return Ok(None);
-        }
-        let limit = limit_for(self.config.max_jobs_in_flight, job.trigger());
-        match take_slot(&self.store, job.datastore_id(), name, limit, self.clock.now()).await {
-            Ok(SlotAnswer::Full { in_flight, limit }) => {
-                tracing::info!(datastore_id = %job.datastore_id(), in_flight, limit, "too many jobs in flight");
-                let refusal = too_many_jobs(job.datastore_id(), in_flight, limit);
-                Err(ApiError::too_many_jobs(refusal.to_string()))
+    /// Admits the new execution's job ([`admit`]), or refuses the request
+    /// (429 `TooManyJobs`); `Some(true)` when this call took its slot. Slots
+    /// that cannot be read leave the limit to start-job (which holds it too).
+    async fn take_slot(&self, job: &JobRequest, name: &str) -> Result<Option<bool>, ApiError> {
+        let now = self.clock.now();
+        match admit(&self.store, job, name, self.config.max_jobs_in_flight, now).await {
+            Ok(admitted) => Ok(admitted),
+            Err(refused @ HlxError::TooManyJobs(_)) => {
+                tracing::info!(datastore_id = %job.datastore_id(), "too many jobs in flight");
+                Err(ApiError::too_many_jobs(refused.to_string()))
             }
-            Ok(taken) => Ok(Some(taken)),
             Err(err) => {
                 tracing::warn!(error = %err, "the data store's slots could not be taken; start-job will try");
                 Ok(None)

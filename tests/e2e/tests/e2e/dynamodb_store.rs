@@ -376,3 +376,84 @@ async fn dynamodb_and_memory_chain_items_move_only_forward_and_forged_tokens_are
         .unwrap_err();
     assert_eq!(err.error_name(), "hlx.InvalidNextToken");
 }
+
+#[tokio::test]
+async fn dynamodb_and_memory_slots_agree_and_a_stale_write_loses() {
+    use hlx_core::admission::{SlotAnswer, SlotStore, release_slot, take_slot};
+    let moto = MotoServer::start();
+    let dynamo = DynamoDbJobStore::new(moto.dynamodb().await, "hlx-jobs");
+    dynamo.create_table().await.unwrap();
+    let memory = InMemoryJobStore::new();
+    let now: jiff::Timestamp = "2026-01-01T02:00:00Z".parse().unwrap();
+    let steps: [(&str, u32, SlotAnswer); 4] = [
+        ("a", 2, SlotAnswer::Taken { newly: true }),
+        ("a", 2, SlotAnswer::Taken { newly: false }),
+        ("b", 2, SlotAnswer::Taken { newly: true }),
+        (
+            "c",
+            2,
+            SlotAnswer::Full {
+                in_flight: 2,
+                limit: 2,
+            },
+        ),
+    ];
+    for (holder, limit, expected) in steps {
+        assert_eq!(
+            take_slot(&dynamo, "ds1", holder, limit, now).await.unwrap(),
+            expected,
+            "dynamo {holder}"
+        );
+        assert_eq!(
+            take_slot(&memory, "ds1", holder, limit, now).await.unwrap(),
+            expected,
+            "memory {holder}"
+        );
+    }
+    // Two writers read the same version: the second write loses, in both stores.
+    for store in [&dynamo as &dyn SlotsUnderTest, &memory as &dyn SlotsUnderTest] {
+        let read = store.read("ds1").await;
+        let mut first = read.clone();
+        first.holders.remove("a");
+        assert!(store.write(&first).await, "the first writer wins");
+        let mut second = read;
+        second.holders.remove("b");
+        assert!(
+            !store.write(&second).await,
+            "the second writer read a stale version"
+        );
+    }
+    assert!(release_slot(&dynamo, "ds1", "b").await.unwrap());
+    assert!(
+        !release_slot(&dynamo, "ds1", "b").await.unwrap(),
+        "given back once"
+    );
+    let left = dynamo.get_slots("ds1").await.unwrap().unwrap();
+    assert!(left.holders.is_empty(), "{left:?}");
+
+    /// The two stores behind one object-safe face, for the loop above.
+    trait SlotsUnderTest {
+        fn read<'a>(
+            &'a self,
+            ds: &'a str,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = hlx_core::admission::Slots> + 'a>>;
+        fn write<'a>(
+            &'a self,
+            slots: &'a hlx_core::admission::Slots,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + 'a>>;
+    }
+    impl<S: SlotStore> SlotsUnderTest for S {
+        fn read<'a>(
+            &'a self,
+            ds: &'a str,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = hlx_core::admission::Slots> + 'a>> {
+            Box::pin(async move { self.get_slots(ds).await.unwrap().unwrap() })
+        }
+        fn write<'a>(
+            &'a self,
+            slots: &'a hlx_core::admission::Slots,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + 'a>> {
+            Box::pin(async move { self.put_slots(slots).await.unwrap() })
+        }
+    }
+}
