@@ -26,6 +26,8 @@ pub const TOO_MANY_JOBS: &str = "hlx.TooManyJobs";
 pub const INVALID_NEXT_TOKEN: &str = "hlx.InvalidNextToken";
 /// The name of an input the function cannot read (a bug in the definition, not the user's request).
 pub const INVALID_INPUT: &str = "hlx.InvalidInput";
+/// The name of a verification S3 did not answer (worth retrying).
+pub const VERIFICATION_UNAVAILABLE: &str = "hlx.VerificationUnavailable";
 
 #[derive(Debug, thiserror::Error)]
 pub enum HlxError {
@@ -77,6 +79,10 @@ pub enum HlxError {
     #[error("invalid event: {0}")]
     InvalidEvent(String),
 
+    /// S3 did not answer a verification's read (busy, timed out): retried.
+    #[error("S3 did not answer the verification: {0}")]
+    VerificationUnavailable(String),
+
     /// A write would replace one terminal status by a different one.
     #[error("export {id} is already recorded as {existing}; refusing to record it as {attempted}")]
     RecordConflict {
@@ -103,6 +109,7 @@ impl HlxError {
             Self::StepFunctions { code, .. } => format!("StepFunctions.{code}"),
             Self::StepFunctionsUnavailable(_) => STEP_FUNCTIONS_UNAVAILABLE.to_owned(),
             Self::InvalidEvent(_) => INVALID_EVENT.to_owned(),
+            Self::VerificationUnavailable(_) => VERIFICATION_UNAVAILABLE.to_owned(),
         }
     }
 }

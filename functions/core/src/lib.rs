@@ -39,6 +39,7 @@ pub mod store;
 pub mod tasks;
 pub mod time;
 pub mod validation;
+pub mod verification;
 pub mod wait;
 
 pub use callback::{AwaitJobInput, Awaited, EventHandled, EventOutcome, await_job, handle_job_event};

@@ -1,0 +1,542 @@
+//! The verdict on an export: the files' reports folded into one judgement,
+//! apart from HealthLake's status (which stays what HealthLake said).
+//!
+//! Both ways of verifying (one invocation, or a Distributed Map of children)
+//! end in [`fold`], over the same reports in the same order, so the same files
+//! give the same verdict whichever way they were read.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::file::{FileKind, FileReport, IdSeen, resources_by_type};
+use super::reason::Reason;
+use crate::manifest::ManifestSummary;
+use crate::time;
+
+/// At most this many reasons are named in a record; all are counted.
+pub const REASONS_NAMED: usize = 50;
+
+/// What hlx concluded about an export's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Verdict {
+    /// Every file read back whole, every line a resource of its folder's type
+    /// with a unique valid id, counts as HealthLake and the previous night say.
+    Verified,
+    /// Read back, and something is wrong: see the reasons.
+    Suspect,
+    /// Could not be read back (see `why`).
+    Unverifiable,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Verified => "VERIFIED",
+            Self::Suspect => "SUSPECT",
+            Self::Unverifiable => "UNVERIFIABLE",
+        }
+    }
+}
+
+/// How the files were read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VerificationPath {
+    /// One invocation read every file.
+    Single,
+    /// A Distributed Map read the files in child executions.
+    Distributed,
+    /// The verification could not run (see `why`).
+    None,
+}
+
+/// The verification of one export, as the job record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    pub verdict: Verdict,
+    pub path: VerificationPath,
+    #[serde(with = "time")]
+    pub verified_at: Timestamp,
+    /// Files read (data and error files).
+    pub files: u64,
+    pub bytes: u64,
+    /// Resources in the data files.
+    pub resources: u64,
+    pub resources_by_type: BTreeMap<String, u64>,
+    /// `OperationOutcome`s in the `errors/` files.
+    #[serde(default)]
+    pub operation_outcomes: u64,
+    /// The first [`REASONS_NAMED`] reasons, files in key order, then types.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<Reason>,
+    /// All reasons, named or not.
+    #[serde(default)]
+    pub reason_count: u64,
+    /// Why the export is unverifiable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// The previous export of the same scope the counts were compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+}
+
+impl Verification {
+    /// An export that could not be verified at all.
+    pub fn unverifiable(why: impl Into<String>, now: Timestamp) -> Self {
+        Self {
+            verdict: Verdict::Unverifiable,
+            path: VerificationPath::None,
+            verified_at: now,
+            files: 0,
+            bytes: 0,
+            resources: 0,
+            resources_by_type: BTreeMap::new(),
+            operation_outcomes: 0,
+            reasons: Vec::new(),
+            reason_count: 0,
+            why: Some(why.into()),
+            baseline: None,
+        }
+    }
+
+    /// One line for people: `VERIFIED: 90 resources in 4 files`.
+    pub fn headline(&self) -> String {
+        match self.verdict {
+            Verdict::Unverifiable => format!(
+                "UNVERIFIABLE: {}",
+                self.why.as_deref().unwrap_or("the files could not be read")
+            ),
+            verdict => format!(
+                "{}: {} resources in {} files{}",
+                verdict.as_str(),
+                self.resources,
+                self.files,
+                match self.reason_count {
+                    0 => String::new(),
+                    n => format!(", {n} reason(s)"),
+                }
+            ),
+        }
+    }
+}
+
+/// The previous export of the same scope, as its verification counted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Baseline {
+    pub export_id: String,
+    pub resources_by_type: BTreeMap<String, u64>,
+}
+
+/// The verification's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifyPolicy {
+    /// A full export whose count for a type fell by more than this share of
+    /// the previous full export's is `SUSPECT` (0.2: a fifth).
+    pub max_drop_share: f64,
+    /// Above this many files, the Distributed Map reads the export.
+    pub single_max_files: u64,
+    /// Above this many bytes, the Distributed Map reads the export.
+    pub single_max_bytes: u64,
+}
+
+impl Default for VerifyPolicy {
+    fn default() -> Self {
+        Self {
+            max_drop_share: 0.2,
+            single_max_files: 500,
+            single_max_bytes: 5 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+impl VerifyPolicy {
+    /// Whether one invocation reads `files` files of `bytes` bytes.
+    pub fn fits_one_invocation(&self, files: u64, bytes: u64) -> bool {
+        files <= self.single_max_files && bytes <= self.single_max_bytes
+    }
+}
+
+/// A file that could not be read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnreadFile {
+    pub key: String,
+    pub problem: String,
+}
+
+/// What a verification compares the files with.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Expectations<'a> {
+    /// HealthLake's manifest, summarized (counts per type when it gave them).
+    pub manifest: Option<&'a ManifestSummary>,
+    /// The previous export of the same scope, for a full export.
+    pub baseline: Option<&'a Baseline>,
+}
+
+/// Folds the files' reports into the verdict.
+pub fn fold(
+    mut reports: Vec<FileReport>,
+    mut unread: Vec<UnreadFile>,
+    expect: Expectations<'_>,
+    policy: &VerifyPolicy,
+    path: VerificationPath,
+    now: Timestamp,
+) -> Verification {
+    reports.sort_by(|a, b| a.key.cmp(&b.key));
+    unread.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut reasons: Vec<Reason> = Vec::new();
+    let mut reason_count: u64 = 0;
+    for report in &reports {
+        reason_count += report.problem_count;
+        reasons.extend(report.problems.iter().cloned());
+    }
+    let duplicates = duplicate_ids(&reports);
+    reason_count += duplicates.len() as u64;
+    reasons.extend(duplicates);
+    // File problems and duplicates in file and line order.
+    reasons.sort_by(|a, b| a.place().cmp(&b.place()));
+
+    let counts = resources_by_type(&reports);
+    let mut by_type = count_reasons(&counts, expect, policy, unread.is_empty());
+    reason_count += by_type.len() as u64;
+    reasons.append(&mut by_type);
+
+    let suspect = reason_count > 0;
+    let why = (!unread.is_empty()).then(|| {
+        let first = &unread[0];
+        format!(
+            "{} file(s) could not be read, first {}: {}",
+            unread.len(),
+            first.key,
+            first.problem
+        )
+    });
+    if let Some(first) = unread.first() {
+        reason_count += 1;
+        reasons.push(Reason::FilesUnread {
+            files: unread.len() as u64,
+            first_file: first.key.clone(),
+            problem: first.problem.clone(),
+        });
+    }
+    reasons.truncate(REASONS_NAMED);
+    let verdict = match (suspect, why.is_some()) {
+        (true, _) => Verdict::Suspect,
+        (false, true) => Verdict::Unverifiable,
+        (false, false) => Verdict::Verified,
+    };
+    let data = reports.iter().filter(|r| r.kind != FileKind::Ignored);
+    Verification {
+        verdict,
+        path,
+        verified_at: now,
+        files: data.clone().count() as u64,
+        bytes: data.clone().map(|r| r.bytes).sum(),
+        resources: counts.values().sum(),
+        resources_by_type: counts,
+        operation_outcomes: data.map(|r| r.operation_outcomes).sum(),
+        reasons,
+        reason_count,
+        why,
+        baseline: expect.baseline.map(|b| b.export_id.clone()),
+    }
+}
+
+/// Ids seen twice for one type, each named at its second sighting.
+fn duplicate_ids(reports: &[FileReport]) -> Vec<Reason> {
+    let mut by_type: BTreeMap<&str, Vec<(IdSeen, usize)>> = BTreeMap::new();
+    for (n, report) in reports.iter().enumerate() {
+        if let FileKind::Resources { resource_type } = &report.kind {
+            by_type
+                .entry(resource_type)
+                .or_default()
+                .extend(report.ids.iter().map(|id| (*id, n)));
+        }
+    }
+    let mut found = Vec::new();
+    for (resource_type, mut ids) in by_type {
+        // By hash, then file (reports are in key order), then line.
+        ids.sort_unstable_by_key(|(id, file)| (id.hash, *file, id.line));
+        for pair in ids.windows(2) {
+            let ((first, first_file), (second, second_file)) = (pair[0], pair[1]);
+            if first.hash == second.hash {
+                found.push(Reason::DuplicateId {
+                    resource_type: resource_type.to_owned(),
+                    file: reports[second_file].key.clone(),
+                    line: second.line,
+                    first_file: reports[first_file].key.clone(),
+                    first_line: first.line,
+                });
+            }
+        }
+    }
+    found
+}
+
+/// Counts against HealthLake's manifest and the previous export of the scope.
+fn count_reasons(
+    counts: &BTreeMap<String, u64>,
+    expect: Expectations<'_>,
+    policy: &VerifyPolicy,
+    all_read: bool,
+) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    if !all_read {
+        // Counts of a partly read export say nothing.
+        return reasons;
+    }
+    if let Some(manifest) = expect.manifest {
+        let mut types: Vec<&String> = manifest.resources.keys().collect();
+        if !manifest.counts_incomplete {
+            types.extend(counts.keys());
+        }
+        types.sort();
+        types.dedup();
+        for resource_type in types {
+            let said = manifest.resources.get(resource_type).copied().unwrap_or(0);
+            let held = counts.get(resource_type).copied().unwrap_or(0);
+            if said != held {
+                reasons.push(Reason::CountMismatch {
+                    resource_type: resource_type.clone(),
+                    manifest: said,
+                    files: held,
+                });
+            }
+        }
+    }
+    if let Some(baseline) = expect.baseline {
+        for (resource_type, &previous) in &baseline.resources_by_type {
+            let now = counts.get(resource_type).copied().unwrap_or(0);
+            if previous == 0 {
+                continue;
+            }
+            if now == 0 {
+                reasons.push(Reason::TypeMissing {
+                    resource_type: resource_type.clone(),
+                    previous_export: baseline.export_id.clone(),
+                    previous_count: previous,
+                });
+            } else if (now as f64) < (previous as f64) * (1.0 - policy.max_drop_share) {
+                reasons.push(Reason::CountDropped {
+                    resource_type: resource_type.clone(),
+                    previous_export: baseline.export_id.clone(),
+                    previous_count: previous,
+                    count: now,
+                    dropped_percent: (previous - now) * 100 / previous,
+                });
+            }
+        }
+    }
+    reasons
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verification::file::verify_bytes;
+
+    fn now() -> Timestamp {
+        "2026-12-06T02:00:00Z".parse().unwrap()
+    }
+
+    fn lines(resource_type: &str, ids: &[&str]) -> String {
+        ids.iter()
+            .map(|id| format!("{{\"resourceType\":\"{resource_type}\",\"id\":\"{id}\"}}\n"))
+            .collect()
+    }
+
+    fn export() -> Vec<FileReport> {
+        vec![
+            verify_bytes(
+                "Patient/Patient-1.ndjson",
+                lines("Patient", &["p1", "p2"]).as_bytes(),
+            ),
+            verify_bytes("Patient/Patient-2.ndjson", lines("Patient", &["p3"]).as_bytes()),
+            verify_bytes(
+                "Observation/Observation-1.ndjson",
+                lines("Observation", &["o1"]).as_bytes(),
+            ),
+            verify_bytes("manifest.json", b"{}"),
+        ]
+    }
+
+    fn fold_default(reports: Vec<FileReport>, expect: Expectations<'_>) -> Verification {
+        fold(
+            reports,
+            Vec::new(),
+            expect,
+            &VerifyPolicy::default(),
+            VerificationPath::Single,
+            now(),
+        )
+    }
+
+    #[test]
+    fn a_clean_export_is_verified_with_its_counts() {
+        let v = fold_default(export(), Expectations::default());
+        assert_eq!(v.verdict, Verdict::Verified);
+        assert_eq!(v.files, 3);
+        assert_eq!(v.resources, 4);
+        assert_eq!(v.resources_by_type["Patient"], 3);
+        assert_eq!(v.reason_count, 0);
+        assert_eq!(v.headline(), "VERIFIED: 4 resources in 3 files");
+    }
+
+    #[test]
+    fn an_id_twice_across_files_is_named_at_its_second_sighting() {
+        let mut reports = export();
+        reports.push(verify_bytes(
+            "Patient/Patient-3.ndjson",
+            lines("Patient", &["p4", "p2"]).as_bytes(),
+        ));
+        let v = fold_default(reports, Expectations::default());
+        assert_eq!(v.verdict, Verdict::Suspect);
+        assert_eq!(
+            v.reasons,
+            vec![Reason::DuplicateId {
+                resource_type: "Patient".into(),
+                file: "Patient/Patient-3.ndjson".into(),
+                line: 2,
+                first_file: "Patient/Patient-1.ndjson".into(),
+                first_line: 2,
+            }]
+        );
+    }
+
+    #[test]
+    fn the_same_id_in_two_types_is_no_duplicate() {
+        let mut reports = export();
+        reports.push(verify_bytes(
+            "Condition/Condition-1.ndjson",
+            lines("Condition", &["p1"]).as_bytes(),
+        ));
+        assert_eq!(
+            fold_default(reports, Expectations::default()).verdict,
+            Verdict::Verified
+        );
+    }
+
+    #[test]
+    fn counts_are_held_to_the_manifest() {
+        let manifest = ManifestSummary {
+            transaction_time: now(),
+            files: 3,
+            error_files: 0,
+            resources: [("Patient".to_owned(), 4), ("Observation".to_owned(), 1)].into(),
+            counts_incomplete: false,
+            uri: None,
+            write_error: None,
+        };
+        let v = fold_default(
+            export(),
+            Expectations {
+                manifest: Some(&manifest),
+                baseline: None,
+            },
+        );
+        assert_eq!(
+            v.reasons,
+            vec![Reason::CountMismatch {
+                resource_type: "Patient".into(),
+                manifest: 4,
+                files: 3
+            }]
+        );
+    }
+
+    #[test]
+    fn a_lost_type_and_a_drop_beyond_the_share_are_suspect() {
+        let baseline = Baseline {
+            export_id: "nightly-2026-12-05".into(),
+            resources_by_type: [
+                ("Patient".to_owned(), 4),
+                ("Observation".to_owned(), 1),
+                ("Condition".to_owned(), 7),
+            ]
+            .into(),
+        };
+        let v = fold_default(
+            export(),
+            Expectations {
+                manifest: None,
+                baseline: Some(&baseline),
+            },
+        );
+        assert_eq!(v.verdict, Verdict::Suspect);
+        let codes: Vec<&str> = v.reasons.iter().map(Reason::code).collect();
+        // Condition is gone; Patient fell by a quarter (more than a fifth).
+        assert_eq!(codes, ["TYPE_MISSING", "COUNT_DROPPED"]);
+        assert!(
+            v.reasons[1].describe().contains("fell by 25%"),
+            "{}",
+            v.reasons[1].describe()
+        );
+        assert_eq!(v.baseline.as_deref(), Some("nightly-2026-12-05"));
+        let lenient = VerifyPolicy {
+            max_drop_share: 0.3,
+            ..VerifyPolicy::default()
+        };
+        let v = fold(
+            export(),
+            Vec::new(),
+            Expectations {
+                manifest: None,
+                baseline: Some(&baseline),
+            },
+            &lenient,
+            VerificationPath::Single,
+            now(),
+        );
+        assert_eq!(
+            v.reasons.iter().map(Reason::code).collect::<Vec<_>>(),
+            ["TYPE_MISSING"]
+        );
+    }
+
+    #[test]
+    fn unread_files_make_an_export_unverifiable_unless_it_is_already_suspect() {
+        let unread = vec![UnreadFile {
+            key: "Patient/Patient-9.ndjson".into(),
+            problem: "S3 AccessDenied".into(),
+        }];
+        let v = fold(
+            export(),
+            unread.clone(),
+            Expectations::default(),
+            &VerifyPolicy::default(),
+            VerificationPath::Single,
+            now(),
+        );
+        assert_eq!(v.verdict, Verdict::Unverifiable);
+        assert!(v.why.as_deref().unwrap().contains("AccessDenied"));
+        let mut reports = export();
+        reports.push(verify_bytes("Patient/Patient-3.ndjson", b"x\n"));
+        let v = fold(
+            reports,
+            unread,
+            Expectations::default(),
+            &VerifyPolicy::default(),
+            VerificationPath::Single,
+            now(),
+        );
+        assert_eq!(v.verdict, Verdict::Suspect);
+        assert_eq!(v.reasons.last().unwrap().code(), "FILES_UNREAD");
+    }
+
+    #[test]
+    fn the_order_of_the_reports_does_not_change_the_verdict() {
+        let mut reports = export();
+        reports.push(verify_bytes(
+            "Patient/Patient-3.ndjson",
+            b"x\n{\"resourceType\":\"Patient\",\"id\":\"p1\"}\n",
+        ));
+        let forward = fold_default(reports.clone(), Expectations::default());
+        reports.reverse();
+        assert_eq!(fold_default(reports, Expectations::default()), forward);
+        assert_eq!(forward.reason_count, 2);
+    }
+}
