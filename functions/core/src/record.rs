@@ -17,6 +17,7 @@ use crate::manifest::ManifestSummary;
 use crate::progress::{CancelRequested, JobProgress, Outcome};
 use crate::request::JobRequest;
 use crate::status::RecordStatus;
+use crate::verification::Verification;
 use crate::time;
 
 /// An error caught by the state machine (`Catch` with `ResultPath: $.error`).
@@ -61,6 +62,9 @@ pub struct RecordRequest {
     pub error: Option<CaughtError>,
     #[serde(default)]
     pub outcome: Option<RecordOutcome>,
+    /// A completed export's verification, when the state machine ran one.
+    #[serde(default)]
+    pub verification: Option<Verification>,
 }
 
 /// One job's history item.
@@ -147,6 +151,10 @@ pub struct JobRecord {
     /// The cancel hlx asked HealthLake for when it timed the export out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel: Option<CancelRequested>,
+    /// What hlx found when it read the export back (HealthLake's own status
+    /// stays in `job_status`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
 }
 
 impl JobRecord {
@@ -256,6 +264,7 @@ impl JobRecord {
             until: selection.and_then(|s| s.until),
             manifest: progress.and_then(|p| p.manifest.clone()),
             cancel: progress.and_then(|p| p.cancel.clone()),
+            verification: input.verification,
             status,
         })
     }

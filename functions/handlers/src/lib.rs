@@ -9,6 +9,9 @@ use hlx_core::{
     AwaitJobInput, CheckJobInput, HealthLakeJobs, HlxError, JobHistory, JobStore, ManifestStore,
     PollSchedule, RecordRequest, StartJobInput, TaskTokens, WaitStore,
 };
+use hlx_core::verification::VerifyPolicy;
+use hlx_core::verification::storage::ExportObjects;
+use hlx_core::verification::task::VerifyStep;
 use lambda_runtime::Diagnostic;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -171,6 +174,26 @@ pub fn init_logging() {
 
 /// Reads the poll schedule at start-up; a bad setting stops the function
 /// before it takes an invocation, with the variable named.
+/// verify-export: one step of an export's verification (`begin`, a
+/// Distributed Map child's batch, or `fold`); see [`hlx_core::verification::task`].
+pub async fn verify_export(
+    objects: &impl ExportObjects,
+    store: &impl JobStore,
+    policy: &VerifyPolicy,
+    payload: Value,
+) -> Result<Value, FunctionError> {
+    let step = VerifyStep::from_value(payload)?;
+    logged(
+        "verify-export",
+        Box::pin(hlx_core::verification::task::verify_step(objects, store, policy, step)).await,
+    )
+}
+
+/// The verification's settings from the environment (`HLX_VERIFY_*`).
+pub fn verify_policy_from_env() -> Result<VerifyPolicy, lambda_runtime::Error> {
+    VerifyPolicy::from_lookup(|name| std::env::var(name).ok()).map_err(Into::into)
+}
+
 pub fn schedule_from_env() -> Result<PollSchedule, lambda_runtime::Error> {
     PollSchedule::from_env().map_err(|e| format!("bad poll schedule setting {e}").into())
 }

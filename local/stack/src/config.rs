@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use hlx_core::verification::VerifyPolicy;
 use hlx_core::{ExportSelection, PollSchedule};
 use hlx_healthlake_emulator::{Churn, EventFaults, Faults, JobProfile};
 use jiff::Timestamp;
@@ -65,6 +66,9 @@ pub struct StackConfig {
     /// What the nightly exports select (full system by default; the
     /// scheduled nightly export of a deployed stack is incremental).
     pub nightly: ExportSelection,
+    /// How exports are verified: the share a type may drop, and the size
+    /// above which the Distributed Map reads an export.
+    pub verify: VerifyPolicy,
 }
 
 impl StackConfig {
@@ -85,6 +89,7 @@ impl StackConfig {
             functions_sfn_endpoint: None,
             churn: Churn::none(),
             nightly: ExportSelection::default(),
+            verify: VerifyPolicy::default(),
         }
     }
 }

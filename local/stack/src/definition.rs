@@ -1,7 +1,7 @@
 //! The job state machine as the stack runs it: the repository's
 //! `statemachine/job.asl.json` (or a copy built in, for a binary run away
 //! from its checkout), its function ARNs substituted as the deployed
-//! stacks' `DefinitionSubstitutions` do.
+//! stacks' `DefinitionSubstitutions` do (and the stack's topic for its notices).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,10 +22,11 @@ pub fn load_definition(path: Option<&Path>) -> Result<Arc<StateMachine>, String>
         Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
         None => std::fs::read_to_string(DEFINITION_PATH).unwrap_or_else(|_| DEFINITION.to_owned()),
     };
-    let substitutions: BTreeMap<String, String> = FUNCTIONS
+    let mut substitutions: BTreeMap<String, String> = FUNCTIONS
         .iter()
         .map(|(placeholder, name)| (placeholder.to_string(), function_arn(name)))
         .collect();
+    substitutions.insert("AlarmTopicArn".into(), crate::topic::topic_arn());
     StateMachine::load(&text, &substitutions)
         .map(|machine| Arc::new(machine.with_name("hlx-job")))
         .map_err(|e| format!("the state machine definition was refused: {e}"))

@@ -36,6 +36,7 @@
 // - `names`: the account, Region, function ARNs, buckets and credentials
 //   local mode stands in for;
 // - `definition`: the job state machine with its local ARNs substituted;
+// - `topic`: the stack's SNS topic, which the state machine publishes to;
 // - `emulator` and `runner`: starting the HealthLake emulator, and the
 //   clock, the runner and its Step Functions API;
 // - `job_store`: job history in memory or a DynamoDB-compatible server;
@@ -54,6 +55,7 @@ mod job_store;
 mod names;
 mod runner;
 mod stack;
+mod topic;
 
 pub use config::{History, Lambdas, StackConfig, Time, first_night};
 pub use definition::{DEFINITION_PATH, load_definition};
@@ -64,3 +66,4 @@ pub use names::{
     LANDING_S3_URI, LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, REGION, data_access_role_arn, function_arn,
 };
 pub use stack::{LocalStack, ServedStack};
+pub use topic::{LocalTopic, Notice, SNS_PUBLISH, topic_arn};

@@ -7,11 +7,12 @@ pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
 
 /// The functions as the definition's substitutions name them: placeholder, function.
-pub const FUNCTIONS: [(&str, &str); 4] = [
+pub const FUNCTIONS: [(&str, &str); 5] = [
     ("StartJobFunctionArn", "start-job"),
     ("CheckJobFunctionArn", "check-job"),
     ("RecordResultFunctionArn", "record-result"),
     ("AwaitJobFunctionArn", "await-job"),
+    ("VerifyExportFunctionArn", "verify-export"),
 ];
 
 /// The function the event bus delivers HealthLake's events to.

@@ -13,6 +13,7 @@ pub mod line;
 pub mod reason;
 pub mod run;
 pub mod storage;
+pub mod task;
 pub mod verdict;
 
 pub use file::{FileKind, FileReport, FileVerifier};

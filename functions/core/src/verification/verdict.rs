@@ -153,7 +153,49 @@ impl Default for VerifyPolicy {
     }
 }
 
+/// The environment variables of the verification's settings.
+pub const MAX_DROP_SHARE_VAR: &str = "HLX_VERIFY_MAX_DROP_SHARE";
+pub const SINGLE_MAX_FILES_VAR: &str = "HLX_VERIFY_SINGLE_MAX_FILES";
+pub const SINGLE_MAX_BYTES_VAR: &str = "HLX_VERIFY_SINGLE_MAX_BYTES";
+
 impl VerifyPolicy {
+    /// The settings from `lookup` (the environment), defaults where unset;
+    /// a value that does not read names its variable and rule.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let mut policy = Self::default();
+        if let Some(text) = lookup(MAX_DROP_SHARE_VAR) {
+            policy.max_drop_share = text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|share| (0.0..=1.0).contains(share))
+                .ok_or_else(|| format!("{MAX_DROP_SHARE_VAR}={text:?}: must be a share from 0 to 1 (0.2: a fifth)"))?;
+        }
+        let count = |name: &str, default: u64| -> Result<u64, String> {
+            match lookup(name) {
+                None => Ok(default),
+                Some(text) => text
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("{name}={text:?}: must be a whole number above 0")),
+            }
+        };
+        policy.single_max_files = count(SINGLE_MAX_FILES_VAR, policy.single_max_files)?;
+        policy.single_max_bytes = count(SINGLE_MAX_BYTES_VAR, policy.single_max_bytes)?;
+        Ok(policy)
+    }
+
+    /// These settings as environment variables (for local function processes).
+    pub fn to_env(&self) -> Vec<(String, String)> {
+        vec![
+            (MAX_DROP_SHARE_VAR.to_owned(), self.max_drop_share.to_string()),
+            (SINGLE_MAX_FILES_VAR.to_owned(), self.single_max_files.to_string()),
+            (SINGLE_MAX_BYTES_VAR.to_owned(), self.single_max_bytes.to_string()),
+        ]
+    }
+
     /// Whether one invocation reads `files` files of `bytes` bytes.
     pub fn fits_one_invocation(&self, files: u64, bytes: u64) -> bool {
         files <= self.single_max_files && bytes <= self.single_max_bytes
@@ -373,6 +415,25 @@ mod tests {
             VerificationPath::Single,
             now(),
         )
+    }
+
+    #[test]
+    fn settings_read_from_the_environment_or_say_what_is_wrong() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned())
+        };
+        assert_eq!(VerifyPolicy::from_lookup(env(&[])).unwrap(), VerifyPolicy::default());
+        let set = VerifyPolicy::from_lookup(env(&[
+            ("HLX_VERIFY_MAX_DROP_SHARE", "0.5"),
+            ("HLX_VERIFY_SINGLE_MAX_FILES", "3"),
+        ]))
+        .unwrap();
+        assert_eq!((set.max_drop_share, set.single_max_files), (0.5, 3));
+        assert_eq!(VerifyPolicy::from_lookup(|n| set.to_env().into_iter().find(|(k, _)| k == n).map(|(_, v)| v)).unwrap(), set);
+        let bad = VerifyPolicy::from_lookup(env(&[("HLX_VERIFY_MAX_DROP_SHARE", "2")])).unwrap_err();
+        assert!(bad.contains("HLX_VERIFY_MAX_DROP_SHARE") && bad.contains("from 0 to 1"), "{bad}");
+        let bad = VerifyPolicy::from_lookup(env(&[("HLX_VERIFY_SINGLE_MAX_BYTES", "0")])).unwrap_err();
+        assert!(bad.contains("above 0"), "{bad}");
     }
 
     #[test]

@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use aws_config::SdkConfig;
 use hlx_asl_runner::{BoxFuture, TaskContext, TaskError, TaskInvoker};
-use hlx_aws::{RestExportClient, S3ManifestStore, SdkHealthLakeJobs, SdkTaskTokens};
+use hlx_aws::{RestExportClient, S3ExportObjects, S3ManifestStore, SdkHealthLakeJobs, SdkTaskTokens};
 use hlx_core::PollSchedule;
+use hlx_core::verification::VerifyPolicy;
 use serde_json::Value;
 
 use super::Billed;
@@ -23,6 +24,8 @@ pub(crate) struct InProcessFunctions {
     manifests: S3ManifestStore,
     tokens: SdkTaskTokens,
     schedule: PollSchedule,
+    objects: S3ExportObjects,
+    verify: VerifyPolicy,
     store: Arc<LocalStore>,
     billed: Billed,
 }
@@ -35,6 +38,7 @@ impl InProcessFunctions {
         healthlake_endpoint: &str,
         sfn_endpoint: &str,
         schedule: PollSchedule,
+        verify: VerifyPolicy,
         store: Arc<LocalStore>,
         billed: Billed,
     ) -> Result<Self, String> {
@@ -55,17 +59,20 @@ impl InProcessFunctions {
         )
         .map_err(|e| format!("the FHIR REST client could not be built: {e}"))?;
         // The emulator also serves S3 over its output directory (path style).
-        let manifests = S3ManifestStore::new(aws_sdk_s3::Client::from_conf(
+        let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(sdk)
                 .endpoint_url(healthlake_endpoint)
                 .force_path_style(true)
                 .build(),
-        ));
+        );
+        let manifests = S3ManifestStore::new(s3.clone());
         Ok(Self {
             jobs: SdkHealthLakeJobs::new(healthlake).with_rest(rest),
             manifests,
             tokens: SdkTaskTokens::new(sfn_client),
             schedule,
+            objects: S3ExportObjects::new(s3),
+            verify,
             store,
             billed,
         })
@@ -81,6 +88,7 @@ impl InProcessFunctions {
                 hlx_handlers::check_job(&self.jobs, &self.manifests, &self.schedule, payload).await
             }
             "record-result" => hlx_handlers::record_result(store, payload).await,
+            "verify-export" => hlx_handlers::verify_export(&self.objects, store, &self.verify, payload).await,
             "await-job" => hlx_handlers::await_job(store, &self.jobs, &self.tokens, payload).await,
             "job-events" => hlx_handlers::job_events(store, &self.tokens, payload).await,
             other => {

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use hlx_asl_runner::{FunctionConfig, ProcessInvoker};
 use hlx_core::PollSchedule;
+use hlx_core::verification::VerifyPolicy;
 
 use crate::config::History;
 use crate::names::{ACCOUNT, EVENTS_FUNCTION, FUNCTIONS, LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, REGION};
@@ -17,6 +18,7 @@ pub(super) fn invoker(
     bin_dir: &Path,
     history: &History,
     schedule: &PollSchedule,
+    verify: &VerifyPolicy,
     healthlake_endpoint: &str,
     sfn_endpoint: &str,
 ) -> Result<ProcessInvoker, String> {
@@ -40,6 +42,7 @@ pub(super) fn invoker(
         ("RUST_LOG".into(), "info".into()),
     ];
     env.extend(schedule.to_env());
+    env.extend(verify.to_env());
     let mut builder = ProcessInvoker::builder().region(REGION).account(ACCOUNT);
     let names = FUNCTIONS.iter().map(|(_, name)| *name).chain([EVENTS_FUNCTION]);
     for name in names {

@@ -26,6 +26,7 @@ use crate::functions::{Billed, Functions, LateInvoker};
 use crate::job_store::{self, LocalStore};
 use crate::names::{LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, REGION};
 use crate::runner::StartedRunner;
+use crate::topic::{LocalTopic, Notice, StackInvoker};
 
 /// A running local stack. Dropping it stops the emulator.
 pub struct LocalStack {
@@ -55,6 +56,8 @@ pub struct LocalStack {
     _bus: ActorHandle,
     /// What the nightly exports select.
     pub nightly: ExportSelection,
+    /// The stack's SNS topic: the notices the state machine published.
+    topic: LocalTopic,
 }
 
 impl LocalStack {
@@ -100,7 +103,11 @@ impl LocalStack {
             &billed,
         )?;
         let process_invoker = functions.processes();
-        late.set(functions.task_invoker())?;
+        let topic = LocalTopic::default();
+        late.set(Box::new(StackInvoker {
+            topic: topic.clone(),
+            functions: functions.task_invoker(),
+        }))?;
         emulator.set_event_faults(config.event_faults.clone());
         let patterns = datastores
             .iter()
@@ -127,6 +134,7 @@ impl LocalStack {
             bus,
             _bus: bus_actor,
             nightly: config.nightly.clone(),
+            topic,
         })
     }
 
@@ -172,6 +180,11 @@ impl LocalStack {
     /// How long every invocation ran, as Lambda would bill it: the handler's
     /// time in process, or the function process's own time. The event bus's
     /// `job-events` invocations are included.
+    /// The notices published to the stack's topic, in order.
+    pub fn notices(&self) -> Vec<Notice> {
+        self.topic.notices()
+    }
+
     pub fn billed_durations(&self) -> Vec<Duration> {
         self.billed_invocations().into_iter().map(|(_, d)| d).collect()
     }

@@ -1,0 +1,147 @@
+//! [`ExportObjects`] over S3's SDK client: an export's folder listed page by
+//! page, each file streamed into the verifier chunk by chunk (never whole),
+//! and the small objects of a distributed verification read and written.
+
+use aws_sdk_s3::types::ServerSideEncryption;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use hlx_core::verification::FileVerifier;
+use hlx_core::verification::storage::{ExportObjects, ObjectInfo, StorageError};
+
+/// S3's answers worth asking again.
+const BUSY: [&str; 5] = [
+    "SlowDown",
+    "InternalError",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+];
+
+/// [`ExportObjects`] over the S3 SDK client.
+#[derive(Debug, Clone)]
+pub struct S3ExportObjects {
+    client: aws_sdk_s3::Client,
+}
+
+impl S3ExportObjects {
+    pub fn new(client: aws_sdk_s3::Client) -> Self {
+        Self { client }
+    }
+
+    /// The client the SDK configuration describes; path-style addressing
+    /// when an endpoint is overridden (`AWS_ENDPOINT_URL_S3` at a local stand-in).
+    pub fn from_config(config: &aws_config::SdkConfig) -> Self {
+        let overridden = crate::rest::service_endpoint(config, "S3").is_some();
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(overridden)
+            .build();
+        Self::new(aws_sdk_s3::Client::from_conf(s3))
+    }
+}
+
+fn storage_error<E, R>(call: &str, err: SdkError<E, R>) -> StorageError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err.as_service_error() {
+        Some(service) => {
+            let code = service.code().unwrap_or("Unknown").to_owned();
+            let message = format!("{call}: {}", service.message().unwrap_or_default());
+            if BUSY.contains(&code.as_str()) {
+                StorageError::Unavailable(format!("{code}: {message}"))
+            } else {
+                StorageError::Refused { code, message }
+            }
+        }
+        None => match &err {
+            // An answer S3 sent without a modeled error (a 403 to a HEAD, a 5xx page).
+            SdkError::ResponseError(_) | SdkError::ServiceError(_) => {
+                StorageError::Unavailable(format!("{call}: an unreadable answer: {err}"))
+            }
+            _ => StorageError::Unavailable(format!("{call} got no answer: {err}")),
+        },
+    }
+}
+
+impl ExportObjects for S3ExportObjects {
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
+        let mut objects = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| storage_error("ListObjectsV2", e))?;
+            for object in page.contents() {
+                if let Some(key) = object.key() {
+                    objects.push(ObjectInfo {
+                        key: key.to_owned(),
+                        size: object.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                    });
+                }
+            }
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(objects)
+    }
+
+    async fn read_into(&self, bucket: &str, key: &str, verifier: &mut FileVerifier) -> Result<(), StorageError> {
+        let object = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| storage_error("GetObject", e))?;
+        let mut body = object.body;
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("GetObject {key}: the body broke off: {e}")))?
+        {
+            verifier.push(&chunk);
+        }
+        Ok(())
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StorageError> {
+        let object = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| storage_error("GetObject", e))?;
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("GetObject {key}: the body broke off: {e}")))?;
+        Ok(bytes.into_bytes().to_vec())
+    }
+
+    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, kms_key_id: &str) -> Result<(), StorageError> {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(kms_key_id)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| storage_error("PutObject", e))?;
+        Ok(())
+    }
+}
