@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use hlx_asl_runner::{EventKind, ExecutionInfo, ExecutionStatus, HistoryEvent};
+use hlx_core::verification::VerifyPolicy;
 use hlx_core::{ExportSelection, JobRecord, JobStore, PollSchedule, WakeBy};
 use hlx_healthlake_emulator::{Churn, EventFaults, FaultSpec, Faults, JobProfile, Outcome};
 use hlx_local_stack::{BusDelivery, History, Lambdas, LocalStack, StackConfig, Time};
@@ -101,6 +102,14 @@ pub struct LocalArgs {
     /// Resources in each data store, per type.
     #[arg(long, default_value = "Patient=25,Encounter=60,Observation=200,Condition=30", value_parser = parse_resources)]
     pub resources: BTreeMap<String, usize>,
+    /// A full export whose count for a type fell by more than this share of
+    /// the previous night's is SUSPECT.
+    #[arg(long, default_value_t = 0.2, value_parser = parse_share, value_name = "SHARE")]
+    pub verify_max_drop_share: f64,
+    /// Exports of more files than this are verified by the Distributed Map
+    /// (child executions), smaller ones by one invocation.
+    #[arg(long, default_value_t = 500, value_name = "FILES")]
+    pub verify_single_max_files: u64,
     /// The directory that stands for S3: exports land in it.
     #[arg(long, default_value = ".hlx/s3")]
     pub output_dir: PathBuf,
@@ -237,6 +246,11 @@ pub async fn run(args: LocalArgs) -> Result<u8, String> {
         return Err("--nights 0 runs nothing: add --serve to serve the stack instead".into());
     }
     let config = StackConfig {
+        verify: VerifyPolicy {
+            max_drop_share: args.verify_max_drop_share,
+            single_max_files: args.verify_single_max_files,
+            ..VerifyPolicy::default()
+        },
         seed: args.seed,
         profile: profile(&args),
         datastores: args.datastores,
@@ -657,6 +671,15 @@ fn print_record(record: &JobRecord) {
     if let Some(manifest) = &record.manifest {
         println!("  manifest: {}", crate::render::manifest(manifest));
     }
+    if let Some(v) = &record.verification {
+        let mut text = crate::render::verification(v).into_iter();
+        if let Some(first) = text.next() {
+            println!("  verification: {first}");
+        }
+        for more in text {
+            println!("    {more}");
+        }
+    }
     if let Some(cancel) = &record.cancel {
         match (&cancel.status, &cancel.refused) {
             (Some(status), _) => println!("  cancelled in HealthLake after the timeout: {status}"),
@@ -679,4 +702,11 @@ fn print_record(record: &JobRecord) {
     if let (Some(name), Some(cause)) = (&record.error_name, &record.error_cause) {
         println!("  error: {name}: {cause}");
     }
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|share| (0.0..=1.0).contains(share))
+        .ok_or_else(|| format!("{text:?} is not a share from 0 to 1"))
 }

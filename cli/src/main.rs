@@ -93,6 +93,10 @@ enum Command {
     /// Follow an export until it ends; the exit code says how it ended.
     #[command(after_help = watch::WATCH_HELP)]
     Watch(watch::WatchArgs),
+    /// Verify a completed export again: read its files back from S3, judge
+    /// them, and keep the verdict in its record.
+    #[command(after_help = ops::VERIFY_HELP)]
+    Verify(ops::VerifyArgs),
     /// Cancel a running export in HealthLake (FHIR REST DELETE).
     #[command(after_help = ops::CANCEL_HELP)]
     Cancel(ops::CancelArgs),
@@ -158,6 +162,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Start(args) => ops::start(&cli.global, args).await,
             Command::Cancel(args) => ops::cancel(&cli.global, args).await,
+            Command::Verify(args) => ops::verify(&cli.global, args).await,
             Command::Status(args) => ops::status(&cli.global, JobKind::Export, args).await,
             Command::List(args) => ops::list(&cli.global, JobKind::Export, args).await,
             Command::Watch(args) => watch::watch(&cli.global, JobKind::Export, args).await,

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use hlx_core::verification::Verification;
 use hlx_core::{ImportCounts, JobKind, JobRecord, JobStatus, ManifestSummary, RecordStatus};
 use jiff::Timestamp;
 
@@ -42,6 +43,31 @@ pub fn manifest(m: &ManifestSummary) -> String {
         per_type.join(", "),
         hlx_core::time::format(m.transaction_time)
     )
+}
+
+/// A verification's lines: the verdict and counts, then each named reason
+/// (`- CODE: where and what`), then how many more there are.
+pub fn verification(v: &Verification) -> Vec<String> {
+    let mut lines = vec![v.headline()];
+    if !v.resources_by_type.is_empty() {
+        let per_type: Vec<String> = v
+            .resources_by_type
+            .iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect();
+        lines[0].push_str(&format!(" ({})", per_type.join(", ")));
+    }
+    if let Some(baseline) = &v.baseline {
+        lines[0].push_str(&format!("; compared with {baseline}"));
+    }
+    for reason in &v.reasons {
+        lines.push(format!("- {}: {}", reason.code(), reason.describe()));
+    }
+    let unnamed = v.reason_count.saturating_sub(v.reasons.len() as u64);
+    if unnamed > 0 {
+        lines.push(format!("... and {unnamed} more"));
+    }
+    lines
 }
 
 fn seconds(s: Option<u64>) -> Option<String> {
@@ -195,6 +221,15 @@ pub fn status(view: &JobView) -> String {
             (Some(uri), _) => lines.push(("manifest file", uri.clone())),
             (None, Some(error)) => lines.push(("manifest file", format!("not written: {error}"))),
             _ => {}
+        }
+    }
+    if let Some(v) = &r.verification {
+        let mut text = verification(v).into_iter();
+        if let Some(first) = text.next() {
+            lines.push(("verification", first));
+        }
+        for more in text {
+            lines.push(("", more));
         }
     }
     if let Some(cancel) = &r.cancel {
@@ -357,6 +392,7 @@ mod tests {
             until: None,
             manifest: None,
             cancel: None,
+            verification: None,
         }
     }
 

@@ -4,6 +4,7 @@ use hlx_core::admission::{SlotStore, Slots};
 use hlx_core::chain::ChainPoint;
 use hlx_core::record::{JobRecord, WriteOutcome};
 use hlx_core::store::{JobStore, RecordPage};
+use hlx_core::verification::Verification;
 use hlx_core::wait::{StoredWait, WaitItem, WaitStore};
 use hlx_core::{HlxError, InMemoryJobStore, JobKind, JobStatus};
 
@@ -34,6 +35,13 @@ impl SlotStore for AnyJobStore {
 }
 
 impl JobStore for AnyJobStore {
+    async fn set_verification(&self, id: &str, verification: &Verification) -> Result<bool, HlxError> {
+        match self {
+            Self::Memory(store) => store.set_verification(id, verification).await,
+            Self::DynamoDb(store) => store.set_verification(id, verification).await,
+        }
+    }
+
     async fn write(&self, record: &JobRecord) -> Result<WriteOutcome, HlxError> {
         match self {
             Self::Memory(store) => store.write(record).await,

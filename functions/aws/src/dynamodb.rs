@@ -11,6 +11,7 @@ use hlx_core::chain::{ChainPoint, chain_key};
 use hlx_core::record::{JobRecord, StoredState, WriteOutcome, decide};
 use hlx_core::status::TERMINAL_RANK;
 use hlx_core::store::{DATASTORE_INDEX, JobStore, MAX_PAGE, RecordPage, datastore_key, record_key, sort_key};
+use hlx_core::verification::Verification;
 use hlx_core::{HlxError, JobKind, page_token, time};
 use serde_json::{Map, Number, Value};
 
@@ -188,6 +189,25 @@ impl SlotStore for DynamoDbJobStore {
 }
 
 impl JobStore for DynamoDbJobStore {
+    async fn set_verification(&self, id: &str, verification: &Verification) -> Result<bool, HlxError> {
+        let value = serde_json::json!({ "v": verification });
+        let attribute = to_item(&value).remove("v").expect("a verification is an object");
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(record_key(JobKind::Export, id)))
+            .update_expression("SET verification = :verification")
+            .condition_expression("attribute_exists(pk) AND #status IN (:completed, :with_errors)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":verification", attribute)
+            .expression_attribute_values(":completed", AttributeValue::S("COMPLETED".into()))
+            .expression_attribute_values(":with_errors", AttributeValue::S("COMPLETED_WITH_ERRORS".into()))
+            .send()
+            .await;
+        condition_held(result, |_| None)
+    }
+
     async fn write(&self, record: &JobRecord) -> Result<WriteOutcome, HlxError> {
         let result = self
             .client

@@ -94,7 +94,12 @@ impl ExportObjects for S3ExportObjects {
         Ok(objects)
     }
 
-    async fn read_into(&self, bucket: &str, key: &str, verifier: &mut FileVerifier) -> Result<(), StorageError> {
+    async fn read_into(
+        &self,
+        bucket: &str,
+        key: &str,
+        verifier: &mut FileVerifier,
+    ) -> Result<(), StorageError> {
         let object = self
             .client
             .get_object()
@@ -123,15 +128,20 @@ impl ExportObjects for S3ExportObjects {
             .send()
             .await
             .map_err(|e| storage_error("GetObject", e))?;
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .map_err(|e| StorageError::Unavailable(format!("GetObject {key}: the body broke off: {e}")))?;
+        let bytes =
+            object.body.collect().await.map_err(|e| {
+                StorageError::Unavailable(format!("GetObject {key}: the body broke off: {e}"))
+            })?;
         Ok(bytes.into_bytes().to_vec())
     }
 
-    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, kms_key_id: &str) -> Result<(), StorageError> {
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        kms_key_id: &str,
+    ) -> Result<(), StorageError> {
         self.client
             .put_object()
             .bucket(bucket)

@@ -14,7 +14,8 @@ use crate::kind::JobKind;
 use crate::page_token;
 use crate::record::{JobRecord, StoredState, WriteOutcome, decide};
 use crate::status::JobStatus;
-use crate::store::{JobStore, MAX_PAGE, RecordPage, datastore_key, record_key, sort_key};
+use crate::store::{JobStore, MAX_PAGE, RecordPage, datastore_key, record_key, sort_key, verifiable};
+use crate::verification::Verification;
 use crate::wait::{StoredWait, WaitItem, WaitStore, replaces, wait_key};
 
 /// Job records in memory: local mode's embedded store.
@@ -50,6 +51,17 @@ impl InMemoryJobStore {
 }
 
 impl JobStore for InMemoryJobStore {
+    async fn set_verification(&self, id: &str, verification: &Verification) -> Result<bool, HlxError> {
+        let mut records = self.records.lock().expect("store lock");
+        match records.get_mut(&record_key(JobKind::Export, id)) {
+            Some(record) if verifiable(record) => {
+                record.verification = Some(verification.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn write(&self, record: &JobRecord) -> Result<WriteOutcome, HlxError> {
         let mut records = self.records.lock().expect("store lock");
         let key = record_key(record.kind, &record.id);

@@ -17,8 +17,8 @@ use crate::manifest::ManifestSummary;
 use crate::progress::{CancelRequested, JobProgress, Outcome};
 use crate::request::JobRequest;
 use crate::status::RecordStatus;
-use crate::verification::Verification;
 use crate::time;
+use crate::verification::Verification;
 
 /// An error caught by the state machine (`Catch` with `ResultPath: $.error`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

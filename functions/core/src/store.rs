@@ -24,7 +24,9 @@ use crate::chain::ChainPoint;
 use crate::error::HlxError;
 use crate::kind::JobKind;
 use crate::record::{JobRecord, WriteOutcome};
+use crate::status::{JobStatus, RecordStatus};
 use crate::time;
+use crate::verification::Verification;
 
 /// The name of the index that lists a data store's exports.
 pub const DATASTORE_INDEX: &str = "by-datastore";
@@ -70,6 +72,24 @@ pub trait JobStore: SlotStore + Send + Sync {
         limit: u32,
         next_token: Option<&str>,
     ) -> impl Future<Output = Result<RecordPage, HlxError>> + Send;
+
+    /// Sets the verification of export `id` if its record says HealthLake
+    /// completed it (`COMPLETED` or `COMPLETED_WITH_ERRORS`), nothing else of
+    /// the record; false when there is no such record (`hlx verify`).
+    fn set_verification(
+        &self,
+        id: &str,
+        verification: &Verification,
+    ) -> impl Future<Output = Result<bool, HlxError>> + Send;
+}
+
+/// Whether a record's verification may be set: a completed export's.
+pub fn verifiable(record: &JobRecord) -> bool {
+    record.kind == JobKind::Export
+        && matches!(
+            record.status,
+            RecordStatus::Job(JobStatus::Completed | JobStatus::CompletedWithErrors)
+        )
 }
 
 /// A record's partition key: `EXPORT#<id>`, `IMPORT#<id>`.

@@ -354,6 +354,7 @@ fn completed_record(id: &str, started: &str, status: JobStatus, running_seconds:
         until: None,
         manifest: None,
         cancel: None,
+        verification: None,
     }
 }
 

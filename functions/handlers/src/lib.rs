@@ -5,13 +5,13 @@
 //! `Retry` and `Catch`. The Lambda binaries run these handlers under
 //! `lambda_runtime`; local mode calls the very same functions in process.
 
+use hlx_core::verification::VerifyPolicy;
+use hlx_core::verification::storage::ExportObjects;
+use hlx_core::verification::task::VerifyStep;
 use hlx_core::{
     AwaitJobInput, CheckJobInput, HealthLakeJobs, HlxError, JobHistory, JobStore, ManifestStore,
     PollSchedule, RecordRequest, StartJobInput, TaskTokens, WaitStore,
 };
-use hlx_core::verification::VerifyPolicy;
-use hlx_core::verification::storage::ExportObjects;
-use hlx_core::verification::task::VerifyStep;
 use lambda_runtime::Diagnostic;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -185,8 +185,38 @@ pub async fn verify_export(
     let step = VerifyStep::from_value(payload)?;
     logged(
         "verify-export",
-        Box::pin(hlx_core::verification::task::verify_step(objects, store, policy, step)).await,
+        Box::pin(hlx_core::verification::task::verify_step(
+            objects, store, policy, step,
+        ))
+        .await,
     )
+}
+
+/// The CloudWatch metric an export that is not `VERIFIED` counts in: the
+/// stack's alarm watches it.
+pub const NOT_VERIFIED_METRIC: &str = "ExportsNotVerified";
+
+/// The CloudWatch Embedded Metric Format line record-result prints when it
+/// records a verdict of `SUSPECT` or `UNVERIFIABLE` (`None` otherwise): one
+/// `ExportsNotVerified` in namespace `hlx`, with the verdict as a property.
+pub fn not_verified_metric(record_request: &Value, now_millis: i64) -> Option<String> {
+    let verdict = record_request.pointer("/verification/verdict")?.as_str()?;
+    if !matches!(verdict, "SUSPECT" | "UNVERIFIABLE") {
+        return None;
+    }
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": now_millis,
+            "CloudWatchMetrics": [{
+                "Namespace": "hlx",
+                "Dimensions": [[]],
+                "Metrics": [{ "Name": NOT_VERIFIED_METRIC, "Unit": "Count" }]
+            }]
+        },
+        NOT_VERIFIED_METRIC: 1,
+        "verdict": verdict
+    });
+    Some(line.to_string())
 }
 
 /// The verification's settings from the environment (`HLX_VERIFY_*`).
@@ -203,6 +233,24 @@ mod tests {
     use super::*;
     use hlx_core::InMemoryJobStore;
     use serde_json::json;
+
+    #[test]
+    fn exports_not_verified_count_in_the_alarmed_metric() {
+        let suspect = json!({"verification": {"verdict": "SUSPECT"}});
+        let line = not_verified_metric(&suspect, 1_700_000_000_000).unwrap();
+        let emf: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(emf["ExportsNotVerified"], 1);
+        assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "hlx");
+        assert_eq!(
+            emf["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "ExportsNotVerified"
+        );
+        assert_eq!(emf["_aws"]["Timestamp"], 1_700_000_000_000_i64);
+        assert!(not_verified_metric(&json!({"verification": {"verdict": "UNVERIFIABLE"}}), 0).is_some());
+        assert!(not_verified_metric(&json!({"verification": {"verdict": "VERIFIED"}}), 0).is_none());
+        assert!(not_verified_metric(&json!({"verification": null}), 0).is_none());
+        assert!(not_verified_metric(&json!({}), 0).is_none());
+    }
 
     #[test]
     fn function_errors_become_diagnostics_with_the_exact_name() {

@@ -43,7 +43,10 @@ impl LocalTopic {
 
     fn publish(&self, parameters: &Value, ctx: &TaskContext) -> Result<Value, TaskError> {
         let invalid = |message: String| TaskError::new("SNS.InvalidParameterException", message);
-        let topic = parameters.get("TopicArn").and_then(Value::as_str).unwrap_or_default();
+        let topic = parameters
+            .get("TopicArn")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if topic != topic_arn() {
             return Err(TaskError::new(
                 "SNS.NotFoundException",

@@ -157,5 +157,6 @@ pub fn record_from_execution(execution: &ExecutionInfo, now: jiff::Timestamp) ->
         until: selection.and_then(|s| s.until),
         manifest: None,
         cancel: None,
+        verification: None,
     }
 }

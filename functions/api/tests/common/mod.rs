@@ -231,6 +231,13 @@ impl JobStore for FailingStore {
     async fn list(&self, _: JobKind, _: &str, _: u32, _: Option<&str>) -> Result<RecordPage, HlxError> {
         Err((self.0)())
     }
+    async fn set_verification(
+        &self,
+        _: &str,
+        _: &hlx_core::verification::Verification,
+    ) -> Result<bool, HlxError> {
+        Err((self.0)())
+    }
 }
 
 pub fn failing_api(make: fn() -> HlxError) -> Api<FailingStore, FakeStateMachine> {

@@ -59,7 +59,10 @@ pub struct BatchContext {
 #[derive(Debug, Clone)]
 pub enum VerifyStep {
     Begin(VerifyJobInput),
-    Batch { items: Vec<Value>, context: BatchContext },
+    Batch {
+        items: Vec<Value>,
+        context: BatchContext,
+    },
     Fold(Box<FoldInput>),
 }
 
@@ -79,7 +82,9 @@ impl VerifyStep {
         }
         match value.get("action").and_then(Value::as_str) {
             Some("begin") => Ok(Self::Begin(serde_json::from_value(value).map_err(invalid)?)),
-            Some("fold") => Ok(Self::Fold(Box::new(serde_json::from_value(value).map_err(invalid)?))),
+            Some("fold") => Ok(Self::Fold(Box::new(
+                serde_json::from_value(value).map_err(invalid)?,
+            ))),
             other => Err(HlxError::InvalidInput(format!(
                 "unknown verification step {other:?}: expected action begin or fold, or Items"
             ))),
@@ -121,7 +126,9 @@ pub async fn baseline_for(store: &impl JobStore, record: &JobRecord) -> Result<O
     };
     let mut token: Option<String> = None;
     for _ in 0..4 {
-        let page = store.list(JobKind::Export, datastore_id, 50, token.as_deref()).await?;
+        let page = store
+            .list(JobKind::Export, datastore_id, 50, token.as_deref())
+            .await?;
         for other in &page.records {
             let completed = matches!(
                 other.status,
@@ -177,11 +184,9 @@ pub async fn verify_step(
     match step {
         VerifyStep::Begin(job) => {
             let record = record_of(&job)?;
-            let output = job
-                .progress
-                .output
-                .as_ref()
-                .ok_or_else(|| HlxError::InvalidInput("the export's progress names no output folder".into()))?;
+            let output = job.progress.output.as_ref().ok_or_else(|| {
+                HlxError::InvalidInput("the export's progress names no output folder".into())
+            })?;
             let export = S3Folder::parse(&output.location)?;
             let results = export.verification_results(&job.id);
             let baseline = baseline_for(store, &record).await?;
@@ -283,7 +288,11 @@ pub fn notice_subject(record: &JobRecord, verification: &Verification) -> String
 /// The notice: the verdict, its counts and reasons, where the files are.
 pub fn notice_message(record: &JobRecord, verification: &Verification) -> String {
     let mut lines = vec![
-        format!("Export {} ({})", record.id, record.mode.as_deref().unwrap_or("full")),
+        format!(
+            "Export {} ({})",
+            record.id,
+            record.mode.as_deref().unwrap_or("full")
+        ),
         format!("Data store: {}", record.datastore_id.as_deref().unwrap_or("?")),
         format!(
             "HealthLake job: {} {}",
@@ -318,4 +327,67 @@ pub fn notice_message(record: &JobRecord, verification: &Verification) -> String
 
 fn json(output: &impl Serialize) -> Value {
     serde_json::to_value(output).expect("verification outputs serialize")
+}
+
+/// Why `hlx verify` did not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum ReverifyError {
+    #[error("no export {0} in the job history")]
+    Unknown(String),
+    #[error("export {id} is {status}: only an export HealthLake completed can be verified")]
+    NotCompleted { id: String, status: String },
+    #[error(transparent)]
+    Failed(#[from] HlxError),
+}
+
+/// Verifies a recorded export again, by hand, in this process whatever its
+/// size (no Lambda time limit here), and, with `record`, keeps the new
+/// verdict in its record (HealthLake's status is untouched).
+pub async fn reverify(
+    objects: &impl ExportObjects,
+    store: &impl JobStore,
+    id: &str,
+    policy: &VerifyPolicy,
+    now: Timestamp,
+    record: bool,
+) -> Result<Verification, ReverifyError> {
+    let stored = store
+        .get(JobKind::Export, id)
+        .await?
+        .ok_or_else(|| ReverifyError::Unknown(id.to_owned()))?;
+    let location = match (&stored.output_location, crate::store::verifiable(&stored)) {
+        (Some(location), true) => location.clone(),
+        _ => {
+            return Err(ReverifyError::NotCompleted {
+                id: id.to_owned(),
+                status: stored.status.to_string(),
+            });
+        }
+    };
+    let export = S3Folder::parse(&location)?;
+    let baseline = baseline_for(store, &stored).await?;
+    let expect = Expectations {
+        manifest: stored.manifest.as_ref(),
+        baseline: baseline.as_ref(),
+    };
+    let whole = VerifyPolicy {
+        single_max_files: u64::MAX,
+        single_max_bytes: u64::MAX,
+        ..policy.clone()
+    };
+    let verification = match begin(objects, &export, expect, &whole, now).await? {
+        Begun::Done(verification) => verification,
+        Begun::Distributed { files, .. } => {
+            return Err(
+                HlxError::InvalidInput(format!("{files} files: more than this process reads")).into(),
+            );
+        }
+    };
+    if record && !store.set_verification(id, &verification).await? {
+        return Err(ReverifyError::NotCompleted {
+            id: id.to_owned(),
+            status: "no longer a completed export".into(),
+        });
+    }
+    Ok(verification)
 }

@@ -169,7 +169,9 @@ impl VerifyPolicy {
                 .parse::<f64>()
                 .ok()
                 .filter(|share| (0.0..=1.0).contains(share))
-                .ok_or_else(|| format!("{MAX_DROP_SHARE_VAR}={text:?}: must be a share from 0 to 1 (0.2: a fifth)"))?;
+                .ok_or_else(|| {
+                    format!("{MAX_DROP_SHARE_VAR}={text:?}: must be a share from 0 to 1 (0.2: a fifth)")
+                })?;
         }
         let count = |name: &str, default: u64| -> Result<u64, String> {
             match lookup(name) {
@@ -420,18 +422,33 @@ mod tests {
     #[test]
     fn settings_read_from_the_environment_or_say_what_is_wrong() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned())
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
         };
-        assert_eq!(VerifyPolicy::from_lookup(env(&[])).unwrap(), VerifyPolicy::default());
+        assert_eq!(
+            VerifyPolicy::from_lookup(env(&[])).unwrap(),
+            VerifyPolicy::default()
+        );
         let set = VerifyPolicy::from_lookup(env(&[
             ("HLX_VERIFY_MAX_DROP_SHARE", "0.5"),
             ("HLX_VERIFY_SINGLE_MAX_FILES", "3"),
         ]))
         .unwrap();
         assert_eq!((set.max_drop_share, set.single_max_files), (0.5, 3));
-        assert_eq!(VerifyPolicy::from_lookup(|n| set.to_env().into_iter().find(|(k, _)| k == n).map(|(_, v)| v)).unwrap(), set);
+        assert_eq!(
+            VerifyPolicy::from_lookup(|n| set.to_env().into_iter().find(|(k, _)| k == n).map(|(_, v)| v))
+                .unwrap(),
+            set
+        );
         let bad = VerifyPolicy::from_lookup(env(&[("HLX_VERIFY_MAX_DROP_SHARE", "2")])).unwrap_err();
-        assert!(bad.contains("HLX_VERIFY_MAX_DROP_SHARE") && bad.contains("from 0 to 1"), "{bad}");
+        assert!(
+            bad.contains("HLX_VERIFY_MAX_DROP_SHARE") && bad.contains("from 0 to 1"),
+            "{bad}"
+        );
         let bad = VerifyPolicy::from_lookup(env(&[("HLX_VERIFY_SINGLE_MAX_BYTES", "0")])).unwrap_err();
         assert!(bad.contains("above 0"), "{bad}");
     }
