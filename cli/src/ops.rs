@@ -519,7 +519,7 @@ pub struct VerifyArgs {
 
 /// `hlx verify`.
 pub async fn verify(global: &GlobalArgs, args: VerifyArgs) -> Result<u8, CliError> {
-    use hlx_core::verification::task::{ReverifyError, reverify};
+    use hlx_core::verify_export::{ReverifyError, reverify};
     let config = aws::sdk_config(global).await?;
     let store = DynamoDbJobStore::new(aws::dynamodb(&config), &args.table);
     let objects = hlx_aws::S3ExportObjects::from_config(&config);

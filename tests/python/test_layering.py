@@ -41,13 +41,22 @@ def test_the_adapters_crate_holds_the_sdk():
     assert {"aws-sdk-dynamodb", "aws-sdk-healthlake", "aws-sdk-s3", "aws-sdk-sfn", "hlx-core"} <= deps
 
 
+def core_module_sources():
+    """Each top-level module of hlx-core and its source files (a directory
+    module's are all the files under it)."""
+    sources = {p.stem: [p] for p in CORE_SRC.glob("*.rs") if p.stem != "lib"}
+    for folder in (p for p in CORE_SRC.iterdir() if p.is_dir()):
+        sources[folder.name] = sorted(folder.rglob("*.rs"))
+    return sources
+
+
 def core_module_graph():
-    modules = {p.stem for p in CORE_SRC.glob("*.rs")} - {"lib"}
+    sources = core_module_sources()
+    modules = set(sources)
     graph = {}
-    for module in modules:
-        text = (CORE_SRC / f"{module}.rs").read_text()
+    for module, files in sources.items():
         # only the code outside the unit tests counts
-        text = text.split("#[cfg(test)]")[0]
+        text = "".join(f.read_text().split("#[cfg(test)]")[0] for f in files)
         used = set(re.findall(r"crate::([a-z_]+)", text))
         graph[module] = sorted((used & modules) - {module})
     return graph
@@ -81,6 +90,12 @@ def find_cycle(graph):
 def test_core_modules_import_each_other_without_loops():
     cycle = find_cycle(core_module_graph())
     assert cycle is None, "hlx-core modules import each other in a loop: " + " -> ".join(cycle)
+
+
+def test_directory_modules_are_in_the_graph():
+    graph = core_module_graph()
+    assert "verification" in graph
+    assert "record" not in graph["verification"], "the verification must not read records"
 
 
 def test_the_loop_finder_finds_a_loop():

@@ -40,6 +40,7 @@ pub mod tasks;
 pub mod time;
 pub mod validation;
 pub mod verification;
+pub mod verify_export;
 pub mod wait;
 
 pub use callback::{AwaitJobInput, Awaited, EventHandled, EventOutcome, await_job, handle_job_event};

@@ -7,7 +7,7 @@
 
 use hlx_core::verification::VerifyPolicy;
 use hlx_core::verification::storage::ExportObjects;
-use hlx_core::verification::task::VerifyStep;
+use hlx_core::verify_export::VerifyStep;
 use hlx_core::{
     AwaitJobInput, CheckJobInput, HealthLakeJobs, HlxError, JobHistory, JobStore, ManifestStore,
     PollSchedule, RecordRequest, StartJobInput, TaskTokens, WaitStore,
@@ -175,7 +175,7 @@ pub fn init_logging() {
 /// Reads the poll schedule at start-up; a bad setting stops the function
 /// before it takes an invocation, with the variable named.
 /// verify-export: one step of an export's verification (`begin`, a
-/// Distributed Map child's batch, or `fold`); see [`hlx_core::verification::task`].
+/// Distributed Map child's batch, or `fold`); see [`hlx_core::verify_export`].
 pub async fn verify_export(
     objects: &impl ExportObjects,
     store: &impl JobStore,
@@ -185,10 +185,7 @@ pub async fn verify_export(
     let step = VerifyStep::from_value(payload)?;
     logged(
         "verify-export",
-        Box::pin(hlx_core::verification::task::verify_step(
-            objects, store, policy, step,
-        ))
-        .await,
+        Box::pin(hlx_core::verify_export::verify_step(objects, store, policy, step)).await,
     )
 }
 

@@ -6,14 +6,14 @@
 //! (`VERIFIED`, `SUSPECT` with its [`reason::Reason`]s, or `UNVERIFIABLE`)
 //! against HealthLake's manifest and the previous export of the same scope.
 //! Small exports are read by one invocation; large ones by a Distributed Map
-//! whose children each read a batch of files ([`run`]).
+//! whose children each read a batch of files ([`run`]). The function's steps,
+//! which also read the job history, are in the `verify_export` module.
 
 pub mod file;
 pub mod line;
 pub mod reason;
 pub mod run;
 pub mod storage;
-pub mod task;
 pub mod verdict;
 
 pub use file::{FileKind, FileReport, FileVerifier};

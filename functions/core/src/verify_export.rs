@@ -8,15 +8,15 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::run::{Begun, S3Folder, batch_items, begin, fold_distributed, verify_batch};
-use super::storage::ExportObjects;
-use super::verdict::{Baseline, Expectations, Verdict, Verification, VerifyPolicy};
 use crate::error::HlxError;
 use crate::kind::JobKind;
 use crate::progress::JobProgress;
 use crate::record::{JobRecord, RecordRequest};
 use crate::status::{JobStatus, RecordStatus};
 use crate::store::JobStore;
+use crate::verification::run::{Begun, S3Folder, batch_items, begin, fold_distributed, verify_batch};
+use crate::verification::storage::ExportObjects;
+use crate::verification::verdict::{Baseline, Expectations, Verdict, Verification, VerifyPolicy};
 
 /// How many reasons a notice names.
 const REASONS_IN_NOTICE: usize = 10;
