@@ -461,12 +461,20 @@ fn print_event(last: &Mutex<Option<String>>, execution: &ExecutionInfo, event: &
                     _ => format!("{name:<16} waiting for HealthLake's event, fallback in {wait}"),
                 }
             }
-            "Task" | "Succeed" | "Fail" => name.clone(),
+            "Task" | "Succeed" | "Fail" | "Map" => name.clone(),
             _ => return,
         },
         EventKind::TaskTimedOut { .. } => "  └ wait over: no event, checking".into(),
         EventKind::LambdaFunctionSucceeded { output } | EventKind::TaskSucceeded { output, .. } => {
-            if let Some(by) = output.get("wokenBy").and_then(Value::as_str) {
+            if let Some(verification) = output.get("verification").filter(|v| v.is_object()) {
+                match serde_json::from_value::<hlx_core::verification::Verification>(verification.clone()) {
+                    Ok(v) => format!("  └ {}", v.headline()),
+                    Err(_) => return,
+                }
+            } else if output.get("distributed").and_then(Value::as_bool) == Some(true) {
+                let files = output.get("files").and_then(Value::as_u64).unwrap_or(0);
+                format!("  └ {files} files: the Distributed Map reads them in child executions")
+            } else if let Some(by) = output.get("wokenBy").and_then(Value::as_str) {
                 let status = output.get("jobStatus").and_then(Value::as_str).unwrap_or("?");
                 match output.get("detailType").and_then(Value::as_str) {
                     Some(detail_type) => format!("  └ woken by the event {detail_type:?}"),
@@ -565,6 +573,21 @@ async fn summary(run: &LocalStack) -> Result<u8, String> {
         match record {
             Some(record) => print_record(&record),
             None => println!("  no job record"),
+        }
+    }
+    let notices = run.notices();
+    if !notices.is_empty() {
+        println!();
+        println!("== Notices (the stack's SNS topic: the nightly email, SUSPECT and UNVERIFIABLE exports)");
+        for notice in notices {
+            println!(
+                "{}  {}",
+                notice.published_at.strftime("%m-%d %H:%M:%S"),
+                notice.subject.as_deref().unwrap_or("(no subject)")
+            );
+            for line in notice.message.lines() {
+                println!("    {line}");
+            }
         }
     }
     for job in run.emulator.export_jobs() {

@@ -6,6 +6,9 @@ moto vendors LocalStack's ASL interpreter; its Task states call Lambda through
 launcher points that client at HLX_LAMBDA_ENDPOINT instead, where the test
 serves the real hlx release binaries, then runs moto's server as usual.
 
+It also creates the stack's SNS topic, hlx-alarms, in moto's SNS: the
+definition's sns:publish integration publishes there.
+
 Usage: python moto_sfn.py PORT   (env HLX_LAMBDA_ENDPOINT=http://127.0.0.1:NNNN)
 """
 
@@ -41,5 +44,10 @@ if __name__ == "__main__":
     port = sys.argv[1]
     os.environ["MOTO_PORT"] = port
     from moto.server import main
+    from moto.sns.models import sns_backends
+
+    # The stack's topic (${AlarmTopicArn}): the definition's sns:publish
+    # goes to moto's own SNS, in this process.
+    sns_backends["123456789012"]["us-east-1"].create_topic("hlx-alarms")
 
     main(["-H", "127.0.0.1", "-p", port])

@@ -254,6 +254,40 @@ async fn on_runner(scenario: &Scenario, moto: &MotoServer, dir: &std::path::Path
     }
 }
 
+/// The definition as moto's engine takes it: the function and topic ARNs
+/// substituted, and the two Distributed Map fields moto 5.2.5's parser
+/// refuses rewritten to what it reads. It refuses `ItemBatcher` outright
+/// ("mismatched input '\"ItemBatcher\"'"): each item becomes a batch of one
+/// through `ItemSelector` (`{"Items": [item], "BatchInput": ...}`, the input
+/// a batched child gets). It refuses an integer `ToleratedFailurePercentage`
+/// ("no viable alternative at input '\"ToleratedFailurePercentage\":10'"),
+/// and takes it as a decimal, which it then ignores ("currently have no
+/// effect on the program evaluation").
+fn moto_definition(text: &str) -> String {
+    let text = FUNCTIONS
+        .iter()
+        .fold(text.to_owned(), |text, (placeholder, name)| {
+            text.replace(&format!("${{{placeholder}}}"), &function_arn(name))
+        });
+    let text = text.replace("${AlarmTopicArn}", &hlx_local_stack::topic_arn());
+    let mut definition: Value = serde_json::from_str(&text).unwrap();
+    for state in definition["States"].as_object_mut().unwrap().values_mut() {
+        let Some(map) = state.as_object_mut() else {
+            continue;
+        };
+        if let Some(batcher) = map.remove("ItemBatcher") {
+            let mut selector = serde_json::Map::new();
+            selector.insert("Items.$".into(), json!("States.Array($$.Map.Item.Value)"));
+            selector.insert("BatchInput".into(), batcher["BatchInput"].clone());
+            map.insert("ItemSelector".into(), Value::Object(selector));
+        }
+        if let Some(share) = map.get("ToleratedFailurePercentage").and_then(Value::as_u64) {
+            map.insert("ToleratedFailurePercentage".into(), json!(share as f64));
+        }
+    }
+    definition.to_string()
+}
+
 async fn on_moto(scenario: &Scenario, dir: &std::path::Path) -> EngineRun {
     let late: LateInvoker = Arc::new(OnceLock::new());
     let invoke_endpoint = serve_invoke_api(late.clone()).await;
@@ -269,10 +303,7 @@ async fn on_moto(scenario: &Scenario, dir: &std::path::Path) -> EngineRun {
     }
     late.set(processes).ok().expect("set once");
 
-    let definition = std::fs::read_to_string(hlx_local_stack::DEFINITION_PATH).unwrap();
-    let definition = FUNCTIONS.iter().fold(definition, |text, (placeholder, name)| {
-        text.replace(&format!("${{{placeholder}}}"), &function_arn(name))
-    });
+    let definition = moto_definition(&std::fs::read_to_string(hlx_local_stack::DEFINITION_PATH).unwrap());
     let sfn = moto.sfn().await;
     let machine = sfn
         .create_state_machine()
