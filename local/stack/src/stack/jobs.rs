@@ -108,6 +108,29 @@ impl LocalStack {
         self.store.get(JobKind::Export, id).await
     }
 
+    /// Verifies a completed export again in this process (`hlx verify`'s
+    /// path: every file read by one reader, whatever the size), through the
+    /// real S3 client at the emulator; `record` keeps the verdict in the record.
+    pub async fn verify_again(
+        &self,
+        id: &str,
+        policy: &hlx_core::verification::VerifyPolicy,
+        record: bool,
+    ) -> Result<hlx_core::verification::Verification, String> {
+        let sdk = super::sdk_config().await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .endpoint_url(self.healthlake_endpoint())
+                .force_path_style(true)
+                .build(),
+        );
+        let objects = hlx_aws::S3ExportObjects::new(s3);
+        let now = self.clock.now();
+        hlx_core::verify_export::reverify(&objects, self.store.as_ref(), id, policy, now, record)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// The job record of an import (its execution name).
     pub async fn import_record(&self, import_id: &str) -> Result<Option<JobRecord>, HlxError> {
         self.store.get(JobKind::Import, import_id).await

@@ -207,7 +207,7 @@ impl LocalStack {
 
 /// The SDK configuration the stack's own clients start from: the local
 /// Region and credentials (endpoints are set per client).
-async fn sdk_config() -> aws_config::SdkConfig {
+pub(super) async fn sdk_config() -> aws_config::SdkConfig {
     hlx_aws::config::sdk_config_loader()
         .region(aws_config::Region::new(REGION))
         .credentials_provider(aws_sdk_healthlake::config::Credentials::new(

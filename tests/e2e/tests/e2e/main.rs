@@ -13,3 +13,4 @@ mod hlx_local;
 mod import_scenarios;
 mod incremental_scenarios;
 mod second_engine;
+mod verify_scenarios;

@@ -1,0 +1,176 @@
+//! Verified exports end to end: the real definition on the local runner
+//! (virtual time), the release binaries (verify-export among them) behind a
+//! local Lambda Runtime API, the emulator's exports read back through its S3
+//! API, and history in a real DynamoDB-compatible server (moto).
+//!
+//! Each scenario asserts the verdict and its reasons in the DynamoDB record,
+//! that HealthLake's status is untouched, and what the stack's topic received.
+
+use std::collections::BTreeMap;
+
+use hlx_asl_runner::ExecutionStatus;
+use hlx_core::verification::{Verdict, Verification, VerificationPath, VerifyPolicy};
+use hlx_core::{JobRecord, JobStatus, RecordStatus};
+use hlx_e2e::scenario::{Scenario, report, scenario};
+use hlx_healthlake_emulator::JobProfile;
+
+/// The resources the emulator holds per type: what a whole export must count.
+fn held(s: &Scenario) -> BTreeMap<String, u64> {
+    s.stack
+        .emulator
+        .resources(s.datastore())
+        .unwrap()
+        .into_iter()
+        .filter(|(_, ids)| !ids.is_empty())
+        .map(|(t, ids)| (t, ids.len() as u64))
+        .collect()
+}
+
+fn verification(record: &JobRecord) -> &Verification {
+    record
+        .verification
+        .as_ref()
+        .expect("the record keeps the verdict")
+}
+
+fn codes(v: &Verification) -> Vec<&'static str> {
+    v.reasons.iter().map(|r| r.code()).collect()
+}
+
+#[tokio::test]
+async fn a_clean_full_export_is_verified_with_the_exact_counts_and_the_night_is_notified() {
+    let s = scenario("verify-clean", |_| {}).await;
+    let done = s
+        .run("nightly-clean", s.stack.export_request(s.datastore()))
+        .await;
+    report("verified export", &done);
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    let record = s.record("nightly-clean").await;
+    assert_eq!(record.status, RecordStatus::Job(JobStatus::Completed));
+    let v = verification(&record);
+    assert_eq!(v.verdict, Verdict::Verified, "{v:?}");
+    assert_eq!(v.path, VerificationPath::Single);
+    assert_eq!(v.resources_by_type, held(&s));
+    assert_eq!(v.resources, held(&s).values().sum::<u64>());
+    let job = &s.stack.emulator.export_jobs()[0];
+    assert_eq!(
+        v.files,
+        job.files.len() as u64,
+        "every file of the export was read"
+    );
+    // The nightly export's notice says it was verified.
+    let notices = s.stack.notices();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let subject = notices[0].subject.as_deref().unwrap();
+    assert_eq!(
+        subject,
+        format!("hlx nightly export of {}: VERIFIED", s.datastore())
+    );
+    assert!(
+        notices[0].message.contains("Verification: VERIFIED"),
+        "{}",
+        notices[0].message
+    );
+}
+
+#[tokio::test]
+async fn a_night_that_loses_a_type_is_suspect_and_its_status_stays_completed() {
+    let s = scenario("verify-lost-type", |_| {}).await;
+    let first = s.run("nightly-1", s.stack.export_request(s.datastore())).await;
+    assert_eq!(first.status, ExecutionStatus::Succeeded);
+    assert_eq!(
+        verification(&s.record("nightly-1").await).verdict,
+        Verdict::Verified
+    );
+    // The data store loses every Condition before the second night.
+    let without_condition =
+        JobProfile::default().with_resources([("Patient", 10), ("Encounter", 20), ("Observation", 50)]);
+    s.stack
+        .emulator
+        .set_profile(
+            s.datastore(),
+            without_condition.with_timing(
+                std::time::Duration::from_secs(20),
+                std::time::Duration::from_secs(3 * 3600),
+            ),
+        )
+        .unwrap();
+    let second = s.run("nightly-2", s.stack.export_request(s.datastore())).await;
+    report("a night that lost a type", &second);
+    assert_eq!(
+        second.status,
+        ExecutionStatus::Succeeded,
+        "a suspect export is still a completed one"
+    );
+    let record = s.record("nightly-2").await;
+    assert_eq!(record.status, RecordStatus::Job(JobStatus::Completed));
+    assert_eq!(record.job_status.as_deref(), Some("COMPLETED"));
+    let v = verification(&record);
+    assert_eq!(v.verdict, Verdict::Suspect, "{v:?}");
+    assert_eq!(codes(v), ["TYPE_MISSING"]);
+    assert_eq!(v.baseline.as_deref(), Some("nightly-1"));
+    let notice = s.stack.notices().pop().unwrap();
+    assert!(notice.subject.unwrap().ends_with("SUSPECT"));
+    assert!(
+        notice
+            .message
+            .contains("TYPE_MISSING: Condition is missing; export nightly-1 had 10"),
+        "{}",
+        notice.message
+    );
+}
+
+#[tokio::test]
+async fn a_large_export_goes_through_the_distributed_map_and_gets_the_same_verdict() {
+    let s = scenario("verify-distributed", |c| {
+        c.verify = VerifyPolicy {
+            single_max_files: 2,
+            ..VerifyPolicy::default()
+        };
+        c.profile = JobProfile::default()
+            .with_timing(
+                std::time::Duration::from_secs(20),
+                std::time::Duration::from_secs(3 * 3600),
+            )
+            .with_resources([
+                ("Patient", 40),
+                ("Encounter", 60),
+                ("Observation", 120),
+                ("Condition", 30),
+            ]);
+    })
+    .await;
+    // The first child crashes (verify-export's second invocation): its
+    // own Retry runs it again and the verdict still arrives.
+    s.stack
+        .processes
+        .as_ref()
+        .unwrap()
+        .crash_on_invocation("hlx-verify-export", 2);
+    let done = s.run("nightly-big", s.stack.export_request(s.datastore())).await;
+    report("verified by the Distributed Map", &done);
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    let record = s.record("nightly-big").await;
+    let spread = verification(&record).clone();
+    assert_eq!(spread.path, VerificationPath::Distributed);
+    assert_eq!(spread.verdict, Verdict::Verified, "{spread:?}");
+    assert_eq!(spread.resources_by_type, held(&s));
+    let children = s
+        .stack
+        .runner
+        .executions()
+        .into_iter()
+        .filter(|e| e.describe().name != "nightly-big")
+        .count();
+    assert!(children >= 2, "the Map ran child executions: {children}");
+    // The same files read again by one reader give the same verdict.
+    let mut single = s
+        .stack
+        .verify_again("nightly-big", &VerifyPolicy::default(), false)
+        .await
+        .unwrap();
+    assert_eq!(single.path, VerificationPath::Single);
+    single.path = spread.path;
+    single.verified_at = spread.verified_at;
+    assert_eq!(single, spread);
+}
