@@ -5,6 +5,7 @@
 //! Functions gives it or does not load.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde_json::{Map, Value};
@@ -144,6 +145,71 @@ pub struct TaskState {
     pub transition: Transition,
 }
 
+/// How a Map state runs its iterations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapMode {
+    /// In the execution itself, one iteration after another.
+    Inline,
+    /// As child executions of the processor (a Map Run).
+    Distributed { express: bool },
+}
+
+/// `ItemReader`: where a Distributed Map reads its items.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemReader {
+    /// `arn:aws:states:::s3:listObjectsV2` (the one reader implemented).
+    pub resource: String,
+    pub parameters: Option<Template>,
+    /// `ReaderConfig.MaxItems`.
+    pub max_items: Option<u64>,
+}
+
+/// `ItemBatcher`: items grouped into `{"Items": [...], "BatchInput": ...}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemBatcher {
+    pub max_items: Option<u64>,
+    pub max_bytes: Option<u64>,
+    pub batch_input: Option<Template>,
+}
+
+/// A Map state, inline or distributed.
+#[derive(Debug, Clone)]
+pub struct MapState {
+    pub input_path: IoPath,
+    /// `ItemsPath` (the effective input itself when absent).
+    pub items_path: Option<Path>,
+    /// `ItemSelector` (or the legacy `Parameters`).
+    pub item_selector: Option<Template>,
+    /// `ItemProcessor` (or the legacy `Iterator`): the states each item runs.
+    pub processor: Arc<StateMachine>,
+    pub mode: MapMode,
+    pub label: Option<String>,
+    /// 0: no bound.
+    pub max_concurrency: u64,
+    pub item_reader: Option<ItemReader>,
+    pub item_batcher: Option<ItemBatcher>,
+    pub tolerated_failure_percentage: Option<f64>,
+    pub tolerated_failure_count: Option<u64>,
+    /// `ResultWriter.Parameters` (`Bucket`, `Prefix`).
+    pub result_writer: Option<Template>,
+    pub result_selector: Option<Template>,
+    pub result_path: ResultPath,
+    pub output_path: IoPath,
+    pub retry: Vec<Retrier>,
+    pub catch: Vec<Catcher>,
+    pub transition: Transition,
+}
+
+impl PartialEq for MapState {
+    fn eq(&self, other: &Self) -> bool {
+        self.processor.definition() == other.processor.definition()
+            && self.mode == other.mode
+            && self.transition == other.transition
+            && self.items_path == other.items_path
+            && self.max_concurrency == other.max_concurrency
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PassState {
     pub input_path: IoPath,
@@ -200,6 +266,7 @@ pub struct FailState {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StateKind {
     Task(Box<TaskState>),
+    Map(Box<MapState>),
     Pass(PassState),
     Wait(WaitState),
     Choice(ChoiceState),
@@ -212,6 +279,7 @@ impl StateKind {
     pub fn type_name(&self) -> &'static str {
         match self {
             StateKind::Task(_) => "Task",
+            StateKind::Map(_) => "Map",
             StateKind::Pass(_) => "Pass",
             StateKind::Wait(_) => "Wait",
             StateKind::Choice(_) => "Choice",
@@ -241,6 +309,10 @@ impl State {
                 out.extend(next(&t.transition));
                 out.extend(t.catch.iter().map(|c| c.next.as_str()));
             }
+            StateKind::Map(m) => {
+                out.extend(next(&m.transition));
+                out.extend(m.catch.iter().map(|c| c.next.as_str()));
+            }
             StateKind::Pass(p) => out.extend(next(&p.transition)),
             StateKind::Wait(w) => out.extend(next(&w.transition)),
             StateKind::Choice(c) => {
@@ -255,6 +327,7 @@ impl State {
     fn is_terminal(&self) -> bool {
         match &self.kind {
             StateKind::Task(t) => t.transition == Transition::End,
+            StateKind::Map(m) => m.transition == Transition::End,
             StateKind::Pass(p) => p.transition == Transition::End,
             StateKind::Wait(w) => w.transition == Transition::End,
             StateKind::Choice(_) => false,
@@ -279,21 +352,19 @@ const UNSUPPORTED_FIELDS: &[(&str, &str)] = &[
     ("Assign", "workflow variables"),
     ("Arguments", "JSONata"),
     ("Output", "JSONata"),
-    ("Items", "Map state"),
-    ("ItemsPath", "Map state"),
-    ("ItemReader", "Map state"),
-    ("ItemSelector", "Map state"),
-    ("ItemProcessor", "Map state"),
-    ("ItemBatcher", "Map state"),
-    ("Iterator", "Map state"),
-    ("MaxConcurrency", "Map state"),
-    ("MaxConcurrencyPath", "Map state"),
-    ("ResultWriter", "Map state"),
-    ("ToleratedFailurePercentage", "Map state"),
-    ("ToleratedFailurePercentagePath", "Map state"),
-    ("ToleratedFailureCount", "Map state"),
-    ("ToleratedFailureCountPath", "Map state"),
-    ("Label", "Map state"),
+    ("Items", "JSONata Map items"),
+    (
+        "MaxConcurrencyPath",
+        "Map state (a fixed MaxConcurrency is implemented)",
+    ),
+    (
+        "ToleratedFailurePercentagePath",
+        "Map state (a fixed share is implemented)",
+    ),
+    (
+        "ToleratedFailureCountPath",
+        "Map state (a fixed count is implemented)",
+    ),
     ("Branches", "Parallel state"),
 ];
 
@@ -465,21 +536,27 @@ impl StateMachine {
     ) -> Result<StateMachine, LoadError> {
         let raw: Value = serde_json::from_str(definition_json).map_err(|e| LoadError::Json(e.to_string()))?;
         let definition = substitute(raw, substitutions)?;
-        let Value::Object(top) = &definition else {
-            return Err(invalid("top level", "the definition must be a JSON object"));
+        StateMachine::from_object("top level", &definition)
+    }
+
+    /// A machine from a JSON object: the definition's top level, or a Map
+    /// state's `ItemProcessor` (without its `ProcessorConfig`).
+    fn from_object(location: &str, definition: &Value) -> Result<StateMachine, LoadError> {
+        let Value::Object(top) = definition else {
+            return Err(invalid(location, "the definition must be a JSON object"));
         };
-        let mut fields = Fields::new("top level".into(), top);
+        let mut fields = Fields::new(location.into(), top);
         fields.get("Comment");
         fields.get("Version");
         fields.query_language()?;
         let start_at = fields.required_string("StartAt")?.to_owned();
         let timeout_seconds = fields.integer("TimeoutSeconds", 1, MAX_SECONDS)?;
         let Some(Value::Object(state_map)) = fields.get("States") else {
-            return Err(invalid("top level", "'States' must be an object"));
+            return Err(invalid(location, "'States' must be an object"));
         };
         fields.finish()?;
         if state_map.is_empty() {
-            return Err(invalid("top level", "'States' must not be empty"));
+            return Err(invalid(location, "'States' must not be empty"));
         }
         let mut states = BTreeMap::new();
         for (name, value) in state_map {
@@ -504,7 +581,7 @@ impl StateMachine {
             start_at,
             states,
             timeout_seconds,
-            definition,
+            definition: definition.clone(),
         };
         machine.validate_graph()?;
         Ok(machine)
@@ -694,11 +771,12 @@ fn parse_state(location: &str, map: &Map<String, Value>) -> Result<StateKind, Lo
             error: text_field(&mut f, "Error", "ErrorPath")?,
             cause: text_field(&mut f, "Cause", "CausePath")?,
         }),
-        "Map" | "Parallel" => {
+        "Map" => StateKind::Map(Box::new(parse_map(&mut f)?)),
+        "Parallel" => {
             return Err(LoadError::Unsupported {
                 location: location.to_owned(),
                 field: format!("Type: {state_type}"),
-                reason: "Map and Parallel states are not implemented".into(),
+                reason: "Parallel states are not implemented".into(),
             });
         }
         other => return Err(f.err(format!("unknown state type '{other}'"))),
@@ -875,6 +953,25 @@ fn parse_task(f: &mut Fields<'_>) -> Result<TaskState, LoadError> {
     {
         return Err(f.err("'HeartbeatSeconds' must be smaller than 'TimeoutSeconds'"));
     }
+    let (retry, catch) = retry_and_catch(f)?;
+    Ok(TaskState {
+        resource,
+        resource_text: resource_text.to_owned(),
+        input_path: f.io_path("InputPath")?,
+        parameters,
+        result_selector: f.template("ResultSelector")?,
+        result_path: f.result_path("ResultPath")?,
+        output_path: f.io_path("OutputPath")?,
+        retry,
+        catch,
+        timeout,
+        heartbeat,
+        transition: f.transition()?,
+    })
+}
+
+/// A state's `Retry` and `Catch`.
+fn retry_and_catch(f: &mut Fields<'_>) -> Result<(Vec<Retrier>, Vec<Catcher>), LoadError> {
     let retry = match f.get("Retry") {
         None => Vec::new(),
         Some(Value::Array(items)) => items
@@ -895,18 +992,151 @@ fn parse_task(f: &mut Fields<'_>) -> Result<TaskState, LoadError> {
         Some(_) => return Err(f.err("'Catch' must be an array")),
     };
     check_error_lists(&f.location, "Catch", catch.iter().map(|c| &c.error_equals))?;
-    Ok(TaskState {
-        resource,
-        resource_text: resource_text.to_owned(),
+    Ok((retry, catch))
+}
+
+/// The item readers this runner implements.
+pub const LIST_OBJECTS_V2: &str = "arn:aws:states:::s3:listObjectsV2";
+/// The result writer this runner implements.
+pub const PUT_OBJECT: &str = "arn:aws:states:::s3:putObject";
+
+fn parse_map(f: &mut Fields<'_>) -> Result<MapState, LoadError> {
+    let location = f.location.clone();
+    let processor_key = match (f.has("ItemProcessor"), f.has("Iterator")) {
+        (true, false) => "ItemProcessor",
+        (false, true) => "Iterator",
+        _ => return Err(f.err("a Map state needs exactly one of 'ItemProcessor' and 'Iterator'")),
+    };
+    let Some(Value::Object(processor)) = f.get(processor_key) else {
+        return Err(f.err(format!("'{processor_key}' must be an object")));
+    };
+    let mut processor = processor.clone();
+    let mode = match processor.remove("ProcessorConfig") {
+        None => MapMode::Inline,
+        Some(Value::Object(config)) => {
+            let mut c = Fields::new(format!("{location} ProcessorConfig"), &config);
+            let mode = match c.string("Mode")?.unwrap_or("INLINE") {
+                "INLINE" => MapMode::Inline,
+                "DISTRIBUTED" => MapMode::Distributed {
+                    express: match c.string("ExecutionType")? {
+                        Some("EXPRESS") => true,
+                        Some("STANDARD") => false,
+                        Some(other) => {
+                            return Err(c.err(format!(
+                                "'ExecutionType' must be STANDARD or EXPRESS, not '{other}'"
+                            )));
+                        }
+                        None => return Err(c.err("a DISTRIBUTED processor needs 'ExecutionType'")),
+                    },
+                },
+                other => return Err(c.err(format!("'Mode' must be INLINE or DISTRIBUTED, not '{other}'"))),
+            };
+            c.finish()?;
+            mode
+        }
+        Some(_) => return Err(f.err("'ProcessorConfig' must be an object")),
+    };
+    let processor =
+        StateMachine::from_object(&format!("{location} {processor_key}"), &Value::Object(processor))?;
+    let distributed = matches!(mode, MapMode::Distributed { .. });
+    let item_reader = match f.get("ItemReader") {
+        None => None,
+        Some(Value::Object(reader)) => {
+            let mut r = Fields::new(format!("{location} ItemReader"), reader);
+            let resource = r.required_string("Resource")?.to_owned();
+            if resource != LIST_OBJECTS_V2 {
+                return Err(LoadError::Unsupported {
+                    location: r.location.clone(),
+                    field: format!("Resource: {resource}"),
+                    reason: format!("the item reader implemented is {LIST_OBJECTS_V2}"),
+                });
+            }
+            let parameters = r.template("Parameters")?;
+            let max_items = match r.get("ReaderConfig") {
+                None => None,
+                Some(Value::Object(config)) => {
+                    let mut c = Fields::new(format!("{location} ItemReader.ReaderConfig"), config);
+                    let max = c.integer("MaxItems", 1, 100_000_000)?;
+                    c.finish()?;
+                    max
+                }
+                Some(_) => return Err(r.err("'ReaderConfig' must be an object")),
+            };
+            r.finish()?;
+            Some(ItemReader {
+                resource,
+                parameters,
+                max_items,
+            })
+        }
+        Some(_) => return Err(f.err("'ItemReader' must be an object")),
+    };
+    let item_batcher = match f.get("ItemBatcher") {
+        None => None,
+        Some(Value::Object(batcher)) => {
+            let mut b = Fields::new(format!("{location} ItemBatcher"), batcher);
+            let batcher = ItemBatcher {
+                max_items: b.integer("MaxItemsPerBatch", 1, 100_000_000)?,
+                max_bytes: b.integer("MaxInputBytesPerBatch", 1, 256 * 1024)?,
+                batch_input: b.template("BatchInput")?,
+            };
+            if batcher.max_items.is_none() && batcher.max_bytes.is_none() {
+                return Err(b.err("an ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch"));
+            }
+            b.finish()?;
+            Some(batcher)
+        }
+        Some(_) => return Err(f.err("'ItemBatcher' must be an object")),
+    };
+    let result_writer = match f.get("ResultWriter") {
+        None => None,
+        Some(Value::Object(writer)) => {
+            let mut w = Fields::new(format!("{location} ResultWriter"), writer);
+            let resource = w.required_string("Resource")?;
+            if resource != PUT_OBJECT {
+                return Err(w.err(format!("'Resource' must be {PUT_OBJECT}")));
+            }
+            let parameters = w.template("Parameters")?;
+            w.finish()?;
+            Some(parameters.ok_or_else(|| f.err("a ResultWriter needs 'Parameters' (Bucket, Prefix)"))?)
+        }
+        Some(_) => return Err(f.err("'ResultWriter' must be an object")),
+    };
+    let tolerated_failure_percentage = match f.get("ToleratedFailurePercentage") {
+        None => None,
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(share) if (0.0..=100.0).contains(&share) => Some(share),
+            _ => return Err(f.err("'ToleratedFailurePercentage' must be a number from 0 to 100")),
+        },
+        Some(_) => return Err(f.err("'ToleratedFailurePercentage' must be a number from 0 to 100")),
+    };
+    if !distributed && (item_reader.is_some() || item_batcher.is_some() || result_writer.is_some()) {
+        return Err(f.err("ItemReader, ItemBatcher and ResultWriter need a DISTRIBUTED ItemProcessor"));
+    }
+    let selector_key = match (f.has("ItemSelector"), f.has("Parameters")) {
+        (true, true) => return Err(f.err("'ItemSelector' and 'Parameters' are mutually exclusive")),
+        (false, true) => "Parameters",
+        _ => "ItemSelector",
+    };
+    let (retry, catch) = retry_and_catch(f)?;
+    Ok(MapState {
         input_path: f.io_path("InputPath")?,
-        parameters,
+        items_path: f.path_string("ItemsPath")?,
+        item_selector: f.template(selector_key)?,
+        processor: Arc::new(processor),
+        mode,
+        label: f.string("Label")?.map(str::to_owned),
+        max_concurrency: f.integer("MaxConcurrency", 0, 100_000_000)?.unwrap_or(0),
+        item_reader,
+        item_batcher,
+        tolerated_failure_percentage,
+        tolerated_failure_count: f.integer("ToleratedFailureCount", 0, 100_000_000)?,
+        result_writer,
         result_selector: f.template("ResultSelector")?,
         result_path: f.result_path("ResultPath")?,
         output_path: f.io_path("OutputPath")?,
         retry,
         catch,
-        timeout,
-        heartbeat,
         transition: f.transition()?,
     })
 }
@@ -1066,10 +1296,37 @@ mod tests {
             "Credentials": {"RoleArn": "x"}, "End": true}}}))
         .unwrap_err();
         assert!(err.to_string().contains("Credentials"), "{err}");
-        for t in ["Map", "Parallel"] {
-            let err = load(json!({"StartAt": "A", "States": {"A": {"Type": t, "End": true}}})).unwrap_err();
-            assert!(matches!(err, LoadError::Unsupported { .. }), "{err}");
-        }
+        let err =
+            load(json!({"StartAt": "A", "States": {"A": {"Type": "Parallel", "End": true}}})).unwrap_err();
+        assert!(matches!(err, LoadError::Unsupported { .. }), "{err}");
+        // A Map needs its processor; reader, batcher and writer need a distributed one.
+        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Map", "End": true}}})).unwrap_err();
+        assert!(err.to_string().contains("ItemProcessor"), "{err}");
+        let processor = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+        let err = load(
+            json!({"StartAt": "A", "States": {"A": {"Type": "Map", "ItemProcessor": processor,
+            "ItemBatcher": {"MaxItemsPerBatch": 2}, "End": true}}}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("DISTRIBUTED"), "{err}");
+        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Map",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "End": true}}}))
+        .unwrap_err();
+        assert!(err.to_string().contains("ExecutionType"), "{err}");
+        let err = load(
+            json!({"StartAt": "A", "States": {"A": {"Type": "Map", "ItemProcessor": processor,
+            "ToleratedFailurePercentage": 101, "End": true}}}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("ToleratedFailurePercentage"), "{err}");
+        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Map",
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "Next": "Nowhere"}}}, "End": true}}}))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("Nowhere"),
+            "the processor's graph is checked: {err}"
+        );
         let err =
             load(json!({"StartAt": "A", "Extra": 1, "States": {"A": {"Type": "Succeed"}}})).unwrap_err();
         assert!(matches!(err, LoadError::UnknownField { .. }));

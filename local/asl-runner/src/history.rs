@@ -107,6 +107,37 @@ pub enum EventKind {
         error: String,
         cause: Option<String>,
     },
+    /// A Map state's items are known: `length` iterations (or child executions).
+    MapStateStarted {
+        length: usize,
+    },
+    MapStateSucceeded,
+    MapStateFailed {
+        error: String,
+        cause: Option<String>,
+    },
+    /// An inline Map's iteration.
+    MapIterationStarted {
+        name: String,
+        index: usize,
+    },
+    MapIterationSucceeded {
+        name: String,
+        index: usize,
+    },
+    MapIterationFailed {
+        name: String,
+        index: usize,
+    },
+    /// A Distributed Map's run of child executions.
+    MapRunStarted {
+        map_run_arn: String,
+    },
+    MapRunSucceeded,
+    MapRunFailed {
+        error: String,
+        cause: Option<String>,
+    },
     /// Not a Step Functions event (AWS shows a retry only as the task being
     /// scheduled again): a Retrier matched `error` and the state will run
     /// again at `wake_at`.
@@ -155,6 +186,15 @@ impl EventKind {
             EventKind::LambdaFunctionFailed { .. } => "LambdaFunctionFailed",
             EventKind::LambdaFunctionTimedOut { .. } => "LambdaFunctionTimedOut",
             EventKind::RetryScheduled { .. } => "RetryScheduled",
+            EventKind::MapStateStarted { .. } => "MapStateStarted",
+            EventKind::MapStateSucceeded => "MapStateSucceeded",
+            EventKind::MapStateFailed { .. } => "MapStateFailed",
+            EventKind::MapIterationStarted { .. } => "MapIterationStarted",
+            EventKind::MapIterationSucceeded { .. } => "MapIterationSucceeded",
+            EventKind::MapIterationFailed { .. } => "MapIterationFailed",
+            EventKind::MapRunStarted { .. } => "MapRunStarted",
+            EventKind::MapRunSucceeded => "MapRunSucceeded",
+            EventKind::MapRunFailed { .. } => "MapRunFailed",
         }
     }
 
@@ -301,6 +341,31 @@ impl HistoryEvent {
             ),
             EventKind::LambdaFunctionTimedOut { error, cause } => (
                 "lambdaFunctionTimedOutEventDetails",
+                json!({"error": error, "cause": opt(cause)}),
+            ),
+            EventKind::MapStateStarted { length } => {
+                ("mapStateStartedEventDetails", json!({"length": length}))
+            }
+            EventKind::MapStateSucceeded | EventKind::MapRunSucceeded => ("", Value::Null),
+            EventKind::MapStateFailed { error, cause } => (
+                "mapStateFailedEventDetails",
+                json!({"error": error, "cause": opt(cause)}),
+            ),
+            EventKind::MapIterationStarted { name, index }
+            | EventKind::MapIterationSucceeded { name, index }
+            | EventKind::MapIterationFailed { name, index } => (
+                match self.kind {
+                    EventKind::MapIterationStarted { .. } => "mapIterationStartedEventDetails",
+                    EventKind::MapIterationSucceeded { .. } => "mapIterationSucceededEventDetails",
+                    _ => "mapIterationFailedEventDetails",
+                },
+                json!({"name": name, "index": index}),
+            ),
+            EventKind::MapRunStarted { map_run_arn } => {
+                ("mapRunStartedEventDetails", json!({"mapRunArn": map_run_arn}))
+            }
+            EventKind::MapRunFailed { error, cause } => (
+                "mapRunFailedEventDetails",
                 json!({"error": error, "cause": opt(cause)}),
             ),
             EventKind::RetryScheduled {

@@ -34,6 +34,7 @@ pub mod error;
 pub mod history;
 pub mod intrinsic;
 pub mod invoker;
+pub mod map_storage;
 pub mod path;
 pub mod process;
 mod runner;
@@ -45,6 +46,7 @@ pub use definition::{LoadError, StateMachine};
 pub use error::StatesError;
 pub use history::{EventKind, ExecutionStats, HistoryEvent, format_timestamp};
 pub use invoker::{BoxFuture, InProcessInvoker, Integration, TaskContext, TaskError, TaskInvoker};
+pub use map_storage::{InMemoryMapStorage, ListedObject, MapStorage};
 pub use process::{
     FunctionConfig, InvocationOutcome, InvocationRecord, LogLine, LogStream, ProcessInvoker,
     ProcessInvokerBuilder,

@@ -52,6 +52,7 @@ mod emulator;
 mod event_bus;
 mod functions;
 mod job_store;
+mod map_storage;
 mod names;
 mod runner;
 mod stack;

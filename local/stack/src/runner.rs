@@ -43,8 +43,10 @@ pub(crate) async fn start(
     virtual_clock: Option<&VirtualClock>,
     invoker: LateInvoker,
     machine: Arc<StateMachine>,
+    map_storage: Arc<dyn hlx_asl_runner::MapStorage>,
 ) -> Result<StartedRunner, String> {
     let builder = Runner::builder(invoker)
+        .map_storage(map_storage)
         .seed(seed)
         .region(REGION)
         .account(ACCOUNT);

@@ -9,6 +9,7 @@ use super::execution::ExecutionInfo;
 use super::{Runner, RunnerInner};
 use crate::history::HistoryEvent;
 use crate::invoker::TaskInvoker;
+use crate::map_storage::MapStorage;
 use crate::sched::{Scheduler, WakeSource};
 
 /// Where the runner's time comes from.
@@ -51,6 +52,7 @@ pub type EventListener = Arc<dyn Fn(&ExecutionInfo, &HistoryEvent) + Send + Sync
 /// Builds a [`Runner`].
 pub struct RunnerBuilder {
     invoker: Arc<dyn TaskInvoker>,
+    map_storage: Option<Arc<dyn MapStorage>>,
     time: TimeMode,
     config: RunnerConfig,
     listeners: Vec<EventListener>,
@@ -96,6 +98,13 @@ impl RunnerBuilder {
         self
     }
 
+    /// S3 for Distributed Maps (`ItemReader`, `ResultWriter`); without it
+    /// they fail with `States.ItemReaderFailed` / `States.ResultWriterFailed`.
+    pub fn map_storage(mut self, storage: Arc<dyn MapStorage>) -> Self {
+        self.map_storage = Some(storage);
+        self
+    }
+
     pub fn wake_source(mut self, source: impl WakeSource + 'static) -> Self {
         self.sources.push(Arc::new(source));
         self
@@ -113,6 +122,7 @@ impl RunnerBuilder {
             inner: Arc::new(RunnerInner {
                 sched,
                 invoker: self.invoker,
+                map_storage: self.map_storage,
                 config: self.config,
                 executions: Mutex::default(),
                 listeners: Mutex::new(self.listeners),
@@ -128,6 +138,7 @@ impl Runner {
     pub fn builder(invoker: impl TaskInvoker + 'static) -> RunnerBuilder {
         RunnerBuilder {
             invoker: Arc::new(invoker),
+            map_storage: None,
             time: TimeMode::Virtual(VirtualClock::default()),
             config: RunnerConfig::default(),
             listeners: Vec::new(),

@@ -115,6 +115,16 @@ pub(super) struct ExecutionShared {
     pub(super) flags: ExecFlags,
     pub(super) record: Mutex<Record>,
     pub(super) stop_tx: Mutex<Option<oneshot::Sender<StopRequest>>>,
+    /// A Map Run's child: the parent to wake when it ends.
+    pub(super) parent: Option<ParentLink>,
+}
+
+/// How a child execution wakes the Map state waiting on it.
+#[derive(Clone)]
+pub(super) struct ParentLink {
+    /// The parent's scheduler id.
+    pub(super) id: u64,
+    pub(super) notify: Arc<tokio::sync::Notify>,
 }
 
 /// A started execution.

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 use super::execution::{ExecutionShared, ExecutionStatus, Status, StopRequest};
 use super::{RunnerInner, lock};
-use crate::definition::Transition;
+use crate::definition::{StateMachine, Transition};
 use crate::error::{check_payload_size, names};
 use crate::history::{EventKind, ExecutionStats, HistoryEvent, format_timestamp};
 use crate::sched::sleep_opt;
@@ -32,7 +32,7 @@ pub(super) enum Step {
     },
 }
 
-enum Terminal {
+pub(super) enum Terminal {
     Succeeded(Value),
     Failed {
         error: Option<String>,
@@ -210,13 +210,24 @@ impl Interp {
             r.stop = Some(self.now());
         }
         lock(&self.ex.stop_tx).take();
+        if let Some(parent) = &self.ex.parent {
+            // Wake the Map state before it may miss the end (a permit is kept).
+            self.rt.sched.wake(parent.id);
+            parent.notify.notify_one();
+        }
         self.rt.sched.notify();
     }
 
     async fn run_states(&mut self) -> Terminal {
         let machine = self.ex.machine.clone();
+        let input = self.ex.input.clone();
+        self.run_machine(&machine, input).await
+    }
+
+    /// Runs `machine`'s states from its `StartAt` on `input`: the
+    /// execution's own, or an inline Map iteration's.
+    pub(super) async fn run_machine(&mut self, machine: &StateMachine, mut input: Value) -> Terminal {
         let mut current = machine.start_at().to_owned();
-        let mut input = self.ex.input.clone();
         loop {
             let state = machine
                 .state(&current)

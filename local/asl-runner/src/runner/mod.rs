@@ -17,6 +17,7 @@ mod actor;
 mod builder;
 mod execution;
 mod interp;
+mod map;
 mod retry;
 mod states;
 mod task;
@@ -36,6 +37,7 @@ use crate::definition::StateMachine;
 use crate::error::check_payload_size;
 use crate::history::{ExecutionStats, HistoryEvent};
 use crate::invoker::TaskInvoker;
+use crate::map_storage::MapStorage;
 use crate::sched::{ExecTask, Scheduler, WakeSource};
 
 pub use actor::{ActorContext, ActorHandle};
@@ -43,13 +45,15 @@ pub use builder::{EventListener, RunnerBuilder, RunnerConfig, TimeMode};
 pub use execution::{ExecutionDescription, ExecutionHandle, ExecutionInfo, ExecutionStatus, StartError};
 pub use task_token::TaskTokenError;
 
-use execution::{ExecutionShared, Record};
+use execution::{ExecutionShared, ParentLink, Record};
 use interp::Interp;
 use task_token::TokenSlot;
 
 struct RunnerInner {
     sched: Arc<Scheduler>,
     invoker: Arc<dyn TaskInvoker>,
+    /// S3 for Distributed Maps' ItemReader and ResultWriter.
+    map_storage: Option<Arc<dyn MapStorage>>,
     config: RunnerConfig,
     executions: Mutex<Vec<Arc<ExecutionShared>>>,
     listeners: Mutex<Vec<EventListener>>,
@@ -118,6 +122,17 @@ impl Runner {
         name: &str,
         input: Value,
     ) -> Result<ExecutionHandle, StartError> {
+        self.start(machine, name, input, None)
+    }
+
+    /// Starts an execution; a Map Run's child tells `parent` when it ends.
+    fn start(
+        &self,
+        machine: &Arc<StateMachine>,
+        name: &str,
+        input: Value,
+        parent: Option<ParentLink>,
+    ) -> Result<ExecutionHandle, StartError> {
         validate_execution_name(name)?;
         check_payload_size("execution input", &input)
             .map_err(|e| StartError::InvalidExecutionInput(e.cause.unwrap_or_default()))?;
@@ -148,6 +163,7 @@ impl Runner {
                 flags: self.inner.sched.register(),
                 record: Mutex::new(Record::default()),
                 stop_tx: Mutex::new(Some(stop_tx)),
+                parent,
             });
             executions.push(shared.clone());
             (shared, stop_rx)

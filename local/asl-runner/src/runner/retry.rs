@@ -1,5 +1,5 @@
-//! `Retry` and `Catch` around a Task state: which retrier matches, the
-//! backoff (with jitter) slept on the execution's clock, and the catcher
+//! `Retry` and `Catch` around a Task or Map state: which retrier matches,
+//! the backoff (with jitter) slept on the execution's clock, and the catcher
 //! that takes over when retries are spent.
 
 use jiff::{SignedDuration, Timestamp};
@@ -8,30 +8,64 @@ use serde_json::Value;
 
 use super::interp::{Interp, Step};
 use super::states::apply_result_path;
-use crate::definition::{Jitter, Retrier, State, TaskState};
+use crate::definition::{Catcher, Jitter, MapState, Retrier, State, TaskState, Transition};
 use crate::error::{StatesError, error_matches};
 use crate::history::EventKind;
 
+/// A state that retries and catches: what one attempt runs.
+#[derive(Clone, Copy)]
+pub(super) enum Attempted<'a> {
+    Task(&'a TaskState),
+    Map(&'a MapState),
+}
+
+impl Attempted<'_> {
+    fn retry(&self) -> &[Retrier] {
+        match self {
+            Attempted::Task(t) => &t.retry,
+            Attempted::Map(m) => &m.retry,
+        }
+    }
+
+    fn catch(&self) -> &[Catcher] {
+        match self {
+            Attempted::Task(t) => &t.catch,
+            Attempted::Map(m) => &m.catch,
+        }
+    }
+
+    fn transition(&self) -> &Transition {
+        match self {
+            Attempted::Task(t) => &t.transition,
+            Attempted::Map(m) => &m.transition,
+        }
+    }
+}
+
 impl Interp {
-    pub(super) async fn run_task_state(
+    pub(super) async fn run_retrying(
         &mut self,
         state: &State,
-        task: &TaskState,
+        attempted: Attempted<'_>,
         raw: &Value,
         entered: Timestamp,
     ) -> Result<Step, StatesError> {
-        let mut attempts = vec![0u64; task.retry.len()];
+        let mut attempts = vec![0u64; attempted.retry().len()];
         let mut retry_count = 0u64;
         loop {
-            let err = match self.task_attempt(state, task, raw, entered, retry_count).await {
-                Ok(output) => return Ok(Self::finish(&task.transition, output)),
+            let result = match attempted {
+                Attempted::Task(task) => self.task_attempt(state, task, raw, entered, retry_count).await,
+                Attempted::Map(map) => Box::pin(self.map_attempt(state, map, raw, entered)).await,
+            };
+            let err = match result {
+                Ok(output) => return Ok(Self::finish(attempted.transition(), output)),
                 Err(err) => err,
             };
             if err.is_terminal() {
                 return Err(err);
             }
-            let retrier = task
-                .retry
+            let retrier = attempted
+                .retry()
                 .iter()
                 .enumerate()
                 .find(|(_, r)| r.error_equals.iter().any(|p| error_matches(p, &err.error)));
@@ -59,8 +93,8 @@ impl Interp {
                 flags.idle(flags.sleep_until(wake_at)).await;
                 continue;
             }
-            if let Some(catcher) = task
-                .catch
+            if let Some(catcher) = attempted
+                .catch()
                 .iter()
                 .find(|c| c.error_equals.iter().any(|p| error_matches(p, &err.error)))
             {

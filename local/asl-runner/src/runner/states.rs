@@ -6,6 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value};
 
 use super::interp::{Interp, Step};
+use super::retry::Attempted;
 use crate::definition::{IoPath, ResultPath, State, StateKind, Text, WaitFor};
 use crate::error::{StatesError, names};
 use crate::intrinsic::EvalEnv;
@@ -132,7 +133,11 @@ impl Interp {
                 let cause = self.fail_text(f.cause.as_ref(), raw, &ctx, "CausePath")?;
                 Ok(Step::Fail { error, cause })
             }
-            StateKind::Task(task) => self.run_task_state(state, task, raw, entered).await,
+            StateKind::Task(task) => {
+                self.run_retrying(state, Attempted::Task(task), raw, entered)
+                    .await
+            }
+            StateKind::Map(map) => self.run_retrying(state, Attempted::Map(map), raw, entered).await,
         }
     }
 

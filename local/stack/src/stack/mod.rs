@@ -87,6 +87,14 @@ impl LocalStack {
             virtual_clock.as_ref(),
             late.clone(),
             machine.clone(),
+            Arc::new(crate::map_storage::S3MapStorage {
+                client: aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&sdk)
+                        .endpoint_url(server.endpoint_url())
+                        .force_path_style(true)
+                        .build(),
+                ),
+            }),
         )
         .await?;
 
