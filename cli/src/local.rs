@@ -102,6 +102,9 @@ pub struct LocalArgs {
     /// Resources in each data store, per type.
     #[arg(long, default_value = "Patient=25,Encounter=60,Observation=200,Condition=30", value_parser = parse_resources)]
     pub resources: BTreeMap<String, usize>,
+    /// Resources per NDJSON file of an export (HealthLake writes up to about 5,000).
+    #[arg(long, default_value_t = 5000, value_name = "N")]
+    pub resources_per_file: usize,
     /// A full export whose count for a type fell by more than this share of
     /// the previous night's is SUSPECT.
     #[arg(long, default_value_t = 0.2, value_parser = parse_share, value_name = "SHARE")]
@@ -246,6 +249,7 @@ pub async fn run(args: LocalArgs) -> Result<u8, String> {
         return Err("--nights 0 runs nothing: add --serve to serve the stack instead".into());
     }
     let config = StackConfig {
+        resources_per_file: args.resources_per_file,
         verify: VerifyPolicy {
             max_drop_share: args.verify_max_drop_share,
             single_max_files: args.verify_single_max_files,

@@ -69,6 +69,9 @@ pub struct StackConfig {
     /// How exports are verified: the share a type may drop, and the size
     /// above which the Distributed Map reads an export.
     pub verify: VerifyPolicy,
+    /// Resources per NDJSON file of an export (HealthLake writes up to
+    /// about 5,000): fewer make more files of the same data.
+    pub resources_per_file: usize,
 }
 
 impl StackConfig {
@@ -90,6 +93,7 @@ impl StackConfig {
             churn: Churn::none(),
             nightly: ExportSelection::default(),
             verify: VerifyPolicy::default(),
+            resources_per_file: 5000,
         }
     }
 }

@@ -24,6 +24,7 @@ pub(crate) async fn start(config: &StackConfig, clock: SharedClock) -> Result<St
     let emulator = Emulator::new(
         EmulatorConfig {
             seed: config.seed,
+            resources_per_file: config.resources_per_file,
             region: REGION.into(),
             account_id: ACCOUNT.into(),
             output_root: Some(config.output_dir.clone()),

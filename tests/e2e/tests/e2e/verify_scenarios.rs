@@ -123,6 +123,8 @@ async fn a_night_that_loses_a_type_is_suspect_and_its_status_stays_completed() {
 #[tokio::test]
 async fn a_large_export_goes_through_the_distributed_map_and_gets_the_same_verdict() {
     let s = scenario("verify-distributed", |c| {
+        // 25 data files and manifest.json: batches of 10 make three children.
+        c.resources_per_file = 10;
         c.verify = VerifyPolicy {
             single_max_files: 2,
             ..VerifyPolicy::default()
@@ -155,14 +157,31 @@ async fn a_large_export_goes_through_the_distributed_map_and_gets_the_same_verdi
     assert_eq!(spread.path, VerificationPath::Distributed);
     assert_eq!(spread.verdict, Verdict::Verified, "{spread:?}");
     assert_eq!(spread.resources_by_type, held(&s));
-    let children = s
+    let children: Vec<_> = s
         .stack
         .runner
         .executions()
         .into_iter()
-        .filter(|e| e.describe().name != "nightly-big")
-        .count();
-    assert!(children >= 2, "the Map ran child executions: {children}");
+        .map(|e| e.describe())
+        .filter(|e| e.name != "nightly-big")
+        .collect();
+    // 26 objects in batches of 10 (the definition's MaxItemsPerBatch).
+    assert_eq!(children.len(), 3, "the Map ran child executions");
+    assert!(children.iter().all(|c| c.status == ExecutionStatus::Succeeded));
+    assert!(
+        children[0].arn.contains(":execution:hlx-job/VerifyFiles:"),
+        "{}",
+        children[0].arn
+    );
+    // The crashed child ran again (its VerifyBatch Retry), once.
+    let retries: u64 = children.iter().map(|c| c.stats.retries).sum();
+    assert_eq!(retries, 1, "one retry, of the crashed child");
+    // Child executions are billed as executions of their own.
+    let child_transitions: u64 = children.iter().map(|c| c.stats.state_transitions).sum();
+    assert_eq!(
+        s.stack.runner.stats().state_transitions,
+        done.stats.state_transitions + child_transitions
+    );
     // The same files read again by one reader give the same verdict.
     let mut single = s
         .stack
