@@ -23,7 +23,7 @@ use clap::{Args, ValueEnum};
 use hlx_asl_runner::{EventKind, ExecutionInfo, ExecutionStatus, HistoryEvent};
 use hlx_core::verification::VerifyPolicy;
 use hlx_core::{ExportSelection, JobRecord, JobStore, PollSchedule, WakeBy};
-use hlx_healthlake_emulator::{Churn, EventFaults, FaultSpec, Faults, JobProfile, Outcome};
+use hlx_healthlake_emulator::{Churn, EventFaults, FaultSpec, Faults, JobProfile, Outcome, OutputFault};
 use hlx_local_stack::{BusDelivery, History, Lambdas, LocalStack, StackConfig, Time};
 use serde_json::Value;
 
@@ -102,6 +102,12 @@ pub struct LocalArgs {
     /// Resources in each data store, per type.
     #[arg(long, default_value = "Patient=25,Encounter=60,Observation=200,Condition=30", value_parser = parse_resources)]
     pub resources: BTreeMap<String, usize>,
+    /// Damage a night's export files, to see the verification catch it:
+    /// KIND:TYPE@NIGHT, KIND one of truncated-file, malformed-line,
+    /// wrong-type, duplicate-id, missing-type, manifest-count (e.g.
+    /// missing-type:Condition@2). Repeatable.
+    #[arg(long, value_parser = parse_output_fault, value_name = "KIND:TYPE@NIGHT")]
+    pub output_fault: Vec<(u32, OutputFault)>,
     /// Resources per NDJSON file of an export (HealthLake writes up to about 5,000).
     #[arg(long, default_value_t = 5000, value_name = "N")]
     pub resources_per_file: usize,
@@ -220,6 +226,7 @@ fn profile(args: &LocalArgs) -> JobProfile {
         run_duration: args.job_duration,
         outcome,
         resources: args.resources.clone(),
+        output_faults: Vec::new(),
     }
 }
 
@@ -328,7 +335,22 @@ pub async fn run(args: LocalArgs) -> Result<u8, String> {
             .ok_or("no data store to import into")?;
         stack.run_import(dir, &datastore).await?;
     }
+    let base_profile = profile(&args);
     for night in 0..args.nights {
+        let faults: Vec<OutputFault> = args
+            .output_fault
+            .iter()
+            .filter(|(on, _)| *on == night + 1)
+            .map(|(_, fault)| fault.clone())
+            .collect();
+        for datastore in &stack.datastores {
+            let mut tonight = base_profile.clone();
+            tonight.output_faults = faults.clone();
+            stack
+                .emulator
+                .set_profile(datastore, tonight)
+                .map_err(|e| format!("night {}: {e}", night + 1))?;
+        }
         stack.run_night(night).await?;
     }
     let code = if args.nights > 0 || args.import.is_some() {
@@ -736,4 +758,26 @@ fn parse_share(text: &str) -> Result<f64, String> {
         .ok()
         .filter(|share| (0.0..=1.0).contains(share))
         .ok_or_else(|| format!("{text:?} is not a share from 0 to 1"))
+}
+
+/// `KIND:TYPE@NIGHT` (see `--output-fault`).
+fn parse_output_fault(text: &str) -> Result<(u32, OutputFault), String> {
+    let usage = || format!("{text:?}: expected KIND:TYPE@NIGHT, e.g. missing-type:Condition@2");
+    let (fault, night) = text.rsplit_once('@').ok_or_else(usage)?;
+    let night: u32 = night.parse().ok().filter(|n| *n > 0).ok_or_else(usage)?;
+    let (kind, resource_type) = fault.split_once(':').ok_or_else(usage)?;
+    let resource_type = resource_type.to_owned();
+    let fault = match kind {
+        "truncated-file" => OutputFault::TruncatedFile { resource_type },
+        "malformed-line" => OutputFault::MalformedLine { resource_type },
+        "wrong-type" => OutputFault::WrongType { resource_type },
+        "duplicate-id" => OutputFault::DuplicateId { resource_type },
+        "missing-type" => OutputFault::MissingType { resource_type },
+        "manifest-count" => OutputFault::ManifestCountMismatch {
+            resource_type,
+            delta: 1,
+        },
+        other => return Err(format!("{other:?} is not a fault kind: {}", usage())),
+    };
+    Ok((night, fault))
 }

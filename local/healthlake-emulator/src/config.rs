@@ -81,6 +81,44 @@ pub struct JobProfile {
     /// [`crate::SUPPORTED_RESOURCE_TYPES`]). Generated from the seed when the data
     /// store is created, and again when a new profile changes the counts.
     pub resources: BTreeMap<String, usize>,
+    /// What goes wrong in the files (and manifest) of this data store's
+    /// exports: hlx's verification must find each.
+    pub output_faults: Vec<OutputFault>,
+}
+
+/// A fault in an export's output, for the verification's tests. Each names
+/// the resource type whose files it touches; the doc says which file and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputFault {
+    /// The type's last file is cut in the middle of its last line (no
+    /// trailing newline, half a JSON object).
+    TruncatedFile { resource_type: String },
+    /// Line 1 of the type's first file is not JSON (an HTML error page).
+    MalformedLine { resource_type: String },
+    /// Line 1 of the type's first file is a resource of another type (`Group`).
+    WrongType { resource_type: String },
+    /// The last line of the type's last file repeats the first line of its
+    /// first file (same id), in place of its own resource.
+    DuplicateId { resource_type: String },
+    /// The type is absent from the export: no folder, no manifest entry,
+    /// although the data store holds it.
+    MissingType { resource_type: String },
+    /// The manifest's `count` of the type's first file is off by `delta`.
+    ManifestCountMismatch { resource_type: String, delta: i64 },
+}
+
+impl OutputFault {
+    /// The resource type the fault touches.
+    pub fn resource_type(&self) -> &str {
+        match self {
+            Self::TruncatedFile { resource_type }
+            | Self::MalformedLine { resource_type }
+            | Self::WrongType { resource_type }
+            | Self::DuplicateId { resource_type }
+            | Self::MissingType { resource_type }
+            | Self::ManifestCountMismatch { resource_type, .. } => resource_type,
+        }
+    }
 }
 
 impl Default for JobProfile {
@@ -100,6 +138,7 @@ impl Default for JobProfile {
             .into_iter()
             .map(|(t, n)| (t.to_owned(), n))
             .collect(),
+            output_faults: Vec::new(),
         }
     }
 }
@@ -115,6 +154,12 @@ impl JobProfile {
     pub fn with_timing(mut self, queue_delay: Duration, run_duration: Duration) -> Self {
         self.queue_delay = queue_delay;
         self.run_duration = run_duration;
+        self
+    }
+
+    /// The same profile with one more output fault.
+    pub fn with_output_fault(mut self, fault: OutputFault) -> Self {
+        self.output_faults.push(fault);
         self
     }
 

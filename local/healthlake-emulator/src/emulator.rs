@@ -76,6 +76,14 @@ impl Emulator {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Makes S3 answer `403 AccessDenied` to every GetObject, HeadObject
+    /// and ListObjectsV2 under `s3_uri` (`s3://bucket/prefix`), as a bucket
+    /// policy or a key policy that shuts a reader out would; jobs still write.
+    pub fn deny_s3_reads(&self, s3_uri: &str) {
+        let under = s3_uri.strip_prefix("s3://").unwrap_or(s3_uri).to_owned();
+        self.s3_store().denied_reads.push(under);
+    }
+
     /// The emulator's clock reading.
     pub fn now(&self) -> Timestamp {
         self.inner.clock.now()

@@ -77,7 +77,7 @@ mod sigv4;
 mod state;
 mod timefmt;
 
-pub use config::{EmulatorConfig, FaultSpec, Faults, JobProfile, Outcome};
+pub use config::{EmulatorConfig, FaultSpec, Faults, JobProfile, Outcome, OutputFault};
 pub use emulator::Emulator;
 pub use error::{ApiError, EmulatorError, ErrorKind};
 pub use events::{

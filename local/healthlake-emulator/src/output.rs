@@ -8,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use jiff::Timestamp;
 use serde_json::json;
 
+use crate::config::OutputFault;
 use crate::fhir::{Content, instant};
 use crate::{JobInfo, OutputFile};
 
@@ -77,6 +78,7 @@ pub(crate) fn write_export(
     job: &JobInfo,
     content: &Content,
     per_file: usize,
+    faults: &[OutputFault],
     errors: Option<&str>,
     at: Timestamp,
 ) -> io::Result<WrittenExport> {
@@ -86,20 +88,45 @@ pub(crate) fn write_export(
     let per_file = per_file.max(1);
     let mut files = Vec::new();
     for (resource_type, resources) in content {
-        if resources.is_empty() {
+        let touched: Vec<&OutputFault> = faults
+            .iter()
+            .filter(|f| f.resource_type() == resource_type)
+            .collect();
+        let missing = touched
+            .iter()
+            .any(|f| matches!(f, OutputFault::MissingType { .. }));
+        if resources.is_empty() || missing {
             continue;
         }
         let type_dir = dir.join(resource_type);
         fs::create_dir_all(&type_dir)?;
-        for (n, chunk) in resources.chunks(per_file).enumerate() {
+        let chunks: Vec<Vec<String>> = resources
+            .chunks(per_file)
+            .map(|chunk| chunk.iter().map(|r| r.line.clone()).collect())
+            .collect();
+        let (chunks, cut) = with_faults(chunks, &touched);
+        let last = chunks.len() - 1;
+        for (n, lines) in chunks.iter().enumerate() {
             let name = format!("{resource_type}-{}.ndjson", n + 1);
             let path = type_dir.join(&name);
-            write_lines(&path, chunk.iter().map(|r| r.line.as_str()))?;
+            if cut && n == last {
+                write_cut(&path, lines)?;
+            } else {
+                write_lines(&path, lines.iter().map(String::as_str))?;
+            }
+            let mut count = lines.len();
+            if n == 0 {
+                for fault in &touched {
+                    if let OutputFault::ManifestCountMismatch { delta, .. } = fault {
+                        count = usize::try_from(count as i64 + delta).unwrap_or(0);
+                    }
+                }
+            }
             files.push(OutputFile {
                 resource_type: resource_type.clone(),
                 url: file_url(job, &[resource_type, &name]),
                 path,
-                count: chunk.len(),
+                count,
                 error: false,
             });
         }
@@ -137,6 +164,49 @@ pub(crate) fn write_export(
         });
     }
     Ok(WrittenExport { dir, files })
+}
+
+/// The lines of a type's files with its faults applied; true when its last
+/// file is to be cut.
+fn with_faults(mut chunks: Vec<Vec<String>>, faults: &[&OutputFault]) -> (Vec<Vec<String>>, bool) {
+    let mut cut = false;
+    let last = chunks.len() - 1;
+    for fault in faults {
+        match fault {
+            OutputFault::MalformedLine { .. } => {
+                chunks[0][0] = "<html><body>Service Unavailable</body></html>".into();
+            }
+            OutputFault::WrongType { .. } => {
+                chunks[0][0] =
+                    json!({"resourceType": "Group", "id": "misplaced-1", "type": "person", "actual": true})
+                        .to_string();
+            }
+            OutputFault::DuplicateId { .. } => {
+                let first = chunks[0][0].clone();
+                let end = chunks[last].len() - 1;
+                chunks[last][end] = first;
+            }
+            OutputFault::TruncatedFile { .. } => cut = true,
+            OutputFault::MissingType { .. } | OutputFault::ManifestCountMismatch { .. } => {}
+        }
+    }
+    (chunks, cut)
+}
+
+/// Writes `lines` with the last one cut in half and no trailing newline.
+fn write_cut(path: &Path, lines: &[String]) -> io::Result<()> {
+    let mut out = BufWriter::new(File::create(path)?);
+    let (last, whole) = lines.split_last().expect("a file has lines");
+    for line in whole {
+        out.write_all(line.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    let half = last
+        .char_indices()
+        .nth(last.chars().count() / 2)
+        .map_or(0, |(i, _)| i);
+    out.write_all(&last.as_bytes()[..half])?;
+    out.flush()
 }
 
 /// Writes `lines` to `path`, each followed by a newline.

@@ -56,6 +56,8 @@ pub(crate) struct ObjectMeta {
 pub(crate) struct S3Store {
     meta: HashMap<PathBuf, ObjectMeta>,
     requests: u64,
+    /// `bucket/key-prefix`es whose reads and listings answer `AccessDenied`.
+    pub(crate) denied_reads: Vec<String>,
 }
 
 /// An S3 answer.
@@ -202,6 +204,24 @@ impl Emulator {
             ));
         };
         let bucket_dir = s3_uri_to_path(root, &format!("s3://{bucket}"));
+        let read = *method == Method::GET || *method == Method::HEAD;
+        let read_of = if key.is_empty() {
+            format!(
+                "{bucket}/{}",
+                query.get("prefix").map(String::as_str).unwrap_or_default()
+            )
+        } else {
+            format!("{bucket}/{key}")
+        };
+        if read
+            && self
+                .s3_store()
+                .denied_reads
+                .iter()
+                .any(|denied| read_of.starts_with(denied.as_str()))
+        {
+            return Err(err(403, "AccessDenied", "Access Denied", &resource));
+        }
         if key.is_empty() {
             return match *method {
                 Method::GET if query.get("list-type").map(String::as_str) == Some("2") => {

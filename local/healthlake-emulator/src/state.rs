@@ -489,6 +489,7 @@ impl State {
                     &job.info,
                     &selected,
                     self.config.resources_per_file,
+                    &job.profile.output_faults,
                     message.as_deref(),
                     at,
                 );

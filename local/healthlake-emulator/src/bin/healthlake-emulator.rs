@@ -325,6 +325,7 @@ impl Cli {
                 run_duration: self.job_duration,
                 outcome,
                 resources: self.resources.clone(),
+                output_faults: Vec::new(),
             },
             faults,
             require_signature: !self.allow_unsigned,

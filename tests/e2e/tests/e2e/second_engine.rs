@@ -221,11 +221,16 @@ async fn on_runner(scenario: &Scenario, moto: &MotoServer, dir: &std::path::Path
             _ => None,
         })
         .collect();
-    // Only AwaitJob is a service integration: its Task* events are the callback's.
+    // AwaitJob is the one Lambda service integration: its Task* events are
+    // the callback's (NotifyVerification's are SNS's).
     let wakes = history
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::TaskSucceeded { output, .. } => Some(wake_label(output)),
+            EventKind::TaskSucceeded {
+                output,
+                resource_type,
+                ..
+            } if resource_type == "lambda" => Some(wake_label(output)),
             EventKind::TaskTimedOut { .. } => Some("timeout".to_owned()),
             EventKind::TaskFailed { error, .. } => Some(format!("failed: {error}")),
             _ => None,
@@ -368,7 +373,10 @@ async fn on_moto(scenario: &Scenario, dir: &std::path::Path) -> EngineRun {
         .events()
         .iter()
         .filter_map(|e| {
-            if let Some(d) = e.task_succeeded_event_details() {
+            if let Some(d) = e
+                .task_succeeded_event_details()
+                .filter(|d| d.resource_type() == "lambda")
+            {
                 let output: Value = d
                     .output()
                     .and_then(|o| serde_json::from_str(o).ok())

@@ -9,10 +9,11 @@
 use std::collections::BTreeMap;
 
 use hlx_asl_runner::ExecutionStatus;
+use hlx_core::ExportSelection;
 use hlx_core::verification::{Verdict, Verification, VerificationPath, VerifyPolicy};
 use hlx_core::{JobRecord, JobStatus, RecordStatus};
 use hlx_e2e::scenario::{Scenario, report, scenario};
-use hlx_healthlake_emulator::JobProfile;
+use hlx_healthlake_emulator::{JobProfile, OutputFault};
 
 /// The resources the emulator holds per type: what a whole export must count.
 fn held(s: &Scenario) -> BTreeMap<String, u64> {
@@ -192,4 +193,161 @@ async fn a_large_export_goes_through_the_distributed_map_and_gets_the_same_verdi
     single.path = spread.path;
     single.verified_at = spread.verified_at;
     assert_eq!(single, spread);
+}
+
+/// One night of a data store whose exports have `fault`, over the FHIR REST
+/// `$export` (a type selection), so HealthLake's manifest carries counts.
+async fn night_with(name: &str, fault: OutputFault) -> (Scenario, JobRecord) {
+    let s = scenario(name, |c| {
+        c.resources_per_file = 20;
+        c.profile = c.profile.clone().with_output_fault(fault);
+        c.nightly = ExportSelection {
+            types: ["Condition", "Encounter", "Observation", "Patient"]
+                .map(String::from)
+                .to_vec(),
+            ..ExportSelection::default()
+        };
+    })
+    .await;
+    let done = s.run(name, s.stack.export_request(s.datastore())).await;
+    report(name, &done);
+    assert_eq!(
+        done.status,
+        ExecutionStatus::Succeeded,
+        "a suspect export is still a completed one: {done:?}"
+    );
+    let record = s.record(name).await;
+    assert_eq!(
+        record.status,
+        RecordStatus::Job(JobStatus::Completed),
+        "HealthLake's status stays"
+    );
+    (s, record)
+}
+
+fn fault(kind: fn(String) -> OutputFault, resource_type: &str) -> OutputFault {
+    kind(resource_type.to_owned())
+}
+
+#[tokio::test]
+async fn each_output_fault_makes_the_export_suspect_and_names_it() {
+    use hlx_core::verification::Reason;
+    let cases: [(&str, OutputFault, &str); 5] = [
+        (
+            "fault-truncated",
+            fault(|t| OutputFault::TruncatedFile { resource_type: t }, "Observation"),
+            "TRUNCATED_FILE",
+        ),
+        (
+            "fault-malformed",
+            fault(|t| OutputFault::MalformedLine { resource_type: t }, "Patient"),
+            "MALFORMED_LINE",
+        ),
+        (
+            "fault-wrong-type",
+            fault(|t| OutputFault::WrongType { resource_type: t }, "Encounter"),
+            "WRONG_TYPE",
+        ),
+        (
+            "fault-duplicate",
+            fault(|t| OutputFault::DuplicateId { resource_type: t }, "Observation"),
+            "DUPLICATE_ID",
+        ),
+        (
+            "fault-manifest",
+            OutputFault::ManifestCountMismatch {
+                resource_type: "Condition".into(),
+                delta: 2,
+            },
+            "COUNT_MISMATCH",
+        ),
+    ];
+    for (name, output_fault, code) in cases {
+        let (_s, record) = night_with(name, output_fault).await;
+        let v = verification(&record);
+        assert_eq!(v.verdict, Verdict::Suspect, "{name}: {v:?}");
+        assert!(codes(v).contains(&code), "{name}: {:?}", codes(v));
+        match (code, &v.reasons[0]) {
+            ("TRUNCATED_FILE", Reason::TruncatedFile { file, .. }) => {
+                // 50 observations, 20 a file: the third file is the last.
+                assert_eq!(file, "Observation/Observation-3.ndjson");
+            }
+            ("MALFORMED_LINE", Reason::MalformedLine { file, line, .. }) => {
+                assert_eq!((file.as_str(), *line), ("Patient/Patient-1.ndjson", 1));
+            }
+            ("WRONG_TYPE", Reason::WrongType { file, found, .. }) => {
+                assert_eq!(
+                    (file.as_str(), found.as_str()),
+                    ("Encounter/Encounter-1.ndjson", "Group")
+                );
+            }
+            (
+                "DUPLICATE_ID",
+                Reason::DuplicateId {
+                    file,
+                    first_file,
+                    first_line,
+                    ..
+                },
+            ) => {
+                assert_eq!(file, "Observation/Observation-3.ndjson");
+                assert_eq!(
+                    (first_file.as_str(), *first_line),
+                    ("Observation/Observation-1.ndjson", 1)
+                );
+            }
+            (
+                "COUNT_MISMATCH",
+                Reason::CountMismatch {
+                    resource_type,
+                    manifest,
+                    files,
+                },
+            ) => {
+                assert_eq!((resource_type.as_str(), *manifest, *files), ("Condition", 12, 10));
+            }
+            (code, reason) => panic!("{name}: {code} first, got {reason:?}"),
+        }
+        assert_eq!(record.job_status.as_deref(), Some("COMPLETED"));
+    }
+}
+
+#[tokio::test]
+async fn a_type_missing_from_the_files_is_suspect_against_the_previous_night() {
+    let s = scenario("fault-missing-type", |_| {}).await;
+    s.run("nightly-a", s.stack.export_request(s.datastore())).await;
+    let profile = JobProfile::default()
+        .with_timing(
+            std::time::Duration::from_secs(20),
+            std::time::Duration::from_secs(3 * 3600),
+        )
+        .with_output_fault(OutputFault::MissingType {
+            resource_type: "Encounter".into(),
+        });
+    s.stack.emulator.set_profile(s.datastore(), profile).unwrap();
+    s.run("nightly-b", s.stack.export_request(s.datastore())).await;
+    let record = s.record("nightly-b").await;
+    let v = verification(&record);
+    assert_eq!(codes(v), ["TYPE_MISSING"], "{v:?}");
+    // The data store still holds them: only the export lost them.
+    assert_eq!(held(&s)["Encounter"], 20);
+}
+
+#[tokio::test]
+async fn s3_access_denied_makes_the_export_unverifiable_and_notifies() {
+    let s = scenario("verify-denied", |_| {}).await;
+    s.stack.emulator.deny_s3_reads("s3://hlx-local-exports/nightly/");
+    let done = s
+        .run("nightly-denied", s.stack.export_request(s.datastore()))
+        .await;
+    report("S3 access denied", &done);
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    let record = s.record("nightly-denied").await;
+    assert_eq!(record.status, RecordStatus::Job(JobStatus::Completed));
+    let v = verification(&record);
+    assert_eq!(v.verdict, Verdict::Unverifiable, "{v:?}");
+    assert!(v.why.as_deref().unwrap().contains("AccessDenied"), "{v:?}");
+    let notice = s.stack.notices().pop().expect("a notice");
+    assert!(notice.subject.as_deref().unwrap().ends_with("UNVERIFIABLE"));
+    assert!(notice.message.contains("AccessDenied"), "{}", notice.message);
 }
