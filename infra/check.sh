@@ -50,7 +50,7 @@ check() {
 # so that no Rust build and no Docker are needed.
 assets=$(mktemp -d)
 trap 'rm -rf "$assets"' EXIT
-for binary in start-job check-job record-result await-job job-events api; do
+for binary in start-job check-job record-result await-job verify-export job-events api; do
   mkdir -p "$assets/$binary"
   printf '#!/bin/sh\n# placeholder: infra/check.sh synthesizes without building Rust\n' >"$assets/$binary/bootstrap"
 done

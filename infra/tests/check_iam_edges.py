@@ -253,8 +253,9 @@ def refs(node):
 
 def s3_grant_problem(arn, locations):
     """Why an S3 resource ARN reaches beyond the locations, or None. An
-    object grant must be a location (bucket/prefix/, ending in '/') followed
-    by the one '*'; a bucket grant, a location's bucket."""
+    object grant must be a location (bucket/prefix/, ending in '/'), or a
+    folder inside one (location/folder/, the verification's results),
+    followed by the one '*'; a bucket grant, a location's bucket."""
     match = S3_ARN.match(arn) if isinstance(arn, str) else None
     if not match:
         return "not an S3 ARN: %r" % (arn,)
@@ -268,8 +269,8 @@ def s3_grant_problem(arn, locations):
         return "%s: a wildcard or policy variable inside the location" % rest
     if not head.endswith("/"):
         return "%s: no '/' before the '*' (every key, bucket or sibling prefix starting %r)" % (rest, head)
-    if head not in prefixes:
-        return "%s: not one of the locations %s" % (rest, sorted(locations))
+    if not any(head.startswith(prefix) for prefix in prefixes):
+        return "%s: not one of the locations %s, nor a folder inside one" % (rest, sorted(locations))
     return None
 
 
@@ -457,10 +458,24 @@ class S3PrefixTest(_Templates):
         for name, resources in self.templates.items():
             with self.subTest(name):
                 grants = [(i, sid, render(r, PARAMETERS)) for i, sid, r in s3_resources(resources)]
-                # Not vacuous: check-job's manifest objects and its listing.
+                # Not vacuous: check-job's manifest objects and its listing;
+                # verify-export's reads, listing and id lists; the Distributed
+                # Map's listing (ItemReader) and results (ResultWriter).
                 self.assertEqual(
                     sorted(sid for _, sid, _ in grants),
-                    ["ListExportFoldersUnderTheExportLocation", "WriteManifestsUnderTheExportLocation"],
+                    [
+                        "ListExportFoldersForTheDistributedMap",
+                        "ListExportFoldersUnderTheExportLocation",
+                        "ListExportFoldersUnderTheExportLocation",
+                        "ReadExportsUnderTheExportLocation",
+                        "WriteManifestsUnderTheExportLocation",
+                        "WriteMapRunResults",
+                        "WriteVerificationResults",
+                    ],
+                )
+                self.assertIn(
+                    "arn:${AWS::Partition}:s3:::hlx-exports-example/nightly/hlx-verification/*",
+                    [arn for _, _, arn in grants],
                 )
                 self.assertIn(
                     "arn:${AWS::Partition}:s3:::hlx-exports-example/nightly/*", [arn for _, _, arn in grants]
@@ -508,6 +523,11 @@ class S3PrefixTest(_Templates):
         )
         self.assertRegex(
             s3_grant_problem("arn:${AWS::Partition}:s3:::other-bucket", ["s3://hlx-x/p/"]), "not the bucket"
+        )
+        # A folder inside a location is narrower; a sibling prefix is not inside it.
+        self.assertIsNone(s3_grant_problem("arn:${AWS::Partition}:s3:::hlx-x/p/hlx-verification/*", ["s3://hlx-x/p/"]))
+        self.assertRegex(
+            s3_grant_problem("arn:${AWS::Partition}:s3:::hlx-x/p-other/*", ["s3://hlx-x/p/"]), "not one of the locations"
         )
 
 

@@ -89,6 +89,9 @@ const PARAMETERS = [
   { key: 'wakeBy', samName: 'WakeBy', default: 'events', allowed: ['events', 'poll'] },
   { key: 'fallbackInitialSeconds', samName: 'FallbackInitialSeconds', default: 3600, number: true, min: 1 },
   { key: 'fallbackMaxSeconds', samName: 'FallbackMaxSeconds', default: 14400, number: true, min: 1 },
+  { key: 'verifyMaxDropShare', samName: 'VerifyMaxDropShare', default: 0.2, number: true, min: 0, max: 1 },
+  { key: 'verifySingleMaxFiles', samName: 'VerifySingleMaxFiles', default: 500, number: true, min: 1 },
+  { key: 'verifySingleMaxBytes', samName: 'VerifySingleMaxBytes', default: 5368709120, number: true, min: 1 },
 ];
 
 /** Context keys that are not stack parameters. */

@@ -17,6 +17,11 @@ const { FUNCTIONS } = require('./hlx-function');
  * ExecutionsFailedAlarm, <Function>ErrorsAlarm of each function whose
  * errorsAlarm is not false, ScheduleDeadLetterAlarm and JobEventsDeadLetterAlarm.
  */
+/** The stack's topic (AlarmTopic): made before the job state machine, which publishes verdicts to it. */
+function alarmTopic(scope, key) {
+  return logicalId(new sns.Topic(scope, 'AlarmTopic', { displayName: 'hlx export failures', masterKey: key }), 'AlarmTopic');
+}
+
 class FailureNotifications extends Construct {
   /**
    * @param {Construct} scope
@@ -33,11 +38,8 @@ class FailureNotifications extends Construct {
   constructor(scope, id, props) {
     super(scope, id);
     const { config, key, jobStateMachine, launcher, functions } = props;
-    /** @type {sns.Topic} */
-    this.topic = logicalId(
-      new sns.Topic(this, 'AlarmTopic', { displayName: 'hlx export failures', masterKey: key }),
-      'AlarmTopic',
-    );
+    /** @type {sns.ITopic} */
+    this.topic = props.topic;
     const topic = this.topic;
     const statusRule = new events.CfnRule(this, 'ExecutionStatusRule', {
       description: 'hlx - an export, import or launcher execution failed, timed out or was aborted',
@@ -113,6 +115,20 @@ class FailureNotifications extends Construct {
         treatMissingData: 'notBreaching',
         alarmActions: [topic.topicArn],
       }).overrideLogicalId(logicalName);
+    // Exports read back and found SUSPECT or UNVERIFIABLE (record-result's
+    // Embedded Metric Format line): no dimensions.
+    new cloudwatch.CfnAlarm(this, 'ExportsNotVerifiedAlarm', {
+      alarmDescription: 'hlx - an export was read back and found SUSPECT or UNVERIFIABLE',
+      namespace: 'hlx',
+      metricName: 'ExportsNotVerified',
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 1,
+      comparisonOperator: 'GreaterThanOrEqualToThreshold',
+      treatMissingData: 'notBreaching',
+      alarmActions: [topic.topicArn],
+    }).overrideLogicalId('ExportsNotVerifiedAlarm');
     alarm('ExecutionsFailedAlarm', 'hlx - an export or import execution failed', 'AWS/States', 'ExecutionsFailed', {
       name: 'StateMachineArn',
       value: jobStateMachine.stateMachineArn,
@@ -142,4 +158,4 @@ class FailureNotifications extends Construct {
   }
 }
 
-module.exports = { FailureNotifications };
+module.exports = { FailureNotifications, alarmTopic };

@@ -51,6 +51,20 @@ const FUNCTIONS = [
     errorsAlarm: false,
   },
   {
+    id: 'VerifyExport',
+    binary: 'verify-export',
+    description:
+      'hlx verify-export - reads a completed export back from S3 and judges it (VERIFIED, SUSPECT, UNVERIFIABLE)',
+    roleDescription: "hlx verify-export - reads the export's files back and its data store's past exports",
+    invokedBy: 'states',
+    // It streams GBs from S3: the Lambda maximum, and memory for the network
+    // and CPU share it buys (its own memory is flat in a file's size).
+    timeoutSeconds: 900,
+    memorySize: 1024,
+    // A verification that cannot run ends UNVERIFIABLE: ExportsNotVerifiedAlarm.
+    errorsAlarm: false,
+  },
+  {
     id: 'Api',
     binary: 'api',
     description: 'hlx api - starts exports and imports idempotently and reads their job records, behind JobsApi',
@@ -171,7 +185,7 @@ class HlxFunction extends Construct {
     this.function = this.rustFunction(`${id}Function`, spec.binary, config.assetDir, {
       description: spec.description,
       role: this.role.withoutPolicyUpdates(),
-      memorySize: 128,
+      memorySize: spec.memorySize ?? 128,
       timeout: Duration.seconds(spec.timeoutSeconds ?? 30),
       architecture: config.architecture === 'x86_64' ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64,
       tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.PASS_THROUGH,

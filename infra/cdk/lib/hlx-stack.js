@@ -10,7 +10,7 @@ const cdk = require('aws-cdk-lib');
 const { Stack } = cdk;
 const { ApiGatewayLogging } = require('./api-gateway-logging');
 const { EncryptionKey } = require('./encryption-key');
-const { FailureNotifications } = require('./failure-notifications');
+const { FailureNotifications, alarmTopic } = require('./failure-notifications');
 const { HEALTHLAKE_EVENTS_PATTERN, HealthLakeEvents, eventPattern } = require('./healthlake-events');
 const { FUNCTIONS, TASK_FUNCTIONS } = require('./hlx-function');
 const { ACCESS_LOG_FORMAT, JobsApi } = require('./jobs-api');
@@ -32,8 +32,8 @@ class HlxStack extends Stack {
       description:
         'hlx: nightly, API and manual AWS HealthLake FHIR exports (and imports, on a schedule of their own that ' +
         'is off unless set) orchestrated by one Step Functions ' +
-        "Standard workflow of four Rust Lambda functions, woken by HealthLake's job events through a fifth, " +
-        'an IAM-authorized REST API served by a sixth, and the job history in DynamoDB (CDK app; the same ' +
+        "Standard workflow of five Rust Lambda functions, woken by HealthLake's job events through a sixth, " +
+        'an IAM-authorized REST API served by a seventh, and the job history in DynamoDB (CDK app; the same ' +
         'stack as infra/sam/template.yaml).',
       ...stackProps,
     });
@@ -43,8 +43,17 @@ class HlxStack extends Stack {
     /** How every log group of the stack is kept: encrypted with the key, for the configured retention. */
     const logging = { key, retention: config.logRetentionDays };
     const { table } = new JobTable(this, 'JobTable', { key });
-    const tasks = new TaskFunctions(this, 'TaskFunctions', { config, logging, table }).byId;
-    const jobStateMachine = new JobStateMachine(this, 'JobStateMachine', { config, logging, tasks }).stateMachine;
+    const taskFunctions = new TaskFunctions(this, 'TaskFunctions', { config, logging, table });
+    const tasks = taskFunctions.byId;
+    const alarms = alarmTopic(this, key);
+    const jobStateMachine = new JobStateMachine(this, 'JobStateMachine', {
+      config,
+      logging,
+      tasks,
+      exports: taskFunctions,
+      key,
+      topic: alarms,
+    }).stateMachine;
     const healthLakeEvents = new HealthLakeEvents(this, 'HealthLakeEvents', {
       config,
       logging,
@@ -71,6 +80,7 @@ class HlxStack extends Stack {
     const { topic } = new FailureNotifications(this, 'FailureNotifications', {
       config,
       key,
+      topic: alarms,
       jobStateMachine,
       launcher: nightly.stateMachine,
       functions: this.functions,

@@ -27,9 +27,10 @@ class StateMachineRole extends ServiceRole {
   /**
    * @param {import('constructs').Construct} scope
    * @param {string} logicalName
-   * @param {{description: string, tracing: boolean, statements: iam.PolicyStatement[]}} props
+   * @param {{description: string, tracing: boolean, statements: iam.PolicyStatement[],
+   *   nag?: [string, string][]}} props nag: acknowledgements of the machine's own statements
    */
-  constructor(scope, logicalName, { description, tracing, statements }) {
+  constructor(scope, logicalName, { description, tracing, statements, nag = [] }) {
     super(scope, logicalName, {
       description,
       service: 'states.amazonaws.com',
@@ -48,6 +49,7 @@ class StateMachineRole extends ServiceRole {
           'AwsSolutions-IAM5[Resource::*]',
           'CloudWatch Logs delivery and X-Ray actions have no resource-level permissions.',
         ],
+        ...nag,
       ],
     });
   }

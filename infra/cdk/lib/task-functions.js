@@ -1,7 +1,7 @@
 'use strict';
-// The four functions the job state machine's Tasks invoke (start-job,
-// check-job, record-result, await-job), each with its permissions and
-// environment.
+// The five functions the job state machine's Tasks invoke (start-job,
+// check-job, record-result, await-job, verify-export), each with its
+// permissions and environment.
 
 const { Construct } = require('constructs');
 const cdk = require('aws-cdk-lib');
@@ -40,6 +40,17 @@ class TaskFunctions extends Construct {
     // `bucket/prefix/` of the export location, split by CloudFormation at deploy (as in the SAM
     // template); it ends in '/' (config.js), so `${Location}*` stops at the prefix.
     const exportLocation = cdk.Fn.select(1, cdk.Fn.split('s3://', config.exportS3Uri));
+    /** The listing of export folders: the export bucket (keys under the location only, by the callers' use). */
+    const listExportFolders = (sid = 'ListExportFoldersUnderTheExportLocation') =>
+      new iam.PolicyStatement({
+        sid,
+        actions: ['s3:ListBucket'],
+        resources: [
+          cdk.Fn.sub('arn:${AWS::Partition}:s3:::${Bucket}', { Bucket: cdk.Fn.select(0, cdk.Fn.split('/', exportLocation)) }),
+        ],
+      });
+    this.listExportFolders = listExportFolders;
+    this.exportLocation = exportLocation;
     const permissions = {
       StartJob: [
         new iam.PolicyStatement({
@@ -107,13 +118,7 @@ class TaskFunctions extends Construct {
           actions: ['s3:PutObject'],
           resources: [cdk.Fn.sub('arn:${AWS::Partition}:s3:::${Location}*', { Location: exportLocation })],
         }),
-        new iam.PolicyStatement({
-          sid: 'ListExportFoldersUnderTheExportLocation',
-          actions: ['s3:ListBucket'],
-          resources: [
-            cdk.Fn.sub('arn:${AWS::Partition}:s3:::${Bucket}', { Bucket: cdk.Fn.select(0, cdk.Fn.split('/', exportLocation)) }),
-          ],
-        }),
+        listExportFolders(),
         new iam.PolicyStatement({
           sid: 'EncryptManifestsWithTheExportKeyThroughS3',
           actions: ['kms:GenerateDataKey'],
@@ -137,6 +142,36 @@ class TaskFunctions extends Construct {
         // caller's kms:Decrypt, through DynamoDB only (as for the api function).
         decryptThroughDynamoDb(key),
       ],
+      // The export's files under the export location, its folder's listing,
+      // the children's id lists under hlx-verification/ only, and the data
+      // store's past exports (the previous full one of the same scope).
+      VerifyExport: [
+        new iam.PolicyStatement({
+          sid: 'ReadExportsUnderTheExportLocation',
+          actions: ['s3:GetObject'],
+          resources: [cdk.Fn.sub('arn:${AWS::Partition}:s3:::${Location}*', { Location: exportLocation })],
+        }),
+        listExportFolders(),
+        new iam.PolicyStatement({
+          sid: 'WriteVerificationResults',
+          actions: ['s3:PutObject'],
+          resources: [
+            cdk.Fn.sub('arn:${AWS::Partition}:s3:::${Location}hlx-verification/*', { Location: exportLocation }),
+          ],
+        }),
+        new iam.PolicyStatement({
+          sid: 'DecryptExportsWithTheExportKeyThroughS3',
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: [config.kmsKeyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${cdk.Aws.REGION}.${cdk.Aws.URL_SUFFIX}` } },
+        }),
+        new iam.PolicyStatement({
+          sid: 'ReadPastExportsOfTheDatastore',
+          actions: ['dynamodb:Query'],
+          resources: [`${table.tableArn}/index/by-datastore`],
+        }),
+        decryptThroughDynamoDb(key),
+      ],
       // Its states:SendTaskSuccess is AwaitJobFunctionTaskTokenPolicy (JobStateMachine).
       AwaitJob: [
         new iam.PolicyStatement({
@@ -156,6 +191,12 @@ class TaskFunctions extends Construct {
       CheckJob: { ...pollEnvironment },
       RecordResult: { HLX_TABLE_NAME: table.tableName },
       AwaitJob: { HLX_TABLE_NAME: table.tableName },
+      VerifyExport: {
+        HLX_TABLE_NAME: table.tableName,
+        HLX_VERIFY_MAX_DROP_SHARE: String(config.verifyMaxDropShare),
+        HLX_VERIFY_SINGLE_MAX_FILES: String(config.verifySingleMaxFiles),
+        HLX_VERIFY_SINGLE_MAX_BYTES: String(config.verifySingleMaxBytes),
+      },
     };
     // The manifest objects are every key under the export location: a
     // prefix wildcard, the narrowest S3 grant that names no object in advance.
@@ -163,11 +204,25 @@ class TaskFunctions extends Construct {
       'arn:${AWS::Partition}:s3:::${Location}*',
       { Location: config.exportS3Uri.replace(/^s3:\/\//, '') },
     ]);
+    const resultObjects = JSON.stringify([
+      'arn:${AWS::Partition}:s3:::${Location}hlx-verification/*',
+      { Location: config.exportS3Uri.replace(/^s3:\/\//, '') },
+    ]);
     const nags = {
       CheckJob: [
         [
           `AwsSolutions-IAM5[Resource::${manifestObjects}]`,
           'check-job writes manifest.json next to each export; export folders are named by HealthLake job ids, known only at run time, all under the export location.',
+        ],
+      ],
+      VerifyExport: [
+        [
+          `AwsSolutions-IAM5[Resource::${manifestObjects}]`,
+          "verify-export reads every file of each export; export folders are named by HealthLake job ids, known only at run time, all under the export location.",
+        ],
+        [
+          `AwsSolutions-IAM5[Resource::${resultObjects}]`,
+          "verify-export keeps each file's id list under the export location's hlx-verification/ folder, named by execution, known only at run time.",
         ],
       ],
     };

@@ -53,6 +53,9 @@ const DISTINCT = {
   wakeBy: 'poll',
   fallbackInitialSeconds: 3601,
   fallbackMaxSeconds: 14399,
+  verifyMaxDropShare: 0.35,
+  verifySingleMaxFiles: 499,
+  verifySingleMaxBytes: 5368709119,
 };
 
 let assetDir;

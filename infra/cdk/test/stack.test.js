@@ -78,7 +78,7 @@ function statementsBySid(template, roleId, conditions = ON) {
   return out;
 }
 
-test('functions: provided.al2023, bootstrap, arm64 by default, 128 MB, JSON logs to their own log group, active tracing', () => {
+test('functions: provided.al2023, bootstrap, arm64 by default, 128 MB (verify-export 1024 MB, 900 s), JSON logs to their own log group, active tracing', () => {
   for (const id of FUNCTIONS) {
     const fn = cfn.Resources[id];
     assert.equal(fn.Type, 'AWS::Lambda::Function');
@@ -86,8 +86,14 @@ test('functions: provided.al2023, bootstrap, arm64 by default, 128 MB, JSON logs
     assert.equal(p.Runtime, 'provided.al2023');
     assert.equal(p.Handler, 'bootstrap');
     assert.deepEqual(p.Architectures, ['arm64']);
-    assert.equal(p.MemorySize, 128);
-    assert.ok(p.Timeout < 60, 'below the 60 s Task timeout of the state machine');
+    if (id === 'VerifyExportFunction') {
+      // It streams whole exports: its Tasks give it the 900 s Lambda maximum.
+      assert.equal(p.MemorySize, 1024);
+      assert.equal(p.Timeout, 900);
+    } else {
+      assert.equal(p.MemorySize, 128);
+      assert.ok(p.Timeout < 60, 'below the 60 s Task timeout of the state machine');
+    }
     assert.deepEqual(p.LoggingConfig, { LogFormat: 'JSON', LogGroup: { Ref: id.replace('Function', 'LogGroup') } });
     assert.deepEqual(p.TracingConfig, { Mode: 'Active' });
     assert.equal(p.Environment.Variables.RUST_LOG, 'info');
@@ -179,6 +185,7 @@ test('log groups: retention (90 days by default) and the stack key', () => {
     'NightlyLauncherLogGroup',
     'RecordResultLogGroup',
     'StartJobLogGroup',
+    'VerifyExportLogGroup',
   ]);
   for (const [id, g] of Object.entries(groups)) {
     assert.equal(g.Properties.RetentionInDays, 90, id);
@@ -280,6 +287,8 @@ test('job state machine: Standard, ERROR logs without execution data, tracing, t
     CheckJobFunctionArn: { 'Fn::GetAtt': ['CheckJobFunction', 'Arn'] },
     RecordResultFunctionArn: { 'Fn::GetAtt': ['RecordResultFunction', 'Arn'] },
     AwaitJobFunctionArn: { 'Fn::GetAtt': ['AwaitJobFunction', 'Arn'] },
+    VerifyExportFunctionArn: { 'Fn::GetAtt': ['VerifyExportFunction', 'Arn'] },
+    AlarmTopicArn: { Ref: 'AlarmTopic' },
   });
   const key = p.DefinitionS3Location.Key;
   const asset = path.join(defaults.outdir, `asset.${key}`);
@@ -396,7 +405,80 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
     '${CheckJobFunction.Arn}',
     '${RecordResultFunction.Arn}',
     '${StartJobFunction.Arn}',
+    '${VerifyExportFunction.Arn}',
   ]);
+  // VerifyFiles' ItemReader and ResultWriter: the export bucket's listing, the
+  // results under hlx-verification/ only, the export key through S3 only.
+  assert.deepEqual(machine.ListExportFoldersForTheDistributedMap.Action, ['s3:ListBucket']);
+  assert.deepEqual(machine.ListExportFoldersForTheDistributedMap.Resource, [
+    `arn:\${AWS::Partition}:s3:::${location.split('/')[0]}`,
+  ]);
+  assert.deepEqual(machine.WriteMapRunResults.Action, [
+    's3:AbortMultipartUpload',
+    's3:GetObject',
+    's3:ListMultipartUploadParts',
+    's3:PutObject',
+  ]);
+  assert.deepEqual(machine.WriteMapRunResults.Resource, [`arn:\${AWS::Partition}:s3:::${location}hlx-verification/*`]);
+  assert.deepEqual(machine.EncryptMapRunResultsWithTheExportKeyThroughS3.Resource, [REQUIRED.kmsKeyArn]);
+  assert.deepEqual(machine.EncryptMapRunResultsWithTheExportKeyThroughS3.Condition, {
+    StringEquals: { 'kms:ViaService': 's3.${AWS::Region}.${AWS::URLSuffix}' },
+  });
+  // NotifyVerification: the stack's topic, its key through SNS only.
+  assert.deepEqual(machine.PublishVerdictsToTheAlarmTopic.Action, ['sns:Publish']);
+  assert.deepEqual(machine.PublishVerdictsToTheAlarmTopic.Resource, ['${AlarmTopic}']);
+  assert.deepEqual(machine.EncryptVerdictsWithTheStackKeyThroughSns.Resource, ['${EncryptionKey.Arn}']);
+  assert.deepEqual(machine.EncryptVerdictsWithTheStackKeyThroughSns.Condition, {
+    StringEquals: { 'kms:ViaService': 'sns.${AWS::Region}.${AWS::URLSuffix}' },
+  });
+  // The Distributed Map's children: this machine's executions only.
+  assert.deepEqual(cfn.Resources.JobStateMachineMapRunPolicy.Properties.Roles, [{ Ref: 'JobStateMachineRole' }]);
+  const mapRun = machine;
+  assert.deepEqual(mapRun.StartChildExecutions.Action, ['states:StartExecution']);
+  assert.deepEqual(mapRun.StartChildExecutions.Resource, ['${JobStateMachine}']);
+  assert.deepEqual(mapRun.DescribeAndStopChildExecutions.Action, ['states:DescribeExecution', 'states:StopExecution']);
+  assert.deepEqual(mapRun.DescribeAndStopChildExecutions.Resource, [
+    'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${JobStateMachine.Name}/*',
+  ]);
+
+  const verify = statementsBySid(cfn, 'VerifyExportFunctionRole');
+  assert.deepEqual(Object.keys(verify).sort(), [
+    'DecryptExportsWithTheExportKeyThroughS3',
+    'DecryptJobRecordsThroughDynamoDB',
+    'ListExportFoldersUnderTheExportLocation',
+    'ReadExportsUnderTheExportLocation',
+    'ReadPastExportsOfTheDatastore',
+    'WriteOwnLogs',
+    'WriteVerificationResults',
+    'XRayHasNoResourceLevelPermissions',
+  ]);
+  assert.deepEqual(verify.ReadExportsUnderTheExportLocation.Action, ['s3:GetObject']);
+  assert.deepEqual(verify.ReadExportsUnderTheExportLocation.Resource, [`arn:\${AWS::Partition}:s3:::${location}*`]);
+  assert.deepEqual(verify.WriteVerificationResults.Action, ['s3:PutObject']);
+  assert.deepEqual(verify.WriteVerificationResults.Resource, [
+    `arn:\${AWS::Partition}:s3:::${location}hlx-verification/*`,
+  ]);
+  assert.deepEqual(verify.DecryptExportsWithTheExportKeyThroughS3.Action, ['kms:Decrypt', 'kms:GenerateDataKey']);
+  assert.deepEqual(verify.DecryptExportsWithTheExportKeyThroughS3.Resource, [REQUIRED.kmsKeyArn]);
+  assert.deepEqual(verify.ReadPastExportsOfTheDatastore.Action, ['dynamodb:Query']);
+  assert.deepEqual(verify.ReadPastExportsOfTheDatastore.Resource, [`\${JobTable.Arn}/index/${byDatastore.IndexName}`]);
+  const verifyFunction = cfn.Resources.VerifyExportFunction.Properties;
+  assert.equal(verifyFunction.Timeout, 900);
+  assert.equal(verifyFunction.MemorySize, 1024);
+  assert.deepEqual(Object.keys(verifyFunction.Environment.Variables).sort(), [
+    'HLX_TABLE_NAME',
+    'HLX_VERIFY_MAX_DROP_SHARE',
+    'HLX_VERIFY_SINGLE_MAX_BYTES',
+    'HLX_VERIFY_SINGLE_MAX_FILES',
+    'RUST_LOG',
+  ]);
+  assert.equal(verifyFunction.Environment.Variables.HLX_VERIFY_MAX_DROP_SHARE, '0.2');
+  const notVerified = cfn.Resources.ExportsNotVerifiedAlarm.Properties;
+  assert.deepEqual(
+    [notVerified.Namespace, notVerified.MetricName, notVerified.Statistic, notVerified.Threshold],
+    ['hlx', 'ExportsNotVerified', 'Sum', 1],
+  );
+  assert.deepEqual(notVerified.AlarmActions, [{ Ref: 'AlarmTopic' }]);
 
   const launcher = statementsBySid(cfn, 'NightlyLauncherRole');
   assert.deepEqual(launcher.StartTheJobStateMachine.Action, ['states:StartExecution']);
@@ -603,9 +685,19 @@ test('IAM: HealthLake on the data store only, exactly the job actions of each ro
         // data access role (a parameter); the stack's only S3 grant is
         // check-job's manifest.json under the export location.
         const s3 = actions.filter((a) => a.startsWith('s3:'));
+        // Beside it, verify-export reads the exports back and the job state
+        // machine's Distributed Map lists them and writes its results.
         if (s3.length > 0) {
-          assert.equal(id, 'CheckJobFunctionRolePolicy', `${id}: ${actions.join(', ')}`);
-          assert.ok(['s3:PutObject', 's3:ListBucket'].includes(s3.join()), `${id}: ${s3.join(', ')}`);
+          const allowed = {
+            CheckJobFunctionRolePolicy: ['s3:PutObject', 's3:ListBucket'],
+            VerifyExportFunctionRolePolicy: ['s3:GetObject', 's3:ListBucket', 's3:PutObject'],
+            JobStateMachineRolePolicy: [
+              's3:ListBucket',
+              's3:PutObject,s3:GetObject,s3:ListMultipartUploadParts,s3:AbortMultipartUpload',
+            ],
+          }[id];
+          assert.ok(allowed, `${id}: ${actions.join(', ')}`);
+          assert.ok(allowed.includes(s3.join()), `${id}: ${s3.join(', ')}`);
         }
         const healthlake = actions.filter((a) => a.startsWith('healthlake:'));
         if (healthlake.length === 0) continue;
@@ -797,7 +889,10 @@ test('API: API Gateway may invoke the api function, from this API\'s v1 stage on
   assert.equal(cfn.Resources.JobsApiRole, undefined);
   for (const [id, policy] of Object.entries(resourcesOfType(cfn, 'AWS::IAM::ManagedPolicy'))) {
     const starts = policy.Properties.PolicyDocument.Statement.filter((s) => asList(s.Action).includes('states:StartExecution'));
-    const expected = { ApiFunctionRolePolicy: 1, NightlyLauncherRolePolicy: 1, NightlyScheduleRolePolicy: 1 }[id] ?? 0;
+    const expected =
+      { ApiFunctionRolePolicy: 1, NightlyLauncherRolePolicy: 1, NightlyScheduleRolePolicy: 1, JobStateMachineMapRunPolicy: 1 }[
+        id
+      ] ?? 0;
     assert.equal(starts.length, expected, `${id} starts executions`);
   }
 });
