@@ -58,7 +58,7 @@ pub struct BatchContext {
 /// One step's input.
 #[derive(Debug, Clone)]
 pub enum VerifyStep {
-    Begin(VerifyJobInput),
+    Begin(Box<VerifyJobInput>),
     Batch {
         items: Vec<Value>,
         context: BatchContext,
@@ -81,7 +81,9 @@ impl VerifyStep {
             });
         }
         match value.get("action").and_then(Value::as_str) {
-            Some("begin") => Ok(Self::Begin(serde_json::from_value(value).map_err(invalid)?)),
+            Some("begin") => Ok(Self::Begin(Box::new(
+                serde_json::from_value(value).map_err(invalid)?,
+            ))),
             Some("fold") => Ok(Self::Fold(Box::new(
                 serde_json::from_value(value).map_err(invalid)?,
             ))),

@@ -181,7 +181,7 @@ pub fn encode_ids(ids: &[IdSeen]) -> Vec<u8> {
 
 /// Decodes an id list; `None` if its length is not a whole number of ids.
 pub fn decode_ids(bytes: &[u8]) -> Option<Vec<IdSeen>> {
-    if bytes.len() % 12 != 0 {
+    if !bytes.len().is_multiple_of(12) {
         return None;
     }
     Some(
