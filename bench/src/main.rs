@@ -11,13 +11,14 @@ mod moto;
 mod report;
 mod size;
 mod stats;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: hlx-bench [--cold-runs N] [--warm-runs N] [--bin-dir DIR] \
-[--peer-python PATH] [--moto-python PATH] [--results FILE] [--cost-only]";
+[--peer-python PATH] [--moto-python PATH] [--results FILE] [--cost-only] [--verify-runs N] [--verify-only]";
 
 struct Args {
     cold_runs: usize,
@@ -27,6 +28,8 @@ struct Args {
     moto_python: PathBuf,
     results: Option<PathBuf>,
     cost_only: bool,
+    verify_runs: usize,
+    verify_only: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -40,6 +43,8 @@ fn parse_args() -> Result<Args, String> {
         moto_python: root.join(".venv/bin/python"),
         results: None,
         cost_only: false,
+        verify_runs: 3,
+        verify_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -56,12 +61,19 @@ fn parse_args() -> Result<Args, String> {
             "--moto-python" => args.moto_python = value(&arg)?.into(),
             "--results" => args.results = Some(value(&arg)?.into()),
             "--cost-only" => args.cost_only = true,
+            "--verify-runs" => {
+                args.verify_runs = value(&arg)?.parse().map_err(|e| format!("--verify-runs: {e}"))?
+            }
+            "--verify-only" => args.verify_only = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
-    if args.cold_runs == 0 || args.warm_runs == 0 {
-        return Err("--cold-runs and --warm-runs must be at least 1".into());
+    if args.cold_runs == 0 || args.warm_runs == 0 || args.verify_runs == 0 {
+        return Err("--cold-runs, --warm-runs and --verify-runs must be at least 1".into());
+    }
+    if args.verify_only && args.results.is_some() {
+        return Err("--verify-only prints section 7 alone and writes no results file".into());
     }
     Ok(args)
 }
@@ -74,6 +86,15 @@ async fn run(args: Args) -> Result<(), String> {
         .canonicalize()
         .map_err(|e| format!("the checkout: {e}"))?;
     let machine = machine::Machine::detect(&args.peer_python, &root);
+    let peer_dir = bench
+        .join("peer")
+        .canonicalize()
+        .map_err(|e| format!("bench/peer: {e}"))?;
+    if args.verify_only {
+        let section = verify::measure(args.verify_runs, &args.peer_python, &peer_dir).await?;
+        println!("{}", section.markdown());
+        return Ok(());
+    }
 
     let processes = if args.cost_only {
         None
@@ -91,10 +112,7 @@ async fn run(args: Args) -> Result<(), String> {
         let setup = invoke::Setup {
             bin_dir: args.bin_dir.clone(),
             peer_python: args.peer_python.clone(),
-            peer_dir: bench
-                .join("peer")
-                .canonicalize()
-                .map_err(|e| format!("bench/peer: {e}"))?,
+            peer_dir: peer_dir.clone(),
             dynamodb_endpoint: moto.endpoint.clone(),
             cold_runs: args.cold_runs,
             warm_runs: args.warm_runs,
@@ -126,6 +144,9 @@ async fn run(args: Args) -> Result<(), String> {
     let full = incremental::run(hlx_core::ExportMode::Full).await?;
     let delta = incremental::run(hlx_core::ExportMode::Incremental).await?;
 
+    eprintln!("verified exports: throughput, memory, cost");
+    let verified = verify::measure(args.verify_runs, &args.peer_python, &peer_dir).await?;
+
     let report = report::Report {
         machine,
         processes,
@@ -134,7 +155,12 @@ async fn run(args: Args) -> Result<(), String> {
         warm_runs: args.warm_runs,
         elapsed: started.elapsed(),
     };
-    let text = format!("{}\n{}", report.markdown(), incremental::markdown(&full, &delta));
+    let text = format!(
+        "{}\n{}\n{}",
+        report.markdown(),
+        incremental::markdown(&full, &delta),
+        verified.markdown()
+    );
     println!("{text}");
     if let Some(path) = &args.results {
         report::write_results(path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -158,6 +184,14 @@ async fn interrupted() -> &'static str {
 }
 
 fn main() -> ExitCode {
+    // A measurement of section 7 in a process of its own (bench/src/verify.rs).
+    let argv: Vec<String> = std::env::args().collect();
+    if let Some(mode) = argv
+        .get(1)
+        .filter(|m| m.starts_with("verify-") && *m != "verify-runs")
+    {
+        return verify::child(mode, &argv[2..]);
+    }
     let args = match parse_args() {
         Ok(args) => args,
         Err(e) => {

@@ -7,8 +7,9 @@
 //!   (<https://aws.amazon.com/step-functions/pricing/>);
 //! - Lambda: $0.20 per 1M requests, and on arm64 $0.0000133334 per GB-second
 //!   of duration, the first tier (<https://aws.amazon.com/lambda/pricing/>);
-//! - S3 Standard: $0.023 per GB-month (the first 50 TB) and $0.005 per 1,000
-//!   PUT requests (<https://aws.amazon.com/s3/pricing/>).
+//! - S3 Standard: $0.023 per GB-month (the first 50 TB), $0.005 per 1,000
+//!   PUT requests and $0.0004 per 1,000 GET requests
+//!   (<https://aws.amazon.com/s3/pricing/>).
 //!
 //! Lambda bills duration rounded up to the millisecond ([`billed_ms`]), at
 //! the function's configured memory ([`FUNCTION_MEMORY_MB`]).
@@ -23,6 +24,8 @@ pub const PRICE_PER_GB_SECOND_ARM64: f64 = 0.000_013_333_4;
 pub const PRICE_PER_S3_GB_MONTH: f64 = 0.023;
 /// S3 PUT: $0.005 per 1,000 requests.
 pub const PRICE_PER_S3_PUT: f64 = 0.005 / 1000.0;
+/// S3 GET: $0.0004 per 1,000 requests.
+pub const PRICE_PER_S3_GET: f64 = 0.0004 / 1000.0;
 /// hlx's functions' memory, as deployed (`MemorySize: 128` in
 /// infra/sam/template.yaml, `memorySize: 128` in infra/cdk).
 pub const FUNCTION_MEMORY_MB: u32 = 128;
@@ -53,6 +56,7 @@ mod tests {
         assert!(close(PRICE_PER_GB_SECOND_ARM64, 0.000_013_333_4));
         assert!(close(PRICE_PER_S3_GB_MONTH, 0.023));
         assert!(close(PRICE_PER_S3_PUT * 1000.0, 0.005));
+        assert!(close(PRICE_PER_S3_GET * 1000.0, 0.0004));
         assert!(close(FUNCTION_MEMORY_GB, 0.125));
     }
 

@@ -47,11 +47,30 @@ impl FileKind {
     }
 }
 
-/// An id seen in a file: its hash and the line it is on.
+/// An id seen in a file: its hash and the line it is on, in 12 bytes
+/// (packed: a file of a million resources keeps 12 MB of ids, not 16).
+/// Ordered by hash, then line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(C, packed(4))]
 pub struct IdSeen {
-    pub hash: u64,
-    pub line: u32,
+    hash: u64,
+    line: u32,
+}
+
+impl IdSeen {
+    pub fn new(hash: u64, line: u32) -> Self {
+        Self { hash, line }
+    }
+
+    /// The id's FNV-1a hash.
+    pub fn hash(self) -> u64 {
+        self.hash
+    }
+
+    /// The line it is on (1-based).
+    pub fn line(self) -> u32 {
+        self.line
+    }
 }
 
 /// One file verified.
@@ -181,10 +200,7 @@ impl FileVerifier {
             ) => {
                 if resource_type == expected.as_str() {
                     self.report.resources += 1;
-                    self.report.ids.push(IdSeen {
-                        hash: id_hash(&id),
-                        line,
-                    });
+                    self.report.ids.push(IdSeen::new(id_hash(&id), line));
                     None
                 } else {
                     Some(Reason::WrongType {

@@ -173,8 +173,8 @@ pub fn id_list_key(results: &S3Folder, relative: &str) -> String {
 pub fn encode_ids(ids: &[IdSeen]) -> Vec<u8> {
     let mut out = Vec::with_capacity(ids.len() * 12);
     for id in ids {
-        out.extend_from_slice(&id.hash.to_le_bytes());
-        out.extend_from_slice(&id.line.to_le_bytes());
+        out.extend_from_slice(&id.hash().to_le_bytes());
+        out.extend_from_slice(&id.line().to_le_bytes());
     }
     out
 }
@@ -187,9 +187,11 @@ pub fn decode_ids(bytes: &[u8]) -> Option<Vec<IdSeen>> {
     Some(
         bytes
             .chunks_exact(12)
-            .map(|c| IdSeen {
-                hash: u64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
-                line: u32::from_le_bytes(c[8..].try_into().expect("4 bytes")),
+            .map(|c| {
+                IdSeen::new(
+                    u64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
+                    u32::from_le_bytes(c[8..].try_into().expect("4 bytes")),
+                )
             })
             .collect(),
     )
@@ -569,16 +571,7 @@ mod tests {
 
     #[test]
     fn id_lists_round_trip() {
-        let ids = vec![
-            IdSeen {
-                hash: u64::MAX,
-                line: 7,
-            },
-            IdSeen {
-                hash: 1,
-                line: u32::MAX,
-            },
-        ];
+        let ids = vec![IdSeen::new(u64::MAX, 7), IdSeen::new(1, u32::MAX)];
         assert_eq!(decode_ids(&encode_ids(&ids)).unwrap(), ids);
         assert!(decode_ids(&[0; 13]).is_none());
     }

@@ -5,12 +5,13 @@
 //! end in [`fold`], over the same reports in the same order, so the same files
 //! give the same verdict whichever way they were read.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::file::{FileKind, FileReport, IdSeen, resources_by_type};
+use super::file::{FileKind, FileReport, resources_by_type};
 use super::reason::Reason;
 use crate::manifest::ManifestSummary;
 use crate::time;
@@ -238,7 +239,7 @@ pub fn fold(
         reason_count += report.problem_count;
         reasons.extend(report.problems.iter().cloned());
     }
-    let duplicates = duplicate_ids(&reports);
+    let duplicates = duplicate_ids(&mut reports);
     reason_count += duplicates.len() as u64;
     reasons.extend(duplicates);
     // File problems and duplicates in file and line order.
@@ -291,30 +292,44 @@ pub fn fold(
 }
 
 /// Ids seen twice for one type, each named at its second sighting.
-fn duplicate_ids(reports: &[FileReport]) -> Vec<Reason> {
-    let mut by_type: BTreeMap<&str, Vec<(IdSeen, usize)>> = BTreeMap::new();
-    for (n, report) in reports.iter().enumerate() {
+///
+/// Each file's ids are sorted (by hash, then line) and merged across the
+/// files of a type, k ways: nothing is copied, so the check needs no memory
+/// beyond the ids the reports already hold (12 bytes each).
+fn duplicate_ids(reports: &mut [FileReport]) -> Vec<Reason> {
+    let mut by_type: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (n, report) in reports.iter_mut().enumerate() {
         if let FileKind::Resources { resource_type } = &report.kind {
-            by_type
-                .entry(resource_type)
-                .or_default()
-                .extend(report.ids.iter().map(|id| (*id, n)));
+            // Already sorted by FileVerifier::finish and the distributed fold: a linear pass.
+            report.ids.sort_unstable();
+            by_type.entry(resource_type.clone()).or_default().push(n);
         }
     }
     let mut found = Vec::new();
-    for (resource_type, mut ids) in by_type {
+    for (resource_type, files) in by_type {
         // By hash, then file (reports are in key order), then line.
-        ids.sort_unstable_by_key(|(id, file)| (id.hash, *file, id.line));
-        for pair in ids.windows(2) {
-            let ((first, first_file), (second, second_file)) = (pair[0], pair[1]);
-            if first.hash == second.hash {
-                found.push(Reason::DuplicateId {
-                    resource_type: resource_type.to_owned(),
-                    file: reports[second_file].key.clone(),
-                    line: second.line,
+        let mut heads: BinaryHeap<Reverse<(u64, usize, u32, usize)>> = files
+            .iter()
+            .filter_map(|&file| {
+                let id = reports[file].ids.first()?;
+                Some(Reverse((id.hash(), file, id.line(), 0)))
+            })
+            .collect();
+        let mut previous: Option<(u64, usize, u32)> = None;
+        while let Some(Reverse((hash, file, line, at))) = heads.pop() {
+            match previous {
+                Some((seen, first_file, first_line)) if seen == hash => found.push(Reason::DuplicateId {
+                    resource_type: resource_type.clone(),
+                    file: reports[file].key.clone(),
+                    line,
                     first_file: reports[first_file].key.clone(),
-                    first_line: first.line,
-                });
+                    first_line,
+                }),
+                _ => {}
+            }
+            previous = Some((hash, file, line));
+            if let Some(next) = reports[file].ids.get(at + 1) {
+                heads.push(Reverse((next.hash(), file, next.line(), at + 1)));
             }
         }
     }
@@ -496,6 +511,54 @@ mod tests {
             fold_default(reports, Expectations::default()).verdict,
             Verdict::Verified
         );
+    }
+
+    #[test]
+    fn an_id_seen_three_times_is_named_at_each_later_sighting() {
+        // p2 in three files of one type (twice in the last), in no key order.
+        let reports = vec![
+            verify_bytes(
+                "Patient/Patient-3.ndjson",
+                lines("Patient", &["p9", "p2", "p2"]).as_bytes(),
+            ),
+            verify_bytes(
+                "Patient/Patient-1.ndjson",
+                lines("Patient", &["p1", "p2"]).as_bytes(),
+            ),
+            verify_bytes(
+                "Patient/Patient-2.ndjson",
+                lines("Patient", &["p3", "p4", "p2"]).as_bytes(),
+            ),
+        ];
+        let v = fold_default(reports, Expectations::default());
+        assert_eq!(v.verdict, Verdict::Suspect);
+        let sightings: Vec<_> = v
+            .reasons
+            .iter()
+            .map(|r| match r {
+                Reason::DuplicateId {
+                    file,
+                    line,
+                    first_file,
+                    first_line,
+                    ..
+                } => (file.as_str(), *line, first_file.as_str(), *first_line),
+                other => panic!("not a duplicate: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            sightings,
+            [
+                ("Patient/Patient-2.ndjson", 3, "Patient/Patient-1.ndjson", 2),
+                ("Patient/Patient-3.ndjson", 2, "Patient/Patient-2.ndjson", 3),
+                ("Patient/Patient-3.ndjson", 3, "Patient/Patient-3.ndjson", 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_id_seen_takes_twelve_bytes() {
+        assert_eq!(std::mem::size_of::<super::super::file::IdSeen>(), 12);
     }
 
     #[test]
