@@ -489,6 +489,9 @@ fn invokers(setup: &Setup, healthlake: &str) -> Result<(ProcessInvoker, ProcessI
         hlx = hlx.function(common(
             FunctionConfig::new(Side::Hlx.function_name(function), binary)
                 .env("HLX_TABLE_NAME", HLX_TABLE)
+                // Every start is a new job that never ends: admission control
+                // would refuse the ninth. The peer has none; no limit here.
+                .env("HLX_MAX_JOBS_IN_FLIGHT", "0")
                 .env("RUST_LOG", "info"),
         ));
         let module = function.replace('-', "_");

@@ -31,11 +31,24 @@ impl S3ExportObjects {
     /// The client the SDK configuration describes; path-style addressing
     /// when an endpoint is overridden (`AWS_ENDPOINT_URL_S3` at a local stand-in).
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
-        let overridden = crate::rest::service_endpoint(config, "S3").is_some();
-        let s3 = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(overridden)
-            .build();
-        Self::new(aws_sdk_s3::Client::from_conf(s3))
+        Self::new(crate::s3::client_from_config(config))
+    }
+
+    /// GetObject's body, to be read.
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<aws_sdk_s3::primitives::ByteStream, StorageError> {
+        let object = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| storage_error("GetObject", e))?;
+        Ok(object.body)
     }
 }
 
@@ -100,15 +113,7 @@ impl ExportObjects for S3ExportObjects {
         key: &str,
         verifier: &mut FileVerifier,
     ) -> Result<(), StorageError> {
-        let object = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| storage_error("GetObject", e))?;
-        let mut body = object.body;
+        let mut body = self.open(bucket, key).await?;
         while let Some(chunk) = body
             .try_next()
             .await
@@ -120,16 +125,8 @@ impl ExportObjects for S3ExportObjects {
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StorageError> {
-        let object = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| storage_error("GetObject", e))?;
         let bytes =
-            object.body.collect().await.map_err(|e| {
+            self.open(bucket, key).await?.collect().await.map_err(|e| {
                 StorageError::Unavailable(format!("GetObject {key}: the body broke off: {e}"))
             })?;
         Ok(bytes.into_bytes().to_vec())

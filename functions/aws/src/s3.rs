@@ -19,12 +19,18 @@ impl S3ManifestStore {
     /// The client the SDK configuration describes; path-style addressing
     /// when an endpoint is overridden (`AWS_ENDPOINT_URL_S3` at a local stand-in).
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
-        let overridden = crate::rest::service_endpoint(config, "S3").is_some();
-        let s3 = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(overridden)
-            .build();
-        Self::new(aws_sdk_s3::Client::from_conf(s3))
+        Self::new(client_from_config(config))
     }
+}
+
+/// The S3 client the SDK configuration describes; path-style addressing
+/// when an endpoint is overridden (`AWS_ENDPOINT_URL_S3` at a local stand-in).
+pub fn client_from_config(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let overridden = crate::rest::service_endpoint(config, "S3").is_some();
+    let s3 = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(overridden)
+        .build();
+    aws_sdk_s3::Client::from_conf(s3)
 }
 
 fn s3_error<E, R>(call: &str, err: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> HlxError

@@ -3,6 +3,7 @@
 //! check across the export. Only the unfinished last line of a chunk is
 //! buffered, so memory stays flat in the file's size.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -164,6 +165,12 @@ impl FileVerifier {
         self.report.lines += 1;
         let line = u32::try_from(self.report.lines).unwrap_or(u32::MAX);
         let file = &self.report.key;
+        let wrong_type = |expected: String, found: Cow<'_, str>| Reason::WrongType {
+            file: file.clone(),
+            line,
+            expected,
+            found: found.into_owned(),
+        };
         let problem = match (&self.report.kind, check_line(raw)) {
             (FileKind::Ignored, _) => None,
             (_, LineCheck::Malformed(problem)) if unterminated => Some(Reason::TruncatedFile {
@@ -184,12 +191,7 @@ impl FileVerifier {
                     self.report.operation_outcomes += 1;
                     None
                 } else {
-                    Some(Reason::WrongType {
-                        file: file.clone(),
-                        line,
-                        expected: "OperationOutcome".into(),
-                        found: resource_type.into_owned(),
-                    })
+                    Some(wrong_type("OperationOutcome".into(), resource_type))
                 }
             }
             (
@@ -203,12 +205,7 @@ impl FileVerifier {
                     self.report.ids.push(IdSeen::new(id_hash(&id), line));
                     None
                 } else {
-                    Some(Reason::WrongType {
-                        file: file.clone(),
-                        line,
-                        expected: expected.clone(),
-                        found: resource_type.into_owned(),
-                    })
+                    Some(wrong_type(expected.clone(), resource_type))
                 }
             }
             (
@@ -228,12 +225,7 @@ impl FileVerifier {
                         problem,
                     })
                 } else {
-                    Some(Reason::WrongType {
-                        file: file.clone(),
-                        line,
-                        expected: expected.clone(),
-                        found: resource_type.into_owned(),
-                    })
+                    Some(wrong_type(expected.clone(), resource_type))
                 }
             }
         };
