@@ -186,10 +186,7 @@ async fn interrupted() -> &'static str {
 fn main() -> ExitCode {
     // A measurement of section 7 in a process of its own (bench/src/verify.rs).
     let argv: Vec<String> = std::env::args().collect();
-    if let Some(mode) = argv
-        .get(1)
-        .filter(|m| m.starts_with("verify-") && *m != "verify-runs")
-    {
+    if let Some(mode) = argv.get(1).filter(|m| m.starts_with("verify-")) {
         return verify::child(mode, &argv[2..]);
     }
     let args = match parse_args() {

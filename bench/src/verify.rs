@@ -61,7 +61,7 @@ const VERIFY_STATES: [&str; 6] = [
 const PRICED: [(&str, f64); 2] = [("10 GB", 10e9), ("500 GB", 500e9)];
 
 /// One child's answer.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Pass {
     lines: u64,
     resources: u64,
@@ -145,7 +145,7 @@ struct FoldMemory {
 struct PathRun {
     verdict: String,
     objects: u64,
-    /// The parent's verification states (entered, and retries).
+    /// The parent's verification states entered (VERIFY_STATES).
     parent: u64,
     children: u64,
     child_transitions: u64,
@@ -190,30 +190,25 @@ pub fn child(mode: &str, args: &[String]) -> ExitCode {
 }
 
 fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
-        })
-        .unwrap_or(0)
+    crate::invoke::vm_hwm_kib(std::process::id()).unwrap_or(0)
+}
+
+/// `reports` folded with nothing to compare against, as verify-export folds them.
+fn fold_alone(reports: Vec<FileReport>, path: VerificationPath) -> hlx_core::verification::Verification {
+    fold(
+        reports,
+        Vec::new(),
+        Expectations::default(),
+        &VerifyPolicy::default(),
+        path,
+        jiff::Timestamp::now(),
+    )
 }
 
 /// The report folded as verify-export folds one (the duplicate check included).
 fn answer(report: FileReport, started: Instant) -> Value {
     let (lines, resources, problems) = (report.lines, report.resources, report.problem_count);
-    let verification = fold(
-        vec![report],
-        Vec::new(),
-        Expectations {
-            manifest: None,
-            baseline: None,
-        },
-        &VerifyPolicy::default(),
-        VerificationPath::Single,
-        jiff::Timestamp::now(),
-    );
+    let verification = fold_alone(vec![report], VerificationPath::Single);
     json!({
         "lines": lines,
         "resources": resources,
@@ -299,17 +294,7 @@ fn verify_fold(resources: u64) -> Result<Value, String> {
     }
     let before = peak_rss_kib();
     let started = Instant::now();
-    let verification = fold(
-        reports,
-        Vec::new(),
-        Expectations {
-            manifest: None,
-            baseline: None,
-        },
-        &VerifyPolicy::default(),
-        VerificationPath::Distributed,
-        jiff::Timestamp::now(),
-    );
+    let verification = fold_alone(reports, VerificationPath::Distributed);
     Ok(json!({
         "resources": verification.resources,
         "duplicates": verification.reason_count,
