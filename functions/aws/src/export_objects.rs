@@ -6,7 +6,7 @@ use aws_sdk_s3::types::ServerSideEncryption;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use hlx_core::verification::FileVerifier;
-use hlx_core::verification::storage::{ExportObjects, ObjectInfo, StorageError};
+use hlx_core::verification::storage::{ByteRange, ExportObjects, ObjectInfo, StorageError};
 
 /// S3's answers worth asking again.
 const BUSY: [&str; 5] = [
@@ -16,6 +16,10 @@ const BUSY: [&str; 5] = [
     "RequestTimeout",
     "RequestTimeTooSkewed",
 ];
+
+/// Ranged GETs one invocation keeps in flight (the shard check reads a
+/// range of every child's id list).
+const RANGES_IN_FLIGHT: usize = 32;
 
 /// [`ExportObjects`] over the S3 SDK client.
 #[derive(Debug, Clone)]
@@ -132,6 +136,29 @@ impl ExportObjects for S3ExportObjects {
         Ok(bytes.into_bytes().to_vec())
     }
 
+    async fn get_ranges(&self, bucket: &str, ranges: &[ByteRange]) -> Result<Vec<Vec<u8>>, StorageError> {
+        let mut read: Vec<Option<Vec<u8>>> = vec![None; ranges.len()];
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut next = 0;
+        while next < ranges.len() || !in_flight.is_empty() {
+            while next < ranges.len() && in_flight.len() < RANGES_IN_FLIGHT {
+                let (client, bucket, range, n) =
+                    (self.client.clone(), bucket.to_owned(), ranges[next].clone(), next);
+                in_flight.spawn(async move { (n, get_range(&client, &bucket, &range).await) });
+                next += 1;
+            }
+            if let Some(done) = in_flight.join_next().await {
+                let (n, bytes) =
+                    done.map_err(|e| StorageError::Unavailable(format!("a ranged GetObject: {e}")))?;
+                read[n] = Some(bytes?);
+            }
+        }
+        Ok(read
+            .into_iter()
+            .map(|bytes| bytes.expect("every range read"))
+            .collect())
+    }
+
     async fn put(
         &self,
         bucket: &str,
@@ -151,4 +178,33 @@ impl ExportObjects for S3ExportObjects {
             .map_err(|e| storage_error("PutObject", e))?;
         Ok(())
     }
+}
+
+/// One range of an object, whole.
+async fn get_range(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    range: &ByteRange,
+) -> Result<Vec<u8>, StorageError> {
+    let object = client
+        .get_object()
+        .bucket(bucket)
+        .key(&range.key)
+        .range(range.header())
+        .send()
+        .await
+        .map_err(|e| storage_error("GetObject", e))?;
+    let bytes = object.body.collect().await.map_err(|e| {
+        StorageError::Unavailable(format!("GetObject {}: the body broke off: {e}", range.key))
+    })?;
+    let bytes = bytes.into_bytes().to_vec();
+    if bytes.len() as u64 != range.end - range.start {
+        return Err(StorageError::Unavailable(format!(
+            "GetObject {} {}: {} bytes came back",
+            range.key,
+            range.header(),
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
 }

@@ -1,8 +1,10 @@
-//! The verify-export function's three steps, as the state machine calls
-//! them: `begin` (list, and verify in this invocation when the export is
-//! small), a Distributed Map child's batch (`Items` and `BatchInput`), and
-//! `fold` (the children's results into the verdict). Each answers the
-//! [`VerifyState`] the state machine carries to the record and the notice.
+//! The verify-export function's steps, as the state machine calls them:
+//! `begin` (list, and verify in this invocation when the export is small),
+//! a Distributed Map child's batch (`Items` and `BatchInput`), `duplicates`
+//! (one shard of the duplicate check over the children's id lists) and
+//! `fold` (the children's results and the shards' findings into the
+//! verdict). `begin` and `fold` answer the [`VerifyState`] the state machine
+//! carries to the record and the notice.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -14,9 +16,13 @@ use crate::progress::JobProgress;
 use crate::record::{JobRecord, RecordRequest};
 use crate::status::{JobStatus, RecordStatus};
 use crate::store::JobStore;
-use crate::verification::run::{Begun, S3Folder, batch_items, begin, fold_distributed, verify_batch};
+use crate::verification::run::{
+    Begun, S3Folder, batch_items, begin, duplicates_in_shard, fold_distributed, storage_error, verify_batch,
+};
 use crate::verification::storage::ExportObjects;
-use crate::verification::verdict::{Baseline, Expectations, Verdict, Verification, VerifyPolicy};
+use crate::verification::verdict::{
+    Baseline, Duplicates, Expectations, Verdict, Verification, VerificationPath, VerifyPolicy, judge,
+};
 
 /// How many reasons a notice names.
 const REASONS_IN_NOTICE: usize = 10;
@@ -53,6 +59,39 @@ pub struct BatchContext {
     pub results_bucket: String,
     pub results_prefix: String,
     pub kms_key_id: String,
+    /// How many shards the id lists are split into.
+    #[serde(default = "one_shard")]
+    pub shards: u32,
+}
+
+fn one_shard() -> u32 {
+    1
+}
+
+/// One shard of the duplicate check: its input.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShardInput {
+    pub shard: u32,
+    pub results: S3Folder,
+    pub kms_key_id: String,
+    /// The Distributed Map's output: `{"ResultWriterDetails": {"Bucket", "Key"}}`.
+    pub map: Value,
+}
+
+/// What one shard's check answers; its findings are in S3
+/// ([`duplicates_key`]), for the fold: all shards' named duplicates
+/// together could exceed what a state may carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShardChecked {
+    pub shard: u32,
+    pub duplicates: u64,
+}
+
+/// Where the check of `shard` keeps its findings.
+pub fn duplicates_key(results: &S3Folder, shard: u32) -> String {
+    format!("{}duplicates/shard-{shard:04}.json", results.prefix)
 }
 
 /// One step's input.
@@ -63,6 +102,7 @@ pub enum VerifyStep {
         items: Vec<Value>,
         context: BatchContext,
     },
+    Duplicates(Box<ShardInput>),
     Fold(Box<FoldInput>),
 }
 
@@ -84,11 +124,14 @@ impl VerifyStep {
             Some("begin") => Ok(Self::Begin(Box::new(
                 serde_json::from_value(value).map_err(invalid)?,
             ))),
+            Some("duplicates") => Ok(Self::Duplicates(Box::new(
+                serde_json::from_value(value).map_err(invalid)?,
+            ))),
             Some("fold") => Ok(Self::Fold(Box::new(
                 serde_json::from_value(value).map_err(invalid)?,
             ))),
             other => Err(HlxError::InvalidInput(format!(
-                "unknown verification step {other:?}: expected action begin or fold, or Items"
+                "unknown verification step {other:?}: expected action begin, duplicates or fold, or Items"
             ))),
         }
     }
@@ -109,6 +152,12 @@ pub struct VerifyState {
     /// Objects listed under the export's folder.
     pub files: u64,
     pub bytes: u64,
+    /// On the Distributed Map, the duplicate check's shards (`shardList`:
+    /// 0 to `shards` - 1, the items of the state that checks them).
+    #[serde(default = "one_shard")]
+    pub shards: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shard_list: Vec<u32>,
     /// Whether to publish the notice: a verdict other than `VERIFIED`, or a nightly export.
     pub notify: bool,
     pub subject: String,
@@ -204,6 +253,8 @@ pub async fn verify_step(
                 kms_key_id: output.kms_key_id.clone(),
                 files: 0,
                 bytes: 0,
+                shards: 1,
+                shard_list: Vec::new(),
                 notify: false,
                 subject: String::new(),
                 message: String::new(),
@@ -214,10 +265,12 @@ pub async fn verify_step(
                     state.bytes = verification.bytes;
                     judged(&mut state, &record, verification);
                 }
-                Begun::Distributed { files, bytes } => {
+                Begun::Distributed { files, bytes, shards } => {
                     state.distributed = true;
                     state.files = files;
                     state.bytes = bytes;
+                    state.shards = shards;
+                    state.shard_list = (0..shards).collect();
                 }
             }
             Ok(json(&state))
@@ -232,34 +285,54 @@ pub async fn verify_step(
                 prefix: context.results_prefix,
             };
             let files = batch_items(&items)?;
-            let batch = verify_batch(objects, &export, &results, &context.kms_key_id, &files).await?;
+            let batch = verify_batch(
+                objects,
+                &export,
+                &results,
+                &context.kms_key_id,
+                &files,
+                context.shards,
+            )
+            .await?;
             Ok(json(&batch))
+        }
+        VerifyStep::Duplicates(input) => {
+            let manifest = result_writer_manifest(&input.map)?;
+            let found = duplicates_in_shard(objects, &input.results, manifest, input.shard).await?;
+            let body = serde_json::to_vec(&found).expect("duplicates serialize");
+            let key = duplicates_key(&input.results, input.shard);
+            objects
+                .put(&input.results.bucket, &key, body, &input.kms_key_id)
+                .await
+                .map_err(storage_error)?;
+            Ok(json(&ShardChecked {
+                shard: input.shard,
+                duplicates: found.count,
+            }))
         }
         VerifyStep::Fold(input) => {
             let FoldInput { job, mut verify, map } = *input;
             let record = record_of(&job)?;
-            let bucket = map.pointer("/ResultWriterDetails/Bucket").and_then(Value::as_str);
-            let key = map.pointer("/ResultWriterDetails/Key").and_then(Value::as_str);
-            let (Some(bucket), Some(key)) = (bucket, key) else {
-                return Err(HlxError::InvalidInput(
-                    "the Distributed Map's output has no ResultWriterDetails".into(),
-                ));
-            };
+            let manifest = result_writer_manifest(&map)?;
             let baseline = baseline_for(store, &record).await?;
             let expect = Expectations {
                 manifest: job.progress.manifest.as_ref(),
                 baseline: baseline.as_ref(),
             };
-            let verification = fold_distributed(
-                objects,
-                &verify.results,
-                (bucket, key),
-                verify.files,
-                expect,
-                policy,
-                job.now,
-            )
-            .await?;
+            let folded = fold_distributed(objects, manifest, verify.files, expect, policy).await?;
+            let mut duplicates = Vec::with_capacity(verify.shards as usize);
+            for shard in 0..verify.shards {
+                let key = duplicates_key(&verify.results, shard);
+                let bytes = objects
+                    .get(&verify.results.bucket, &key)
+                    .await
+                    .map_err(storage_error)?;
+                let found: Duplicates = serde_json::from_slice(&bytes)
+                    .map_err(|e| HlxError::InvalidInput(format!("the duplicate check at {key}: {e}")))?;
+                duplicates.push(found);
+            }
+            let verification = judge(folded, &duplicates, VerificationPath::Distributed, job.now);
+            verify.shard_list = Vec::new();
             judged(&mut verify, &record, verification);
             Ok(json(&verify))
         }
@@ -325,6 +398,18 @@ pub fn notice_message(record: &JobRecord, verification: &Verification) -> String
         lines.push(format!("... and {unnamed} more (hlx status {})", record.id));
     }
     lines.join("\n")
+}
+
+/// Where the Distributed Map's `ResultWriter` put its manifest.
+fn result_writer_manifest(map: &Value) -> Result<(&str, &str), HlxError> {
+    let bucket = map.pointer("/ResultWriterDetails/Bucket").and_then(Value::as_str);
+    let key = map.pointer("/ResultWriterDetails/Key").and_then(Value::as_str);
+    match (bucket, key) {
+        (Some(bucket), Some(key)) => Ok((bucket, key)),
+        _ => Err(HlxError::InvalidInput(
+            "the Distributed Map's output has no ResultWriterDetails".into(),
+        )),
+    }
 }
 
 fn json(output: &impl Serialize) -> Value {

@@ -92,6 +92,7 @@ const PARAMETERS = [
   { key: 'verifyMaxDropShare', samName: 'VerifyMaxDropShare', default: 0.2, number: true, min: 0, max: 1 },
   { key: 'verifySingleMaxFiles', samName: 'VerifySingleMaxFiles', default: 500, number: true, min: 1 },
   { key: 'verifySingleMaxBytes', samName: 'VerifySingleMaxBytes', default: 5368709120, number: true, min: 1 },
+  { key: 'verifyShardBytes', samName: 'VerifyShardBytes', default: 8589934592, number: true, min: 1 },
 ];
 
 /** Context keys that are not stack parameters. */

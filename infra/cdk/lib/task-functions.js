@@ -196,6 +196,7 @@ class TaskFunctions extends Construct {
         HLX_VERIFY_MAX_DROP_SHARE: String(config.verifyMaxDropShare),
         HLX_VERIFY_SINGLE_MAX_FILES: String(config.verifySingleMaxFiles),
         HLX_VERIFY_SINGLE_MAX_BYTES: String(config.verifySingleMaxBytes),
+        HLX_VERIFY_SHARD_BYTES: String(config.verifyShardBytes),
       },
     };
     // The manifest objects are every key under the export location: a

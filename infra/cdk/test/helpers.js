@@ -56,6 +56,7 @@ const DISTINCT = {
   verifyMaxDropShare: 0.35,
   verifySingleMaxFiles: 499,
   verifySingleMaxBytes: 5368709119,
+  verifyShardBytes: 8589934591,
 };
 
 let assetDir;

@@ -468,6 +468,7 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
   assert.deepEqual(Object.keys(verifyFunction.Environment.Variables).sort(), [
     'HLX_TABLE_NAME',
     'HLX_VERIFY_MAX_DROP_SHARE',
+    'HLX_VERIFY_SHARD_BYTES',
     'HLX_VERIFY_SINGLE_MAX_BYTES',
     'HLX_VERIFY_SINGLE_MAX_FILES',
     'RUST_LOG',

@@ -255,11 +255,27 @@ impl Emulator {
                         err(404, "NoSuchBucket", NO_SUCH_BUCKET, &resource)
                     });
                 }
-                let bytes = fs::read(&path).map_err(|e| internal(&e, &resource))?;
+                let whole = fs::read(&path).map_err(|e| internal(&e, &resource))?;
                 let meta = self.s3_store().meta.get(&path).cloned().unwrap_or_default();
                 let modified = fs::metadata(&path).and_then(|m| m.modified()).ok();
+                let range = match headers.get("range").and_then(|v| v.to_str().ok()) {
+                    None => None,
+                    Some(asked) => Some(byte_range(asked, whole.len()).ok_or_else(|| {
+                        err(
+                            416,
+                            "InvalidRange",
+                            "The requested range is not satisfiable",
+                            &resource,
+                        )
+                    })?),
+                };
+                let tag = etag(&whole);
+                let (status, bytes) = match &range {
+                    Some(part) => (206, whole[part.clone()].to_vec()),
+                    None => (200, whole),
+                };
                 let mut headers = vec![
-                    ("etag", etag(&bytes)),
+                    ("etag", tag),
                     ("content-length", bytes.len().to_string()),
                     (
                         "content-type",
@@ -270,9 +286,15 @@ impl Emulator {
                     ("last-modified", http_date(modified)),
                     ("accept-ranges", "bytes".to_owned()),
                 ];
+                if let Some(part) = &range {
+                    headers.push((
+                        "content-range",
+                        format!("bytes {}-{}/{}", part.start, part.end - 1, file_len(&path)),
+                    ));
+                }
                 sse_headers(&meta, &mut headers);
                 Ok(S3Reply {
-                    status: 200,
+                    status,
                     headers,
                     body: if *method == Method::HEAD {
                         Vec::new()
@@ -429,6 +451,36 @@ fn not_implemented(method: &Method, resource: &str) -> S3Error {
         format!("The emulator's S3 does not implement this request ({method} with these parameters)"),
         resource,
     )
+}
+
+/// The bytes a `Range: bytes=first-last` header asks of an object of `len`
+/// bytes (one range; `first-` to the end, `-n` the last n), as S3 reads it;
+/// `None` when it cannot be satisfied or is not a single byte range.
+fn byte_range(asked: &str, len: usize) -> Option<std::ops::Range<usize>> {
+    let spec = asked.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let (start, end) = match (first.trim(), last.trim()) {
+        ("", n) => {
+            let n: usize = n.parse().ok()?;
+            (len.saturating_sub(n), len)
+        }
+        (a, "") => (a.parse().ok()?, len),
+        (a, b) => {
+            let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+            if b < a {
+                return None;
+            }
+            (a, (b + 1).min(len))
+        }
+    };
+    (start < len && start < end).then_some(start..end)
+}
+
+fn file_len(path: &Path) -> u64 {
+    fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
 fn internal(e: &io::Error, resource: &str) -> S3Error {
@@ -914,5 +966,17 @@ mod tests {
         assert_eq!(xml_escape("<a&'\">"), "&lt;a&amp;&apos;&quot;&gt;");
         assert_eq!(url_encode("a b/é"), "a%20b/%C3%A9");
         assert_eq!(url_encode("a~b-c_d.e+f=g"), "a~b-c_d.e%2Bf%3Dg");
+    }
+
+    #[test]
+    fn byte_ranges_read_as_s3_reads_them() {
+        assert_eq!(byte_range("bytes=0-9", 100), Some(0..10));
+        assert_eq!(byte_range("bytes=90-200", 100), Some(90..100));
+        assert_eq!(byte_range("bytes=95-", 100), Some(95..100));
+        assert_eq!(byte_range("bytes=-5", 100), Some(95..100));
+        assert_eq!(byte_range("bytes=100-120", 100), None);
+        assert_eq!(byte_range("bytes=9-3", 100), None);
+        assert_eq!(byte_range("bytes=0-1,5-6", 100), None);
+        assert_eq!(byte_range("items=0-1", 100), None);
     }
 }

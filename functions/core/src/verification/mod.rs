@@ -13,6 +13,7 @@ pub mod file;
 pub mod line;
 pub mod reason;
 pub mod run;
+pub mod shards;
 pub mod storage;
 pub mod verdict;
 

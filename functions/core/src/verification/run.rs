@@ -1,21 +1,27 @@
 //! The ways a verification runs: one invocation reads every file
 //! ([`begin`]), or, above the policy's size, a Distributed Map's children
-//! each read a batch ([`verify_batch`]) and a last step folds what they wrote
-//! ([`fold_distributed`]). Both end in [`fold`] over the same reports.
+//! each read a batch ([`verify_batch`]), a step folds what they wrote
+//! ([`fold_distributed`]), the duplicate check runs shard by shard
+//! ([`duplicates_in_shard`]), and [`judge`](super::verdict::judge) gives the
+//! verdict. Both end in the same judgement over the same reports.
 //!
-//! A child keeps each file's ids beside its report as an id list in S3
-//! (`{results}ids/{sha256 of the key}`: 12 bytes an id, its hash and its
-//! line), since a Step Functions result holds at most 256 KiB; the fold reads
-//! them back for the duplicate check across files.
+//! A child keeps its files' ids beside its report as an id list in S3
+//! (see [`super::shards`]), since a Step Functions result holds at most
+//! 256 KiB; each shard's check reads its section of every child's list.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use super::file::{FileKind, FileReport, FileVerifier, IdSeen};
+use super::file::{FileKind, FileReport, FileVerifier};
+use super::shards::{
+    IdList, duplicates_in_sections, encode_id_list, id_list_key, resource_files, shard_count,
+};
 use super::storage::{ExportObjects, ObjectInfo, StorageError};
-use super::verdict::{Expectations, UnreadFile, Verification, VerificationPath, VerifyPolicy, fold};
+use super::verdict::{
+    Duplicates, Expectations, FilesFolded, UnreadFile, Verification, VerificationPath, VerifyPolicy, fold,
+    fold_files,
+};
 use crate::error::HlxError;
 use crate::manifest_store::split_s3_uri;
 
@@ -64,7 +70,7 @@ impl S3Folder {
     }
 }
 
-fn storage_error(e: StorageError) -> HlxError {
+pub(crate) fn storage_error(e: StorageError) -> HlxError {
     match e {
         StorageError::Refused { code, message } => HlxError::S3 { code, message },
         StorageError::Unavailable(why) => HlxError::VerificationUnavailable(why),
@@ -77,8 +83,9 @@ fn storage_error(e: StorageError) -> HlxError {
 pub enum Begun {
     /// Verified (or found unverifiable) in this invocation.
     Done(Verification),
-    /// Too large for one invocation: the Distributed Map reads these files.
-    Distributed { files: u64, bytes: u64 },
+    /// Too large for one invocation: the Distributed Map reads these files,
+    /// and their ids are checked for duplicates in `shards` shards.
+    Distributed { files: u64, bytes: u64, shards: u32 },
 }
 
 /// Lists the export and, when it fits one invocation, verifies it.
@@ -111,7 +118,8 @@ pub async fn begin(
     let files = listing.len() as u64;
     let bytes = listing.iter().map(|o| o.size).sum();
     if !policy.fits_one_invocation(files, bytes) {
-        return Ok(Begun::Distributed { files, bytes });
+        let shards = shard_count(bytes, policy.shard_bytes);
+        return Ok(Begun::Distributed { files, bytes, shards });
     }
     let (reports, unread) = read_files(objects, export, &listing).await?;
     Ok(Begun::Done(fold(
@@ -154,70 +162,49 @@ pub async fn read_files(
     Ok((reports, unread))
 }
 
-/// One child's work: its files' reports (the ids stay in S3).
+/// One child's work: its files' reports (the ids stay in S3, in `id_list`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchResult {
     pub files: Vec<FileReport>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unread: Vec<UnreadFile>,
+    /// The ids of the batch's resource files, shard by shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_list: Option<IdList>,
 }
 
-/// The key of a file's id list under the results folder.
-pub fn id_list_key(results: &S3Folder, relative: &str) -> String {
-    let digest = hex::encode(Sha256::digest(relative.as_bytes()));
-    format!("{}ids/{}", results.prefix, &digest[..32])
-}
-
-/// Encodes ids as the id list stores them.
-pub fn encode_ids(ids: &[IdSeen]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(ids.len() * 12);
-    for id in ids {
-        out.extend_from_slice(&id.hash().to_le_bytes());
-        out.extend_from_slice(&id.line().to_le_bytes());
-    }
-    out
-}
-
-/// Decodes an id list; `None` if its length is not a whole number of ids.
-pub fn decode_ids(bytes: &[u8]) -> Option<Vec<IdSeen>> {
-    if !bytes.len().is_multiple_of(12) {
-        return None;
-    }
-    Some(
-        bytes
-            .chunks_exact(12)
-            .map(|c| {
-                IdSeen::new(
-                    u64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
-                    u32::from_le_bytes(c[8..].try_into().expect("4 bytes")),
-                )
-            })
-            .collect(),
-    )
-}
-
-/// A Distributed Map child: reads its batch and keeps each file's ids in S3.
+/// A Distributed Map child: reads its batch and keeps its files' ids in S3,
+/// split into `shards`.
 pub async fn verify_batch(
     objects: &impl ExportObjects,
     export: &S3Folder,
     results: &S3Folder,
     kms_key_id: &str,
     files: &[ObjectInfo],
+    shards: u32,
 ) -> Result<BatchResult, HlxError> {
-    let (reports, unread) = read_files(objects, export, files).await?;
-    for report in &reports {
-        if matches!(report.kind, FileKind::Resources { .. }) {
-            let key = id_list_key(results, &report.key);
+    let (mut reports, unread) = read_files(objects, export, files).await?;
+    let resources = resource_files(&reports);
+    let id_list = match resources.first() {
+        None => None,
+        Some(first) => {
+            let key = id_list_key(results, &first.key);
+            let (bytes, offsets) = encode_id_list(&resources, shards);
             objects
-                .put(&results.bucket, &key, encode_ids(&report.ids), kms_key_id)
+                .put(&results.bucket, &key, bytes, kms_key_id)
                 .await
                 .map_err(storage_error)?;
+            Some(IdList { key, offsets })
         }
+    };
+    for report in &mut reports {
+        report.ids = Vec::new();
     }
     Ok(BatchResult {
         files: reports,
         unread,
+        id_list,
     })
 }
 
@@ -238,19 +225,19 @@ pub fn batch_items(items: &[Value]) -> Result<Vec<ObjectInfo>, HlxError> {
         .collect()
 }
 
-/// Folds what the Distributed Map's `ResultWriter` wrote (its
-/// `manifest.json` at `results_manifest`) into the verdict; `listed` is how
-/// many objects the first step listed, so a child that left no result is seen.
-#[allow(clippy::too_many_arguments)]
-pub async fn fold_distributed(
+/// What the Distributed Map's `ResultWriter` wrote: each child's result, and
+/// the files of the children that failed.
+struct MapResults {
+    batches: Vec<BatchResult>,
+    failed: Vec<UnreadFile>,
+}
+
+/// Reads the `ResultWriter`'s `manifest.json` at `results_manifest` and the
+/// result files it names.
+async fn read_map_results(
     objects: &impl ExportObjects,
-    results: &S3Folder,
     results_manifest: (&str, &str),
-    listed: u64,
-    expect: Expectations<'_>,
-    policy: &VerifyPolicy,
-    now: Timestamp,
-) -> Result<Verification, HlxError> {
+) -> Result<MapResults, HlxError> {
     let (bucket, key) = results_manifest;
     let manifest: Value = read_json(objects, bucket, key).await?;
     let keys_of = |status: &str| -> Vec<String> {
@@ -265,20 +252,20 @@ pub async fn fold_distributed(
             })
             .unwrap_or_default()
     };
-    let mut reports: Vec<FileReport> = Vec::new();
-    let mut unread: Vec<UnreadFile> = Vec::new();
+    let mut batches = Vec::new();
     for result_key in keys_of("SUCCEEDED") {
         let entries: Value = read_json(objects, bucket, &result_key).await?;
         for entry in entries.as_array().map(Vec::as_slice).unwrap_or_default() {
             let output = embedded_json(entry.get("Output")).ok_or_else(|| {
                 HlxError::InvalidInput(format!("a child result without Output in {result_key}"))
             })?;
-            let batch: BatchResult = serde_json::from_value(output)
-                .map_err(|e| HlxError::InvalidInput(format!("a child result in {result_key}: {e}")))?;
-            reports.extend(batch.files);
-            unread.extend(batch.unread);
+            batches.push(
+                serde_json::from_value(output)
+                    .map_err(|e| HlxError::InvalidInput(format!("a child result in {result_key}: {e}")))?,
+            );
         }
     }
+    let mut failed = Vec::new();
     for result_key in keys_of("FAILED") {
         let entries: Value = read_json(objects, bucket, &result_key).await?;
         for entry in entries.as_array().map(Vec::as_slice).unwrap_or_default() {
@@ -301,21 +288,32 @@ pub async fn fold_distributed(
                     .to_owned(),
             };
             for item in batch_items(&items)? {
-                unread.push(UnreadFile {
+                failed.push(UnreadFile {
                     key: export.relative(&item.key).to_owned(),
                     problem: format!("the child that read it failed: {error}"),
                 });
             }
         }
     }
-    for report in &mut reports {
-        if matches!(report.kind, FileKind::Resources { .. }) {
-            let key = id_list_key(results, &report.key);
-            let bytes = objects.get(&results.bucket, &key).await.map_err(storage_error)?;
-            report.ids = decode_ids(&bytes)
-                .ok_or_else(|| HlxError::InvalidInput(format!("a broken id list at {key}")))?;
-            // Written sorted; the fold's duplicate check orders them in any case.
-        }
+    Ok(MapResults { batches, failed })
+}
+
+/// Folds what the Distributed Map's children reported (everything but the
+/// duplicate check, which runs by shard); `listed` is how many objects the
+/// first step listed, so a child that left no result is seen.
+pub async fn fold_distributed(
+    objects: &impl ExportObjects,
+    results_manifest: (&str, &str),
+    listed: u64,
+    expect: Expectations<'_>,
+    policy: &VerifyPolicy,
+) -> Result<FilesFolded, HlxError> {
+    let MapResults { batches, failed } = read_map_results(objects, results_manifest).await?;
+    let mut reports: Vec<FileReport> = Vec::new();
+    let mut unread = failed;
+    for batch in batches {
+        reports.extend(batch.files);
+        unread.extend(batch.unread);
     }
     let accounted = (reports.len() + unread.len()) as u64;
     if accounted < listed {
@@ -324,14 +322,42 @@ pub async fn fold_distributed(
             problem: format!("{} listed file(s) have no result", listed - accounted),
         });
     }
-    Ok(fold(
-        reports,
-        unread,
-        expect,
-        policy,
-        VerificationPath::Distributed,
-        now,
-    ))
+    Ok(fold_files(&reports, unread, expect, policy))
+}
+
+/// The duplicate check of one shard: that shard's section of every child's
+/// id list (one ranged GET each), merged across the files of each type.
+pub async fn duplicates_in_shard(
+    objects: &impl ExportObjects,
+    results: &S3Folder,
+    results_manifest: (&str, &str),
+    shard: u32,
+) -> Result<Duplicates, HlxError> {
+    let MapResults { batches, .. } = read_map_results(objects, results_manifest).await?;
+    let mut files = Vec::new();
+    let mut ranges = Vec::new();
+    for batch in batches {
+        let Some(list) = batch.id_list else { continue };
+        let range = list.section(shard).ok_or_else(|| {
+            HlxError::InvalidInput(format!(
+                "the id list {} has {} shards, not shard {shard}",
+                list.key,
+                list.shards()
+            ))
+        })?;
+        files.push(
+            resource_files(&batch.files)
+                .into_iter()
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        ranges.push(range);
+    }
+    let sections = objects
+        .get_ranges(&results.bucket, &ranges)
+        .await
+        .map_err(storage_error)?;
+    duplicates_in_sections(files.into_iter().zip(sections).collect()).map_err(HlxError::InvalidInput)
 }
 
 async fn read_json(objects: &impl ExportObjects, bucket: &str, key: &str) -> Result<Value, HlxError> {
@@ -354,7 +380,7 @@ mod tests {
 
     use super::*;
     use crate::verification::storage::InMemoryObjects;
-    use crate::verification::verdict::Verdict;
+    use crate::verification::verdict::{Verdict, judge};
 
     const EXPORT: &str = "s3://landing/exports/ds1-FHIR_EXPORT-j1";
 
@@ -405,7 +431,15 @@ mod tests {
         objects
     }
 
-    async fn distributed(objects: &InMemoryObjects, batch: usize, fail_batch: Option<usize>) -> Verification {
+    /// The distributed path as the state machine runs it: children of
+    /// `batch` files (`fail_batch` failing), the duplicate check in `shards`,
+    /// then the fold and the judgement.
+    async fn distributed(
+        objects: &InMemoryObjects,
+        batch: usize,
+        fail_batch: Option<usize>,
+        shards: u32,
+    ) -> Verification {
         let export = S3Folder::parse(EXPORT).unwrap();
         let results = export.verification_results("exec-1");
         let listing = objects.list("landing", &export.prefix).await.unwrap();
@@ -429,9 +463,11 @@ mod tests {
                 &results,
                 "key",
                 &batch_items(&input["Items"].as_array().unwrap()[..]).unwrap(),
+                shards,
             )
             .await
             .unwrap();
+            assert!(result.files.iter().all(|f| f.ids.is_empty()), "ids stay in S3");
             succeeded.push(json!({"Input": input.to_string(), "Output": serde_json::to_string(&result).unwrap(), "Status": "SUCCEEDED"}));
         }
         let run = format!("{}map/run-1/", results.prefix);
@@ -449,18 +485,26 @@ mod tests {
             "SUCCEEDED": [{"Key": format!("{run}SUCCEEDED_0.json")}],
             "FAILED": [{"Key": format!("{run}FAILED_0.json")}],
             "PENDING": []}});
-        objects.insert("landing", &format!("{run}manifest.json"), manifest.to_string());
-        fold_distributed(
+        let manifest_key = format!("{run}manifest.json");
+        objects.insert("landing", &manifest_key, manifest.to_string());
+        let mut duplicates = Vec::new();
+        for shard in 0..shards {
+            duplicates.push(
+                duplicates_in_shard(objects, &results, ("landing", &manifest_key), shard)
+                    .await
+                    .unwrap(),
+            );
+        }
+        let folded = fold_distributed(
             objects,
-            &results,
-            ("landing", &format!("{run}manifest.json")),
+            ("landing", &manifest_key),
             listing.len() as u64,
             Expectations::default(),
             &VerifyPolicy::default(),
-            now(),
         )
         .await
-        .unwrap()
+        .unwrap();
+        judge(folded, &duplicates, VerificationPath::Distributed, now())
     }
 
     #[tokio::test]
@@ -485,10 +529,12 @@ mod tests {
         assert_eq!(single.resources_by_type["Observation"], 12);
         assert_eq!(single.files, 15);
         for batch in [1, 4, 16] {
-            let mut spread = distributed(&objects, batch, None).await;
-            assert_eq!(spread.path, VerificationPath::Distributed);
-            spread.path = VerificationPath::Single;
-            assert_eq!(spread, single, "batches of {batch}");
+            for shards in [1, 2, 5] {
+                let mut spread = distributed(&objects, batch, None, shards).await;
+                assert_eq!(spread.path, VerificationPath::Distributed);
+                spread.path = VerificationPath::Single;
+                assert_eq!(spread, single, "batches of {batch}, {shards} shards");
+            }
         }
     }
 
@@ -503,13 +549,38 @@ mod tests {
         let begun = begin(&objects, &export, Expectations::default(), &small, now())
             .await
             .unwrap();
-        assert!(matches!(begun, Begun::Distributed { files: 16, .. }), "{begun:?}");
+        assert!(
+            matches!(
+                begun,
+                Begun::Distributed {
+                    files: 16,
+                    shards: 1,
+                    ..
+                }
+            ),
+            "{begun:?}"
+        );
+        let sharded = VerifyPolicy {
+            shard_bytes: 100,
+            ..small
+        };
+        let begun = begin(&objects, &export, Expectations::default(), &sharded, now())
+            .await
+            .unwrap();
+        let Begun::Distributed { bytes, shards, .. } = begun else {
+            panic!("{begun:?}")
+        };
+        assert_eq!(
+            u64::from(shards),
+            bytes.div_ceil(100),
+            "a shard for each 100 bytes"
+        );
     }
 
     #[tokio::test]
     async fn a_failed_child_leaves_its_files_unread() {
         let objects = bucket();
-        let v = distributed(&objects, 4, Some(1)).await;
+        let v = distributed(&objects, 4, Some(1), 3).await;
         // The second batch held Patient-10, -11, -12 and -2: they went
         // unread, the cut file and the duplicate are still seen.
         let unread = v.reasons.iter().find(|r| r.code() == "FILES_UNREAD").unwrap();
@@ -528,7 +599,7 @@ mod tests {
                 clean.insert("landing", &key, objects.get("landing", &key).await.unwrap());
             }
         }
-        let v = distributed(&clean, 4, Some(1)).await;
+        let v = distributed(&clean, 4, Some(1), 3).await;
         assert_eq!(v.verdict, Verdict::Unverifiable, "{v:?}");
     }
 
@@ -567,12 +638,5 @@ mod tests {
             top.verification_results("x").prefix,
             "hlx-verification/ds1-FHIR_EXPORT-j1/x/"
         );
-    }
-
-    #[test]
-    fn id_lists_round_trip() {
-        let ids = vec![IdSeen::new(u64::MAX, 7), IdSeen::new(1, u32::MAX)];
-        assert_eq!(decode_ids(&encode_ids(&ids)).unwrap(), ids);
-        assert!(decode_ids(&[0; 13]).is_none());
     }
 }

@@ -15,6 +15,21 @@ pub struct ObjectInfo {
     pub size: u64,
 }
 
+/// A part of an object: bytes `start..end` of `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ByteRange {
+    pub key: String,
+    pub start: u64,
+    pub end: u64,
+}
+
+impl ByteRange {
+    /// The HTTP `Range` header's value (`bytes=first-last`, inclusive).
+    pub fn header(&self) -> String {
+        format!("bytes={}-{}", self.start, self.end.saturating_sub(1))
+    }
+}
+
 /// Why S3 did not give what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StorageError {
@@ -46,6 +61,14 @@ pub trait ExportObjects: Send + Sync {
 
     /// A small object whole (result files, id lists).
     fn get(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Vec<u8>, StorageError>> + Send;
+
+    /// Byte ranges of objects (`key`, `start..end`), each read whole, in the
+    /// order asked; an adapter may read them side by side.
+    fn get_ranges(
+        &self,
+        bucket: &str,
+        ranges: &[ByteRange],
+    ) -> impl Future<Output = Result<Vec<Vec<u8>>, StorageError>> + Send;
 
     /// Writes a small object, encrypted with `kms_key_id`.
     fn put(
@@ -154,6 +177,22 @@ impl ExportObjects for InMemoryObjects {
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StorageError> {
         self.body(bucket, key)
+    }
+
+    async fn get_ranges(&self, bucket: &str, ranges: &[ByteRange]) -> Result<Vec<Vec<u8>>, StorageError> {
+        ranges
+            .iter()
+            .map(|range| {
+                let body = self.body(bucket, &range.key)?;
+                let (start, end) = (range.start as usize, range.end as usize);
+                body.get(start..end)
+                    .map(<[u8]>::to_vec)
+                    .ok_or_else(|| StorageError::Refused {
+                        code: "InvalidRange".into(),
+                        message: format!("{} has {} bytes, not {start}..{end}", range.key, body.len()),
+                    })
+            })
+            .collect()
     }
 
     async fn put(

@@ -142,6 +142,10 @@ pub struct VerifyPolicy {
     pub single_max_files: u64,
     /// Above this many bytes, the Distributed Map reads the export.
     pub single_max_bytes: u64,
+    /// On the Distributed Map, one shard of the duplicate check stands for
+    /// this many bytes of export (8 GiB: at 200 bytes a resource, 43 million
+    /// ids, 515 MB in the 1024 MB invocation that checks it).
+    pub shard_bytes: u64,
 }
 
 impl Default for VerifyPolicy {
@@ -150,6 +154,7 @@ impl Default for VerifyPolicy {
             max_drop_share: 0.2,
             single_max_files: 500,
             single_max_bytes: 5 * 1024 * 1024 * 1024,
+            shard_bytes: 8 * 1024 * 1024 * 1024,
         }
     }
 }
@@ -158,6 +163,7 @@ impl Default for VerifyPolicy {
 pub const MAX_DROP_SHARE_VAR: &str = "HLX_VERIFY_MAX_DROP_SHARE";
 pub const SINGLE_MAX_FILES_VAR: &str = "HLX_VERIFY_SINGLE_MAX_FILES";
 pub const SINGLE_MAX_BYTES_VAR: &str = "HLX_VERIFY_SINGLE_MAX_BYTES";
+pub const SHARD_BYTES_VAR: &str = "HLX_VERIFY_SHARD_BYTES";
 
 impl VerifyPolicy {
     /// The settings from `lookup` (the environment), defaults where unset;
@@ -187,6 +193,7 @@ impl VerifyPolicy {
         };
         policy.single_max_files = count(SINGLE_MAX_FILES_VAR, policy.single_max_files)?;
         policy.single_max_bytes = count(SINGLE_MAX_BYTES_VAR, policy.single_max_bytes)?;
+        policy.shard_bytes = count(SHARD_BYTES_VAR, policy.shard_bytes)?;
         Ok(policy)
     }
 
@@ -196,6 +203,7 @@ impl VerifyPolicy {
             (MAX_DROP_SHARE_VAR.to_owned(), self.max_drop_share.to_string()),
             (SINGLE_MAX_FILES_VAR.to_owned(), self.single_max_files.to_string()),
             (SINGLE_MAX_BYTES_VAR.to_owned(), self.single_max_bytes.to_string()),
+            (SHARD_BYTES_VAR.to_owned(), self.shard_bytes.to_string()),
         ]
     }
 
@@ -222,50 +230,132 @@ pub struct Expectations<'a> {
     pub baseline: Option<&'a Baseline>,
 }
 
-/// Folds the files' reports into the verdict.
+/// Folds the files' reports into the verdict: [`fold_files`], the
+/// duplicate check over every file's ids, then [`judge`]. The distributed
+/// path runs the same three apart (the duplicate check in shards).
 pub fn fold(
     mut reports: Vec<FileReport>,
-    mut unread: Vec<UnreadFile>,
+    unread: Vec<UnreadFile>,
     expect: Expectations<'_>,
     policy: &VerifyPolicy,
     path: VerificationPath,
     now: Timestamp,
 ) -> Verification {
     reports.sort_by(|a, b| a.key.cmp(&b.key));
-    unread.sort_by(|a, b| a.key.cmp(&b.key));
-    let mut reasons: Vec<Reason> = Vec::new();
-    let mut reason_count: u64 = 0;
-    for report in &reports {
-        reason_count += report.problem_count;
-        reasons.extend(report.problems.iter().cloned());
+    let duplicates = Duplicates::from_reasons(duplicate_ids(&mut reports));
+    judge(
+        fold_files(&reports, unread, expect, policy),
+        &[duplicates],
+        path,
+        now,
+    )
+}
+
+/// Duplicate ids found by one check (the whole export's, or one shard's):
+/// the first [`REASONS_NAMED`] by place, and how many in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Duplicates {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub named: Vec<Reason>,
+    pub count: u64,
+}
+
+impl Duplicates {
+    pub fn from_reasons(mut reasons: Vec<Reason>) -> Self {
+        let count = reasons.len() as u64;
+        reasons.sort_by(|a, b| a.place().cmp(&b.place()));
+        reasons.truncate(REASONS_NAMED);
+        Self {
+            named: reasons,
+            count,
+        }
     }
-    let duplicates = duplicate_ids(&mut reports);
-    reason_count += duplicates.len() as u64;
-    reasons.extend(duplicates);
+}
+
+/// Everything the files say but their duplicate ids: what the fold keeps of
+/// the reports (no ids), small enough for the state machine to carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FilesFolded {
+    pub files: u64,
+    pub bytes: u64,
+    pub resources_by_type: BTreeMap<String, u64>,
+    pub operation_outcomes: u64,
+    /// The files' own problems: the first [`REASONS_NAMED`] by place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Reason>,
+    pub problem_count: u64,
+    /// Counts against the manifest and the previous export.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub count_reasons: Vec<Reason>,
+    /// Files that could not be read: how many, and the first in key order.
+    pub unread_files: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_unread: Option<UnreadFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+}
+
+/// Folds the files' reports (ids aside) and the unread files.
+pub fn fold_files(
+    reports: &[FileReport],
+    mut unread: Vec<UnreadFile>,
+    expect: Expectations<'_>,
+    policy: &VerifyPolicy,
+) -> FilesFolded {
+    unread.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut problems: Vec<Reason> = reports.iter().flat_map(|r| r.problems.iter().cloned()).collect();
+    problems.sort_by(|a, b| a.place().cmp(&b.place()));
+    problems.truncate(REASONS_NAMED);
+    let counts = resources_by_type(reports);
+    let data = reports.iter().filter(|r| r.kind != FileKind::Ignored);
+    FilesFolded {
+        files: data.clone().count() as u64,
+        bytes: data.clone().map(|r| r.bytes).sum(),
+        operation_outcomes: data.map(|r| r.operation_outcomes).sum(),
+        problems,
+        problem_count: reports.iter().map(|r| r.problem_count).sum(),
+        count_reasons: count_reasons(&counts, expect, policy, unread.is_empty()),
+        resources_by_type: counts,
+        unread_files: unread.len() as u64,
+        first_unread: unread.into_iter().next(),
+        baseline: expect.baseline.map(|b| b.export_id.clone()),
+    }
+}
+
+/// The verdict: the folded files and the duplicate checks' findings.
+pub fn judge(
+    folded: FilesFolded,
+    duplicates: &[Duplicates],
+    path: VerificationPath,
+    now: Timestamp,
+) -> Verification {
+    let mut reasons = folded.problems;
+    let mut reason_count = folded.problem_count;
+    for found in duplicates {
+        reason_count += found.count;
+        reasons.extend(found.named.iter().cloned());
+    }
     // File problems and duplicates in file and line order.
     reasons.sort_by(|a, b| a.place().cmp(&b.place()));
-
-    let counts = resources_by_type(&reports);
-    let mut by_type = count_reasons(&counts, expect, policy, unread.is_empty());
-    reason_count += by_type.len() as u64;
-    reasons.append(&mut by_type);
+    reasons.truncate(REASONS_NAMED);
+    reason_count += folded.count_reasons.len() as u64;
+    reasons.extend(folded.count_reasons);
 
     let suspect = reason_count > 0;
-    let why = (!unread.is_empty()).then(|| {
-        let first = &unread[0];
+    let why = folded.first_unread.as_ref().map(|first| {
         format!(
             "{} file(s) could not be read, first {}: {}",
-            unread.len(),
-            first.key,
-            first.problem
+            folded.unread_files, first.key, first.problem
         )
     });
-    if let Some(first) = unread.first() {
+    if let Some(first) = folded.first_unread {
         reason_count += 1;
         reasons.push(Reason::FilesUnread {
-            files: unread.len() as u64,
-            first_file: first.key.clone(),
-            problem: first.problem.clone(),
+            files: folded.unread_files,
+            first_file: first.key,
+            problem: first.problem,
         });
     }
     reasons.truncate(REASONS_NAMED);
@@ -274,20 +364,19 @@ pub fn fold(
         (false, true) => Verdict::Unverifiable,
         (false, false) => Verdict::Verified,
     };
-    let data = reports.iter().filter(|r| r.kind != FileKind::Ignored);
     Verification {
         verdict,
         path,
         verified_at: now,
-        files: data.clone().count() as u64,
-        bytes: data.clone().map(|r| r.bytes).sum(),
-        resources: counts.values().sum(),
-        resources_by_type: counts,
-        operation_outcomes: data.map(|r| r.operation_outcomes).sum(),
+        files: folded.files,
+        bytes: folded.bytes,
+        resources: folded.resources_by_type.values().sum(),
+        resources_by_type: folded.resources_by_type,
+        operation_outcomes: folded.operation_outcomes,
         reasons,
         reason_count,
         why,
-        baseline: expect.baseline.map(|b| b.export_id.clone()),
+        baseline: folded.baseline,
     }
 }
 
@@ -296,7 +385,7 @@ pub fn fold(
 /// Each file's ids are sorted (by hash, then line) and merged across the
 /// files of a type, k ways: nothing is copied, so the check needs no memory
 /// beyond the ids the reports already hold (12 bytes each).
-fn duplicate_ids(reports: &mut [FileReport]) -> Vec<Reason> {
+pub(crate) fn duplicate_ids(reports: &mut [FileReport]) -> Vec<Reason> {
     let mut by_type: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (n, report) in reports.iter_mut().enumerate() {
         if let FileKind::Resources { resource_type } = &report.kind {

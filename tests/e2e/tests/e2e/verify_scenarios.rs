@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use hlx_asl_runner::ExecutionStatus;
+use hlx_asl_runner::{EventKind, ExecutionStatus};
 use hlx_core::ExportSelection;
 use hlx_core::verification::{Verdict, Verification, VerificationPath, VerifyPolicy};
 use hlx_core::{JobRecord, JobStatus, RecordStatus};
@@ -128,6 +128,8 @@ async fn a_large_export_goes_through_the_distributed_map_and_gets_the_same_verdi
         c.resources_per_file = 10;
         c.verify = VerifyPolicy {
             single_max_files: 2,
+            // The duplicate check in several shards (the export is ~120 kB).
+            shard_bytes: 40_000,
             ..VerifyPolicy::default()
         };
         c.profile = JobProfile::default()
@@ -183,6 +185,10 @@ async fn a_large_export_goes_through_the_distributed_map_and_gets_the_same_verdi
         s.stack.runner.stats().state_transitions,
         done.stats.state_transitions + child_transitions
     );
+    // The duplicate check ran once for each shard of the export's bytes.
+    let shards = spread.bytes.div_ceil(40_000);
+    assert!(shards >= 3, "{} bytes", spread.bytes);
+    assert_eq!(shard_checks(&s, "nightly-big"), (0..shards).collect::<Vec<_>>());
     // The same files read again by one reader give the same verdict.
     let mut single = s
         .stack
@@ -193,6 +199,82 @@ async fn a_large_export_goes_through_the_distributed_map_and_gets_the_same_verdi
     single.path = spread.path;
     single.verified_at = spread.verified_at;
     assert_eq!(single, spread);
+}
+
+/// The shards `CheckDuplicates` checked (each `FindDuplicates`' input), in order.
+fn shard_checks(s: &Scenario, execution: &str) -> Vec<u64> {
+    let mut shards: Vec<u64> = s
+        .stack
+        .runner
+        .execution(execution)
+        .expect("the execution is known")
+        .history()
+        .into_iter()
+        .filter_map(|event| match event.kind {
+            EventKind::StateEntered { name, input, .. } if name == "FindDuplicates" => {
+                input["shard"].as_u64()
+            }
+            _ => None,
+        })
+        .collect();
+    shards.sort_unstable();
+    shards
+}
+
+#[tokio::test]
+async fn a_duplicate_across_children_is_found_in_its_shard_as_one_reader_finds_it() {
+    let s = scenario("verify-distributed-duplicate", |c| {
+        // In key order, 8 Encounter files, then Observation-1, -10, -11,
+        // -12, -2 ... (12 of 10): batches of 10 files put the first
+        // (Observation-1) and the last (Observation-12) in different children.
+        c.resources_per_file = 10;
+        c.verify = VerifyPolicy {
+            single_max_files: 2,
+            shard_bytes: 25_000,
+            ..VerifyPolicy::default()
+        };
+        c.profile = JobProfile::default()
+            .with_resources([("Patient", 30), ("Encounter", 80), ("Observation", 120)])
+            .with_output_fault(OutputFault::DuplicateId {
+                resource_type: "Observation".into(),
+            });
+    })
+    .await;
+    let done = s.run("nightly-dup", s.stack.export_request(s.datastore())).await;
+    report("a duplicate found by the sharded check", &done);
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    let record = s.record("nightly-dup").await;
+    assert_eq!(record.status, RecordStatus::Job(JobStatus::Completed));
+    let spread = verification(&record).clone();
+    assert_eq!(spread.path, VerificationPath::Distributed);
+    assert_eq!(spread.verdict, Verdict::Suspect, "{spread:?}");
+    assert_eq!(codes(&spread), ["DUPLICATE_ID"]);
+    match &spread.reasons[0] {
+        hlx_core::verification::Reason::DuplicateId {
+            file,
+            line,
+            first_file,
+            first_line,
+            ..
+        } => {
+            assert_eq!((file.as_str(), *line), ("Observation/Observation-12.ndjson", 10));
+            assert_eq!(
+                (first_file.as_str(), *first_line),
+                ("Observation/Observation-1.ndjson", 1)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let shards = shard_checks(&s, "nightly-dup");
+    assert!(shards.len() >= 3, "{shards:?}");
+    let mut single = s
+        .stack
+        .verify_again("nightly-dup", &VerifyPolicy::default(), false)
+        .await
+        .unwrap();
+    single.path = spread.path;
+    single.verified_at = spread.verified_at;
+    assert_eq!(single, spread, "one reader and the sharded check agree");
 }
 
 /// One night of a data store whose exports have `fault`, over the FHIR REST
