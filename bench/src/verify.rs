@@ -1,6 +1,7 @@
 //! Section 7: verified exports. The verification's throughput on one core
 //! against a Python peer (`json.loads` per line) over the same files, its
-//! peak RSS against the file's size, the fold's memory per resource, and
+//! peak RSS against the file's size, the duplicate check's memory per
+//! resource (one shard of the distributed path), and
 //! what verifying a 10 GB and a 500 GB export costs: the transitions
 //! measured on the real definition on virtual time (both paths), the
 //! Lambda time from the throughput measured here.
@@ -8,8 +9,9 @@
 //! Every measurement of hlx runs in a child process of this binary (its own
 //! peak RSS): `verify-file` reads a file from disk, `verify-s3` reads the
 //! same file through verify-export's S3 path (the SDK client streaming
-//! GetObject from the emulator's S3 API over HTTP), `verify-fold` folds
-//! synthetic id lists as the distributed path's last step does.
+//! GetObject from the emulator's S3 API over HTTP), `verify-shard` checks
+//! one shard of synthetic children's id lists for duplicates as the
+//! distributed path's `FindDuplicates` does.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -18,7 +20,9 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use hlx_asl_runner::EventKind;
+use hlx_aws::export_objects::RANGES_IN_FLIGHT;
 use hlx_clock::{SharedClock, VirtualClock};
+use hlx_core::verification::shards::{duplicates_in_sections, encode_id_list, resource_files, shard_count};
 use hlx_core::verification::storage::ExportObjects;
 use hlx_core::verification::verdict::Expectations;
 use hlx_core::verification::{FileKind, FileReport, FileVerifier, VerificationPath, VerifyPolicy, fold};
@@ -41,22 +45,31 @@ const CHUNK: usize = 64 * 1024;
 /// HealthLake's resources per export file (../shared notes: up to about 5,000).
 const RESOURCES_PER_FILE: f64 = 5_000.0;
 /// verify-export's memory as deployed (infra/sam/template.yaml, infra/cdk).
-const VERIFY_MEMORY_MB: f64 = 1024.0;
+const VERIFY_MEMORY_MB: f64 = hlx_report::pricing::VERIFY_EXPORT_MEMORY_MB as f64;
 /// Lambda gives a function one vCPU at 1,769 MB, a share of one below it.
 const ONE_VCPU_MB: f64 = 1769.0;
 /// Lambda's largest memory setting.
 const LAMBDA_MAX_MB: f64 = 10_240.0;
-/// Resources folded per run of `verify-fold` (millions).
-const FOLD_MILLIONS: [u64; 3] = [1, 4, 16];
-/// The states of the job state machine that verify (the parent's share).
-const VERIFY_STATES: [&str; 6] = [
+/// Ids in the shard of each run of `verify-shard` (millions).
+const SHARD_MILLIONS: [u64; 3] = [1, 4, 16];
+/// The states of the job state machine that verify (the parent's share;
+/// `FindDuplicates` is entered once a shard, in the parent's inline Map).
+const VERIFY_STATES: [&str; 8] = [
     "Verify?",
     "BeginVerification",
     "Distributed?",
     "VerifyFiles",
+    "CheckDuplicates",
+    "FindDuplicates",
     "FoldVerification",
     "VerificationFailed",
 ];
+/// The measured Distributed Map run's shards of the duplicate check (its
+/// export is about 170 kB).
+const MEASURED_SHARD_BYTES: u64 = 60_000;
+/// A file's report in the fold and the shard checks (key, type, counts):
+/// what they hold of every file beside the ids.
+const REPORT_BYTES: f64 = 300.0;
 /// The two exports priced, in bytes (decimal GB).
 const PRICED: [(&str, f64); 2] = [("10 GB", 10e9), ("500 GB", 500e9)];
 
@@ -129,13 +142,14 @@ impl Measured {
     }
 }
 
-/// The fold's memory for one count of resources.
+/// One shard check's memory and time for one count of ids.
 #[derive(Debug, Clone, Copy)]
-struct FoldMemory {
+struct ShardMemory {
     resources: u64,
-    /// Peak RSS with the reports and their ids built, before the fold.
+    /// Peak RSS with the id lists' sections read (as the ranged GETs leave
+    /// them), before the check.
     before_kib: u64,
-    /// Peak RSS after the fold.
+    /// Peak RSS after the check.
     after_kib: u64,
     seconds: f64,
 }
@@ -147,6 +161,9 @@ struct PathRun {
     objects: u64,
     /// The parent's verification states entered (VERIFY_STATES).
     parent: u64,
+    /// Shards of the duplicate check, and `FindDuplicates` entered.
+    shards: u64,
+    shard_checks: u64,
     children: u64,
     child_transitions: u64,
     invocations: u64,
@@ -158,7 +175,7 @@ pub struct VerifyBench {
     runs: usize,
     line_bytes: f64,
     measured: Vec<Measured>,
-    fold: Vec<FoldMemory>,
+    shard: Vec<ShardMemory>,
     single: PathRun,
     distributed: PathRun,
 }
@@ -166,15 +183,15 @@ pub struct VerifyBench {
 // ---------------------------------------------------------------- children
 
 /// `hlx-bench verify-file FILE KEY`, `verify-s3 BUCKET KEY RELATIVE`,
-/// `verify-fold MILLIONS`: one measurement, printed as one JSON line.
+/// `verify-shard MILLIONS`: one measurement, printed as one JSON line.
 pub fn child(mode: &str, args: &[String]) -> ExitCode {
     let outcome = match (mode, args) {
         ("verify-file", [path, key]) => verify_file(Path::new(path), key),
         ("verify-s3", [bucket, key, relative]) => verify_s3(bucket, key, relative),
-        ("verify-fold", [millions]) => millions
+        ("verify-shard", [millions]) => millions
             .parse::<u64>()
-            .map_err(|e| format!("verify-fold: {e}"))
-            .and_then(|m| verify_fold(m * 1_000_000)),
+            .map_err(|e| format!("verify-shard: {e}"))
+            .and_then(|m| verify_shard(m * 1_000_000)),
         _ => Err(format!("usage: hlx-bench {mode} ... (bench/src/verify.rs)")),
     };
     match outcome {
@@ -255,9 +272,10 @@ fn verify_s3(bucket: &str, key: &str, relative: &str) -> Result<Value, String> {
     })
 }
 
-/// `resources` ids in files of 5,000, as the distributed fold holds them
-/// after reading the children's id lists, then the fold itself.
-fn verify_fold(resources: u64) -> Result<Value, String> {
+/// One shard of `resources` ids as `FindDuplicates` meets it: children of
+/// 10 files of 5,000 ids, each child's id list section held as its ranged
+/// GET returns it, then the check itself (`duplicates_in_sections`).
+fn verify_shard(resources: u64) -> Result<Value, String> {
     let per_file = RESOURCES_PER_FILE as u64;
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     let mut next = || {
@@ -267,7 +285,8 @@ fn verify_fold(resources: u64) -> Result<Value, String> {
         state ^= state >> 27;
         state.wrapping_mul(0x2545_f491_4f6c_dd1d)
     };
-    let mut reports = Vec::new();
+    let mut children = Vec::new();
+    let mut batch: Vec<FileReport> = Vec::new();
     let mut left = resources;
     let mut n = 0;
     while left > 0 {
@@ -277,7 +296,7 @@ fn verify_fold(resources: u64) -> Result<Value, String> {
             .map(|line| hlx_core::verification::file::IdSeen::new(next(), line as u32 + 1))
             .collect();
         ids.sort_unstable();
-        reports.push(FileReport {
+        batch.push(FileReport {
             key: format!("{TYPE}/{TYPE}-{n}.ndjson"),
             kind: FileKind::Resources {
                 resource_type: TYPE.into(),
@@ -291,13 +310,20 @@ fn verify_fold(resources: u64) -> Result<Value, String> {
             ids,
         });
         left -= count;
+        if batch.len() == 10 || left == 0 {
+            let (section, _) = encode_id_list(&resource_files(&batch), 1);
+            for report in &mut batch {
+                report.ids = Vec::new();
+            }
+            children.push((std::mem::take(&mut batch), section));
+        }
     }
     let before = peak_rss_kib();
     let started = Instant::now();
-    let verification = fold_alone(reports, VerificationPath::Distributed);
+    let found = duplicates_in_sections(children)?;
     Ok(json!({
-        "resources": verification.resources,
-        "duplicates": verification.reason_count,
+        "resources": resources,
+        "duplicates": found.count,
         "seconds": started.elapsed().as_secs_f64(),
         "before_kib": before,
         "vmhwm_kib": peak_rss_kib(),
@@ -476,12 +502,15 @@ async fn measure_in(
     }
     drop(server);
 
-    let mut fold_memory = Vec::new();
-    for millions in FOLD_MILLIONS {
-        eprintln!("folding {millions} million ids");
-        let out = run_child(Command::new(&me).args(["verify-fold", &millions.to_string()]))?;
-        let v: Value = serde_json::from_slice(&out).map_err(|e| format!("verify-fold's answer: {e}"))?;
-        fold_memory.push(FoldMemory {
+    let mut shard_memory = Vec::new();
+    for millions in SHARD_MILLIONS {
+        eprintln!("checking a shard of {millions} million ids");
+        let out = run_child(Command::new(&me).args(["verify-shard", &millions.to_string()]))?;
+        let v: Value = serde_json::from_slice(&out).map_err(|e| format!("verify-shard's answer: {e}"))?;
+        if v["duplicates"].as_u64() != Some(0) {
+            return Err(format!("verify-shard found duplicates among distinct ids: {v}"));
+        }
+        shard_memory.push(ShardMemory {
             resources: v["resources"].as_u64().unwrap_or(0),
             before_kib: v["before_kib"].as_u64().unwrap_or(0),
             after_kib: v["vmhwm_kib"].as_u64().unwrap_or(0),
@@ -496,7 +525,7 @@ async fn measure_in(
         runs,
         line_bytes: all_bytes as f64 / all_lines as f64,
         measured,
-        fold: fold_memory,
+        shard: shard_memory,
         single,
         distributed,
     })
@@ -518,6 +547,7 @@ async fn path_run(root: &Path, distributed: bool) -> Result<PathRun, String> {
     if distributed {
         config.verify = VerifyPolicy {
             single_max_files: 2,
+            shard_bytes: MEASURED_SHARD_BYTES,
             ..VerifyPolicy::default()
         };
     }
@@ -529,11 +559,25 @@ async fn path_run(root: &Path, distributed: bool) -> Result<PathRun, String> {
         .map_err(|e| format!("the execution could not start: {e}"))?;
     stack.runner.wait_all().await;
     let done = handle.describe();
-    let parent = handle
-        .history()
+    let history = handle.history();
+    let entered = |states: &[&str]| {
+        history
+            .iter()
+            .filter(|e| matches!(&e.kind, EventKind::StateEntered { name, .. } if states.contains(&name.as_str())))
+            .count() as u64
+    };
+    let parent = entered(&VERIFY_STATES);
+    let shard_checks = entered(&["FindDuplicates"]);
+    let shards = history
         .iter()
-        .filter(|e| matches!(&e.kind, EventKind::StateEntered { name, .. } if VERIFY_STATES.contains(&name.as_str())))
-        .count() as u64;
+        .filter_map(|e| match &e.kind {
+            EventKind::StateEntered { name, input, .. } if name == "FindDuplicates" => {
+                input["shard"].as_u64()
+            }
+            _ => None,
+        })
+        .collect::<std::collections::BTreeSet<u64>>()
+        .len() as u64;
     let children: Vec<_> = stack
         .runner
         .executions()
@@ -572,6 +616,8 @@ async fn path_run(root: &Path, distributed: bool) -> Result<PathRun, String> {
         verdict: verdict.unwrap_or_else(|| format!("none ({})", done.status.as_str())),
         objects,
         parent,
+        shards,
+        shard_checks,
         children: children.len() as u64,
         child_transitions: children.iter().map(|c| c.stats.state_transitions).sum(),
         invocations: verify_invocations(&done.stats)
@@ -595,7 +641,11 @@ struct Priced {
     gets: f64,
     puts: f64,
     dollars: f64,
-    fold_mb: f64,
+    /// Shards of the duplicate check (1 on the single path: all ids at once).
+    shards: f64,
+    /// The duplicate check's memory: the whole export's ids on the single
+    /// path, one shard's (and every file's report) on the Distributed Map.
+    check_mb: f64,
 }
 
 impl VerifyBench {
@@ -603,13 +653,21 @@ impl VerifyBench {
         self.measured.iter().find(|m| m.side == side && m.mib == mib)
     }
 
-    /// Bytes of the fold's peak per resource, over the largest fold measured.
-    fn fold_bytes_per_resource(&self) -> f64 {
-        let (first, last) = match (self.fold.first(), self.fold.last()) {
+    /// Bytes of a shard check's peak per resource, over the largest measured.
+    fn shard_bytes_per_resource(&self) -> f64 {
+        let (first, last) = match (self.shard.first(), self.shard.last()) {
             (Some(f), Some(l)) if l.resources > f.resources => (f, l),
             _ => return f64::NAN,
         };
         (last.after_kib as f64 - first.after_kib as f64) * 1024.0 / (last.resources - first.resources) as f64
+    }
+
+    /// Seconds of a shard check per million ids (the largest run measured).
+    fn shard_seconds_per_million(&self) -> f64 {
+        self.shard
+            .last()
+            .map(|l| l.seconds / (l.resources as f64 / 1e6))
+            .unwrap_or(f64::NAN)
     }
 
     fn price(&self, label: &'static str, bytes: f64) -> Priced {
@@ -623,25 +681,48 @@ impl VerifyBench {
         } else {
             0.0
         };
+        let shards = if distributed {
+            f64::from(shard_count(bytes as u64, policy.shard_bytes))
+        } else {
+            1.0
+        };
         let per_child = self.distributed.child_transitions as f64 / self.distributed.children.max(1) as f64;
+        // The parent's verification states: the measured ones, with the
+        // measured run's FindDuplicates replaced by one per shard here.
+        let per_shard = self.distributed.shard_checks as f64 / self.distributed.shards.max(1) as f64;
         let (parent, invocations) = if distributed {
-            (self.distributed.parent as f64, 2.0 + children)
+            (
+                (self.distributed.parent - self.distributed.shard_checks) as f64 + shards * per_shard,
+                2.0 + children + shards,
+            )
         } else {
             (self.single.parent as f64, 1.0)
         };
         let transitions = parent + children * per_child;
         // Lambda time: CPU-bound, at the S3 path's rate on one core scaled to 1024 MB's vCPU share.
+        let vcpu = VERIFY_MEMORY_MB / ONE_VCPU_MB;
         let rate = self
             .find(Side::HlxS3, SIZES_MIB[0])
             .map(Measured::mb_per_second)
             .unwrap_or(f64::NAN)
             * 1e6
-            * (VERIFY_MEMORY_MB / ONE_VCPU_MB);
-        let gb_seconds = bytes / rate * (VERIFY_MEMORY_MB / 1024.0);
-        // GETs: each file once, and in the distributed path each id list once more;
-        // PUTs: the id lists, and ResultWriter's manifest and result file.
+            * vcpu;
+        let check_seconds = if distributed {
+            resources / 1e6 * self.shard_seconds_per_million() / vcpu
+        } else {
+            0.0
+        };
+        let gb_seconds = (bytes / rate + check_seconds) * (VERIFY_MEMORY_MB / 1024.0);
+        // GETs: each file once; on the Distributed Map each shard's section of
+        // every child's id list (ranged), the ResultWriter's manifest and
+        // result file by each shard check and the fold, the shards' findings
+        // by the fold. PUTs: one id list a child, ResultWriter's two files,
+        // one finding a shard.
         let (gets, puts) = if distributed {
-            (2.0 * files, files + 2.0)
+            (
+                files + children * shards + 2.0 * (shards + 1.0) + shards,
+                children + 2.0 + shards,
+            )
         } else {
             (files, 0.0)
         };
@@ -650,7 +731,12 @@ impl VerifyBench {
             + gb_seconds * hlx_report::pricing::PRICE_PER_GB_SECOND_ARM64
             + gets * PRICE_PER_S3_GET
             + puts * PRICE_PER_S3_PUT;
-        let fold_mb = resources * self.fold_bytes_per_resource() / 1e6;
+        let per_resource = self.shard_bytes_per_resource();
+        let check_mb = if distributed {
+            (resources / shards * per_resource + files * REPORT_BYTES) / 1e6
+        } else {
+            resources * per_resource / 1e6
+        };
         Priced {
             label,
             resources,
@@ -663,7 +749,8 @@ impl VerifyBench {
             gets,
             puts,
             dollars,
-            fold_mb,
+            shards,
+            check_mb,
         }
     }
 
@@ -734,11 +821,15 @@ impl VerifyBench {
         ));
 
         out.push_str(
-            "### The fold\n\nThe Distributed Map's last step reads every child's id lists and looks for an id \
-             twice across files. Its memory, measured on synthetic id lists (`hlx-bench verify-fold`):\n\n\
-             | ids | RSS before the fold | peak RSS | fold s |\n|---:|---:|---:|---:|\n",
+            "### The duplicate check\n\nAn id twice within a type is found by merging every file's sorted ids \
+             (12 bytes each: hash and line). One invocation holds all of a small export's; on the Distributed \
+             Map the ids are split by hash into shards (`CheckDuplicates`, one `FindDuplicates` invocation per \
+             `HLX_VERIFY_SHARD_BYTES`, 8 GiB, of export), each reading its section of every child's id list by \
+             ranged GET. One shard check's memory, measured on synthetic id lists of children of 10 files of \
+             5,000 ids, the sections held as the GETs return them (`hlx-bench verify-shard`):\n\n\
+             | ids | RSS with the sections read | peak RSS | check s |\n|---:|---:|---:|---:|\n",
         );
-        for f in &self.fold {
+        for f in &self.shard {
             out.push_str(&format!(
                 "| {} M | {:.0} MiB | {:.0} MiB | {:.2} |\n",
                 f.resources / 1_000_000,
@@ -747,18 +838,21 @@ impl VerifyBench {
                 f.seconds
             ));
         }
-        let per = self.fold_bytes_per_resource();
+        let per = self.shard_bytes_per_resource();
         out.push_str(&format!(
-            "\n{per:.1} bytes of peak RSS per resource: at verify-export's {VERIFY_MEMORY_MB:.0} MB the fold \
-             holds about {:.0} million resources, at Lambda's largest ({LAMBDA_MAX_MB:.0} MB) about {:.0} million.\n\n",
+            "\n{per:.1} bytes of peak RSS per id: at verify-export's {VERIFY_MEMORY_MB:.0} MB one check holds about \
+             {:.0} million ids; the default shard (8 GiB of export) holds {:.0} million at this section's {:.0} \
+             bytes a resource, {:.0} million at 200.\n\n",
             VERIFY_MEMORY_MB * 1e6 / per / 1e6,
-            LAMBDA_MAX_MB * 1e6 / per / 1e6
+            VerifyPolicy::default().shard_bytes as f64 / self.line_bytes / 1e6,
+            self.line_bytes,
+            VerifyPolicy::default().shard_bytes as f64 / 200.0 / 1e6,
         ));
 
         out.push_str(&format!(
             "### Transitions, measured\n\nOne nightly export on virtual time, hlx's handlers in process, the \
              definition as deployed: the single path ({} objects, verdict {}) and the Distributed Map \
-             ({} objects in batches of 10, verdict {}).\n\n\
+             ({} objects in batches of 10, the duplicate check in {} shards, verdict {}).\n\n\
              | path | parent's verification transitions | child executions | their transitions | verify-export invocations |\n\
              |---|---:|---:|---:|---:|\n\
              | one invocation | {} | {} | {} | {} |\n\
@@ -766,6 +860,7 @@ impl VerifyBench {
             self.single.objects,
             self.single.verdict,
             self.distributed.objects,
+            self.distributed.shards,
             self.distributed.verdict,
             self.single.parent,
             self.single.children,
@@ -784,53 +879,62 @@ impl VerifyBench {
         out.push_str(&format!(
             "### What verifying an export costs\n\n\
              Resources at {:.0} bytes; files of {RESOURCES_PER_FILE:.0} resources (HealthLake's); the path \
-             as `VerifyPolicy`'s defaults choose it; children of 10 objects, each with the transitions \
-             measured above; Lambda time CPU-bound at the S3 path's {hlx_rate:.0} MB/s on one core, scaled \
-             to the {:.2} vCPU Lambda gives {VERIFY_MEMORY_MB:.0} MB (slower S3 reads cost proportionally \
-             more GB-s); S3 GETs of every file (and of every id list on the Distributed Map), PUTs of the \
-             id lists and ResultWriter's files; list prices of `hlx_report::pricing`. The fold's memory is \
-             the measured bytes per resource above.\n\n\
-             | export | resources | files | path | child executions | invocations | transitions | Lambda GB-s | S3 GET / PUT | $ per export | fold memory |\n\
-             |---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
+             and the shards as `VerifyPolicy`'s defaults choose them; children of 10 objects, each with the \
+             transitions measured above, and one `FindDuplicates` per shard; Lambda time CPU-bound at the S3 \
+             path's {hlx_rate:.0} MB/s on one core plus the shard checks' measured time, scaled to the {:.2} \
+             vCPU Lambda gives {VERIFY_MEMORY_MB:.0} MB (slower S3 reads cost proportionally more GB-s); S3 \
+             GETs of every file and, on the Distributed Map, of each shard's section of every child's id list \
+             (ranged) and the small result objects; PUTs of one id list a child, ResultWriter's files and one \
+             finding a shard; list prices of `hlx_report::pricing`. The duplicate check's memory is the \
+             measured bytes per id above for the export's ids (one invocation) or one shard's (Distributed \
+             Map), plus {REPORT_BYTES:.0} bytes a file for the reports it reads.\n\n\
+             | export | resources | files | path | child executions | shards | invocations | transitions | Lambda GB-s | S3 GET / PUT | $ per export | duplicate check's memory |\n\
+             |---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
             self.line_bytes,
             VERIFY_MEMORY_MB / ONE_VCPU_MB
         ));
         let priced: Vec<Priced> = PRICED.iter().map(|(l, b)| self.price(l, *b)).collect();
         for p in &priced {
-            let fits = if p.fold_mb <= VERIFY_MEMORY_MB {
+            let fits = if p.check_mb <= VERIFY_MEMORY_MB {
                 "fits 1024 MB"
-            } else if p.fold_mb <= LAMBDA_MAX_MB {
+            } else if p.check_mb <= LAMBDA_MAX_MB {
                 "over 1024 MB"
             } else {
                 "over Lambda's 10,240 MB"
             };
             out.push_str(&format!(
-                "| {} | {:.1} M | {:.0} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} / {:.0} | ${:.3} | {:.0} MB ({fits}) |\n",
+                "| {} | {:.1} M | {:.0} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} / {:.0} | ${:.3} | {:.0} MB ({fits}) |\n",
                 p.label,
                 p.resources / 1e6,
                 p.files,
                 if p.distributed { "Distributed Map" } else { "one invocation" },
                 p.children,
+                p.shards,
                 p.invocations,
                 p.transitions,
                 p.gb_seconds,
                 p.gets,
                 p.puts,
                 p.dollars,
-                p.fold_mb,
+                p.check_mb,
             ));
         }
-        for p in priced
-            .iter()
-            .filter(|p| p.distributed && p.fold_mb > VERIFY_MEMORY_MB)
-        {
+        for p in priced.iter().filter(|p| p.distributed) {
+            let ids = p.resources / p.shards;
             out.push_str(&format!(
-                "\nThe {} export is past what the fold does today: its {:.0} MB of ids do not fit verify-export's \
-                 {VERIFY_MEMORY_MB:.0} MB, and it reads the {:.0} id lists one after another within one 900-second \
-                 invocation. Its verification would end `UNVERIFIABLE` (FoldVerification's Catch records why; the \
-                 export itself stays as HealthLake said). The children's share scales; the fold's duplicate check \
-                 has to be sharded by hash (a second Map) before exports of this size are verified.\n",
-                p.label, p.fold_mb, p.files
+                "\nThe {} export: each of its {:.0} shard checks merges {:.1} million ids in about {:.0} s of CPU \
+                 at {VERIFY_MEMORY_MB:.0} MB and reads {:.0} ranged sections ({RANGES_IN_FLIGHT} at a time), well \
+                 within one 900-second invocation{}.\n",
+                p.label,
+                p.shards,
+                ids / 1e6,
+                ids / 1e6 * self.shard_seconds_per_million() / (VERIFY_MEMORY_MB / ONE_VCPU_MB),
+                p.children,
+                if p.check_mb > VERIFY_MEMORY_MB {
+                    "; its memory is not: lower HLX_VERIFY_SHARD_BYTES"
+                } else {
+                    ""
+                },
             ));
         }
         out.push_str("\nTargets of this section:\n\n");

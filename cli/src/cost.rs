@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use hlx_report::pricing::{
-    FUNCTION_MEMORY_GB, PRICE_PER_GB_SECOND_ARM64, PRICE_PER_REQUEST, PRICE_PER_TRANSITION, billed_ms,
+    PRICE_PER_GB_SECOND_ARM64, PRICE_PER_REQUEST, PRICE_PER_TRANSITION, billed_ms, memory_mb,
 };
 
 /// A run's billable units and their price.
@@ -15,18 +15,20 @@ pub struct RunCost {
 }
 
 impl RunCost {
-    /// `billed` are the invocations' durations, each rounded up to 1 ms as Lambda bills.
-    pub fn new(transitions: u64, billed: impl IntoIterator<Item = Duration>) -> Self {
+    /// `billed` are the invocations, each its function's name and duration:
+    /// rounded up to 1 ms and at the function's deployed memory, as Lambda bills.
+    pub fn new<'a>(transitions: u64, billed: impl IntoIterator<Item = (&'a str, Duration)>) -> Self {
         let mut invocations = 0;
-        let mut seconds = 0.0;
-        for d in billed {
+        let mut gb_seconds = 0.0;
+        for (function, d) in billed {
             invocations += 1;
-            seconds += billed_ms(d.as_secs_f64() * 1000.0) / 1000.0;
+            gb_seconds +=
+                billed_ms(d.as_secs_f64() * 1000.0) / 1000.0 * f64::from(memory_mb(function)) / 1024.0;
         }
         Self {
             transitions,
             invocations,
-            gb_seconds: seconds * FUNCTION_MEMORY_GB,
+            gb_seconds,
         }
     }
 
@@ -48,10 +50,19 @@ mod tests {
 
     #[test]
     fn cost_counts_transitions_requests_and_rounded_gb_seconds() {
-        let cost = RunCost::new(40, [Duration::from_micros(200), Duration::from_millis(10)]);
-        assert_eq!(cost.invocations, 2);
-        assert!((cost.gb_seconds - 0.011 * 0.125).abs() < 1e-12);
-        let expected = 40.0 * 0.000_025 + 2.0 * 0.000_000_2 + 0.011 * 0.125 * 0.000_013_333_4;
+        let cost = RunCost::new(
+            40,
+            [
+                ("check-job", Duration::from_micros(200)),
+                ("start-job", Duration::from_millis(10)),
+                ("verify-export", Duration::from_millis(100)),
+            ],
+        );
+        assert_eq!(cost.invocations, 3);
+        // 1 ms and 10 ms at 128 MB, 100 ms at 1024 MB.
+        let gb_seconds = 0.011 * 0.125 + 0.1 * 1.0;
+        assert!((cost.gb_seconds - gb_seconds).abs() < 1e-12);
+        let expected = 40.0 * 0.000_025 + 3.0 * 0.000_000_2 + gb_seconds * 0.000_013_333_4;
         assert!((cost.dollars() - expected).abs() < 1e-12);
     }
 }

@@ -640,13 +640,18 @@ async fn summary(run: &LocalStack) -> Result<u8, String> {
         print_job("import job", "logs", &job);
     }
     let stats = run.runner.stats();
-    let billed = run.billed_durations();
-    let cost = RunCost::new(stats.state_transitions, billed);
+    let billed = run.billed_invocations();
+    let cost = RunCost::new(
+        stats.state_transitions,
+        billed.iter().map(|(function, d)| (function.as_str(), *d)),
+    );
     println!(
-        "In AWS this run would bill {} state transitions, {} Lambda invocations and {:.4} GB-s at {} MB: ${:.5}",
+        "In AWS this run would bill {} state transitions, {} Lambda invocations and {:.4} GB-s \
+         (verify-export at {} MB, the others at {} MB): ${:.5}",
         cost.transitions,
         cost.invocations,
         cost.gb_seconds,
+        hlx_report::pricing::VERIFY_EXPORT_MEMORY_MB,
         hlx_report::pricing::FUNCTION_MEMORY_MB,
         cost.dollars()
     );

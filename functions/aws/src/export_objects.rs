@@ -19,7 +19,7 @@ const BUSY: [&str; 5] = [
 
 /// Ranged GETs one invocation keeps in flight (the shard check reads a
 /// range of every child's id list).
-const RANGES_IN_FLIGHT: usize = 32;
+pub const RANGES_IN_FLIGHT: usize = 32;
 
 /// [`ExportObjects`] over the S3 SDK client.
 #[derive(Debug, Clone)]

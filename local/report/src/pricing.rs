@@ -12,7 +12,7 @@
 //!   (<https://aws.amazon.com/s3/pricing/>).
 //!
 //! Lambda bills duration rounded up to the millisecond ([`billed_ms`]), at
-//! the function's configured memory ([`FUNCTION_MEMORY_MB`]).
+//! the function's configured memory ([`memory_mb`]).
 
 /// Step Functions Standard: $0.025 per 1,000 state transitions.
 pub const PRICE_PER_TRANSITION: f64 = 0.025 / 1000.0;
@@ -31,6 +31,19 @@ pub const PRICE_PER_S3_GET: f64 = 0.0004 / 1000.0;
 pub const FUNCTION_MEMORY_MB: u32 = 128;
 /// The same in GB (0.125), as Lambda prices GB-seconds.
 pub const FUNCTION_MEMORY_GB: f64 = FUNCTION_MEMORY_MB as f64 / 1024.0;
+/// verify-export's memory, as deployed (`MemorySize: 1024` in
+/// infra/sam/template.yaml, `memorySize: 1024` in infra/cdk): it reads whole
+/// exports and holds their ids.
+pub const VERIFY_EXPORT_MEMORY_MB: u32 = 1024;
+
+/// The memory `function` (`verify-export`, `check-job`, ...; with or
+/// without the `hlx-` prefix) is deployed with.
+pub fn memory_mb(function: &str) -> u32 {
+    match function.strip_prefix("hlx-").unwrap_or(function) {
+        "verify-export" => VERIFY_EXPORT_MEMORY_MB,
+        _ => FUNCTION_MEMORY_MB,
+    }
+}
 
 /// The milliseconds Lambda bills for an invocation that ran `ms`: rounded up
 /// to a whole millisecond, at least 1.
@@ -58,6 +71,14 @@ mod tests {
         assert!(close(PRICE_PER_S3_PUT * 1000.0, 0.005));
         assert!(close(PRICE_PER_S3_GET * 1000.0, 0.0004));
         assert!(close(FUNCTION_MEMORY_GB, 0.125));
+    }
+
+    #[test]
+    fn verify_export_is_priced_at_its_own_memory() {
+        assert_eq!(memory_mb("verify-export"), 1024);
+        assert_eq!(memory_mb("hlx-verify-export"), 1024);
+        assert_eq!(memory_mb("check-job"), 128);
+        assert_eq!(memory_mb("hlx-record-result"), 128);
     }
 
     #[test]

@@ -185,19 +185,15 @@ impl LocalStack {
         Ok(id)
     }
 
-    /// How long every invocation ran, as Lambda would bill it: the handler's
-    /// time in process, or the function process's own time. The event bus's
-    /// `job-events` invocations are included.
     /// The notices published to the stack's topic, in order.
     pub fn notices(&self) -> Vec<Notice> {
         self.topic.notices()
     }
 
-    pub fn billed_durations(&self) -> Vec<Duration> {
-        self.billed_invocations().into_iter().map(|(_, d)| d).collect()
-    }
-
-    /// The same, with each invocation's function name (`check-job`, ...).
+    /// Every invocation, its function's name (`check-job`, ...) and how long
+    /// it ran, as Lambda would bill it: the handler's time in process, or the
+    /// function process's own time. The event bus's `job-events`
+    /// invocations are included.
     pub fn billed_invocations(&self) -> Vec<(String, Duration)> {
         match &self.processes {
             Some(processes) => processes
