@@ -83,32 +83,18 @@ where
 
 impl ExportObjects for S3ExportObjects {
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
-        let mut objects = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(prefix)
-                .set_continuation_token(token.clone())
-                .send()
-                .await
-                .map_err(|e| storage_error("ListObjectsV2", e))?;
-            for object in page.contents() {
-                if let Some(key) = object.key() {
-                    objects.push(ObjectInfo {
-                        key: key.to_owned(),
-                        size: object.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
-                    });
-                }
-            }
-            match page.next_continuation_token() {
-                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
-                _ => break,
-            }
-        }
-        Ok(objects)
+        let listed = crate::s3::list_all(&self.client, bucket, prefix)
+            .await
+            .map_err(|e| storage_error("ListObjectsV2", e))?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|object| {
+                Some(ObjectInfo {
+                    size: object.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                    key: object.key?,
+                })
+            })
+            .collect())
     }
 
     async fn read_into(

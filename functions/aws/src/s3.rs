@@ -80,38 +80,51 @@ impl ManifestStore for S3ManifestStore {
             .ok_or_else(|| HlxError::InvalidInput(format!("not an S3 location: {location}")))?;
         let prefix = format!("{}/", prefix.trim_end_matches('/'));
         let (mut data, mut errors) = (Vec::new(), Vec::new());
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(&prefix)
-                .set_continuation_token(token.clone())
-                .send()
-                .await
-                .map_err(|e| s3_error("ListObjectsV2", e))?;
-            for object in page.contents() {
-                let Some(key) = object.key() else { continue };
-                let Some(resource_type) = resource_type_of(key) else {
-                    continue;
-                };
-                let file = ManifestFile {
-                    resource_type,
-                    url: format!("s3://{bucket}/{key}"),
-                    count: None,
-                };
-                if key[prefix.len()..].starts_with("errors/") {
-                    errors.push(file);
-                } else {
-                    data.push(file);
-                }
-            }
-            match page.next_continuation_token() {
-                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
-                _ => break,
+        let listed = list_all(&self.client, bucket, &prefix)
+            .await
+            .map_err(|e| s3_error("ListObjectsV2", e))?;
+        for object in &listed {
+            let Some(key) = object.key() else { continue };
+            let Some(resource_type) = resource_type_of(key) else {
+                continue;
+            };
+            let file = ManifestFile {
+                resource_type,
+                url: format!("s3://{bucket}/{key}"),
+                count: None,
+            };
+            if key[prefix.len()..].starts_with("errors/") {
+                errors.push(file);
+            } else {
+                data.push(file);
             }
         }
         Ok((data, errors))
     }
+}
+
+/// Every object under `prefix`, all of ListObjectsV2's pages (the SDK's
+/// paginator follows the continuation tokens).
+pub async fn list_all(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<
+    Vec<aws_sdk_s3::types::Object>,
+    aws_smithy_runtime_api::client::result::SdkError<
+        aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+> {
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    let mut objects = Vec::new();
+    while let Some(page) = pages.next().await {
+        objects.extend(page?.contents.unwrap_or_default());
+    }
+    Ok(objects)
 }

@@ -24,36 +24,23 @@ impl MapStorage for S3MapStorage {
         prefix: &'a str,
     ) -> BoxFuture<'a, Result<Vec<ListedObject>, TaskError>> {
         Box::pin(async move {
-            let mut listed = Vec::new();
-            let mut token: Option<String> = None;
-            loop {
-                let page = self
-                    .client
-                    .list_objects_v2()
-                    .bucket(bucket)
-                    .prefix(prefix)
-                    .set_continuation_token(token.clone())
-                    .send()
-                    .await
-                    .map_err(|e| s3_error("ListObjectsV2", &e))?;
-                for object in page.contents() {
-                    let Some(key) = object.key() else { continue };
-                    listed.push(ListedObject {
-                        key: key.to_owned(),
+            let objects = hlx_aws::s3::list_all(&self.client, bucket, prefix)
+                .await
+                .map_err(|e| s3_error("ListObjectsV2", &e))?;
+            Ok(objects
+                .iter()
+                .filter_map(|object| {
+                    Some(ListedObject {
+                        key: object.key()?.to_owned(),
                         size: object.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
                         etag: object.e_tag().unwrap_or_default().to_owned(),
                         last_modified: object.last_modified().map_or(0, |t| t.secs()),
                         storage_class: object
                             .storage_class()
                             .map_or("STANDARD".to_owned(), |c| c.as_str().to_owned()),
-                    });
-                }
-                match page.next_continuation_token() {
-                    Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
-                    _ => break,
-                }
-            }
-            Ok(listed)
+                    })
+                })
+                .collect())
         })
     }
 
