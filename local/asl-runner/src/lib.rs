@@ -53,7 +53,8 @@ pub use process::{
 };
 pub use runner::{
     ActorContext, ActorHandle, EventListener, ExecutionDescription, ExecutionHandle, ExecutionInfo,
-    ExecutionStatus, Runner, RunnerBuilder, RunnerConfig, StartError, TaskTokenError, TimeMode,
+    ExecutionStatus, MapRunDescription, MapRunStatus, Runner, RunnerBuilder, RunnerConfig, StartError,
+    TaskTokenError, TimeMode,
 };
 pub use sched::WakeSource;
 pub use sfn_api::{SfnApi, SfnApiError, SfnServer, TimeDriver};

@@ -38,14 +38,16 @@ use tokio::task::JoinHandle;
 
 use crate::definition::StateMachine;
 use crate::history::{EventKind, HistoryEvent};
-use crate::runner::{ExecutionHandle, ExecutionStatus, Runner};
+use crate::runner::{
+    ExecutionDescription, ExecutionHandle, ExecutionStatus, MapRunDescription, MapRunStatus, Runner,
+};
 
 /// The content type of every awsJson1_0 request and answer.
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 /// `X-Amz-Target` is this prefix and the operation's name.
 pub const TARGET_PREFIX: &str = "AWSStepFunctions.";
 /// The operations served.
-pub const OPERATIONS: [&str; 9] = [
+pub const OPERATIONS: [&str; 11] = [
     "StartExecution",
     "DescribeExecution",
     "ListExecutions",
@@ -55,6 +57,8 @@ pub const OPERATIONS: [&str; 9] = [
     "SendTaskHeartbeat",
     "DescribeStateMachine",
     "ListStateMachines",
+    "ListMapRuns",
+    "DescribeMapRun",
 ];
 
 /// A page when the request names no size (or 0), as Step Functions does.
@@ -240,6 +244,8 @@ impl SfnApi {
             "SendTaskHeartbeat" => self.send_task_heartbeat(&input),
             "DescribeStateMachine" => self.describe_state_machine(&input),
             "ListStateMachines" => self.list_state_machines(&input),
+            "ListMapRuns" => self.list_map_runs(&input),
+            "DescribeMapRun" => self.describe_map_run(&input),
             other => Err(unknown_operation(other)),
         }
     }
@@ -290,7 +296,7 @@ impl SfnApi {
         self.inner
             .runner
             .execution(arn)
-            .filter(|h| h.arn() == arn && self.is_registered(&h.describe().state_machine_arn))
+            .filter(|h| h.arn() == arn && self.is_served(h))
             .ok_or_else(|| {
                 SfnApiError::new(
                     "ExecutionDoesNotExist",
@@ -299,14 +305,39 @@ impl SfnApi {
             })
     }
 
-    /// Every execution of the registered machines, in start order.
+    /// An execution of a registered machine, or a child of a Map Run one of
+    /// those started.
+    fn is_served(&self, execution: &ExecutionHandle) -> bool {
+        if self.is_registered(&execution.describe().state_machine_arn) {
+            return true;
+        }
+        execution
+            .map_run_arn()
+            .and_then(|run| self.inner.runner.map_run(run))
+            .and_then(|run| self.inner.runner.execution(&run.execution_arn))
+            .is_some_and(|parent| self.is_served(&parent))
+    }
+
+    /// Every execution served, in start order.
     fn served_executions(&self) -> Vec<ExecutionHandle> {
         self.inner
             .runner
             .executions()
             .into_iter()
-            .filter(|h| self.is_registered(&h.describe().state_machine_arn))
+            .filter(|h| self.is_served(h))
             .collect()
+    }
+
+    fn map_run(&self, arn: &str) -> Result<MapRunDescription, SfnApiError> {
+        let not_found = || SfnApiError::new("ResourceNotFound", format!("Map Run Does Not Exist: '{arn}'"));
+        match parse_arn(arn) {
+            Some(parsed) if parsed.kind == "mapRun" => {}
+            _ => return Err(SfnApiError::invalid_arn(arn)),
+        }
+        let run = self.inner.runner.map_run(arn).ok_or_else(not_found)?;
+        // Served when the execution that started it is.
+        self.execution(&run.execution_arn).map_err(|_| not_found())?;
+        Ok(run)
     }
 
     // ---- operations ----
@@ -347,7 +378,8 @@ impl SfnApi {
     fn describe_execution(&self, input: &Input) -> Result<Value, SfnApiError> {
         let arn = input.required_string("executionArn")?;
         let with_data = included_data(input)?;
-        let d = self.execution(arn)?.describe();
+        let handle = self.execution(arn)?;
+        let d = handle.describe();
         let mut out = Map::new();
         out.insert("executionArn".into(), json!(d.arn));
         out.insert("stateMachineArn".into(), json!(d.state_machine_arn));
@@ -371,6 +403,9 @@ impl SfnApi {
         if let Some(cause) = &d.cause {
             out.insert("cause".into(), json!(cause));
         }
+        if let Some(run) = handle.map_run_arn() {
+            out.insert("mapRunArn".into(), json!(run));
+        }
         out.insert("redriveCount".into(), json!(0));
         out.insert("redriveStatus".into(), json!("NOT_REDRIVABLE"));
         out.insert(
@@ -384,12 +419,13 @@ impl SfnApi {
         let arn = input.string("stateMachineArn")?;
         let map_run = input.string("mapRunArn")?;
         let arn = match (arn, map_run) {
-            (Some(arn), None) => arn,
+            (Some(arn), None) => {
+                self.machine(arn)?;
+                arn
+            }
             (None, Some(map_run)) => {
-                return Err(SfnApiError::new(
-                    "ResourceNotFound",
-                    format!("Map Run Does Not Exist: '{map_run}' (the local runner has no Map states)"),
-                ));
+                self.map_run(map_run)?;
+                map_run
             }
             _ => {
                 return Err(SfnApiError::new(
@@ -398,7 +434,6 @@ impl SfnApi {
                 ));
             }
         };
-        self.machine(arn)?;
         let status = match input.string("statusFilter")? {
             None => None,
             Some(s @ ("RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED" | "PENDING_REDRIVE")) => {
@@ -433,7 +468,10 @@ impl SfnApi {
             .runner
             .executions()
             .into_iter()
-            .filter(|h| h.describe().state_machine_arn == arn)
+            .filter(|h| match map_run {
+                Some(run) => h.map_run_arn() == Some(run),
+                None => h.describe().state_machine_arn == arn,
+            })
             .collect();
         let below = match input.string("nextToken")? {
             Some(token) => decode_token(token, &scope)?,
@@ -461,11 +499,113 @@ impl SfnApi {
             if let Some(stop) = d.stop_date {
                 item["stopDate"] = epoch(stop);
             }
+            if let Some(run) = all[index].map_run_arn() {
+                item["mapRunArn"] = json!(run);
+            }
             items.push(item);
         }
         let mut out = json!({ "executions": items });
         if let Some(position) = next {
             out["nextToken"] = json!(encode_token(&scope, position));
+        }
+        Ok(out)
+    }
+
+    fn list_map_runs(&self, input: &Input) -> Result<Value, SfnApiError> {
+        let arn = input.required_string("executionArn")?;
+        self.execution(arn)?;
+        let limit = page_size(input)?;
+        let scope = format!("ListMapRuns\n{arn}");
+        let runs: Vec<MapRunDescription> = self
+            .inner
+            .runner
+            .map_runs()
+            .into_iter()
+            .filter(|r| r.execution_arn == arn)
+            .collect();
+        let from = match input.string("nextToken")? {
+            Some(token) => decode_token(token, &scope)?,
+            None => 0,
+        };
+        let page: Vec<Value> = runs
+            .iter()
+            .skip(from)
+            .take(limit)
+            .map(|r| {
+                let mut item = json!({
+                    "executionArn": r.execution_arn,
+                    "mapRunArn": r.arn,
+                    "stateMachineArn": r.state_machine_arn,
+                    "startDate": epoch(r.start_date),
+                });
+                if let Some(stop) = r.stop_date {
+                    item["stopDate"] = epoch(stop);
+                }
+                item
+            })
+            .collect();
+        let mut out = json!({ "mapRuns": page });
+        if from + limit < runs.len() {
+            out["nextToken"] = json!(encode_token(&scope, from + limit));
+        }
+        Ok(out)
+    }
+
+    fn describe_map_run(&self, input: &Input) -> Result<Value, SfnApiError> {
+        let run = self.map_run(input.required_string("mapRunArn")?)?;
+        let children: Vec<ExecutionDescription> = self
+            .inner
+            .runner
+            .executions()
+            .into_iter()
+            .filter(|h| h.map_run_arn() == Some(run.arn.as_str()))
+            .map(|h| h.describe())
+            .collect();
+        // A batched child counts all its items.
+        let items_of = |d: &ExecutionDescription| {
+            d.input
+                .get("Items")
+                .and_then(Value::as_array)
+                .map_or(1, |items| items.len() as u64)
+        };
+        let counts = |weight: &dyn Fn(&ExecutionDescription) -> u64, total: u64| {
+            let of = |status: ExecutionStatus| -> u64 {
+                children.iter().filter(|d| d.status == status).map(weight).sum()
+            };
+            let started: u64 = children.iter().map(weight).sum();
+            let (succeeded, failed) = (of(ExecutionStatus::Succeeded), of(ExecutionStatus::Failed));
+            let written = if run.writes_results && run.status != MapRunStatus::Running {
+                succeeded + failed + of(ExecutionStatus::TimedOut) + of(ExecutionStatus::Aborted)
+            } else {
+                0
+            };
+            json!({
+                "pending": total.saturating_sub(started),
+                "running": of(ExecutionStatus::Running),
+                "succeeded": succeeded,
+                "failed": failed,
+                "timedOut": of(ExecutionStatus::TimedOut),
+                "aborted": of(ExecutionStatus::Aborted),
+                "total": total,
+                "resultsWritten": written,
+                "failuresNotRedrivable": 0,
+                "pendingRedrive": 0,
+            })
+        };
+        let mut out = json!({
+            "mapRunArn": run.arn,
+            "executionArn": run.execution_arn,
+            "status": run.status.as_str(),
+            "startDate": epoch(run.start_date),
+            "maxConcurrency": run.max_concurrency,
+            "toleratedFailurePercentage": run.tolerated_failure_percentage,
+            "toleratedFailureCount": run.tolerated_failure_count,
+            "itemCounts": counts(&items_of, run.items),
+            "executionCounts": counts(&|_| 1, run.children),
+            "redriveCount": 0,
+        });
+        if let Some(stop) = run.stop_date {
+            out["stopDate"] = epoch(stop);
         }
         Ok(out)
     }

@@ -897,3 +897,139 @@ async fn the_wire_protocol_refuses_what_it_does_not_serve() {
     assert_eq!(status, 200);
     assert_eq!(out["startDate"], json!(1_767_225_600.0));
 }
+
+#[tokio::test]
+async fn a_distributed_map_run_is_listed_described_and_its_children_served() {
+    let s = served().await;
+    // Five items in batches of two: three children, two at a time; the
+    // batch of items 2 and 3 fails, which the run tolerates (50 %).
+    let fanout = s.api.register(machine(
+        "fanout",
+        json!({"StartAt": "Fan", "States": {"Fan": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemBatcher": {"MaxItemsPerBatch": 2},
+            "MaxConcurrency": 2,
+            "ToleratedFailurePercentage": 50,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Three?",
+                "States": {
+                    "Three?": {"Type": "Choice",
+                               "Choices": [{"Variable": "$.Items[0]", "NumericEquals": 2, "Next": "Boom"}],
+                               "Default": "Echo"},
+                    "Boom": {"Type": "Fail", "Error": "Three"},
+                    "Echo": {"Type": "Task", "Resource": format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:echo"), "End": true}
+                }
+            },
+            "End": true}}}),
+    ));
+    let parent = s
+        .client
+        .start_execution()
+        .state_machine_arn(&fanout)
+        .name("fan-1")
+        .input(r#"{"items": [0, 1, 2, 3, 4]}"#)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned();
+    let done = s.finished(&parent).await;
+    assert_eq!(
+        *done.status(),
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        s.api.runner().execution(&parent).unwrap().describe()
+    );
+
+    let runs = s
+        .client
+        .list_map_runs()
+        .execution_arn(&parent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(runs.map_runs().len(), 1);
+    let listed = &runs.map_runs()[0];
+    assert_eq!(listed.execution_arn(), parent);
+    assert_eq!(
+        listed.state_machine_arn(),
+        format!("arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:fanout/Fan")
+    );
+    assert!(
+        listed
+            .map_run_arn()
+            .starts_with(&format!("arn:aws:states:us-east-1:{ACCOUNT}:mapRun:fanout/Fan:")),
+        "{}",
+        listed.map_run_arn()
+    );
+    assert!(listed.stop_date().is_some());
+
+    let run = s
+        .client
+        .describe_map_run()
+        .map_run_arn(listed.map_run_arn())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run.status().as_str(), "SUCCEEDED");
+    assert_eq!(run.max_concurrency(), 2);
+    assert_eq!(run.tolerated_failure_percentage(), 50.0);
+    let items = run.item_counts().unwrap();
+    assert_eq!(
+        (
+            items.total(),
+            items.succeeded(),
+            items.failed(),
+            items.pending(),
+            items.running()
+        ),
+        (5, 3, 2, 0, 0),
+        "the failed batch counts both its items"
+    );
+    let children = run.execution_counts().unwrap();
+    assert_eq!(
+        (children.total(), children.succeeded(), children.failed()),
+        (3, 2, 1)
+    );
+
+    let executions = s
+        .client
+        .list_executions()
+        .map_run_arn(listed.map_run_arn())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(executions.executions().len(), 3);
+    for child in executions.executions() {
+        assert_eq!(child.map_run_arn(), Some(listed.map_run_arn()));
+        let described = s
+            .client
+            .describe_execution()
+            .execution_arn(child.execution_arn())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(described.map_run_arn(), Some(listed.map_run_arn()));
+    }
+
+    let unknown = s
+        .client
+        .describe_map_run()
+        .map_run_arn(format!(
+            "arn:aws:states:us-east-1:{ACCOUNT}:mapRun:fanout/Fan:nope"
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&unknown), "ResourceNotFound");
+    let none = s
+        .client
+        .list_map_runs()
+        .execution_arn(s.start("fail", "no-map", "{}").await)
+        .send()
+        .await
+        .unwrap();
+    assert!(none.map_runs().is_empty());
+}

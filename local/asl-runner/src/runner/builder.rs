@@ -125,6 +125,7 @@ impl RunnerBuilder {
                 map_storage: self.map_storage,
                 config: self.config,
                 executions: Mutex::default(),
+                map_runs: Mutex::default(),
                 listeners: Mutex::new(self.listeners),
                 tokens: Mutex::default(),
             }),

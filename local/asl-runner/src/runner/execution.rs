@@ -124,6 +124,8 @@ pub(super) struct ExecutionShared {
 pub(super) struct ParentLink {
     /// The parent's scheduler id.
     pub(super) id: u64,
+    /// The Map Run the child belongs to.
+    pub(super) map_run_arn: String,
     pub(super) notify: Arc<tokio::sync::Notify>,
 }
 
@@ -154,6 +156,11 @@ impl ExecutionHandle {
 
     pub fn info(&self) -> &ExecutionInfo {
         &self.shared.info
+    }
+
+    /// The Map Run this execution is a child of.
+    pub fn map_run_arn(&self) -> Option<&str> {
+        self.shared.parent.as_ref().map(|p| p.map_run_arn.as_str())
     }
 
     pub fn status(&self) -> ExecutionStatus {

@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 use super::Runner;
 use super::execution::{ExecutionDescription, ExecutionHandle, ExecutionStatus, ParentLink};
 use super::interp::{Interp, Terminal};
+use super::map_run::{MapRunDescription, MapRunStatus};
 use super::states::{apply_io_path, apply_result_path};
 use crate::definition::{ItemBatcher, MapMode, MapState, State};
 use crate::error::{StatesError, names};
@@ -261,6 +262,7 @@ impl Interp {
         let notify = Arc::new(Notify::new());
         let link = ParentLink {
             id: self.ex.flags.id(),
+            map_run_arn: map_run_arn.clone(),
             notify: notify.clone(),
         };
         let items_of = |input: &Value| input.get("Items").and_then(Value::as_array).map_or(1, Vec::len);
@@ -274,102 +276,131 @@ impl Interp {
                 }
             })
             .sum();
-        let limit = match map.max_concurrency {
-            0 => usize::MAX,
-            n => usize::try_from(n).unwrap_or(usize::MAX),
-        };
-        let mut pending: VecDeque<(usize, Value)> = inputs.into_iter().enumerate().collect();
-        let mut running: Vec<Child> = Vec::new();
-        let mut ended: Vec<Ended> = Vec::new();
-        let mut failed_items = 0;
-        loop {
-            while running.len() < limit {
-                let Some((index, input)) = pending.pop_front() else {
+        runner.map_run_started(MapRunDescription {
+            arn: map_run_arn.clone(),
+            execution_arn: self.ex.info.arn.clone(),
+            state_machine_arn: runner.state_machine_arn(&machine),
+            status: MapRunStatus::Running,
+            start_date: self.rt.sched.now(),
+            stop_date: None,
+            max_concurrency: map.max_concurrency,
+            tolerated_failure_percentage: map.tolerated_failure_percentage.unwrap_or(0.0),
+            tolerated_failure_count: map.tolerated_failure_count.unwrap_or(0),
+            items: total_items as u64,
+            children: inputs.len() as u64,
+            writes_results: map.result_writer.is_some(),
+        });
+        let result: Result<Value, StatesError> = async {
+            let limit = match map.max_concurrency {
+                0 => usize::MAX,
+                n => usize::try_from(n).unwrap_or(usize::MAX),
+            };
+            let mut pending: VecDeque<(usize, Value)> = inputs.into_iter().enumerate().collect();
+            let mut running: Vec<Child> = Vec::new();
+            let mut ended: Vec<Ended> = Vec::new();
+            let mut failed_items = 0;
+            loop {
+                while running.len() < limit {
+                    let Some((index, input)) = pending.pop_front() else {
+                        break;
+                    };
+                    let name = self.request_id();
+                    let handle = runner
+                        .start(&machine, &name, input.clone(), Some(link.clone()))
+                        .map_err(|e| {
+                            StatesError::runtime(format!("A child execution could not start: {e}"))
+                        })?;
+                    let items = if map.item_batcher.is_some() {
+                        items_of(&input)
+                    } else {
+                        1
+                    };
+                    running.push(Child {
+                        index,
+                        input,
+                        items,
+                        handle,
+                    });
+                }
+                if running.is_empty() {
                     break;
-                };
-                let name = self.request_id();
-                let handle = runner
-                    .start(&machine, &name, input.clone(), Some(link.clone()))
-                    .map_err(|e| StatesError::runtime(format!("A child execution could not start: {e}")))?;
-                let items = if map.item_batcher.is_some() {
-                    items_of(&input)
-                } else {
-                    1
-                };
-                running.push(Child {
-                    index,
-                    input,
-                    items,
-                    handle,
-                });
-            }
-            if running.is_empty() {
-                break;
-            }
-            while running
-                .iter()
-                .all(|c| c.handle.status() == ExecutionStatus::Running)
-            {
-                let flags = self.ex.flags.clone();
-                flags.idle(notify.notified()).await;
-            }
-            let (done, still): (Vec<Child>, Vec<Child>) = running
-                .into_iter()
-                .partition(|c| c.handle.status() != ExecutionStatus::Running);
-            running = still;
-            for child in done {
-                let description = child.handle.describe();
-                if description.status != ExecutionStatus::Succeeded {
-                    failed_items += child.items;
                 }
-                ended.push(Ended {
-                    index: child.index,
-                    input: child.input,
-                    description,
-                });
-            }
-            if exceeds_tolerance(map, failed_items, total_items) {
-                for child in &running {
-                    child
-                        .handle
-                        .stop(Some(EXCEED_TOLERATED), Some("The Map Run failed"));
-                }
-                let cause = format!(
-                    "{failed_items} of {total_items} items failed, more than the Map Run tolerates ({})",
-                    tolerance_text(map)
-                );
-                self.emit(EventKind::MapRunFailed {
-                    error: EXCEED_TOLERATED.to_owned(),
-                    cause: Some(cause.clone()),
-                });
-                return Err(StatesError::new(EXCEED_TOLERATED, cause));
-            }
-        }
-        ended.sort_by_key(|e| e.index);
-        let result = match &map.result_writer {
-            Some(template) => {
-                let parameters = self.eval_template(template, effective, ctx)?;
-                self.write_results(&parameters, &map_run_arn, &run_id, &ended)
-                    .await
-            }
-            None => Ok(Value::Array(
-                ended
+                while running
                     .iter()
-                    .map(|e| {
-                        e.description.output.clone().unwrap_or_else(
-                            || json!({ "Error": e.description.error, "Cause": e.description.cause }),
-                        )
-                    })
-                    .collect(),
-            )),
-        };
-        match &result {
-            Ok(_) => self.emit(EventKind::MapRunSucceeded),
-            Err(e) => self.emit(EventKind::MapRunFailed {
-                error: e.error.clone(),
-                cause: e.cause.clone(),
-            }),
+                    .all(|c| c.handle.status() == ExecutionStatus::Running)
+                {
+                    let flags = self.ex.flags.clone();
+                    flags.idle(notify.notified()).await;
+                }
+                let (done, still): (Vec<Child>, Vec<Child>) = running
+                    .into_iter()
+                    .partition(|c| c.handle.status() != ExecutionStatus::Running);
+                running = still;
+                for child in done {
+                    let description = child.handle.describe();
+                    if description.status != ExecutionStatus::Succeeded {
+                        failed_items += child.items;
+                    }
+                    ended.push(Ended {
+                        index: child.index,
+                        input: child.input,
+                        description,
+                    });
+                }
+                if exceeds_tolerance(map, failed_items, total_items) {
+                    for child in &running {
+                        child
+                            .handle
+                            .stop(Some(EXCEED_TOLERATED), Some("The Map Run failed"));
+                    }
+                    let cause = format!(
+                        "{failed_items} of {total_items} items failed, more than the Map Run tolerates ({})",
+                        tolerance_text(map)
+                    );
+                    self.emit(EventKind::MapRunFailed {
+                        error: EXCEED_TOLERATED.to_owned(),
+                        cause: Some(cause.clone()),
+                    });
+                    return Err(StatesError::new(EXCEED_TOLERATED, cause));
+                }
+            }
+            ended.sort_by_key(|e| e.index);
+            let result = match &map.result_writer {
+                Some(template) => {
+                    let parameters = self.eval_template(template, effective, ctx)?;
+                    self.write_results(&parameters, &map_run_arn, &run_id, &ended)
+                        .await
+                }
+                None => Ok(Value::Array(
+                    ended
+                        .iter()
+                        .map(|e| {
+                            e.description.output.clone().unwrap_or_else(
+                                || json!({ "Error": e.description.error, "Cause": e.description.cause }),
+                            )
+                        })
+                        .collect(),
+                )),
+            };
+            match &result {
+                Ok(_) => self.emit(EventKind::MapRunSucceeded),
+                Err(e) => self.emit(EventKind::MapRunFailed {
+                    error: e.error.clone(),
+                    cause: e.cause.clone(),
+                }),
+            }
+            result
         }
+        .await;
+        runner.map_run_ended(
+            &map_run_arn,
+            if result.is_ok() {
+                MapRunStatus::Succeeded
+            } else {
+                MapRunStatus::Failed
+            },
+            self.rt.sched.now(),
+        );
         result
     }
 

@@ -18,6 +18,7 @@ mod builder;
 mod execution;
 mod interp;
 mod map;
+mod map_run;
 mod retry;
 mod states;
 mod task;
@@ -43,6 +44,7 @@ use crate::sched::{ExecTask, Scheduler, WakeSource};
 pub use actor::{ActorContext, ActorHandle};
 pub use builder::{EventListener, RunnerBuilder, RunnerConfig, TimeMode};
 pub use execution::{ExecutionDescription, ExecutionHandle, ExecutionInfo, ExecutionStatus, StartError};
+pub use map_run::{MapRunDescription, MapRunStatus};
 pub use task_token::TaskTokenError;
 
 use execution::{ExecutionShared, ParentLink, Record};
@@ -56,6 +58,8 @@ struct RunnerInner {
     map_storage: Option<Arc<dyn MapStorage>>,
     config: RunnerConfig,
     executions: Mutex<Vec<Arc<ExecutionShared>>>,
+    /// Every Map Run started, in start order.
+    map_runs: Mutex<Vec<MapRunDescription>>,
     listeners: Mutex<Vec<EventListener>>,
     tokens: Mutex<HashMap<String, TokenSlot>>,
 }
@@ -183,6 +187,42 @@ impl Runner {
         ExecutionHandle {
             shared,
             runner: self.clone(),
+        }
+    }
+
+    /// Every Map Run started, in start order.
+    pub fn map_runs(&self) -> Vec<MapRunDescription> {
+        let runs = lock(&self.inner.map_runs).clone();
+        runs.into_iter().map(|run| self.as_seen(run)).collect()
+    }
+
+    /// The Map Run with this ARN.
+    pub fn map_run(&self, arn: &str) -> Option<MapRunDescription> {
+        let run = lock(&self.inner.map_runs).iter().find(|r| r.arn == arn).cloned();
+        run.map(|run| self.as_seen(run))
+    }
+
+    /// A run still marked running whose execution has ended was aborted
+    /// with it (the execution was stopped, or timed out, mid-Map).
+    fn as_seen(&self, mut run: MapRunDescription) -> MapRunDescription {
+        if run.status == MapRunStatus::Running
+            && let Some(parent) = self.execution(&run.execution_arn)
+            && parent.status() != ExecutionStatus::Running
+        {
+            run.status = MapRunStatus::Aborted;
+            run.stop_date = parent.describe().stop_date;
+        }
+        run
+    }
+
+    fn map_run_started(&self, run: MapRunDescription) {
+        lock(&self.inner.map_runs).push(run);
+    }
+
+    fn map_run_ended(&self, arn: &str, status: MapRunStatus, at: Timestamp) {
+        if let Some(run) = lock(&self.inner.map_runs).iter_mut().find(|r| r.arn == arn) {
+            run.status = status;
+            run.stop_date = Some(at);
         }
     }
 
