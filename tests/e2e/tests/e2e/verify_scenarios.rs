@@ -126,12 +126,8 @@ async fn a_large_export_goes_through_the_distributed_map_and_gets_the_same_verdi
     let s = scenario("verify-distributed", |c| {
         // 25 data files and manifest.json: batches of 10 make three children.
         c.resources_per_file = 10;
-        c.verify = VerifyPolicy {
-            single_max_files: 2,
-            // The duplicate check in several shards (the export is ~120 kB).
-            shard_bytes: 40_000,
-            ..VerifyPolicy::default()
-        };
+        // The duplicate check in several shards (the export is ~120 kB).
+        c.verify = distributed_in_shards_of(40_000);
         c.profile = JobProfile::default()
             .with_timing(
                 std::time::Duration::from_secs(20),
@@ -201,6 +197,16 @@ async fn a_large_export_goes_through_the_distributed_map_and_gets_the_same_verdi
     assert_eq!(single, spread);
 }
 
+/// Every export of more than 2 files on the Distributed Map, its duplicate
+/// check in shards of `shard_bytes`.
+fn distributed_in_shards_of(shard_bytes: u64) -> VerifyPolicy {
+    VerifyPolicy {
+        single_max_files: 2,
+        shard_bytes,
+        ..VerifyPolicy::default()
+    }
+}
+
 /// The shards `CheckDuplicates` checked (each `FindDuplicates`' input), in order.
 fn shard_checks(s: &Scenario, execution: &str) -> Vec<u64> {
     let mut shards: Vec<u64> = s
@@ -228,11 +234,7 @@ async fn a_duplicate_across_children_is_found_in_its_shard_as_one_reader_finds_i
         // -12, -2 ... (12 of 10): batches of 10 files put the first
         // (Observation-1) and the last (Observation-12) in different children.
         c.resources_per_file = 10;
-        c.verify = VerifyPolicy {
-            single_max_files: 2,
-            shard_bytes: 25_000,
-            ..VerifyPolicy::default()
-        };
+        c.verify = distributed_in_shards_of(25_000);
         c.profile = JobProfile::default()
             .with_resources([("Patient", 30), ("Encounter", 80), ("Observation", 120)])
             .with_output_fault(OutputFault::DuplicateId {
