@@ -717,11 +717,12 @@ impl VerifyBench {
         // every child's id list (ranged), the ResultWriter's manifest and
         // result file by each shard check and the fold, the shards' findings
         // by the fold. PUTs: one id list a child, ResultWriter's two files,
-        // one finding a shard.
+        // one finding a shard, and (priced as PUTs) the LISTs that find the
+        // id lists to delete once judged, 1,000 a page (deletes are free).
         let (gets, puts) = if distributed {
             (
                 files + children * shards + 2.0 * (shards + 1.0) + shards,
-                children + 2.0 + shards,
+                children + 2.0 + shards + (children / 1000.0).ceil(),
             )
         } else {
             (files, 0.0)
@@ -885,7 +886,7 @@ impl VerifyBench {
              vCPU Lambda gives {VERIFY_MEMORY_MB:.0} MB (slower S3 reads cost proportionally more GB-s); S3 \
              GETs of every file and, on the Distributed Map, of each shard's section of every child's id list \
              (ranged) and the small result objects; PUTs of one id list a child, ResultWriter's files and one \
-             finding a shard; list prices of `hlx_report::pricing`. The duplicate check's memory is the \
+             finding a shard, and the LISTs of the id lists deleted once judged (DeleteObjects is free); list prices of `hlx_report::pricing`. The duplicate check's memory is the \
              measured bytes per id above for the export's ids (one invocation) or one shard's (Distributed \
              Map), plus {REPORT_BYTES:.0} bytes a file for the reports it reads.\n\n\
              | export | resources | files | path | child executions | shards | invocations | transitions | Lambda GB-s | S3 GET / PUT | $ per export | duplicate check's memory |\n\

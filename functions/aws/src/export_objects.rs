@@ -2,7 +2,7 @@
 //! page, each file streamed into the verifier chunk by chunk (never whole),
 //! and the small objects of a distributed verification read and written.
 
-use aws_sdk_s3::types::ServerSideEncryption;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier, ServerSideEncryption};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use hlx_core::verification::FileVerifier;
@@ -143,6 +143,45 @@ impl ExportObjects for S3ExportObjects {
             .into_iter()
             .map(|bytes| bytes.expect("every range read"))
             .collect())
+    }
+
+    async fn delete_prefix(&self, bucket: &str, prefix: &str) -> Result<u64, StorageError> {
+        let listed = crate::s3::list_all(&self.client, bucket, prefix)
+            .await
+            .map_err(|e| storage_error("ListObjectsV2", e))?;
+        let keys: Vec<String> = listed.into_iter().filter_map(|o| o.key).collect();
+        // DeleteObjects takes at most 1,000 keys a request.
+        for chunk in keys.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|key| ObjectIdentifier::builder().key(key).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StorageError::Unavailable(format!("DeleteObjects: {e}")))?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| StorageError::Unavailable(format!("DeleteObjects: {e}")))?;
+            let answer = self
+                .client
+                .delete_objects()
+                .bucket(bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| storage_error("DeleteObjects", e))?;
+            if let Some(refused) = answer.errors().first() {
+                return Err(StorageError::Refused {
+                    code: refused.code().unwrap_or("Unknown").to_owned(),
+                    message: format!(
+                        "DeleteObjects {}: {}",
+                        refused.key().unwrap_or("?"),
+                        refused.message().unwrap_or_default()
+                    ),
+                });
+            }
+        }
+        Ok(keys.len() as u64)
     }
 
     async fn put(

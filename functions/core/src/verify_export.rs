@@ -89,6 +89,11 @@ pub struct ShardChecked {
     pub duplicates: u64,
 }
 
+/// Where the children keep their id lists (see [`crate::verification::shards::id_list_key`]).
+pub fn id_lists_prefix(results: &S3Folder) -> String {
+    format!("{}ids/", results.prefix)
+}
+
 /// Where the check of `shard` keeps its findings.
 pub fn duplicates_key(results: &S3Folder, shard: u32) -> String {
     format!("{}duplicates/shard-{shard:04}.json", results.prefix)
@@ -333,6 +338,13 @@ pub async fn verify_step(
             }
             let verification = judge(folded, &duplicates, VerificationPath::Distributed, job.now);
             verify.shard_list = Vec::new();
+            // The id lists (12 bytes a resource) served the duplicate check
+            // only; the children's and the shards' results stay as the audit.
+            let ids = id_lists_prefix(&verify.results);
+            match objects.delete_prefix(&verify.results.bucket, &ids).await {
+                Ok(deleted) => tracing::info!(deleted, prefix = %ids, "id lists deleted"),
+                Err(error) => tracing::warn!(%error, prefix = %ids, "the id lists stay: not deleted"),
+            }
             judged(&mut verify, &record, verification);
             Ok(json(&verify))
         }

@@ -143,7 +143,8 @@ class TaskFunctions extends Construct {
         decryptThroughDynamoDb(key),
       ],
       // The export's files under the export location, its folder's listing,
-      // the children's id lists under hlx-verification/ only, and the data
+      // the children's id lists under hlx-verification/ only (written, and
+      // deleted once the verdict is in), and the data
       // store's past exports (the previous full one of the same scope).
       VerifyExport: [
         new iam.PolicyStatement({
@@ -154,7 +155,7 @@ class TaskFunctions extends Construct {
         listExportFolders(),
         new iam.PolicyStatement({
           sid: 'WriteVerificationResults',
-          actions: ['s3:PutObject'],
+          actions: ['s3:PutObject', 's3:DeleteObject'],
           resources: [
             cdk.Fn.sub('arn:${AWS::Partition}:s3:::${Location}hlx-verification/*', { Location: exportLocation }),
           ],

@@ -454,7 +454,7 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
   ]);
   assert.deepEqual(verify.ReadExportsUnderTheExportLocation.Action, ['s3:GetObject']);
   assert.deepEqual(verify.ReadExportsUnderTheExportLocation.Resource, [`arn:\${AWS::Partition}:s3:::${location}*`]);
-  assert.deepEqual(verify.WriteVerificationResults.Action, ['s3:PutObject']);
+  assert.deepEqual(verify.WriteVerificationResults.Action, ['s3:PutObject', 's3:DeleteObject']);
   assert.deepEqual(verify.WriteVerificationResults.Resource, [
     `arn:\${AWS::Partition}:s3:::${location}hlx-verification/*`,
   ]);

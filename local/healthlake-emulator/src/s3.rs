@@ -227,6 +227,12 @@ impl Emulator {
                 Method::GET if query.get("list-type").map(String::as_str) == Some("2") => {
                     list_objects_v2(&bucket, &bucket_dir, &query, &resource)
                 }
+                Method::POST if query.contains_key("delete") => {
+                    if !bucket_dir.is_dir() {
+                        return Err(err(404, "NoSuchBucket", NO_SUCH_BUCKET, &resource));
+                    }
+                    self.delete_objects(root, &bucket, body, &resource)
+                }
                 Method::HEAD if query.is_empty() => {
                     if bucket_dir.is_dir() {
                         Ok(S3Reply {
@@ -305,6 +311,55 @@ impl Emulator {
             }
             _ => Err(not_implemented(method, &resource)),
         }
+    }
+
+    /// `DeleteObjects` (`POST /{bucket}?delete`): each `<Key>` of the
+    /// `<Delete>` body removed; a key with no object counts as deleted, as
+    /// in S3. `<Quiet>true</Quiet>` answers errors only (there are none).
+    fn delete_objects(
+        &self,
+        root: &Path,
+        bucket: &str,
+        body: &[u8],
+        resource: &str,
+    ) -> Result<S3Reply, S3Error> {
+        let malformed = || {
+            err(
+                400,
+                "MalformedXML",
+                "The XML you provided was not well-formed",
+                resource,
+            )
+        };
+        let text = std::str::from_utf8(body).map_err(|_| malformed())?;
+        if !text.contains("<Delete") {
+            return Err(malformed());
+        }
+        let keys = xml_elements(text, "Key").ok_or_else(malformed)?;
+        if keys.is_empty() || keys.len() > 1000 {
+            return Err(malformed());
+        }
+        let quiet =
+            xml_elements(text, "Quiet").is_some_and(|q| q.first().map(String::as_str) == Some("true"));
+        let mut deleted = String::new();
+        for key in &keys {
+            let path = s3_uri_to_path(root, &format!("s3://{bucket}/{key}"));
+            if is_file(&path) {
+                fs::remove_file(&path).map_err(|e| internal(&e, resource))?;
+                self.s3_store().meta.remove(&path);
+            }
+            if !quiet {
+                deleted.push_str(&format!("<Deleted><Key>{}</Key></Deleted>", xml_escape(key)));
+            }
+        }
+        Ok(S3Reply {
+            status: 200,
+            headers: vec![("content-type", "application/xml".to_owned())],
+            body: format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{deleted}</DeleteResult>"
+            )
+            .into_bytes(),
+        })
     }
 
     fn put_object(
@@ -579,6 +634,49 @@ pub(crate) fn xml_escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// The text of every `<name>...</name>` element in `xml`, unescaped;
+/// `None` when one is not closed or holds an entity this does not know.
+fn xml_elements(xml: &str, name: &str) -> Option<Vec<String>> {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let mut found = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find(&open) {
+        let after = &rest[start + open.len()..];
+        let end = after.find(&close)?;
+        found.push(xml_unescape(&after[..end])?);
+        rest = &after[end + close.len()..];
+    }
+    Some(found)
+}
+
+/// `&amp;` `&lt;` `&gt;` `&quot;` `&apos;` and numeric references.
+fn xml_unescape(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find(';')? + at;
+        let entity = &rest[at + 1..end];
+        out.push(match entity {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            _ => {
+                let code = match entity.strip_prefix("#x").or_else(|| entity.strip_prefix("#X")) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                    None => entity.strip_prefix('#')?.parse().ok()?,
+                };
+                char::from_u32(code)?
+            }
+        });
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// Decodes an `aws-chunked` body: `{hex size}[;chunk-signature=…]\r\n{data}\r\n`
@@ -978,5 +1076,14 @@ mod tests {
         assert_eq!(byte_range("bytes=9-3", 100), None);
         assert_eq!(byte_range("bytes=0-1,5-6", 100), None);
         assert_eq!(byte_range("items=0-1", 100), None);
+    }
+
+    #[test]
+    fn delete_bodies_read_their_keys() {
+        let body = "<Delete xmlns=\"x\"><Object><Key>a/b&amp;c</Key></Object><Object><Key>d&#x41;</Key></Object><Quiet>true</Quiet></Delete>";
+        assert_eq!(xml_elements(body, "Key").unwrap(), ["a/b&c", "dA"]);
+        assert_eq!(xml_elements(body, "Quiet").unwrap(), ["true"]);
+        assert!(xml_elements("<Key>open", "Key").is_none());
+        assert!(xml_elements("<Key>&bogus;</Key>", "Key").is_none());
     }
 }

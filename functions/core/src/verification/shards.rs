@@ -65,7 +65,11 @@ impl IdList {
 /// first file, so a retried child writes the same object again.
 pub fn id_list_key(results: &S3Folder, first_file: &str) -> String {
     let digest = hex::encode(Sha256::digest(first_file.as_bytes()));
-    format!("{}ids/{}", results.prefix, &digest[..32])
+    format!(
+        "{}{}",
+        crate::verify_export::id_lists_prefix(results),
+        &digest[..32]
+    )
 }
 
 /// Writes the ids of `files` (resource files, in this order; each sorted)

@@ -70,6 +70,14 @@ pub trait ExportObjects: Send + Sync {
         ranges: &[ByteRange],
     ) -> impl Future<Output = Result<Vec<Vec<u8>>, StorageError>> + Send;
 
+    /// Deletes every object under `prefix` (the id lists once the verdict
+    /// is in); answers how many there were.
+    fn delete_prefix(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<u64, StorageError>> + Send;
+
     /// Writes a small object, encrypted with `kms_key_id`.
     fn put(
         &self,
@@ -193,6 +201,13 @@ impl ExportObjects for InMemoryObjects {
                     })
             })
             .collect()
+    }
+
+    async fn delete_prefix(&self, bucket: &str, prefix: &str) -> Result<u64, StorageError> {
+        let mut objects = self.objects.lock().expect("objects");
+        let before = objects.len();
+        objects.retain(|(b, k), _| b != bucket || !k.starts_with(prefix));
+        Ok((before - objects.len()) as u64)
     }
 
     async fn put(

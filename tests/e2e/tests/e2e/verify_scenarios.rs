@@ -185,6 +185,13 @@ async fn a_large_export_goes_through_the_distributed_map_and_gets_the_same_verdi
     let shards = spread.bytes.div_ceil(40_000);
     assert!(shards >= 3, "{} bytes", spread.bytes);
     assert_eq!(shard_checks(&s, "nightly-big"), (0..shards).collect::<Vec<_>>());
+    // The id lists went once judged; the children's results and each
+    // shard's findings stay beside the export.
+    let kept = verification_objects(&s);
+    assert!(!kept.iter().any(|k| k.contains("/ids/")), "{kept:#?}");
+    let findings = kept.iter().filter(|k| k.contains("/duplicates/shard-")).count();
+    assert_eq!(findings as u64, shards, "{kept:#?}");
+    assert!(kept.iter().any(|k| k.ends_with("/manifest.json")), "{kept:#?}");
     // The same files read again by one reader give the same verdict.
     let mut single = s
         .stack
@@ -195,6 +202,30 @@ async fn a_large_export_goes_through_the_distributed_map_and_gets_the_same_verdi
     single.path = spread.path;
     single.verified_at = spread.verified_at;
     assert_eq!(single, spread);
+}
+
+/// The objects under the emulator's S3 whose key is in an `hlx-verification/` folder.
+fn verification_objects(s: &Scenario) -> Vec<String> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path.to_string_lossy().into_owned());
+            }
+        }
+    }
+    let root = s
+        .stack
+        .emulator
+        .config()
+        .output_root
+        .expect("the emulator writes files");
+    let mut all = Vec::new();
+    walk(&root, &mut all);
+    all.retain(|k| k.contains("/hlx-verification/"));
+    all
 }
 
 /// Every export of more than 2 files on the Distributed Map, its duplicate
