@@ -256,7 +256,123 @@ pub(crate) fn write_lines<'a>(path: &Path, lines: impl Iterator<Item = &'a str>)
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+
+    /// The chunk-at-a-time fault application `write_type` replaced (all of a
+    /// type's files in memory), kept as its specification: the files' text
+    /// and manifest counts.
+    fn held_reference(lines: &[String], per_file: usize, faults: &[&OutputFault]) -> Vec<(String, usize)> {
+        let mut chunks: Vec<Vec<String>> = lines.chunks(per_file).map(<[String]>::to_vec).collect();
+        let last = chunks.len() - 1;
+        let mut cut = false;
+        for fault in faults {
+            match fault {
+                OutputFault::MalformedLine { .. } | OutputFault::WrongType { .. } => {
+                    chunks[0][0] = first_line_fault(fault).unwrap();
+                }
+                OutputFault::DuplicateId { .. } => {
+                    let first = chunks[0][0].clone();
+                    let end = chunks[last].len() - 1;
+                    chunks[last][end] = first;
+                }
+                OutputFault::TruncatedFile { .. } => cut = true,
+                OutputFault::MissingType { .. } | OutputFault::ManifestCountMismatch { .. } => {}
+            }
+        }
+        chunks
+            .iter()
+            .enumerate()
+            .map(|(n, chunk)| {
+                let mut text: String = chunk.iter().map(|l| format!("{l}\n")).collect();
+                if cut && n == last {
+                    let whole: String = chunk[..chunk.len() - 1].iter().map(|l| format!("{l}\n")).collect();
+                    let line = &chunk[chunk.len() - 1];
+                    text = format!("{whole}{}", &line[..half_of(line)]);
+                }
+                let mut count = chunk.len();
+                for fault in faults.iter().filter(|_| n == 0) {
+                    if let OutputFault::ManifestCountMismatch { delta, .. } = fault {
+                        count = usize::try_from(count as i64 + delta).unwrap_or(0);
+                    }
+                }
+                (text, count)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn faults_are_applied_line_by_line_as_they_were_chunk_by_chunk() {
+        let t = || "Observation".to_owned();
+        let sequences: Vec<Vec<OutputFault>> = vec![
+            vec![],
+            vec![OutputFault::TruncatedFile { resource_type: t() }],
+            vec![OutputFault::ManifestCountMismatch { resource_type: t(), delta: -4 }],
+            vec![
+                OutputFault::WrongType { resource_type: t() },
+                OutputFault::DuplicateId { resource_type: t() },
+                OutputFault::MalformedLine { resource_type: t() },
+            ],
+            vec![
+                OutputFault::DuplicateId { resource_type: t() },
+                OutputFault::MalformedLine { resource_type: t() },
+                OutputFault::TruncatedFile { resource_type: t() },
+                OutputFault::ManifestCountMismatch { resource_type: t(), delta: 3 },
+            ],
+            vec![
+                OutputFault::MalformedLine { resource_type: t() },
+                OutputFault::DuplicateId { resource_type: t() },
+                OutputFault::WrongType { resource_type: t() },
+                OutputFault::DuplicateId { resource_type: t() },
+            ],
+        ];
+        let dir = std::env::temp_dir().join(format!("hlx-write-type-{}", std::process::id()));
+        let job = JobInfo {
+            kind: crate::JobKind::Export,
+            job_id: "j".into(),
+            job_name: None,
+            datastore_id: "d".into(),
+            status: hlx_core::JobStatus::InProgress,
+            submit_time: Timestamp::UNIX_EPOCH,
+            start_time: None,
+            end_time: None,
+            message: None,
+            s3_uri: "s3://b/p".into(),
+            kms_key_id: String::new(),
+            job_output_s3_uri: None,
+            data_access_role_arn: String::new(),
+            client_token: None,
+            files: Vec::new(),
+            output_dir: None,
+            import_report: None,
+            transaction_time: None,
+            rest: None,
+            exported: BTreeMap::new(),
+            exported_counts: BTreeMap::new(),
+            output_files: Vec::new(),
+        };
+        for total in [1, 2, 5, 7] {
+            let lines: Vec<String> = (0..total).map(|i| format!("{{\"id\":\"r{i}-é\"}}")).collect();
+            for per_file in [1, 3, 5, 10] {
+                for faults in &sequences {
+                    let faults: Vec<&OutputFault> = faults.iter().collect();
+                    let _ = fs::remove_dir_all(&dir);
+                    let files = write_type(&dir, &job, "Observation", lines.iter().cloned(), per_file, &faults)
+                        .unwrap();
+                    let written: Vec<(String, usize)> = files
+                        .iter()
+                        .map(|f| (fs::read_to_string(&f.path).unwrap(), f.count))
+                        .collect();
+                    let expected = held_reference(&lines, per_file, &faults);
+                    assert_eq!(written, expected, "{total} lines, {per_file} a file, {faults:?}");
+                }
+            }
+        }
+        let _ = fs::remove_dir_all(&dir);
+        assert!(write_type(&dir, &job, "Observation", std::iter::empty(), 3, &[]).unwrap().is_empty());
+        assert!(!dir.join("Observation").exists(), "no folder for no lines");
+    }
 
     #[test]
     fn s3_uris_map_under_the_root_and_cannot_escape_it() {

@@ -117,7 +117,7 @@ async fn same_export_held_and_streamed(profile: JobProfile) -> JobInfo {
     for (t, ids) in &held.exported {
         assert_eq!(held.exported_counts[t], ids.len());
         let clinical = ["Observation", "Condition", "Procedure", "MedicationRequest"].contains(&t.as_str());
-        assert_eq!(streamed.exported.get(t).is_none(), clinical, "{t}");
+        assert_eq!(!streamed.exported.contains_key(t), clinical, "{t}");
         if !clinical {
             assert_eq!(&streamed.exported[t], ids);
         }
