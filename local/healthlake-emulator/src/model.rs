@@ -210,7 +210,8 @@ pub struct DatastoreInfo {
     pub status: String,
     pub created_at: Timestamp,
     pub profile: JobProfile,
-    /// Resources held, per resource type.
+    /// Resources per resource type: held and streamed
+    /// ([`crate::EmulatorConfig::stream_above`]).
     pub resource_counts: BTreeMap<String, usize>,
     /// How its content changes over time (fixed at creation).
     pub churn: Churn,
