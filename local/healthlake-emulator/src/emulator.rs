@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::api;
 use crate::error::{ApiError, EmulatorError, ErrorKind};
+use crate::export::ExportTask;
 use crate::s3::S3Store;
 use crate::sigv4::{self, Received};
 use crate::state::{State, check_profile};
@@ -80,14 +81,22 @@ impl Emulator {
     /// nothing scheduled at or after its end happens: they find the state as
     /// it was just before); then the lock is taken again, the job ends at its
     /// scheduled time (its `EndTime`, transitions and events are those of a
-    /// write that took no time) and processing goes on. On a virtual clock
-    /// the caller that advanced the clock (a runner's [`Emulator::advance`])
-    /// does the writing, so it finds the job ended when the call returns,
-    /// as before.
+    /// write that took no time) and processing goes on.
+    ///
+    /// Who writes: on a virtual clock, the caller that first processes past
+    /// the export's end (normally a runner's [`Emulator::advance`] after it
+    /// moved the clock; a request when the clock was moved without it), so
+    /// that caller finds the job ended, as when writing took no time. On a
+    /// wall clock a background thread, so that the request that happened to
+    /// reach the export's end answers at once too.
     fn processed(&self, now: Timestamp) -> (MutexGuard<'_, State>, Vec<Transition>) {
         let mut state = self.state();
         let mut transitions = state.process(now);
         while let Some(task) = state.take_export_task() {
+            if !self.inner.clock.is_virtual() {
+                self.write_in_background(task);
+                continue;
+            }
             drop(state);
             let outcome = task.run();
             state = self.state();
@@ -95,6 +104,19 @@ impl Emulator {
             transitions.extend(state.process(now));
         }
         (state, transitions)
+    }
+
+    /// Writes an ended export's files on a thread of its own, then ends the
+    /// job and processes what is due by then.
+    fn write_in_background(&self, task: ExportTask) {
+        let emulator = self.clone();
+        std::thread::spawn(move || {
+            let outcome = task.run();
+            let mut state = emulator.state();
+            state.complete_export(outcome);
+            drop(state);
+            emulator.advance();
+        });
     }
 
     /// [`Emulator::processed`] without the transitions.

@@ -287,7 +287,10 @@ mod tests {
             .map(|(n, chunk)| {
                 let mut text: String = chunk.iter().map(|l| format!("{l}\n")).collect();
                 if cut && n == last {
-                    let whole: String = chunk[..chunk.len() - 1].iter().map(|l| format!("{l}\n")).collect();
+                    let whole: String = chunk[..chunk.len() - 1]
+                        .iter()
+                        .map(|l| format!("{l}\n"))
+                        .collect();
                     let line = &chunk[chunk.len() - 1];
                     text = format!("{whole}{}", &line[..half_of(line)]);
                 }
@@ -308,7 +311,10 @@ mod tests {
         let sequences: Vec<Vec<OutputFault>> = vec![
             vec![],
             vec![OutputFault::TruncatedFile { resource_type: t() }],
-            vec![OutputFault::ManifestCountMismatch { resource_type: t(), delta: -4 }],
+            vec![OutputFault::ManifestCountMismatch {
+                resource_type: t(),
+                delta: -4,
+            }],
             vec![
                 OutputFault::WrongType { resource_type: t() },
                 OutputFault::DuplicateId { resource_type: t() },
@@ -318,7 +324,10 @@ mod tests {
                 OutputFault::DuplicateId { resource_type: t() },
                 OutputFault::MalformedLine { resource_type: t() },
                 OutputFault::TruncatedFile { resource_type: t() },
-                OutputFault::ManifestCountMismatch { resource_type: t(), delta: 3 },
+                OutputFault::ManifestCountMismatch {
+                    resource_type: t(),
+                    delta: 3,
+                },
             ],
             vec![
                 OutputFault::MalformedLine { resource_type: t() },
@@ -358,8 +367,15 @@ mod tests {
                 for faults in &sequences {
                     let faults: Vec<&OutputFault> = faults.iter().collect();
                     let _ = fs::remove_dir_all(&dir);
-                    let files = write_type(&dir, &job, "Observation", lines.iter().cloned(), per_file, &faults)
-                        .unwrap();
+                    let files = write_type(
+                        &dir,
+                        &job,
+                        "Observation",
+                        lines.iter().cloned(),
+                        per_file,
+                        &faults,
+                    )
+                    .unwrap();
                     let written: Vec<(String, usize)> = files
                         .iter()
                         .map(|f| (fs::read_to_string(&f.path).unwrap(), f.count))
@@ -370,7 +386,11 @@ mod tests {
             }
         }
         let _ = fs::remove_dir_all(&dir);
-        assert!(write_type(&dir, &job, "Observation", std::iter::empty(), 3, &[]).unwrap().is_empty());
+        assert!(
+            write_type(&dir, &job, "Observation", std::iter::empty(), 3, &[])
+                .unwrap()
+                .is_empty()
+        );
         assert!(!dir.join("Observation").exists(), "no folder for no lines");
     }
 
