@@ -131,7 +131,7 @@ async fn run_in(dir: &Path, mode: ExportMode) -> Result<ModeRun, String> {
             .ok_or("no export job")?;
         let output = job.output_dir.as_ref().ok_or("no output folder")?;
         nights.push(Night {
-            resources: job.exported.values().map(|ids| ids.len() as u64).sum(),
+            resources: job.exported_total() as u64,
             bytes: dir_bytes(output),
             files: job.output_files.len() as u64,
             transitions: execution.stats.state_transitions,

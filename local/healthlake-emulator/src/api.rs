@@ -376,7 +376,7 @@ fn start_job(state: &mut State, kind: JobKind, input: &Input, now: Timestamp) ->
                 now,
             );
             // A job with no queue delay starts (or queues) at once.
-            state.process(now);
+            state.process_writing_inline(now);
             index
         }
     };

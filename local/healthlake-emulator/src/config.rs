@@ -21,6 +21,21 @@ pub struct EmulatorConfig {
     pub output_root: Option<PathBuf>,
     /// How many resources an export writes to one NDJSON file before starting the next.
     pub resources_per_file: usize,
+    /// A clinical type (Observation, Condition, Procedure, MedicationRequest)
+    /// whose count in a data store's profile is above this is streamed: its
+    /// generated resources are not held but generated again, file by file,
+    /// by each export that writes them (the same lines, so memory stays flat
+    /// however large the export). They exist as of the data store's
+    /// creation: churn never updates them, [`crate::Emulator::resources`]
+    /// and [`crate::Emulator::resource_ids`] do not list them (the counts
+    /// in [`crate::DatastoreInfo::resource_counts`] include them), and an
+    /// export records their count, not their ids
+    /// ([`crate::JobInfo::exported_counts`]). Resources of such a type that
+    /// churn creates or imports store are held, and exported after the
+    /// streamed ones; a held one with the id of a streamed one replaces it.
+    /// Patient, Encounter and Group (which other resources refer to) are
+    /// always held. Default 50,000.
+    pub stream_above: usize,
     /// The profile of every data store that is not given its own.
     pub default_profile: JobProfile,
     /// Fault injection on the wire.
@@ -55,6 +70,7 @@ impl Default for EmulatorConfig {
             account_id: "123456789012".into(),
             output_root: None,
             resources_per_file: 5000,
+            stream_above: 50_000,
             default_profile: JobProfile::default(),
             faults: Faults::default(),
             require_signature: true,

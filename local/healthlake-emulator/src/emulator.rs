@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::api;
 use crate::error::{ApiError, EmulatorError, ErrorKind};
+use crate::export::ExportTask;
 use crate::s3::S3Store;
 use crate::sigv4::{self, Received};
 use crate::state::{State, check_profile};
@@ -69,6 +70,60 @@ impl Emulator {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The state with every change due by `now` applied ([`State::process`]),
+    /// and the transitions this made.
+    ///
+    /// An export that ends on the way is written with the lock released: a
+    /// million-resource export takes seconds to write, and clients poll
+    /// `DescribeFHIRExportJob` with a 10 s timeout per attempt. Its
+    /// selection is made under the lock, as of its end; then the files are
+    /// written without it while other callers see the job `IN_PROGRESS` (and
+    /// nothing scheduled at or after its end happens: they find the state as
+    /// it was just before); then the lock is taken again, the job ends at its
+    /// scheduled time (its `EndTime`, transitions and events are those of a
+    /// write that took no time) and processing goes on.
+    ///
+    /// Who writes: on a virtual clock, the caller that first processes past
+    /// the export's end (normally a runner's [`Emulator::advance`] after it
+    /// moved the clock; a request when the clock was moved without it), so
+    /// that caller finds the job ended, as when writing took no time. On a
+    /// wall clock a background thread, so that the request that happened to
+    /// reach the export's end answers at once too.
+    fn processed(&self, now: Timestamp) -> (MutexGuard<'_, State>, Vec<Transition>) {
+        let mut state = self.state();
+        let mut transitions = state.process(now);
+        while let Some(task) = state.take_export_task() {
+            if !self.inner.clock.is_virtual() {
+                self.write_in_background(task);
+                continue;
+            }
+            drop(state);
+            let outcome = task.run();
+            state = self.state();
+            state.complete_export(outcome);
+            transitions.extend(state.process(now));
+        }
+        (state, transitions)
+    }
+
+    /// Writes an ended export's files on a thread of its own, then ends the
+    /// job and processes what is due by then.
+    fn write_in_background(&self, task: ExportTask) {
+        let emulator = self.clone();
+        std::thread::spawn(move || {
+            let outcome = task.run();
+            let mut state = emulator.state();
+            state.complete_export(outcome);
+            drop(state);
+            emulator.advance();
+        });
+    }
+
+    /// [`Emulator::processed`] without the transitions.
+    pub(crate) fn processed_state(&self, now: Timestamp) -> MutexGuard<'_, State> {
+        self.processed(now).0
+    }
+
     pub(crate) fn s3_store(&self) -> MutexGuard<'_, S3Store> {
         self.inner
             .s3
@@ -120,8 +175,7 @@ impl Emulator {
         churn: Churn,
     ) -> Result<String, EmulatorError> {
         let now = self.now();
-        let mut state = self.state();
-        state.process(now);
+        let mut state = self.processed_state(now);
         let profile = profile.unwrap_or_else(|| state.config.default_profile.clone());
         check_profile(&profile)?;
         let index = state.create_datastore(Some(name.to_owned()), profile, Map::new(), churn, now);
@@ -170,7 +224,10 @@ impl Emulator {
         self.state().datastores.iter().map(|d| d.info.clone()).collect()
     }
 
-    /// A data store's resources as NDJSON lines, per resource type.
+    /// A data store's held resources as NDJSON lines, per resource type: the
+    /// generated resources of streamed types
+    /// ([`EmulatorConfig::stream_above`]) are not held, so not listed (what
+    /// imports and churn add to those types is).
     pub fn resources(&self, datastore_id: &str) -> Option<BTreeMap<String, Vec<String>>> {
         self.advance();
         let state = self.state();
@@ -184,7 +241,9 @@ impl Emulator {
         )
     }
 
-    /// The ids a data store holds, per resource type (generated and imported).
+    /// The ids a data store holds, per resource type (generated and imported);
+    /// as [`Emulator::resources`], without the generated resources of
+    /// streamed types ([`DatastoreInfo::resource_counts`] counts them).
     pub fn resource_ids(&self, datastore_id: &str) -> Option<BTreeMap<String, BTreeSet<String>>> {
         self.advance();
         let state = self.state();
@@ -231,7 +290,7 @@ impl Emulator {
     /// Applies every transition scheduled up to the clock's now; returns them.
     pub fn advance(&self) -> Vec<Transition> {
         let now = self.now();
-        self.state().process(now)
+        self.processed(now).1
     }
 
     /// When the next thing happens: a scheduled transition (possibly already
@@ -276,8 +335,7 @@ impl Emulator {
     /// future).
     pub fn take_due_events(&self, now: Timestamp) -> Vec<DeliveredEvent> {
         let clock = self.now();
-        let mut state = self.state();
-        state.process(clock);
+        let mut state = self.processed_state(clock);
         state.events.take_due(now.min(clock))
     }
 
@@ -291,8 +349,7 @@ impl Emulator {
         job_id: &str,
     ) -> Result<Option<hlx_core::JobStatus>, EmulatorError> {
         let now = self.now();
-        let mut state = self.state();
-        state.process(now);
+        let mut state = self.processed_state(now);
         let index = state
             .job_index_of(JobKind::Export, datastore_id, job_id)
             .ok_or_else(|| EmulatorError::UnknownJob(job_id.to_owned()))?;
@@ -332,8 +389,7 @@ impl Emulator {
     ) -> Reply {
         let now = self.now();
         let (request_id, operation, fault, latency) = {
-            let mut state = self.state();
-            state.process(now);
+            let mut state = self.processed_state(now);
             let request_id = state.next_request_id();
             let operation = target.and_then(Operation::from_target);
             let (fault, latency) = match operation {
@@ -409,8 +465,7 @@ impl Emulator {
         }
         let input = parse_body(body)?;
         let now = self.now();
-        let mut state = self.state();
-        state.process(now);
+        let mut state = self.processed_state(now);
         api::handle(&mut state, operation, &input, now)
     }
 

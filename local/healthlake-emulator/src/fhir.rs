@@ -7,7 +7,8 @@
 //! patients; an observation, condition, procedure or medication request points
 //! at an encounter and that encounter's patient.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use rand::{RngExt, SeedableRng};
@@ -48,20 +49,30 @@ pub(crate) struct StoredResource {
 /// A data store's content, per resource type.
 pub(crate) type Content = BTreeMap<String, Vec<StoredResource>>;
 
-/// Generates a data store's content. `created_at` anchors every date.
+/// The clinical types: each resource refers to an encounter and its patient,
+/// and nothing refers to them, so a large count of one of them can be
+/// streamed (generated at export time, never held; see [`stream`]).
+pub(crate) const STREAMABLE_RESOURCE_TYPES: &[&str] =
+    &["Observation", "Condition", "Procedure", "MedicationRequest"];
+
+/// Generates a data store's held content: every type of `counts` but those
+/// in `streamed`, which [`stream`] generates when an export needs them.
+/// `created_at` anchors every date. Leaving a type out changes no other
+/// type: each type is drawn from its own stream.
 pub(crate) fn generate(
     seed: u64,
     datastore_id: &str,
     counts: &BTreeMap<String, usize>,
+    streamed: &BTreeSet<String>,
     created_at: Timestamp,
 ) -> Content {
     let mut content = Content::new();
     for &resource_type in SUPPORTED_RESOURCE_TYPES {
         let count = counts.get(resource_type).copied().unwrap_or(0);
-        if count == 0 {
+        if count == 0 || streamed.contains(resource_type) {
             continue;
         }
-        let mut rng = ChaCha8Rng::from_seed(derive_seed(seed, &["content", datastore_id, resource_type]));
+        let mut rng = type_stream(seed, datastore_id, resource_type);
         let mut resources = Vec::with_capacity(count);
         for _ in 0..count {
             let value = match resource_type {
@@ -75,6 +86,107 @@ pub(crate) fn generate(
         content.insert(resource_type.to_owned(), resources);
     }
     content
+}
+
+/// The random stream of one generated type of one data store.
+fn type_stream(seed: u64, datastore_id: &str, resource_type: &str) -> ChaCha8Rng {
+    ChaCha8Rng::from_seed(derive_seed(seed, &["content", datastore_id, resource_type]))
+}
+
+/// The `count` resources of a streamed clinical type, one at a time: the
+/// very resources (same lines) [`generate`] would have held for it, drawn
+/// from the same stream, referring to `references` (the patients and
+/// encounters the data store was generated with).
+pub(crate) fn stream(
+    seed: u64,
+    datastore_id: &str,
+    resource_type: &str,
+    count: usize,
+    created_at: Timestamp,
+    references: Arc<References>,
+) -> impl Iterator<Item = StoredResource> + use<> {
+    let mut rng = type_stream(seed, datastore_id, resource_type);
+    let resource_type = resource_type.to_owned();
+    (0..count).map(move |_| {
+        stored(clinical(
+            &resource_type,
+            &mut rng,
+            created_at,
+            references.as_ref(),
+        ))
+    })
+}
+
+/// What a generated clinical resource may refer to: patients, and
+/// encounters with their subject.
+pub(crate) trait ReferencePool {
+    fn patient_count(&self) -> usize;
+    fn patient_id(&self, index: usize) -> &str;
+    fn encounter_count(&self) -> usize;
+    /// The encounter's id and its `subject.reference`.
+    fn encounter(&self, index: usize) -> (&str, Option<&str>);
+}
+
+impl ReferencePool for Content {
+    fn patient_count(&self) -> usize {
+        self.get("Patient").map_or(0, Vec::len)
+    }
+
+    fn patient_id(&self, index: usize) -> &str {
+        &self["Patient"][index].id
+    }
+
+    fn encounter_count(&self) -> usize {
+        self.get("Encounter").map_or(0, Vec::len)
+    }
+
+    fn encounter(&self, index: usize) -> (&str, Option<&str>) {
+        let encounter = &self["Encounter"][index];
+        (&encounter.id, encounter.subject.as_deref())
+    }
+}
+
+/// The patients and encounters a data store's content was generated with,
+/// copied (ids and subjects only) so that streamed types keep referring to
+/// them whatever churn and imports do to the held content later.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct References {
+    patients: Vec<String>,
+    /// Id and `subject.reference` of each encounter.
+    encounters: Vec<(String, Option<String>)>,
+}
+
+impl References {
+    /// The patients and encounters of `content`, in its order.
+    pub(crate) fn of(content: &Content) -> Self {
+        let of_type = |t: &str| content.get(t).map(Vec::as_slice).unwrap_or_default();
+        Self {
+            patients: of_type("Patient").iter().map(|p| p.id.clone()).collect(),
+            encounters: of_type("Encounter")
+                .iter()
+                .map(|e| (e.id.clone(), e.subject.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl ReferencePool for References {
+    fn patient_count(&self) -> usize {
+        self.patients.len()
+    }
+
+    fn patient_id(&self, index: usize) -> &str {
+        &self.patients[index]
+    }
+
+    fn encounter_count(&self) -> usize {
+        self.encounters.len()
+    }
+
+    fn encounter(&self, index: usize) -> (&str, Option<&str>) {
+        let (id, subject) = &self.encounters[index];
+        (id, subject.as_deref())
+    }
 }
 
 fn stored(value: Value) -> StoredResource {
@@ -346,8 +458,13 @@ const MEDICATIONS: &[(&str, &str)] = &[
     ("745679", "Albuterol 0.09 MG/ACTUAT Metered Dose Inhaler"),
 ];
 
-/// A resource that belongs to an encounter and its patient.
-fn clinical(resource_type: &str, rng: &mut ChaCha8Rng, created_at: Timestamp, content: &Content) -> Value {
+/// A resource that belongs to an encounter of `pool` and its patient.
+fn clinical(
+    resource_type: &str,
+    rng: &mut ChaCha8Rng,
+    created_at: Timestamp,
+    pool: &(impl ReferencePool + ?Sized),
+) -> Value {
     let id = new_id(rng);
     let meta = meta(rng, created_at);
     let when = date_time(before(rng, created_at, 365));
@@ -405,23 +522,18 @@ fn clinical(resource_type: &str, rng: &mut ChaCha8Rng, created_at: Timestamp, co
     value["id"] = json!(id);
     value["meta"] = meta;
     // Prefer an encounter (and its patient); fall back to a patient alone.
-    let encounter = content
-        .get("Encounter")
-        .filter(|e| !e.is_empty())
-        .map(|e| pick(rng, e));
-    match encounter {
-        Some(encounter) => {
-            value["encounter"] = json!({ "reference": format!("Encounter/{}", encounter.id) });
-            if let Some(subject) = &encounter.subject {
-                value["subject"] = json!({ "reference": subject });
-            }
+    // (`rng.random_range(0..n)` is the draw `pick` makes from n items.)
+    let encounters = pool.encounter_count();
+    let patients = pool.patient_count();
+    if encounters > 0 {
+        let (encounter, subject) = pool.encounter(rng.random_range(0..encounters));
+        value["encounter"] = json!({ "reference": format!("Encounter/{encounter}") });
+        if let Some(subject) = subject {
+            value["subject"] = json!({ "reference": subject });
         }
-        None => {
-            if let Some(patients) = content.get("Patient").filter(|p| !p.is_empty()) {
-                let patient = pick(rng, patients);
-                value["subject"] = json!({ "reference": format!("Patient/{}", patient.id) });
-            }
-        }
+    } else if patients > 0 {
+        let patient = pool.patient_id(rng.random_range(0..patients));
+        value["subject"] = json!({ "reference": format!("Patient/{patient}") });
     }
     if resource_type == "MedicationRequest" {
         // MedicationRequest.subject is required in R4.
@@ -446,12 +558,30 @@ mod tests {
 
     #[test]
     fn same_seed_same_content_and_prefix_stable_per_type() {
-        let a = generate(7, "ds", &counts(&[("Patient", 5), ("Encounter", 3)]), at());
-        let b = generate(7, "ds", &counts(&[("Patient", 5), ("Encounter", 3)]), at());
+        let a = generate(
+            7,
+            "ds",
+            &counts(&[("Patient", 5), ("Encounter", 3)]),
+            &BTreeSet::new(),
+            at(),
+        );
+        let b = generate(
+            7,
+            "ds",
+            &counts(&[("Patient", 5), ("Encounter", 3)]),
+            &BTreeSet::new(),
+            at(),
+        );
         assert_eq!(a, b);
-        let more = generate(7, "ds", &counts(&[("Patient", 8), ("Encounter", 3)]), at());
+        let more = generate(
+            7,
+            "ds",
+            &counts(&[("Patient", 8), ("Encounter", 3)]),
+            &BTreeSet::new(),
+            at(),
+        );
         assert_eq!(a["Patient"][..], more["Patient"][..5]);
-        let other = generate(8, "ds", &counts(&[("Patient", 5)]), at());
+        let other = generate(8, "ds", &counts(&[("Patient", 5)]), &BTreeSet::new(), at());
         assert_ne!(a["Patient"], other["Patient"]);
     }
 
@@ -468,6 +598,7 @@ mod tests {
                 ("Procedure", 3),
                 ("MedicationRequest", 3),
             ]),
+            &BTreeSet::new(),
             at(),
         );
         let ids = |t: &str| -> Vec<String> { content[t].iter().map(|r| r.id.clone()).collect() };
@@ -487,6 +618,27 @@ mod tests {
                     assert!(encounters.contains(&enc.trim_start_matches("Encounter/").to_owned()));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_streamed_type_yields_the_lines_the_held_generation_holds() {
+        let all = counts(&[
+            ("Patient", 4),
+            ("Encounter", 6),
+            ("Observation", 30),
+            ("Procedure", 5),
+        ]);
+        let held = generate(3, "ds", &all, &BTreeSet::new(), at());
+        let streamed: BTreeSet<String> = ["Observation".to_owned(), "Procedure".to_owned()].into();
+        let rest = generate(3, "ds", &all, &streamed, at());
+        assert!(!rest.contains_key("Observation") && !rest.contains_key("Procedure"));
+        assert_eq!(rest["Patient"], held["Patient"]);
+        assert_eq!(rest["Encounter"], held["Encounter"]);
+        let references = Arc::new(References::of(&rest));
+        for t in ["Observation", "Procedure"] {
+            let lines: Vec<StoredResource> = stream(3, "ds", t, all[t], at(), references.clone()).collect();
+            assert_eq!(lines, held[t], "{t}");
         }
     }
 

@@ -61,6 +61,7 @@ mod config;
 mod emulator;
 mod error;
 mod events;
+mod export;
 mod fhir;
 mod import;
 mod model;

@@ -74,12 +74,24 @@ pub struct JobInfo {
     /// What an export started through the FHIR REST `$export` was asked
     /// for; `None` for jobs started through the SDK operations.
     pub rest: Option<RestExport>,
-    /// The ids an export selected, per resource type (data files only; filled
-    /// when the export ends, also without an output root).
+    /// The ids an export selected, per held resource type (data files only;
+    /// filled when the export ends, also without an output root). Streamed
+    /// types ([`crate::EmulatorConfig::stream_above`]) are left out, so a
+    /// million ids are never held: [`JobInfo::exported_counts`] counts every type.
     pub exported: BTreeMap<String, BTreeSet<String>>,
+    /// How many resources an export selected, per resource type, held and
+    /// streamed alike (filled with [`JobInfo::exported`]).
+    pub exported_counts: BTreeMap<String, usize>,
     /// The files an export wrote with their S3 URL and line count: data files,
     /// then error files (the Bulk Data manifest's `output` and `error`).
     pub output_files: Vec<OutputFile>,
+}
+
+impl JobInfo {
+    /// How many resources an export selected, all types together.
+    pub fn exported_total(&self) -> usize {
+        self.exported_counts.values().sum()
+    }
 }
 
 /// One file an export wrote.
@@ -198,7 +210,8 @@ pub struct DatastoreInfo {
     pub status: String,
     pub created_at: Timestamp,
     pub profile: JobProfile,
-    /// Resources held, per resource type.
+    /// Resources per resource type: held and streamed
+    /// ([`crate::EmulatorConfig::stream_above`]).
     pub resource_counts: BTreeMap<String, usize>,
     /// How its content changes over time (fixed at creation).
     pub churn: Churn,

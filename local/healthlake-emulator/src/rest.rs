@@ -138,8 +138,7 @@ impl Emulator {
         let route = route(method, uri.path());
         let operation = route.operation();
         let (request_id, credentials) = {
-            let mut state = self.state();
-            state.process(now);
+            let mut state = self.processed_state(now);
             (state.next_request_id(), state.config.credentials.clone())
         };
         let name = operation.map_or_else(|| format!("{method} {}", uri.path()), |op| op.name().to_owned());
@@ -215,8 +214,7 @@ impl Emulator {
         }
         let now = self.now();
         let result = {
-            let mut state = self.state();
-            state.process(now);
+            let mut state = self.processed_state(now);
             match route {
                 Route::Kickoff(ds, scope) => kickoff(&mut state, &ds, scope, uri, headers, body, now),
                 Route::Status(ds, job) => status(&state, &ds, &job),
@@ -352,7 +350,7 @@ fn kickoff(
         String::new(),
         now,
     );
-    state.process(now);
+    state.process_writing_inline(now);
     if state.lost_kickoff_answers > 0 {
         state.lost_kickoff_answers -= 1;
         return Ok((504, None, Vec::new()));

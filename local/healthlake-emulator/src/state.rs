@@ -9,6 +9,7 @@
 //! processed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hlx_core::JobStatus;
@@ -19,17 +20,26 @@ use serde_json::{Map, Value};
 
 use crate::error::{EmulatorError, ErrorKind};
 use crate::events::{EventBus, EventContext};
-use crate::fhir::{self, Content, SUPPORTED_RESOURCE_TYPES, StoredResource};
+use crate::export::{ExportOutcome, ExportTask, Filter, OutputSettings, StreamedSource, TypeSource};
+use crate::fhir::{self, Content, References, STREAMABLE_RESOURCE_TYPES, SUPPORTED_RESOURCE_TYPES};
+use crate::import;
 use crate::seed::{derive_seed, hex_id, request_id};
 use crate::{
     CallRecord, ChangeKind, Churn, DatastoreInfo, EmulatorConfig, ExportScope, Faults, ImportReport, JobInfo,
     JobKind, JobProfile, Operation, Outcome, ResourceChange, RestExport, Transition,
 };
-use crate::{import, output};
 
 pub(crate) struct Datastore {
     pub info: DatastoreInfo,
+    /// The held resources: generated (but for streamed types), created by
+    /// churn, imported.
     pub content: Content,
+    /// The streamed types and their generated count (see
+    /// [`EmulatorConfig::stream_above`]): generated again by each export.
+    streamed: BTreeMap<String, usize>,
+    /// The patients and encounters the content was generated with, which
+    /// streamed resources refer to.
+    references: Arc<References>,
     /// Churn changes applied so far (the next one's index).
     churn_done: u64,
     /// Every change of the content (churn and imports), in time order.
@@ -44,6 +54,12 @@ enum Stage {
     Submitted,
     Waiting,
     Running,
+    /// An export that reached its end (`ends_at`) whose files are being
+    /// written outside the state lock: it shows `IN_PROGRESS`, and nothing
+    /// scheduled at or after its end happens until its outcome is back
+    /// ([`State::complete_export`]); then it ends at `ends_at` as if written
+    /// in no time.
+    Writing,
     /// `CANCEL_SUBMITTED` until `ready_at`, then `CANCEL_IN_PROGRESS`.
     CancelSubmitted,
     /// `CANCEL_IN_PROGRESS` until `ends_at`, then `CANCEL_COMPLETED`.
@@ -61,6 +77,9 @@ struct Job {
     ready_at: Timestamp,
     ends_at: Option<Timestamp>,
     stage: Stage,
+    /// An export's written output, once back from its [`ExportTask`], for
+    /// [`State::finish`].
+    export_outcome: Option<ExportOutcome>,
 }
 
 /// What a new job is asked to do.
@@ -98,6 +117,8 @@ pub(crate) struct State {
     requests: u64,
     /// Kick-off answers still to lose (see [`EmulatorConfig::lost_kickoff_answers`]).
     pub lost_kickoff_answers: u32,
+    /// Ended exports' work not yet taken by a caller ([`State::take_export_task`]).
+    export_tasks: Vec<ExportTask>,
 }
 
 fn later(at: Timestamp, by: Duration) -> Timestamp {
@@ -134,6 +155,7 @@ impl State {
             ids_issued: 0,
             requests: 0,
             lost_kickoff_answers,
+            export_tasks: Vec::new(),
         }
     }
 
@@ -203,11 +225,13 @@ impl State {
         let mut datastore = Datastore {
             info,
             content: Content::new(),
+            streamed: BTreeMap::new(),
+            references: Arc::default(),
             churn_done: 0,
             changes: Vec::new(),
             extras,
         };
-        regenerate(self.config.seed, &mut datastore);
+        regenerate(&self.config, &mut datastore);
         self.datastores.push(datastore);
         let index = self.datastores.len() - 1;
         self.datastore_index.insert(id, index);
@@ -227,7 +251,7 @@ impl State {
         let recount = datastore.info.profile.resources != profile.resources;
         datastore.info.profile = profile;
         if recount {
-            regenerate(self.config.seed, datastore);
+            regenerate(&self.config, datastore);
         }
         Ok(())
     }
@@ -288,6 +312,7 @@ impl State {
             transaction_time: None,
             rest: new.rest,
             exported: BTreeMap::new(),
+            exported_counts: BTreeMap::new(),
             output_files: Vec::new(),
         };
         self.jobs.push(Job {
@@ -296,6 +321,7 @@ impl State {
             profile,
             ends_at: None,
             stage: Stage::Submitted,
+            export_outcome: None,
         });
         let index = self.jobs.len() - 1;
         self.job_index.insert(job_id.clone(), index);
@@ -342,23 +368,87 @@ impl State {
             .iter()
             .filter_map(|job| match job.stage {
                 Stage::Submitted | Stage::CancelSubmitted => Some(job.ready_at),
-                Stage::Running | Stage::Cancelling => job.ends_at,
+                Stage::Running | Stage::Writing | Stage::Cancelling => job.ends_at,
                 Stage::Waiting | Stage::Done => None,
             })
             .min()
     }
 
     /// Applies every change scheduled at or before `now`, in time order;
-    /// returns the transitions this made.
+    /// returns the transitions this made. It stops short at an export that
+    /// ends with files to write: that work is left for the caller
+    /// ([`State::take_export_task`], then [`State::complete_export`] and
+    /// `process` again), and while it is under way (or not yet taken),
+    /// nothing at or after that export's end happens.
     pub fn process(&mut self, now: Timestamp) -> Vec<Transition> {
         let before = self.transitions.len();
         while let Some(at) = self.next_change_at().filter(|&at| at <= now) {
             // Content changes due by a transition happen before it.
             self.apply_churn(at);
+            if self.exports_to_write(at) {
+                return self.transitions[before..].to_vec();
+            }
             self.step(at);
         }
         self.apply_churn(now);
         self.transitions[before..].to_vec()
+    }
+
+    /// [`State::process`] that also writes the ended exports' files, with
+    /// the lock held all along: for the calls made inside a request that
+    /// already holds it (a job submitted with no queue delay and no run time
+    /// ends in the same call). Everywhere else the Emulator writes them with
+    /// the lock released.
+    pub fn process_writing_inline(&mut self, now: Timestamp) {
+        loop {
+            self.process(now);
+            let Some(task) = self.take_export_task() else {
+                return;
+            };
+            self.complete_export(task.run());
+        }
+    }
+
+    /// An ended export's work, to run without the lock
+    /// ([`ExportTask::run`]) and hand back to [`State::complete_export`].
+    pub fn take_export_task(&mut self) -> Option<ExportTask> {
+        self.export_tasks.pop()
+    }
+
+    /// Hands an export's written output back to its job, which then ends at
+    /// its scheduled time on the next [`State::process`].
+    pub fn complete_export(&mut self, outcome: ExportOutcome) {
+        let job = &mut self.jobs[outcome.job];
+        debug_assert_eq!(job.stage, Stage::Writing);
+        job.stage = Stage::Running;
+        job.export_outcome = Some(outcome);
+    }
+
+    /// Whether an export ending at `at` has its files to write first: an
+    /// export already being written, or one that ends now with output (not
+    /// failed) and no outcome yet, whose task this makes.
+    fn exports_to_write(&mut self, at: Timestamp) -> bool {
+        let mut pending = false;
+        for index in self.running.into_iter().flatten() {
+            let job = &self.jobs[index];
+            if job.ends_at != Some(at) || job.info.kind != JobKind::Export {
+                continue;
+            }
+            match job.stage {
+                Stage::Writing => pending = true,
+                Stage::Running
+                    if job.export_outcome.is_none()
+                        && !matches!(job.profile.outcome, Outcome::Failed { .. }) =>
+                {
+                    let task = self.export_task(index, at);
+                    self.jobs[index].stage = Stage::Writing;
+                    self.export_tasks.push(task);
+                    pending = true;
+                }
+                _ => {}
+            }
+        }
+        pending
     }
 
     /// Cancels a job that has not ended: `CANCEL_SUBMITTED` now,
@@ -369,7 +459,8 @@ impl State {
     pub fn cancel(&mut self, index: usize, now: Timestamp) -> Option<JobStatus> {
         let stage = self.jobs[index].stage;
         match stage {
-            Stage::Done => return None,
+            // Its end is due: it only waits for its files.
+            Stage::Done | Stage::Writing => return None,
             Stage::CancelSubmitted | Stage::Cancelling => return Some(self.jobs[index].info.status.clone()),
             Stage::Waiting => {
                 let kind = self.jobs[index].info.kind.index();
@@ -458,8 +549,8 @@ impl State {
         self.record(at, index, JobStatus::InProgress);
     }
 
-    /// Ends a running job at `at`. An export writes its data store's content
-    /// (unless its profile fails it). An import loads its input (see
+    /// Ends a running job at `at`. An export takes its written output (see
+    /// [`State::exports_to_write`]; unless its profile fails it). An import loads its input (see
     /// [`import::run`]) when there is an output root and its profile does not
     /// fail it; then the data decides how it ends, whatever else the profile
     /// says. Without an output root an import reads nothing and ends as its
@@ -472,30 +563,15 @@ impl State {
             }
             Outcome::Failed { message } => (JobStatus::Failed, Some(message.clone())),
         };
-        let job = &self.jobs[index];
-        if job.info.kind == JobKind::Export && status != JobStatus::Failed {
-            let selected = self
-                .datastore_position(&job.info.datastore_id)
-                .map(|i| select(&self.datastores[i].content, &job.info, at))
-                .unwrap_or_default();
-            let exported = selected
-                .iter()
-                .filter(|(_, resources)| !resources.is_empty())
-                .map(|(t, resources)| (t.clone(), resources.iter().map(|r| r.id.clone()).collect()))
-                .collect();
-            if let Some(root) = &self.config.output_root {
-                let written = output::write_export(
-                    root,
-                    &job.info,
-                    &selected,
-                    self.config.resources_per_file,
-                    &job.profile.output_faults,
-                    message.as_deref(),
-                    at,
-                );
+        let job = &mut self.jobs[index];
+        if job.info.kind == JobKind::Export
+            && status != JobStatus::Failed
+            && let Some(outcome) = job.export_outcome.take()
+        {
+            if let Some(written) = outcome.written {
                 match written {
                     Ok(written) => {
-                        let info = &mut self.jobs[index].info;
+                        let info = &mut job.info;
                         info.output_dir = Some(written.dir);
                         info.files = written.files.iter().map(|f| f.path.clone()).collect();
                         info.output_files = written.files;
@@ -511,7 +587,8 @@ impl State {
                 }
             }
             if status != JobStatus::Failed {
-                self.jobs[index].info.exported = exported;
+                job.info.exported = outcome.exported;
+                job.info.exported_counts = outcome.exported_counts;
             }
         }
         let job = &self.jobs[index];
@@ -552,29 +629,46 @@ impl State {
     }
 }
 
-fn regenerate(seed: u64, datastore: &mut Datastore) {
+/// Generates a data store's content from its profile: the types above
+/// [`EmulatorConfig::stream_above`] that can be streamed are only noted
+/// (with the references they need), the rest is held.
+fn regenerate(config: &EmulatorConfig, datastore: &mut Datastore) {
+    let counts = &datastore.info.profile.resources;
+    datastore.streamed = counts
+        .iter()
+        .filter(|(t, n)| STREAMABLE_RESOURCE_TYPES.contains(&t.as_str()) && **n > config.stream_above)
+        .map(|(t, n)| (t.clone(), *n))
+        .collect();
+    let streamed: BTreeSet<String> = datastore.streamed.keys().cloned().collect();
     datastore.content = fhir::generate(
-        seed,
+        config.seed,
         &datastore.info.datastore_id,
-        &datastore.info.profile.resources,
+        counts,
+        &streamed,
         datastore.info.created_at,
     );
+    datastore.references = Arc::new(References::of(&datastore.content));
     recount(datastore);
 }
 
-/// Brings `resource_counts` in line with the content.
+/// Brings `resource_counts` in line with the content: held resources plus
+/// the streamed ones.
 fn recount(datastore: &mut Datastore) {
-    datastore.info.resource_counts = datastore
+    let mut counts: BTreeMap<String, usize> = datastore
         .content
         .iter()
         .map(|(t, resources)| (t.clone(), resources.len()))
         .collect();
+    for (t, n) in &datastore.streamed {
+        *counts.entry(t.clone()).or_default() += n;
+    }
+    datastore.info.resource_counts = counts;
 }
 
-/// What an export writes: every resource of `content` as it was at the job's
-/// transaction time (`at` if it has none), that the job's scope, `_type`,
-/// `_since` and `_until` let through.
-fn select(content: &Content, job: &JobInfo, at: Timestamp) -> Content {
+/// The filter of an export of `content` (see [`Filter`]): at the job's
+/// transaction time (`at` if it has none), with its `_since`, `_until` and
+/// the patients of its scope as they were then.
+fn export_filter(content: &Content, job: &JobInfo, at: Timestamp) -> Filter {
     let time = job.transaction_time.unwrap_or(at);
     let rest = job.rest.as_ref();
     let patients: BTreeSet<String> = content
@@ -584,10 +678,9 @@ fn select(content: &Content, job: &JobInfo, at: Timestamp) -> Content {
         .filter(|p| p.version_at(time).is_some())
         .map(|p| format!("Patient/{}", p.id))
         .collect();
-    // The patients in scope: `None` for a system export (everything).
-    let in_scope: Option<BTreeSet<String>> = match rest.map(|r| &r.scope) {
+    let scope = match rest.map(|r| &r.scope) {
         None | Some(ExportScope::System) => None,
-        Some(ExportScope::Patient) => Some(patients.clone()),
+        Some(ExportScope::Patient) => Some(patients),
         Some(ExportScope::Group(group_id)) => Some(
             content
                 .get("Group")
@@ -605,36 +698,87 @@ fn select(content: &Content, job: &JobInfo, at: Timestamp) -> Content {
                 .unwrap_or_default(),
         ),
     };
-    let mut selected = Content::new();
-    for (resource_type, resources) in content {
-        if let Some(types) = rest.and_then(|r| r.types.as_ref())
-            && !types.contains(resource_type)
-        {
-            continue;
+    Filter {
+        time,
+        since: rest.and_then(|r| r.since),
+        until: rest.and_then(|r| r.until),
+        scope,
+    }
+}
+
+impl State {
+    /// What export `index`, ending at `at`, writes: per type its `_type`
+    /// lets through, the held versions the filter admits, and for a
+    /// streamed type how to generate it again.
+    fn export_task(&self, index: usize, at: Timestamp) -> ExportTask {
+        let job = &self.jobs[index];
+        let datastore = self
+            .datastore_position(&job.info.datastore_id)
+            .map(|i| &self.datastores[i]);
+        let filter = datastore.map_or_else(
+            || export_filter(&Content::new(), &job.info, at),
+            |d| export_filter(&d.content, &job.info, at),
+        );
+        let wanted = |t: &str| {
+            job.info
+                .rest
+                .as_ref()
+                .and_then(|r| r.types.as_ref())
+                .is_none_or(|types| types.iter().any(|w| w == t))
+        };
+        let mut types = Vec::new();
+        if let Some(datastore) = datastore {
+            let names: BTreeSet<&String> = datastore
+                .content
+                .keys()
+                .chain(datastore.streamed.keys())
+                .collect();
+            for resource_type in names.into_iter().filter(|t| wanted(t)) {
+                let held = datastore
+                    .content
+                    .get(resource_type)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                let streamed = datastore
+                    .streamed
+                    .get(resource_type)
+                    .map(|&count| StreamedSource {
+                        seed: self.config.seed,
+                        datastore_id: datastore.info.datastore_id.clone(),
+                        count,
+                        created_at: datastore.info.created_at,
+                        references: datastore.references.clone(),
+                        superseded: held.iter().map(|r| r.id.clone()).collect(),
+                    });
+                types.push(TypeSource {
+                    resource_type: resource_type.clone(),
+                    streamed,
+                    held: held
+                        .iter()
+                        .filter_map(|r| filter.admit(resource_type, r))
+                        .map(|v| v.snapshot())
+                        .collect(),
+                });
+            }
         }
-        let chosen: Vec<StoredResource> = resources
-            .iter()
-            .filter_map(|r| r.version_at(time))
-            .filter(|v| {
-                rest.and_then(|r| r.since)
-                    .is_none_or(|since| v.last_updated >= since)
-            })
-            .filter(|v| {
-                rest.and_then(|r| r.until)
-                    .is_none_or(|until| v.last_updated <= until)
-            })
-            .filter(|v| match &in_scope {
-                None => true,
-                Some(scope) if resource_type == "Patient" => scope.contains(&format!("Patient/{}", v.id)),
-                Some(scope) => v.subject.as_ref().is_some_and(|s| scope.contains(s)),
-            })
-            .map(StoredResource::snapshot)
-            .collect();
-        if !chosen.is_empty() {
-            selected.insert(resource_type.clone(), chosen);
+        let message = match &job.profile.outcome {
+            Outcome::CompletedWithErrors { message } => Some(message.clone()),
+            Outcome::Completed | Outcome::Failed { .. } => None,
+        };
+        ExportTask {
+            job: index,
+            info: job.info.clone(),
+            at,
+            filter,
+            types,
+            output: self.config.output_root.clone().map(|root| OutputSettings {
+                root,
+                per_file: self.config.resources_per_file,
+                faults: job.profile.output_faults.clone(),
+                errors: message,
+            }),
         }
     }
-    selected
 }
 
 const DAY_NANOS: i128 = 86_400 * 1_000_000_000;

@@ -112,6 +112,15 @@ struct Cli {
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
     resources_per_file: u64,
 
+    /// Stream a clinical type (Observation, Condition, Procedure, MedicationRequest) whose count
+    /// in a data store is above N: its resources are not held in memory but generated again,
+    /// file by file, by each export that writes them (the same lines as if held, memory flat
+    /// in the export's size). Streamed resources exist as of the data store's creation: churn
+    /// never updates them, and what imports add to such a type is exported after them.
+    /// Patient, Encounter and Group are always held.
+    #[arg(long, default_value_t = 50_000, value_name = "N")]
+    stream_above: usize,
+
     /// Create a data store with this name at start (repeatable); its id is printed.
     #[arg(long = "create-datastore", value_name = "NAME")]
     create_datastore: Vec<String>,
@@ -320,6 +329,7 @@ impl Cli {
             account_id: self.account_id.clone(),
             output_root: Some(self.output_root.clone()),
             resources_per_file: usize::try_from(self.resources_per_file).unwrap_or(usize::MAX),
+            stream_above: self.stream_above,
             default_profile: JobProfile {
                 queue_delay: self.queue_delay,
                 run_duration: self.job_duration,

@@ -15,4 +15,5 @@ mod output;
 mod rest;
 mod rest_client;
 mod s3;
+mod streaming;
 mod validation;
