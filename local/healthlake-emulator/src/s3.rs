@@ -275,7 +275,7 @@ impl Emulator {
                         )
                     })?),
                 };
-                let tag = etag(&whole);
+                let tag = etag(&path);
                 let (status, bytes) = match &range {
                     Some(part) => (206, whole[part.clone()].to_vec()),
                     None => (200, whole),
@@ -460,7 +460,7 @@ impl Emulator {
             sse,
             kms_key_id,
         };
-        let mut headers = vec![("etag", etag(&bytes))];
+        let mut headers = vec![("etag", etag(path))];
         sse_headers(&meta, &mut headers);
         self.s3_store().meta.insert(path.to_path_buf(), meta);
         Ok(S3Reply {
@@ -553,8 +553,22 @@ fn is_file(path: &Path) -> bool {
 
 /// `"…"`: the first 16 bytes of the SHA-256 of the content, in hex (the
 /// length of an MD5 ETag; not an MD5).
-fn etag(bytes: &[u8]) -> String {
-    format!("\"{}\"", hex::encode(&Sha256::digest(bytes)[..16]))
+/// An object's ETag: opaque, as S3's is for objects under SSE-KMS (not an
+/// MD5 of the content), and drawn from the file's key, size and modification
+/// time, so a listing of a large export reads no file and GET, HEAD, PUT
+/// and LIST agree until the object is written again.
+fn etag(path: &Path) -> String {
+    let meta = fs::metadata(path).ok();
+    let len = meta.as_ref().map_or(0, fs::Metadata::len);
+    let modified = meta
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let mut hasher = Sha256::new();
+    hasher.update(path.to_string_lossy().as_bytes());
+    hasher.update(len.to_le_bytes());
+    hasher.update(modified.to_le_bytes());
+    format!("\"{}\"", hex::encode(&hasher.finalize()[..16]))
 }
 
 fn http_date(time: Option<SystemTime>) -> String {
@@ -839,10 +853,14 @@ fn list_objects_v2(
                 common.push(group);
             }
             None => {
-                let bytes = fs::read(&path).map_err(|e| internal(&e, resource))?;
-                let modified = fs::metadata(&path).and_then(|m| m.modified()).ok();
+                let meta = fs::metadata(&path).map_err(|e| internal(&e, resource))?;
                 last = Some(key.clone());
-                contents.push((key, etag(&bytes), bytes.len(), iso_time(modified)));
+                contents.push((
+                    key,
+                    etag(&path),
+                    meta.len() as usize,
+                    iso_time(meta.modified().ok()),
+                ));
             }
         }
     }

@@ -89,7 +89,14 @@ async fn a_million_observations_are_exported_in_flat_memory_without_blocking_the
         let emulator = emulator.clone();
         std::thread::spawn(move || emulator.advance())
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Ask only once the writer has begun (its first file exists): a
+    // Describe that came first would itself be the caller that writes.
+    let writing = out.0.join("bucket/million");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_dir(&writing).is_ok_and(|mut d| d.next().is_some()) {
+        assert!(Instant::now() < deadline, "the writer never began");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut slowest = Duration::ZERO;
     let mut seen_in_progress = false;
     loop {

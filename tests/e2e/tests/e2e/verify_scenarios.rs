@@ -204,6 +204,28 @@ async fn a_large_export_goes_through_the_distributed_map_and_gets_the_same_verdi
     assert_eq!(single, spread);
 }
 
+/// Every task that failed (retried or not), in every execution: `execution
+/// state: error: cause` (a callback's timeout, AwaitJob's fallback, is not one).
+fn failed_tasks(s: &Scenario) -> Vec<String> {
+    let mut failures = Vec::new();
+    for execution in s.stack.runner.executions() {
+        let mut state = String::new();
+        for event in execution.history() {
+            match event.kind {
+                EventKind::StateEntered { name, .. } => state = name,
+                EventKind::LambdaFunctionFailed { error, cause }
+                | EventKind::TaskFailed { error, cause, .. } => failures.push(format!(
+                    "{} {state}: {error}: {}",
+                    execution.name(),
+                    cause.unwrap_or_default()
+                )),
+                _ => {}
+            }
+        }
+    }
+    failures
+}
+
 /// The objects under the emulator's S3 whose key is in an `hlx-verification/` folder.
 fn verification_objects(s: &Scenario) -> Vec<String> {
     fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
@@ -465,4 +487,64 @@ async fn s3_access_denied_makes_the_export_unverifiable_and_notifies() {
     let notice = s.stack.notices().pop().expect("a notice");
     assert!(notice.subject.as_deref().unwrap().ends_with("UNVERIFIABLE"));
     assert!(notice.message.contains("AccessDenied"), "{}", notice.message);
+}
+
+/// An export of realistic size: a million Observations (the emulator streams
+/// them, file by file, ~700 MB in 200 files of 5,000) verified by the
+/// Distributed Map with the duplicate check in shards, every resource
+/// counted exactly, the id lists gone after.
+#[tokio::test]
+async fn a_million_resources_are_verified_on_the_distributed_map_in_shards() {
+    const OBSERVATIONS: u64 = 1_000_000;
+    let s = scenario("verify-million", |c| {
+        c.verify = VerifyPolicy {
+            single_max_files: 50,
+            // 3 shards of the ~700 MB.
+            shard_bytes: 256 * 1024 * 1024,
+            ..VerifyPolicy::default()
+        };
+        c.profile = JobProfile::default()
+            .with_timing(
+                std::time::Duration::from_secs(20),
+                std::time::Duration::from_secs(3 * 3600),
+            )
+            .with_resources([
+                ("Patient", 1000),
+                ("Encounter", 5000),
+                ("Observation", OBSERVATIONS as usize),
+            ]);
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let done = s
+        .run("nightly-million", s.stack.export_request(s.datastore()))
+        .await;
+    report("a million resources verified", &done);
+    println!("    {:.1}s of wall time", started.elapsed().as_secs_f64());
+    for failure in failed_tasks(&s) {
+        println!("    {failure}");
+    }
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    let job = s.stack.emulator.export_jobs().pop().unwrap();
+    assert_eq!(job.exported_counts["Observation"], OBSERVATIONS as usize);
+    let record = s.record("nightly-million").await;
+    let v = verification(&record);
+    assert_eq!(v.verdict, Verdict::Verified, "{v:?}");
+    assert_eq!(v.path, VerificationPath::Distributed);
+    let counts: BTreeMap<String, u64> = s.stack.emulator.datastores()[0]
+        .resource_counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(t, n)| (t.clone(), *n as u64))
+        .collect();
+    assert_eq!(v.resources_by_type, counts);
+    assert_eq!(v.resources_by_type["Observation"], OBSERVATIONS);
+    assert_eq!(v.files, job.files.len() as u64, "every file read");
+    assert!(v.files > 200, "{} files", v.files);
+    let shards = shard_checks(&s, "nightly-million");
+    assert_eq!(shards, [0, 1, 2], "the duplicate check in 3 shards");
+    let children = s.stack.runner.map_runs().len();
+    assert_eq!(children, 1, "one Map Run");
+    let kept = verification_objects(&s);
+    assert!(!kept.iter().any(|k| k.contains("/ids/")), "{kept:#?}");
 }
