@@ -155,7 +155,7 @@ class TaskFunctions extends Construct {
         listExportFolders(),
         new iam.PolicyStatement({
           sid: 'WriteVerificationResults',
-          actions: ['s3:PutObject', 's3:DeleteObject'],
+          actions: ['s3:DeleteObject', 's3:PutObject'],
           resources: [
             cdk.Fn.sub('arn:${AWS::Partition}:s3:::${Location}hlx-verification/*', { Location: exportLocation }),
           ],

@@ -454,7 +454,7 @@ test('IAM: each role holds exactly its actions on exactly its resources', () => 
   ]);
   assert.deepEqual(verify.ReadExportsUnderTheExportLocation.Action, ['s3:GetObject']);
   assert.deepEqual(verify.ReadExportsUnderTheExportLocation.Resource, [`arn:\${AWS::Partition}:s3:::${location}*`]);
-  assert.deepEqual(verify.WriteVerificationResults.Action, ['s3:PutObject', 's3:DeleteObject']);
+  assert.deepEqual(verify.WriteVerificationResults.Action, ['s3:DeleteObject', 's3:PutObject']);
   assert.deepEqual(verify.WriteVerificationResults.Resource, [
     `arn:\${AWS::Partition}:s3:::${location}hlx-verification/*`,
   ]);
@@ -691,7 +691,7 @@ test('IAM: HealthLake on the data store only, exactly the job actions of each ro
         if (s3.length > 0) {
           const allowed = {
             CheckJobFunctionRolePolicy: ['s3:PutObject', 's3:ListBucket'],
-            VerifyExportFunctionRolePolicy: ['s3:GetObject', 's3:ListBucket', 's3:PutObject'],
+            VerifyExportFunctionRolePolicy: ['s3:GetObject', 's3:ListBucket', 's3:DeleteObject,s3:PutObject'],
             JobStateMachineRolePolicy: [
               's3:ListBucket',
               's3:PutObject,s3:GetObject,s3:ListMultipartUploadParts,s3:AbortMultipartUpload',
