@@ -119,6 +119,10 @@ pub struct LocalArgs {
     /// (child executions), smaller ones by one invocation.
     #[arg(long, default_value_t = 500, value_name = "FILES")]
     pub verify_single_max_files: u64,
+    /// On the Distributed Map, the duplicate check runs in one invocation per
+    /// this many bytes of export (default 8 GiB).
+    #[arg(long, default_value_t = 8 * 1024 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..), value_name = "BYTES")]
+    pub verify_shard_bytes: u64,
     /// The directory that stands for S3: exports land in it.
     #[arg(long, default_value = ".hlx/s3")]
     pub output_dir: PathBuf,
@@ -260,6 +264,7 @@ pub async fn run(args: LocalArgs) -> Result<u8, String> {
         verify: VerifyPolicy {
             max_drop_share: args.verify_max_drop_share,
             single_max_files: args.verify_single_max_files,
+            shard_bytes: args.verify_shard_bytes,
             ..VerifyPolicy::default()
         },
         seed: args.seed,
@@ -576,7 +581,8 @@ async fn summary(run: &LocalStack) -> Result<u8, String> {
     let mut failed = 0;
     println!();
     println!("== Summary");
-    for execution in &executions {
+    // A Distributed Map's child executions are told under their parent.
+    for execution in executions.iter().filter(|e| e.map_run_arn().is_none()) {
         let description = execution.describe();
         if description.status != ExecutionStatus::Succeeded {
             failed += 1;
@@ -588,6 +594,33 @@ async fn summary(run: &LocalStack) -> Result<u8, String> {
             description.stats.state_transitions,
             description.stats.total_task_invocations()
         );
+        for map_run in run
+            .runner
+            .map_runs()
+            .iter()
+            .filter(|r| r.execution_arn == description.arn)
+        {
+            let children: Vec<_> = executions
+                .iter()
+                .filter(|e| e.map_run_arn() == Some(map_run.arn.as_str()))
+                .map(|e| e.describe())
+                .collect();
+            let succeeded = children
+                .iter()
+                .filter(|c| c.status == ExecutionStatus::Succeeded)
+                .count();
+            println!(
+                "  Map Run {}: {} child execution(s) for {} item(s), {succeeded} succeeded ({} state transitions, {} invocations)",
+                map_run.status.as_str(),
+                children.len(),
+                map_run.items,
+                children.iter().map(|c| c.stats.state_transitions).sum::<u64>(),
+                children
+                    .iter()
+                    .map(|c| c.stats.total_task_invocations())
+                    .sum::<u64>(),
+            );
+        }
         let kind = hlx_core::JobRequest::from_value(&description.input)
             .map(|r| r.kind())
             .unwrap_or_default();

@@ -32,15 +32,19 @@ pub fn selection(r: &JobRecord) -> Option<String> {
     Some(format!("{mode} {}, {since}", r.chain()))
 }
 
-/// A manifest's summary, `31 resource(s) in 3 file(s) (Condition 10, ...);
+/// A manifest's summary, `3 file(s), 31 resource(s): Condition 10, ...;
 /// transactionTime ...`: the transactionTime in full, as the next `_since`.
 pub fn manifest(m: &ManifestSummary) -> String {
     let per_type: Vec<String> = m.resources.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    // HealthLake's own API gives no counts (only the FHIR REST $export does).
+    let counts = match (per_type.is_empty(), m.counts_incomplete) {
+        (true, _) => "no counts given".to_owned(),
+        (false, false) => format!("{} resource(s): {}", m.total_resources(), per_type.join(", ")),
+        (false, true) => format!("counts for some types: {}", per_type.join(", ")),
+    };
     format!(
-        "{} resource(s) in {} file(s) ({}); transactionTime {}",
-        m.total_resources(),
+        "{} file(s), {counts}; transactionTime {}",
         m.files,
-        per_type.join(", "),
         hlx_core::time::format(m.transaction_time)
     )
 }
@@ -425,7 +429,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("3 resource(s) in 2 file(s) (Patient 3); transactionTime 2026-01-02T02:00:30.000Z"),
+            text.contains("2 file(s), 3 resource(s): Patient 3; transactionTime 2026-01-02T02:00:30.000Z"),
             "{text}"
         );
         assert!(text.contains("not written: S3 AccessDenied"), "{text}");
