@@ -19,6 +19,7 @@ use crate::store::JobStore;
 use crate::verification::run::{
     Begun, S3Folder, batch_items, begin, duplicates_in_shard, fold_distributed, storage_error, verify_batch,
 };
+use crate::verification::shards::id_lists_prefix;
 use crate::verification::storage::ExportObjects;
 use crate::verification::verdict::{
     Baseline, Duplicates, Expectations, Verdict, Verification, VerificationPath, VerifyPolicy, judge,
@@ -87,11 +88,6 @@ pub struct ShardInput {
 pub struct ShardChecked {
     pub shard: u32,
     pub duplicates: u64,
-}
-
-/// Where the children keep their id lists (see [`crate::verification::shards::id_list_key`]).
-pub fn id_lists_prefix(results: &S3Folder) -> String {
-    format!("{}ids/", results.prefix)
 }
 
 /// Where the check of `shard` keeps its findings.

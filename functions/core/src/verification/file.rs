@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::ids::SortedIds;
 use super::line::{LineCheck, check_line, id_hash};
 use super::reason::Reason;
 use crate::manifest::MANIFEST_FILE;
@@ -98,7 +99,7 @@ pub struct FileReport {
     /// The ids of the file's resources, sorted: for the duplicate check (not
     /// serialized; the distributed path keeps them beside the report in S3).
     #[serde(skip)]
-    pub ids: Vec<IdSeen>,
+    pub ids: SortedIds,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -126,7 +127,7 @@ impl FileVerifier {
                 operation_outcomes: 0,
                 problems: Vec::new(),
                 problem_count: 0,
-                ids: Vec::new(),
+                ids: SortedIds::default(),
             },
             partial: Vec::new(),
         }
@@ -156,7 +157,7 @@ impl FileVerifier {
             let last = std::mem::take(&mut self.partial);
             self.line(&last, true);
         }
-        self.report.ids.sort_unstable();
+        self.report.ids.seal();
         self.report
     }
 

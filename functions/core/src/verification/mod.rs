@@ -10,6 +10,7 @@
 //! which also read the job history, are in the `verify_export` module.
 
 pub mod file;
+pub mod ids;
 pub mod line;
 pub mod reason;
 pub mod run;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::file::{FileKind, FileReport, FileVerifier};
+use super::ids::SortedIds;
 use super::shards::{
     IdList, duplicates_in_sections, encode_id_list, id_list_key, resource_files, shard_count,
 };
@@ -199,7 +200,7 @@ pub async fn verify_batch(
         }
     };
     for report in &mut reports {
-        report.ids = Vec::new();
+        report.ids = SortedIds::default();
     }
     Ok(BatchResult {
         files: reports,

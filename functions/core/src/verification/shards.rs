@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::file::{FileKind, FileReport, IdSeen};
+use super::ids::SortedIds;
 use super::run::S3Folder;
 use super::storage::ByteRange;
 use super::verdict::{Duplicates, duplicate_ids};
@@ -61,37 +62,39 @@ impl IdList {
     }
 }
 
+/// Where the children keep their id lists, under the results folder.
+pub fn id_lists_prefix(results: &S3Folder) -> String {
+    format!("{}ids/", results.prefix)
+}
+
 /// The key of a batch's id list under the results folder: named after its
 /// first file, so a retried child writes the same object again.
 pub fn id_list_key(results: &S3Folder, first_file: &str) -> String {
     let digest = hex::encode(Sha256::digest(first_file.as_bytes()));
-    format!(
-        "{}{}",
-        crate::verify_export::id_lists_prefix(results),
-        &digest[..32]
-    )
+    format!("{}{}", id_lists_prefix(results), &digest[..32])
 }
 
 /// Writes the ids of `files` (resource files, in this order; each sorted)
 /// shard by shard; answers the bytes and each section's offset.
 pub fn encode_id_list(files: &[&FileReport], shards: u32) -> (Vec<u8>, Vec<u64>) {
     let shards = shards.max(1);
-    let ids: usize = files.iter().map(|f| f.ids.len()).sum();
-    let mut out = Vec::with_capacity(ids * 12 + files.len() * 4 * shards as usize);
+    let ids: u64 = files.iter().map(|f| f.ids.len()).sum();
+    let mut out = Vec::with_capacity(ids as usize * 12 + files.len() * 4 * shards as usize);
     let mut offsets = Vec::with_capacity(shards as usize + 1);
-    // Where each file's next shard starts in its sorted ids.
-    let mut cursor = vec![0usize; files.len()];
+    // Each file's ids in order: a shard's are the next run of them.
+    let mut cursors: Vec<_> = files.iter().map(|f| f.ids.iter().peekable()).collect();
     for shard in 0..shards {
         offsets.push(out.len() as u64);
-        for (file, at) in files.iter().zip(cursor.iter_mut()) {
-            let rest = &file.ids[*at..];
-            let run = rest.partition_point(|id| shard_of(id.hash(), shards) <= shard);
-            out.extend_from_slice(&(run as u32).to_le_bytes());
-            for id in &rest[..run] {
+        for ids in &mut cursors {
+            let count_at = out.len();
+            out.extend_from_slice(&0u32.to_le_bytes());
+            let mut run: u32 = 0;
+            while let Some(id) = ids.next_if(|id| shard_of(id.hash(), shards) <= shard) {
                 out.extend_from_slice(&id.hash().to_le_bytes());
                 out.extend_from_slice(&id.line().to_le_bytes());
+                run += 1;
             }
-            *at += run;
+            out[count_at..count_at + 4].copy_from_slice(&run.to_le_bytes());
         }
     }
     offsets.push(out.len() as u64);
@@ -139,7 +142,7 @@ pub fn duplicates_in_sections(children: Vec<(Vec<FileReport>, Vec<u8>)>) -> Resu
         let runs = decode_section(&section, reports.len())
             .ok_or_else(|| format!("an id list section does not hold {} files' ids", reports.len()))?;
         for (mut report, ids) in reports.into_iter().zip(runs) {
-            report.ids = ids;
+            report.ids = SortedIds::from_sorted(ids);
             files.push(report);
         }
     }
@@ -204,8 +207,8 @@ mod tests {
                     again[n].extend(run);
                 }
             }
-            assert_eq!(again[0], a.ids, "{shards} shards");
-            assert_eq!(again[1], b.ids, "{shards} shards");
+            assert_eq!(SortedIds::from_sorted(again[0].clone()), a.ids, "{shards} shards");
+            assert_eq!(SortedIds::from_sorted(again[1].clone()), b.ids, "{shards} shards");
         }
         assert!(decode_section(&[1, 0, 0, 0], 1).is_none(), "a count with no ids");
         assert!(decode_section(&[0, 0, 0, 0, 9], 1).is_none(), "bytes left over");
@@ -229,7 +232,7 @@ mod tests {
                 .map(|f| {
                     let (bytes, offsets) = encode_id_list(&[f], shards);
                     let mut bare = f.clone();
-                    bare.ids.clear();
+                    bare.ids = SortedIds::default();
                     (
                         vec![bare],
                         bytes,

@@ -382,30 +382,29 @@ pub fn judge(
 
 /// Ids seen twice for one type, each named at its second sighting.
 ///
-/// Each file's ids are sorted (by hash, then line) and merged across the
-/// files of a type, k ways: nothing is copied, so the check needs no memory
-/// beyond the ids the reports already hold (12 bytes each).
+/// Each file's ids come in order (by hash, then line; see
+/// [`super::ids::SortedIds`]) and are merged across the files of a type, k
+/// ways: nothing is copied, so the check needs no memory beyond the ids the
+/// reports already hold (12 bytes each, or a run's buffer once spilled).
 pub(crate) fn duplicate_ids(reports: &mut [FileReport]) -> Vec<Reason> {
     let mut by_type: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (n, report) in reports.iter_mut().enumerate() {
+    for (n, report) in reports.iter().enumerate() {
         if let FileKind::Resources { resource_type } = &report.kind {
-            // Already sorted by FileVerifier::finish and the distributed fold: a linear pass.
-            report.ids.sort_unstable();
             by_type.entry(resource_type.clone()).or_default().push(n);
         }
     }
     let mut found = Vec::new();
     for (resource_type, files) in by_type {
+        let mut cursors: Vec<_> = files.iter().map(|&file| reports[file].ids.iter()).collect();
         // By hash, then file (reports are in key order), then line.
-        let mut heads: BinaryHeap<Reverse<(u64, usize, u32, usize)>> = files
-            .iter()
-            .filter_map(|&file| {
-                let id = reports[file].ids.first()?;
-                Some(Reverse((id.hash(), file, id.line(), 0)))
-            })
-            .collect();
+        let mut heads: BinaryHeap<Reverse<(u64, usize, u32, usize)>> = BinaryHeap::new();
+        for (cursor, ids) in cursors.iter_mut().enumerate() {
+            if let Some(id) = ids.next() {
+                heads.push(Reverse((id.hash(), files[cursor], id.line(), cursor)));
+            }
+        }
         let mut previous: Option<(u64, usize, u32)> = None;
-        while let Some(Reverse((hash, file, line, at))) = heads.pop() {
+        while let Some(Reverse((hash, file, line, cursor))) = heads.pop() {
             match previous {
                 Some((seen, first_file, first_line)) if seen == hash => found.push(Reason::DuplicateId {
                     resource_type: resource_type.clone(),
@@ -417,8 +416,8 @@ pub(crate) fn duplicate_ids(reports: &mut [FileReport]) -> Vec<Reason> {
                 _ => {}
             }
             previous = Some((hash, file, line));
-            if let Some(next) = reports[file].ids.get(at + 1) {
-                heads.push(Reverse((next.hash(), file, next.line(), at + 1)));
+            if let Some(next) = cursors[cursor].next() {
+                heads.push(Reverse((next.hash(), file, next.line(), cursor)));
             }
         }
     }
@@ -768,5 +767,32 @@ mod tests {
         reports.reverse();
         assert_eq!(fold_default(reports, Expectations::default()), forward);
         assert_eq!(forward.reason_count, 2);
+    }
+
+    #[test]
+    fn a_repeated_id_is_found_in_a_file_whose_ids_spilled_to_disk() {
+        let lines = crate::verification::ids::IDS_IN_MEMORY + 5_000;
+        let mut text: String = (0..lines)
+            .map(|i| format!("{{\"resourceType\":\"Patient\",\"id\":\"p{i}\"}}\n"))
+            .collect();
+        text.push_str("{\"resourceType\":\"Patient\",\"id\":\"p4\"}\n");
+        let report = verify_bytes("Patient/Patient-1.ndjson", text.as_bytes());
+        assert_eq!(report.ids.spilled_runs(), 1, "past the bound, a run on disk");
+        assert_eq!(report.ids.len(), lines as u64 + 1);
+        let v = fold(
+            vec![report],
+            Vec::new(),
+            Expectations::default(),
+            &VerifyPolicy::default(),
+            VerificationPath::Single,
+            now(),
+        );
+        assert_eq!(v.reason_count, 1, "{v:?}");
+        match &v.reasons[0] {
+            Reason::DuplicateId { line, first_line, .. } => {
+                assert_eq!((*line, *first_line), (lines as u32 + 1, 5));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
