@@ -43,7 +43,7 @@ fn parse_args() -> Result<Args, String> {
         moto_python: root.join(".venv/bin/python"),
         results: None,
         cost_only: false,
-        verify_runs: 3,
+        verify_runs: 7,
         verify_only: false,
     };
     let mut it = std::env::args().skip(1);

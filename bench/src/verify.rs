@@ -819,10 +819,10 @@ impl VerifyBench {
              check's ids (12 bytes each) stay in memory up to {} a file, beyond that they go to sorted runs \
              in temporary files (Lambda's /tmp), merged back through small buffers.\n\n",
             large / small,
-            hlx_core::verification::ids::IDS_IN_MEMORY,
             growth(Side::HlxDisk),
             growth(Side::HlxS3),
             growth(Side::Peer),
+            hlx_core::verification::ids::IDS_IN_MEMORY,
         ));
 
         out.push_str(
