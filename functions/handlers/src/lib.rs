@@ -189,6 +189,15 @@ pub async fn verify_export(
     )
 }
 
+/// At verify-export's start: the id runs a process that crashed mid-file
+/// left in this (warm) container's `/tmp` are removed.
+pub fn remove_stale_id_runs() {
+    let stale = hlx_core::verification::ids::remove_stale_runs(&std::env::temp_dir());
+    if stale > 0 {
+        tracing::info!(stale, "removed id runs left in /tmp by an ended process");
+    }
+}
+
 /// The CloudWatch metric an export that is not `VERIFIED` counts in: the
 /// stack's alarm watches it.
 pub const NOT_VERIFIED_METRIC: &str = "ExportsNotVerified";

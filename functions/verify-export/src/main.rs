@@ -12,6 +12,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     hlx_handlers::init_logging();
+    hlx_handlers::remove_stale_id_runs();
     let policy = hlx_handlers::verify_policy_from_env()?;
     let table = hlx_aws::config::table_name()?;
     let config = hlx_aws::config::sdk_config().await;

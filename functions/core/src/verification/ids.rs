@@ -48,6 +48,42 @@ impl Drop for SpilledRun {
 /// Names the temporary files of this process apart.
 static RUNS: AtomicU64 = AtomicU64::new(0);
 
+/// The temporary files' names: `hlx-ids-{pid}-{n}`.
+const RUN_PREFIX: &str = "hlx-ids-";
+
+/// Removes the runs that processes which have ended left in `dir` (a
+/// function that crashed mid-file never dropped its runs, and a warm Lambda
+/// container keeps its `/tmp`). A run whose process still lives (another
+/// local function process) stays. Where `/proc` does not tell which
+/// processes live, nothing is removed. Answers how many were.
+pub fn remove_stale_runs(dir: &std::path::Path) -> usize {
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return 0;
+    }
+    let me = std::process::id().to_string();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(RUN_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .map(|(pid, _)| pid)
+        else {
+            continue;
+        };
+        let ended = pid != me && pid.bytes().all(|b| b.is_ascii_digit()) && !proc.join(pid).exists();
+        if ended && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 impl SortedIds {
     /// Ids already in order (a decoded id list section, a test's list).
     pub fn from_sorted(mut ids: Vec<IdSeen>) -> Self {
@@ -79,7 +115,7 @@ impl SortedIds {
     fn spill(&mut self) {
         self.memory.sort_unstable();
         let path = std::env::temp_dir().join(format!(
-            "hlx-ids-{}-{}",
+            "{RUN_PREFIX}{}-{}",
             std::process::id(),
             RUNS.fetch_add(1, Ordering::Relaxed)
         ));
@@ -228,6 +264,26 @@ mod tests {
         assert_eq!(copy.iter().count(), all.len());
         drop(copy);
         assert!(paths.iter().all(|p| !p.exists()), "the runs are removed");
+    }
+
+    #[test]
+    fn runs_of_ended_processes_are_removed_and_live_ones_kept() {
+        let dir = std::env::temp_dir().join(format!("hlx-ids-sweep-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // No process has pid 4,000,000,000 (Linux's limit is 4,194,304).
+        let ended = dir.join("hlx-ids-4000000000-0");
+        let mine = dir.join(format!("hlx-ids-{}-0", std::process::id()));
+        let parent = dir.join(format!("hlx-ids-{}-3", std::os::unix::process::parent_id()));
+        let other = dir.join("not-hlx-ids-1-0");
+        for file in [&ended, &mine, &parent, &other] {
+            std::fs::write(file, b"").unwrap();
+        }
+        let removed = remove_stale_runs(&dir);
+        let linux = std::path::Path::new("/proc/self").exists();
+        assert_eq!(removed, usize::from(linux));
+        assert_eq!(ended.exists(), !linux);
+        assert!(mine.exists() && parent.exists() && other.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
