@@ -422,6 +422,44 @@ impl ExecFlags {
             armed: false,
         }
     }
+
+    /// Polls branches of this execution side by side (an inline Map's
+    /// iterations) until one ends: the first that is ready, by position,
+    /// with its output. While all are pending, the execution is idle only
+    /// if every branch is waiting in an [`Idle`] future.
+    pub fn first_of<'a, T>(&self, branches: &'a mut [Branch<T>]) -> FirstOf<'a, T> {
+        FirstOf {
+            branches,
+            flags: self.clone(),
+        }
+    }
+}
+
+/// One branch of an execution run side by side with others.
+pub(crate) type Branch<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// See [`ExecFlags::first_of`].
+pub(crate) struct FirstOf<'a, T> {
+    branches: &'a mut [Branch<T>],
+    flags: ExecFlags,
+}
+
+impl<T> Future for FirstOf<'_, T> {
+    type Output = (usize, T);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(usize, T)> {
+        let mut all_idle = true;
+        let flags = self.flags.clone();
+        for (n, branch) in self.branches.iter_mut().enumerate() {
+            flags.inner.mark.store(false, Ordering::SeqCst);
+            if let Poll::Ready(output) = branch.as_mut().poll(cx) {
+                return Poll::Ready((n, output));
+            }
+            all_idle &= flags.inner.mark.load(Ordering::SeqCst);
+        }
+        flags.inner.mark.store(all_idle, Ordering::SeqCst);
+        Poll::Pending
+    }
 }
 
 /// The future of one execution, reporting idleness to the scheduler.

@@ -819,3 +819,74 @@ async fn only_latest_runs_locally() {
     assert!(done.cause.unwrap().contains("live"));
     assert_eq!(done.stats.task_invocations.len(), 2);
 }
+
+/// An inline Map whose iterations each wait 10 s (virtual) and call a task.
+fn waiting_map(max_concurrency: u64) -> Arc<hlx_asl_runner::StateMachine> {
+    machine(json!({"StartAt": "Each", "States": {"Each": {
+        "Type": "Map",
+        "ItemsPath": "$.items",
+        "MaxConcurrency": max_concurrency,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "INLINE"},
+            "StartAt": "Nap",
+            "States": {
+                "Nap": {"Type": "Wait", "Seconds": 10, "Next": "Echo"},
+                "Echo": {"Type": "Task", "Resource": lambda_arn("echo"), "End": true}
+            }
+        },
+        "End": true}}}))
+}
+
+#[tokio::test]
+async fn inline_map_iterations_run_side_by_side_up_to_max_concurrency() {
+    let input = json!({"items": [1, 2, 3, 4, 5]});
+    for (limit, waves) in [(1, 5.0), (2, 3.0), (0, 1.0)] {
+        let (done, history) = run(&waiting_map(limit), echo(), input.clone()).await;
+        assert_eq!(done.status, ExecutionStatus::Succeeded, "{limit}: {done:?}");
+        assert_eq!(done.output, Some(json!([1, 2, 3, 4, 5])), "results in item order");
+        assert_eq!(
+            secs(done.start_date, done.stop_date.unwrap()),
+            10.0 * waves,
+            "MaxConcurrency {limit}: {waves} waves of 10 s"
+        );
+        let started = history
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::MapIterationStarted { .. }))
+            .count();
+        assert_eq!(started, 5);
+        // Each iteration's states are billed: Each, then Nap and Echo five times.
+        assert_eq!(done.stats.state_transitions, 11);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_inline_iteration_fails_the_map_and_stops_the_others() {
+    let m = machine(json!({"StartAt": "Each", "States": {"Each": {
+        "Type": "Map",
+        "ItemsPath": "$.items",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "INLINE"},
+            "StartAt": "Which",
+            "States": {
+                "Which": {"Type": "Choice",
+                          "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Boom"}],
+                          "Default": "Nap"},
+                "Boom": {"Type": "Fail", "Error": "Two", "Cause": "item 2"},
+                "Nap": {"Type": "Wait", "Seconds": 3600, "End": true}
+            }
+        },
+        "End": true}}}));
+    let (done, history) = run(&m, echo(), json!({"items": [1, 2, 3]})).await;
+    assert_eq!(done.status, ExecutionStatus::Failed);
+    assert_eq!(done.error.as_deref(), Some("Two"));
+    assert_eq!(
+        secs(done.start_date, done.stop_date.unwrap()),
+        0.0,
+        "the waiting iterations were stopped, not waited for"
+    );
+    let failed = history
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::MapIterationFailed { .. }))
+        .count();
+    assert_eq!(failed, 1);
+}

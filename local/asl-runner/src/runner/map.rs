@@ -2,8 +2,9 @@
 //! Map, from S3 through its `ItemReader`), each shaped by `ItemSelector`
 //! (with `$$.Map.Item.Index` and `$$.Map.Item.Value`) and grouped by
 //! `ItemBatcher`. An inline Map runs the processor's states in the
-//! execution itself, one item after another (so `MaxConcurrency` always
-//! holds). A Distributed Map starts a Map Run: each item (or batch) is a
+//! execution itself, at most `MaxConcurrency` iterations side by side (the
+//! execution is idle, for virtual time, only while all of them wait). A
+//! Distributed Map starts a Map Run: each item (or batch) is a
 //! child execution of the processor, on the same clock, at most
 //! `MaxConcurrency` at once, billed as executions of their own; failures
 //! are tolerated up to `ToleratedFailurePercentage` / `ToleratedFailureCount`
@@ -29,9 +30,14 @@ use crate::error::{StatesError, names};
 use crate::history::{EventKind, format_timestamp};
 use crate::intrinsic::EvalEnv;
 use crate::map_storage::ListedObject;
+use crate::sched::Branch;
 use crate::template::Template;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 pub(crate) const EXCEED_TOLERATED: &str = "States.ExceedToleratedFailureThreshold";
+/// Step Functions runs at most this many iterations of an inline Map at once.
+const INLINE_MAX_CONCURRENCY: usize = 40;
 pub(crate) const ITEM_READER_FAILED: &str = "States.ItemReaderFailed";
 pub(crate) const RESULT_WRITER_FAILED: &str = "States.ResultWriterFailed";
 
@@ -205,24 +211,57 @@ impl Interp {
         Ok(batches)
     }
 
-    /// An inline Map: the processor's states in this execution, item by item.
+    /// An inline Map: the processor's states in this execution, at most
+    /// `MaxConcurrency` iterations at once (Step Functions runs up to 40;
+    /// 0 means that many). Each iteration draws its own seeded randomness
+    /// (retry jitter) in index order, so a run repeats exactly. The first
+    /// iteration to fail fails the state and stops the others.
     async fn run_inline(
         &mut self,
         state: &State,
         map: &MapState,
         inputs: Vec<Value>,
     ) -> Result<Value, StatesError> {
-        let mut outputs = Vec::with_capacity(inputs.len());
-        for (index, input) in inputs.into_iter().enumerate() {
+        let limit = match map.max_concurrency {
+            0 => INLINE_MAX_CONCURRENCY,
+            n => usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .min(INLINE_MAX_CONCURRENCY),
+        };
+        let mut outputs: Vec<Option<Value>> = vec![None; inputs.len()];
+        let mut pending = inputs.into_iter().enumerate();
+        // The iterations under way: their indexes, and their runs.
+        let mut indexes: Vec<usize> = Vec::new();
+        let mut running: Vec<Branch<Terminal>> = Vec::new();
+        loop {
+            while running.len() < limit {
+                let Some((index, input)) = pending.next() else {
+                    break;
+                };
+                self.emit(EventKind::MapIterationStarted {
+                    name: state.name.clone(),
+                    index,
+                });
+                let iteration = Interp {
+                    rt: self.rt.clone(),
+                    ex: self.ex.clone(),
+                    rng: ChaCha8Rng::seed_from_u64(self.rng.random()),
+                };
+                indexes.push(index);
+                running.push(iteration_run(iteration, map.processor.clone(), input));
+            }
+            if running.is_empty() {
+                break;
+            }
+            let flags = self.ex.flags.clone();
+            let (slot, terminal) = flags.first_of(&mut running).await;
+            drop(running.remove(slot));
+            let index = indexes.remove(slot);
             let name = state.name.clone();
-            self.emit(EventKind::MapIterationStarted {
-                name: name.clone(),
-                index,
-            });
-            match Box::pin(self.run_machine(&map.processor, input)).await {
+            match terminal {
                 Terminal::Succeeded(output) => {
                     self.emit(EventKind::MapIterationSucceeded { name, index });
-                    outputs.push(output);
+                    outputs[index] = Some(output);
                 }
                 Terminal::Failed { error, cause } => {
                     self.emit(EventKind::MapIterationFailed { name, index });
@@ -233,7 +272,12 @@ impl Interp {
                 }
             }
         }
-        Ok(Value::Array(outputs))
+        Ok(Value::Array(
+            outputs
+                .into_iter()
+                .map(|o| o.expect("every iteration ended"))
+                .collect(),
+        ))
     }
 
     /// A Distributed Map: a Map Run of child executions.
@@ -498,6 +542,16 @@ impl Interp {
 
 /// Whether `failed` of `total` items is more than the Map tolerates
 /// (nothing, unless a percentage or count says otherwise; either breached fails).
+/// One inline iteration's run, boxed apart from the Map state's own future
+/// (the states it runs may hold another Map).
+fn iteration_run(
+    mut iteration: Interp,
+    processor: Arc<crate::definition::StateMachine>,
+    input: Value,
+) -> Branch<Terminal> {
+    Box::pin(async move { iteration.run_machine(&processor, input).await })
+}
+
 fn exceeds_tolerance(map: &MapState, failed: usize, total: usize) -> bool {
     if failed == 0 {
         return false;
