@@ -38,21 +38,48 @@ impl S3ExportObjects {
         Self::new(crate::s3::client_from_config(config))
     }
 
-    /// GetObject's body, to be read.
+    /// GetObject's body (of `range` only, a `Range` header's value), to be read.
     async fn open(
         &self,
         bucket: &str,
         key: &str,
+        range: Option<String>,
     ) -> Result<aws_sdk_s3::primitives::ByteStream, StorageError> {
         let object = self
             .client
             .get_object()
             .bucket(bucket)
             .key(key)
+            .set_range(range)
             .send()
             .await
             .map_err(|e| storage_error("GetObject", e))?;
         Ok(object.body)
+    }
+
+    /// An object (or `range` of it) whole.
+    async fn read(&self, bucket: &str, key: &str, range: Option<String>) -> Result<Vec<u8>, StorageError> {
+        let bytes = self
+            .open(bucket, key, range)
+            .await?
+            .collect()
+            .await
+            .map_err(|e| StorageError::Unavailable(format!("GetObject {key}: the body broke off: {e}")))?;
+        Ok(bytes.into_bytes().to_vec())
+    }
+
+    /// One range of an object, checked for its length.
+    async fn read_range(&self, bucket: &str, range: &ByteRange) -> Result<Vec<u8>, StorageError> {
+        let bytes = self.read(bucket, &range.key, Some(range.header())).await?;
+        if bytes.len() as u64 != range.end - range.start {
+            return Err(StorageError::Unavailable(format!(
+                "GetObject {} {}: {} bytes came back",
+                range.key,
+                range.header(),
+                bytes.len()
+            )));
+        }
+        Ok(bytes)
     }
 }
 
@@ -103,7 +130,7 @@ impl ExportObjects for S3ExportObjects {
         key: &str,
         verifier: &mut FileVerifier,
     ) -> Result<(), StorageError> {
-        let mut body = self.open(bucket, key).await?;
+        let mut body = self.open(bucket, key, None).await?;
         while let Some(chunk) = body
             .try_next()
             .await
@@ -115,11 +142,7 @@ impl ExportObjects for S3ExportObjects {
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StorageError> {
-        let bytes =
-            self.open(bucket, key).await?.collect().await.map_err(|e| {
-                StorageError::Unavailable(format!("GetObject {key}: the body broke off: {e}"))
-            })?;
-        Ok(bytes.into_bytes().to_vec())
+        self.read(bucket, key, None).await
     }
 
     async fn get_ranges(&self, bucket: &str, ranges: &[ByteRange]) -> Result<Vec<Vec<u8>>, StorageError> {
@@ -128,9 +151,9 @@ impl ExportObjects for S3ExportObjects {
         let mut next = 0;
         while next < ranges.len() || !in_flight.is_empty() {
             while next < ranges.len() && in_flight.len() < RANGES_IN_FLIGHT {
-                let (client, bucket, range, n) =
-                    (self.client.clone(), bucket.to_owned(), ranges[next].clone(), next);
-                in_flight.spawn(async move { (n, get_range(&client, &bucket, &range).await) });
+                let (objects, bucket, range, n) =
+                    (self.clone(), bucket.to_owned(), ranges[next].clone(), next);
+                in_flight.spawn(async move { (n, objects.read_range(&bucket, &range).await) });
                 next += 1;
             }
             if let Some(done) = in_flight.join_next().await {
@@ -203,33 +226,4 @@ impl ExportObjects for S3ExportObjects {
             .map_err(|e| storage_error("PutObject", e))?;
         Ok(())
     }
-}
-
-/// One range of an object, whole.
-async fn get_range(
-    client: &aws_sdk_s3::Client,
-    bucket: &str,
-    range: &ByteRange,
-) -> Result<Vec<u8>, StorageError> {
-    let object = client
-        .get_object()
-        .bucket(bucket)
-        .key(&range.key)
-        .range(range.header())
-        .send()
-        .await
-        .map_err(|e| storage_error("GetObject", e))?;
-    let bytes = object.body.collect().await.map_err(|e| {
-        StorageError::Unavailable(format!("GetObject {}: the body broke off: {e}", range.key))
-    })?;
-    let bytes = bytes.into_bytes().to_vec();
-    if bytes.len() as u64 != range.end - range.start {
-        return Err(StorageError::Unavailable(format!(
-            "GetObject {} {}: {} bytes came back",
-            range.key,
-            range.header(),
-            bytes.len()
-        )));
-    }
-    Ok(bytes)
 }

@@ -261,12 +261,12 @@ impl Emulator {
                         err(404, "NoSuchBucket", NO_SUCH_BUCKET, &resource)
                     });
                 }
-                let whole = fs::read(&path).map_err(|e| internal(&e, &resource))?;
+                let file = fs::metadata(&path).map_err(|e| internal(&e, &resource))?;
+                let len = usize::try_from(file.len()).unwrap_or(usize::MAX);
                 let meta = self.s3_store().meta.get(&path).cloned().unwrap_or_default();
-                let modified = fs::metadata(&path).and_then(|m| m.modified()).ok();
                 let range = match headers.get("range").and_then(|v| v.to_str().ok()) {
                     None => None,
-                    Some(asked) => Some(byte_range(asked, whole.len()).ok_or_else(|| {
+                    Some(asked) => Some(byte_range(asked, len).ok_or_else(|| {
                         err(
                             416,
                             "InvalidRange",
@@ -275,38 +275,36 @@ impl Emulator {
                         )
                     })?),
                 };
-                let tag = etag(&path);
-                let (status, bytes) = match &range {
-                    Some(part) => (206, whole[part.clone()].to_vec()),
-                    None => (200, whole),
+                let part = range.clone().unwrap_or(0..len);
+                // What is sent, and only that, is read (a HEAD reads nothing).
+                let bytes = if *method == Method::HEAD {
+                    Vec::new()
+                } else {
+                    read_part(&path, &part).map_err(|e| internal(&e, &resource))?
                 };
                 let mut headers = vec![
-                    ("etag", tag),
-                    ("content-length", bytes.len().to_string()),
+                    ("etag", etag(&path, &file)),
+                    ("content-length", part.len().to_string()),
                     (
                         "content-type",
                         meta.content_type
                             .clone()
                             .unwrap_or_else(|| "binary/octet-stream".to_owned()),
                     ),
-                    ("last-modified", http_date(modified)),
+                    ("last-modified", http_date(file.modified().ok())),
                     ("accept-ranges", "bytes".to_owned()),
                 ];
-                if let Some(part) = &range {
+                if range.is_some() {
                     headers.push((
                         "content-range",
-                        format!("bytes {}-{}/{}", part.start, part.end - 1, file_len(&path)),
+                        format!("bytes {}-{}/{len}", part.start, part.end - 1),
                     ));
                 }
                 sse_headers(&meta, &mut headers);
                 Ok(S3Reply {
-                    status,
+                    status: if range.is_some() { 206 } else { 200 },
                     headers,
-                    body: if *method == Method::HEAD {
-                        Vec::new()
-                    } else {
-                        bytes
-                    },
+                    body: bytes,
                 })
             }
             _ => Err(not_implemented(method, &resource)),
@@ -460,7 +458,8 @@ impl Emulator {
             sse,
             kms_key_id,
         };
-        let mut headers = vec![("etag", etag(path))];
+        let written = fs::metadata(path).map_err(|e| internal(&e, resource))?;
+        let mut headers = vec![("etag", etag(path, &written))];
         sse_headers(&meta, &mut headers);
         self.s3_store().meta.insert(path.to_path_buf(), meta);
         Ok(S3Reply {
@@ -534,8 +533,14 @@ fn byte_range(asked: &str, len: usize) -> Option<std::ops::Range<usize>> {
     (start < len && start < end).then_some(start..end)
 }
 
-fn file_len(path: &Path) -> u64 {
-    fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+/// Bytes `part` of the file at `path`, read alone.
+fn read_part(path: &Path, part: &std::ops::Range<usize>) -> io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = fs::File::open(path)?;
+    file.seek(SeekFrom::Start(part.start as u64))?;
+    let mut bytes = vec![0; part.len()];
+    file.read_exact(&mut bytes)?;
+    Ok(bytes)
 }
 
 fn internal(e: &io::Error, resource: &str) -> S3Error {
@@ -551,17 +556,15 @@ fn is_file(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
 }
 
-/// `"…"`: the first 16 bytes of the SHA-256 of the content, in hex (the
-/// length of an MD5 ETag; not an MD5).
 /// An object's ETag: opaque, as S3's is for objects under SSE-KMS (not an
 /// MD5 of the content), and drawn from the file's key, size and modification
 /// time, so a listing of a large export reads no file and GET, HEAD, PUT
 /// and LIST agree until the object is written again.
-fn etag(path: &Path) -> String {
-    let meta = fs::metadata(path).ok();
-    let len = meta.as_ref().map_or(0, fs::Metadata::len);
-    let modified = meta
-        .and_then(|m| m.modified().ok())
+fn etag(path: &Path, file: &fs::Metadata) -> String {
+    let len = file.len();
+    let modified = file
+        .modified()
+        .ok()
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
     let mut hasher = Sha256::new();
@@ -857,7 +860,7 @@ fn list_objects_v2(
                 last = Some(key.clone());
                 contents.push((
                     key,
-                    etag(&path),
+                    etag(&path, &meta),
                     meta.len() as usize,
                     iso_time(meta.modified().ok()),
                 ));

@@ -73,6 +73,25 @@ impl IdSeen {
     pub fn line(self) -> u32 {
         self.line
     }
+
+    /// Bytes of one id as id lists and spilled runs keep it.
+    pub const BYTES: usize = 12;
+
+    /// Its hash then its line, little-endian.
+    pub fn to_bytes(self) -> [u8; Self::BYTES] {
+        let mut out = [0u8; Self::BYTES];
+        out[..8].copy_from_slice(&self.hash().to_le_bytes());
+        out[8..].copy_from_slice(&self.line().to_le_bytes());
+        out
+    }
+
+    /// The id [`IdSeen::to_bytes`] wrote.
+    pub fn from_bytes(bytes: [u8; Self::BYTES]) -> Self {
+        Self::new(
+            u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")),
+            u32::from_le_bytes(bytes[8..].try_into().expect("4 bytes")),
+        )
+    }
 }
 
 /// One file verified.

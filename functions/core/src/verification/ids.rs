@@ -20,9 +20,6 @@ use super::file::IdSeen;
 /// Ids held in memory before a sorted run goes to disk (768 KiB of ids).
 pub const IDS_IN_MEMORY: usize = 65_536;
 
-/// Bytes of one id on disk: its hash and line, little-endian.
-const ID_BYTES: usize = 12;
-
 /// One file's ids, sorted (by hash, then line) once sealed.
 #[derive(Debug, Clone, Default)]
 pub struct SortedIds {
@@ -122,8 +119,7 @@ impl SortedIds {
         let written = File::create(&path).and_then(|file| {
             let mut out = BufWriter::new(file);
             for id in &self.memory {
-                out.write_all(&id.hash().to_le_bytes())?;
-                out.write_all(&id.line().to_le_bytes())?;
+                out.write_all(&id.to_bytes())?;
             }
             out.flush()
         });
@@ -160,6 +156,10 @@ impl SortedIds {
     /// removed under the process) ends the process: the verification is
     /// retried, it never judges on ids it did not see.
     pub fn iter(&self) -> SortedIdsIter<'_> {
+        if self.runs.is_empty() {
+            // Nothing spilled (HealthLake's files): the ids as they lie.
+            return SortedIdsIter(Merge::Memory(self.memory.iter()));
+        }
         let mut sources: Vec<Source<'_>> = vec![Source::Memory(self.memory.iter())];
         for run in &self.runs {
             let file = File::open(&run.path)
@@ -175,7 +175,7 @@ impl SortedIds {
                 heads.push(Reverse((id, n)));
             }
         }
-        SortedIdsIter { sources, heads }
+        SortedIdsIter(Merge::Runs { sources, heads })
     }
 }
 
@@ -187,6 +187,7 @@ impl PartialEq for SortedIds {
 
 impl Eq for SortedIds {}
 
+/// One sorted run of a merge.
 enum Source<'a> {
     Memory(std::slice::Iter<'a, IdSeen>),
     Disk { reader: BufReader<File>, left: u64 },
@@ -200,35 +201,42 @@ impl Source<'_> {
                 if *left == 0 {
                     return None;
                 }
-                let mut bytes = [0u8; ID_BYTES];
+                let mut bytes = [0u8; IdSeen::BYTES];
                 reader
                     .read_exact(&mut bytes)
                     .unwrap_or_else(|e| panic!("a spilled id run ended early: {e}"));
                 *left -= 1;
-                Some(IdSeen::new(
-                    u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")),
-                    u32::from_le_bytes(bytes[8..].try_into().expect("4 bytes")),
-                ))
+                Some(IdSeen::from_bytes(bytes))
             }
         }
     }
 }
 
-/// [`SortedIds::iter`]: the runs merged, smallest first.
-pub struct SortedIdsIter<'a> {
-    sources: Vec<Source<'a>>,
-    heads: BinaryHeap<Reverse<(IdSeen, usize)>>,
+/// [`SortedIds::iter`]: the ids in memory, or the runs merged, smallest first.
+pub struct SortedIdsIter<'a>(Merge<'a>);
+
+enum Merge<'a> {
+    Memory(std::slice::Iter<'a, IdSeen>),
+    Runs {
+        sources: Vec<Source<'a>>,
+        heads: BinaryHeap<Reverse<(IdSeen, usize)>>,
+    },
 }
 
 impl Iterator for SortedIdsIter<'_> {
     type Item = IdSeen;
 
     fn next(&mut self) -> Option<IdSeen> {
-        let Reverse((id, n)) = self.heads.pop()?;
-        if let Some(next) = self.sources[n].next() {
-            self.heads.push(Reverse((next, n)));
+        match &mut self.0 {
+            Merge::Memory(ids) => ids.next().copied(),
+            Merge::Runs { sources, heads } => {
+                let Reverse((id, n)) = heads.pop()?;
+                if let Some(next) = sources[n].next() {
+                    heads.push(Reverse((next, n)));
+                }
+                Some(id)
+            }
         }
-        Some(id)
     }
 }
 

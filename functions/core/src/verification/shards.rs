@@ -90,8 +90,7 @@ pub fn encode_id_list(files: &[&FileReport], shards: u32) -> (Vec<u8>, Vec<u64>)
             out.extend_from_slice(&0u32.to_le_bytes());
             let mut run: u32 = 0;
             while let Some(id) = ids.next_if(|id| shard_of(id.hash(), shards) <= shard) {
-                out.extend_from_slice(&id.hash().to_le_bytes());
-                out.extend_from_slice(&id.line().to_le_bytes());
+                out.extend_from_slice(&id.to_bytes());
                 run += 1;
             }
             out[count_at..count_at + 4].copy_from_slice(&run.to_le_bytes());
@@ -109,15 +108,10 @@ pub fn decode_section(bytes: &[u8], files: usize) -> Option<Vec<Vec<IdSeen>>> {
     for _ in 0..files {
         let (count, tail) = rest.split_at_checked(4)?;
         let count = u32::from_le_bytes(count.try_into().ok()?) as usize;
-        let (ids, tail) = tail.split_at_checked(count.checked_mul(12)?)?;
+        let (ids, tail) = tail.split_at_checked(count.checked_mul(IdSeen::BYTES)?)?;
         runs.push(
-            ids.chunks_exact(12)
-                .map(|c| {
-                    IdSeen::new(
-                        u64::from_le_bytes(c[..8].try_into().expect("8 bytes")),
-                        u32::from_le_bytes(c[8..].try_into().expect("4 bytes")),
-                    )
-                })
+            ids.chunks_exact(IdSeen::BYTES)
+                .map(|c| IdSeen::from_bytes(c.try_into().expect("whole ids")))
                 .collect(),
         );
         rest = tail;
@@ -147,7 +141,7 @@ pub fn duplicates_in_sections(children: Vec<(Vec<FileReport>, Vec<u8>)>) -> Resu
         }
     }
     files.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(Duplicates::from_reasons(duplicate_ids(&mut files)))
+    Ok(duplicate_ids(&files))
 }
 
 #[cfg(test)]
@@ -223,8 +217,8 @@ mod tests {
             file("Observation/Observation-1.ndjson", &ids(0..1000)),
             file("Observation/Observation-2.ndjson", &second),
         ];
-        let mut whole = files.to_vec();
-        let expected = Duplicates::from_reasons(duplicate_ids(&mut whole));
+        let whole = files.to_vec();
+        let expected = duplicate_ids(&whole);
         assert_eq!(expected.count, 40);
         for shards in [1, 2, 7] {
             let children: Vec<(Vec<FileReport>, Vec<u8>, IdList)> = files

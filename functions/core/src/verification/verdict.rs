@@ -242,7 +242,7 @@ pub fn fold(
     now: Timestamp,
 ) -> Verification {
     reports.sort_by(|a, b| a.key.cmp(&b.key));
-    let duplicates = Duplicates::from_reasons(duplicate_ids(&mut reports));
+    let duplicates = duplicate_ids(&reports);
     judge(
         fold_files(&reports, unread, expect, policy),
         &[duplicates],
@@ -262,7 +262,9 @@ pub struct Duplicates {
 }
 
 impl Duplicates {
-    pub fn from_reasons(mut reasons: Vec<Reason>) -> Self {
+    /// Named duplicates merged (the shards' checks in a test), first by place.
+    #[cfg(test)]
+    pub(crate) fn from_reasons(mut reasons: Vec<Reason>) -> Self {
         let count = reasons.len() as u64;
         reasons.sort_by(|a, b| a.place().cmp(&b.place()));
         reasons.truncate(REASONS_NAMED);
@@ -274,26 +276,21 @@ impl Duplicates {
 }
 
 /// Everything the files say but their duplicate ids: what the fold keeps of
-/// the reports (no ids), small enough for the state machine to carry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// the reports (no ids), for [`judge`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilesFolded {
     pub files: u64,
     pub bytes: u64,
     pub resources_by_type: BTreeMap<String, u64>,
     pub operation_outcomes: u64,
     /// The files' own problems: the first [`REASONS_NAMED`] by place.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<Reason>,
     pub problem_count: u64,
     /// Counts against the manifest and the previous export.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub count_reasons: Vec<Reason>,
     /// Files that could not be read: how many, and the first in key order.
     pub unread_files: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_unread: Option<UnreadFile>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<String>,
 }
 
@@ -380,20 +377,28 @@ pub fn judge(
     }
 }
 
-/// Ids seen twice for one type, each named at its second sighting.
+/// Ids seen twice for one type, each named at its second sighting: the
+/// first [`REASONS_NAMED`] by place, and how many in all.
 ///
 /// Each file's ids come in order (by hash, then line; see
 /// [`super::ids::SortedIds`]) and are merged across the files of a type, k
 /// ways: nothing is copied, so the check needs no memory beyond the ids the
 /// reports already hold (12 bytes each, or a run's buffer once spilled).
-pub(crate) fn duplicate_ids(reports: &mut [FileReport]) -> Vec<Reason> {
-    let mut by_type: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+/// Sightings are kept as positions, at most twice [`REASONS_NAMED`] at a
+/// time, so an export of nothing but duplicates costs no more memory.
+pub(crate) fn duplicate_ids(reports: &[FileReport]) -> Duplicates {
+    /// A second sighting: (file, line, first file, first line), files as indexes.
+    type Sighting = (usize, u32, usize, u32);
+    let by_place =
+        |a: &Sighting, b: &Sighting| (reports[a.0].key.as_str(), a.1).cmp(&(reports[b.0].key.as_str(), b.1));
+    let mut by_type: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (n, report) in reports.iter().enumerate() {
         if let FileKind::Resources { resource_type } = &report.kind {
-            by_type.entry(resource_type.clone()).or_default().push(n);
+            by_type.entry(resource_type).or_default().push(n);
         }
     }
-    let mut found = Vec::new();
+    let mut count: u64 = 0;
+    let mut named: Vec<(&str, Sighting)> = Vec::new();
     for (resource_type, files) in by_type {
         let mut cursors: Vec<_> = files.iter().map(|&file| reports[file].ids.iter()).collect();
         // By hash, then file (reports are in key order), then line.
@@ -405,15 +410,15 @@ pub(crate) fn duplicate_ids(reports: &mut [FileReport]) -> Vec<Reason> {
         }
         let mut previous: Option<(u64, usize, u32)> = None;
         while let Some(Reverse((hash, file, line, cursor))) = heads.pop() {
-            match previous {
-                Some((seen, first_file, first_line)) if seen == hash => found.push(Reason::DuplicateId {
-                    resource_type: resource_type.clone(),
-                    file: reports[file].key.clone(),
-                    line,
-                    first_file: reports[first_file].key.clone(),
-                    first_line,
-                }),
-                _ => {}
+            if let Some((seen, first_file, first_line)) = previous
+                && seen == hash
+            {
+                count += 1;
+                named.push((resource_type, (file, line, first_file, first_line)));
+                if named.len() >= 2 * REASONS_NAMED {
+                    named.sort_by(|a, b| by_place(&a.1, &b.1));
+                    named.truncate(REASONS_NAMED);
+                }
             }
             previous = Some((hash, file, line));
             if let Some(next) = cursors[cursor].next() {
@@ -421,7 +426,23 @@ pub(crate) fn duplicate_ids(reports: &mut [FileReport]) -> Vec<Reason> {
             }
         }
     }
-    found
+    named.sort_by(|a, b| by_place(&a.1, &b.1));
+    named.truncate(REASONS_NAMED);
+    Duplicates {
+        named: named
+            .into_iter()
+            .map(
+                |(resource_type, (file, line, first_file, first_line))| Reason::DuplicateId {
+                    resource_type: resource_type.to_owned(),
+                    file: reports[file].key.clone(),
+                    line,
+                    first_file: reports[first_file].key.clone(),
+                    first_line,
+                },
+            )
+            .collect(),
+        count,
+    }
 }
 
 /// Counts against HealthLake's manifest and the previous export of the scope.
@@ -794,5 +815,32 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_export_of_many_duplicates_names_the_first_by_place_and_counts_all() {
+        // Patient-2 repeats all 300 ids of Patient-1, in reverse order.
+        let ids: Vec<String> = (0..300).map(|i| format!("p{i}")).collect();
+        let reversed: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
+        let forward: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let reports = vec![
+            verify_bytes("Patient/Patient-1.ndjson", lines("Patient", &forward).as_bytes()),
+            verify_bytes("Patient/Patient-2.ndjson", lines("Patient", &reversed).as_bytes()),
+        ];
+        let found = duplicate_ids(&reports);
+        assert_eq!(found.count, 300);
+        assert_eq!(found.named.len(), REASONS_NAMED);
+        let places: Vec<u32> = found
+            .named
+            .iter()
+            .map(|r| match r {
+                Reason::DuplicateId { file, line, .. } => {
+                    assert_eq!(file, "Patient/Patient-2.ndjson");
+                    *line
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(places, (1..=REASONS_NAMED as u32).collect::<Vec<_>>());
     }
 }

@@ -543,8 +543,8 @@ async fn a_million_resources_are_verified_on_the_distributed_map_in_shards() {
     assert!(v.files > 200, "{} files", v.files);
     let shards = shard_checks(&s, "nightly-million");
     assert_eq!(shards, [0, 1, 2], "the duplicate check in 3 shards");
-    let children = s.stack.runner.map_runs().len();
-    assert_eq!(children, 1, "one Map Run");
+    let map_runs = s.stack.runner.map_runs().len();
+    assert_eq!(map_runs, 1, "one Map Run");
     let kept = verification_objects(&s);
     assert!(!kept.iter().any(|k| k.contains("/ids/")), "{kept:#?}");
 }
