@@ -553,24 +553,23 @@ impl SfnApi {
 
     fn describe_map_run(&self, input: &Input) -> Result<Value, SfnApiError> {
         let run = self.map_run(input.required_string("mapRunArn")?)?;
-        let children: Vec<ExecutionDescription> = self
+        // Each child with the items it was given (a batch counts all of its).
+        let children: Vec<(ExecutionDescription, u64)> = self
             .inner
             .runner
             .executions()
             .into_iter()
             .filter(|h| h.map_run_arn() == Some(run.arn.as_str()))
-            .map(|h| h.describe())
+            .map(|h| (h.describe(), h.map_run_items().unwrap_or(1) as u64))
             .collect();
-        // A batched child counts all its items.
-        let items_of = |d: &ExecutionDescription| {
-            d.input
-                .get("Items")
-                .and_then(Value::as_array)
-                .map_or(1, |items| items.len() as u64)
-        };
-        let counts = |weight: &dyn Fn(&ExecutionDescription) -> u64, total: u64| {
+        let items_of = |(_, items): &(ExecutionDescription, u64)| *items;
+        let counts = |weight: &dyn Fn(&(ExecutionDescription, u64)) -> u64, total: u64| {
             let of = |status: ExecutionStatus| -> u64 {
-                children.iter().filter(|d| d.status == status).map(weight).sum()
+                children
+                    .iter()
+                    .filter(|(d, _)| d.status == status)
+                    .map(weight)
+                    .sum()
             };
             let started: u64 = children.iter().map(weight).sum();
             let (succeeded, failed) = (of(ExecutionStatus::Succeeded), of(ExecutionStatus::Failed));

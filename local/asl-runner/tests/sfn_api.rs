@@ -1033,3 +1033,68 @@ async fn a_distributed_map_run_is_listed_described_and_its_children_served() {
         .unwrap();
     assert!(none.map_runs().is_empty());
 }
+
+#[tokio::test]
+async fn a_map_run_whose_execution_is_stopped_reads_aborted() {
+    let s = served().await;
+    // One child that waits for a task token nobody sends.
+    let waiting = s.api.register(machine(
+        "waiting-fanout",
+        json!({"StartAt": "Fan", "States": {"Fan": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Ask",
+                "States": {"Ask": {"Type": "Task",
+                    "Resource": "arn:aws:states:::events:putEvents.waitForTaskToken",
+                    "Parameters": {"token.$": "$$.Task.Token"}, "End": true}}
+            },
+            "End": true}}}),
+    ));
+    let parent = s
+        .client
+        .start_execution()
+        .state_machine_arn(&waiting)
+        .name("stopped-1")
+        .input(r#"{"items": [1]}"#)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned();
+    // The child has asked (its token is out): the Map Run is under way.
+    s.token(0).await;
+    let run_arn = s.api.runner().map_runs()[0].arn.clone();
+    let running = s
+        .client
+        .describe_map_run()
+        .map_run_arn(&run_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(running.status().as_str(), "RUNNING");
+    assert_eq!(running.execution_counts().unwrap().running(), 1);
+
+    s.api
+        .runner()
+        .execution(&parent)
+        .unwrap()
+        .stop(None, Some("stopped by the test"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let run = s
+            .client
+            .describe_map_run()
+            .map_run_arn(&run_arn)
+            .send()
+            .await
+            .unwrap();
+        if run.status().as_str() == "ABORTED" {
+            assert!(run.stop_date().is_some());
+            break;
+        }
+        assert!(Instant::now() < deadline, "the Map Run stayed {:?}", run.status());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -126,6 +126,8 @@ pub(super) struct ParentLink {
     pub(super) id: u64,
     /// The Map Run the child belongs to.
     pub(super) map_run_arn: String,
+    /// The items the child was given (a batch's, or 1).
+    pub(super) items: usize,
     pub(super) notify: Arc<tokio::sync::Notify>,
 }
 
@@ -161,6 +163,12 @@ impl ExecutionHandle {
     /// The Map Run this execution is a child of.
     pub fn map_run_arn(&self) -> Option<&str> {
         self.shared.parent.as_ref().map(|p| p.map_run_arn.as_str())
+    }
+
+    /// A Map Run child's items (a batch's, or 1); `None` for an execution
+    /// started on its own.
+    pub fn map_run_items(&self) -> Option<usize> {
+        self.shared.parent.as_ref().map(|p| p.items)
     }
 
     pub fn status(&self) -> ExecutionStatus {

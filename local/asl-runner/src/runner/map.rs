@@ -307,6 +307,7 @@ impl Interp {
         let link = ParentLink {
             id: self.ex.flags.id(),
             map_run_arn: map_run_arn.clone(),
+            items: 1,
             notify: notify.clone(),
         };
         let items_of = |input: &Value| input.get("Items").and_then(Value::as_array).map_or(1, Vec::len);
@@ -349,16 +350,20 @@ impl Interp {
                         break;
                     };
                     let name = self.request_id();
-                    let handle = runner
-                        .start(&machine, &name, input.clone(), Some(link.clone()))
-                        .map_err(|e| {
-                            StatesError::runtime(format!("A child execution could not start: {e}"))
-                        })?;
                     let items = if map.item_batcher.is_some() {
                         items_of(&input)
                     } else {
                         1
                     };
+                    let child_link = ParentLink {
+                        items,
+                        ..link.clone()
+                    };
+                    let handle = runner
+                        .start(&machine, &name, input.clone(), Some(child_link))
+                        .map_err(|e| {
+                            StatesError::runtime(format!("A child execution could not start: {e}"))
+                        })?;
                     running.push(Child {
                         index,
                         input,
